@@ -1,0 +1,58 @@
+# citytwin: every target installs what it needs through `setup`; `make help` lists them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PARTNERSHIPS ?= ../shared/data/twin_cities.csv
+CITY ?= Sejong, KR
+TWIN := $(BIN)/twin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup data train tune evaluate demo test test-all lint bench nightly lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet -r requirements.lock -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+setup: $(STAMP) ## make .venv and install pinned dependencies (LightFM compiles, about a minute)
+
+data: setup ## resolve the partnership snapshot to GeoNames and build city features into data/processed/
+	$(TWIN) data build --partnerships $(PARTNERSHIPS)
+
+train: setup ## train the hybrid model on data/processed/ and promote it to models/current
+	$(TWIN) train
+
+tune: setup ## seeded hyper-parameter search on the validation split, then train
+	$(TWIN) train --tune
+
+evaluate: setup ## evaluate the current model beside every baseline (warm and cold splits)
+	$(TWIN) evaluate
+
+demo: setup ## set up, build the data, train, and show who Sejong should twin with
+	$(TWIN) data build --partnerships $(PARTNERSHIPS)
+	$(TWIN) train
+	$(TWIN) with "$(CITY)"
+
+test: setup ## run the test suite (offline, small data)
+	$(BIN)/python -m pytest
+
+lint: setup ## ruff
+	$(BIN)/ruff check matcher training tests benchmarks
+
+bench: setup ## speed and memory benchmarks on the real snapshot (needs `make data train`)
+	$(BIN)/python benchmarks/run.py
+
+nightly: setup ## the nightly job: ingest, validate, train, gate, promote, prune
+	$(TWIN) nightly --partnerships $(PARTNERSHIPS)
+
+lock: setup ## rewrite requirements.lock from the installed environment
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v -E '^(ruff|pytest|hypothesis|iniconfig|pluggy|Pygments|sortedcontainers)==' > requirements.lock.new && mv requirements.lock.new requirements.lock
+
+clean: ## remove built data and models (keeps .venv)
+	rm -rf data/interim data/processed models/*

@@ -1,0 +1,150 @@
+"""Speed and memory benchmarks on the real snapshot (`make bench`; needs `make data train`).
+
+Each timing is reported beside a baseline measured in the same run (an empty Python process, a
+numpy operation of the same size), so the ratios survive a slower or busier machine. Results go to
+bench-results/bench.json and bench-results/bench.md. `--train` also times a training run, and
+`--tune` the tuned search (both slow: minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench-results"
+TWIN = [sys.executable, "-c", "from training.cli import main; main()"]
+
+
+def _median_seconds(command: list[str], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _child_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+
+
+def _timed_child(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak resident memory (MB) of one child process."""
+    before = _child_peak_mb()
+    start = time.perf_counter()
+    subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    return seconds, max(_child_peak_mb(), before)
+
+
+def bench_fresh_process(results: dict, repeats: int) -> None:
+    """`twin with Sejong` as a new process, against an empty interpreter."""
+    empty = _median_seconds([sys.executable, "-c", "pass"], repeats)
+    numpy_import = _median_seconds([sys.executable, "-c", "import numpy"], repeats)
+    twin = _median_seconds([*TWIN, "with", "Sejong, KR"], repeats)
+    results["fresh_twin_with_sejong_s"] = twin
+    results["fresh_python_pass_s"] = empty
+    results["fresh_import_numpy_s"] = numpy_import
+    results["fresh_ratio_to_python_pass"] = twin / empty
+
+
+def bench_warm(results: dict, repeats: int) -> None:
+    """recommend() in a warm process, batch top-10 for every city, against numpy baselines."""
+    import numpy as np
+
+    from matcher.api import Matcher
+
+    matcher = Matcher.load()
+    model = matcher.model
+    n = model.n_cities
+    matcher.recommend("Sejong, KR")
+    times = []
+    for _ in range(repeats * 5):
+        start = time.perf_counter()
+        matcher.recommend("Sejong, KR")
+        times.append(time.perf_counter() - start)
+    vectors = np.random.default_rng(0).random((n, 48))
+    baseline = []
+    for _ in range(repeats * 5):
+        start = time.perf_counter()
+        np.argsort(vectors @ vectors[0])
+        baseline.append(time.perf_counter() - start)
+    results["cities_in_model"] = int(n)
+    results["candidates"] = int(model.arrays.candidate_mask.sum())
+    results["warm_recommend_ms"] = 1000 * statistics.median(times)
+    results["numpy_dot_argsort_ms"] = 1000 * statistics.median(baseline)
+    results["warm_ratio_to_numpy"] = statistics.median(times) / statistics.median(baseline)
+
+    start = time.perf_counter()
+    rows = np.arange(n)
+    for begin in range(0, n, 512):
+        chunk = rows[begin:begin + 512]
+        scores = model.scores_batch(chunk)
+        np.argpartition(-scores, 10, axis=1)[:, :10]
+    results["batch_top10_every_city_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    result = matcher.recommend_many(list(model.geonameids[:500]), k=10)
+    results["recommend_many_500_cities_s"] = time.perf_counter() - start
+    results["recommend_many_500_cities_lists"] = len(result)
+
+
+def bench_pair(results: dict, repeats: int) -> None:
+    """GB x KR at the default floor, both matchings, end to end as a process."""
+    empty = _median_seconds([sys.executable, "-c", "pass"], repeats)
+    pair = _median_seconds([*TWIN, "pair", "GB", "KR", "--json"], repeats)
+    results["pair_gb_kr_s"] = pair
+    results["pair_ratio_to_python_pass"] = pair / empty
+
+
+def bench_data(results: dict) -> None:
+    """`twin data build` on the snapshot, into a scratch directory."""
+    seconds, peak = _timed_child([*TWIN, "data", "build", "--out", str(RESULTS / "data")])
+    results["data_build_s"] = seconds
+    results["data_build_peak_mb"] = peak
+
+
+def bench_train(results: dict, tune: bool) -> None:
+    """Training with the default config (and the tuned search), models written to a scratch dir."""
+    models = RESULTS / "models"
+    seconds, peak = _timed_child([*TWIN, "train", "--models-dir", str(models), "--no-promote"])
+    results["train_s"] = seconds
+    results["train_peak_mb"] = peak
+    if tune:
+        seconds, peak = _timed_child([*TWIN, "train", "--tune", "--budget", "780",
+                                      "--models-dir", str(models), "--no-promote"])
+        results["tune_and_train_s"] = seconds
+        results["tune_peak_mb"] = peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--train", action="store_true", help="also time training (minutes)")
+    parser.add_argument("--tune", action="store_true", help="also time the tuned search")
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    results: dict = {"python": sys.version.split()[0]}
+    bench_fresh_process(results, args.repeats)
+    bench_warm(results, args.repeats)
+    bench_pair(results, args.repeats)
+    bench_data(results)
+    if args.train or args.tune:
+        bench_train(results, args.tune)
+    (RESULTS / "bench.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    lines = ["| measure | value |", "|---|---|"]
+    lines += [f"| {key} | {value:.4g} |" if isinstance(value, float) else f"| {key} | {value} |"
+              for key, value in results.items()]
+    (RESULTS / "bench.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

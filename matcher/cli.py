@@ -1,0 +1,367 @@
+"""The `twin` command line: a thin click layer over the library; errors become `Error: ...`."""
+
+from __future__ import annotations
+
+import click
+
+from matcher.errors import CitytwinError
+
+
+class CitytwinException(click.ClickException):
+    """A ClickException that keeps the exit code of the CitytwinError it wraps."""
+
+    def __init__(self, error: CitytwinError) -> None:
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+
+class TwinGroup(click.Group):
+    """Turns every CitytwinError raised by a command into `Error: <message>` and its exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CitytwinError as error:
+            raise CitytwinException(error) from error
+
+
+@click.group(cls=TwinGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="citytwin")
+def cli() -> None:
+    """citytwin: which cities abroad should a city twin with?"""
+
+
+# Serving commands (`with`, `explain`, `pair`, `models`) are defined below this line.
+
+
+# ---- models section: `twin models list|rollback` (registry helper) ----
+
+
+def _format_recall(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@cli.group("models")
+@click.option(
+    "--models-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Model registry directory (default: models/ or $CITYTWIN_MODELS_DIR).",
+)
+@click.pass_context
+def models_group(ctx: click.Context, models_dir: str | None) -> None:
+    """List the trained model versions or roll `models/current` back."""
+    from pathlib import Path
+
+    from matcher import config
+
+    ctx.obj = {"models_dir": Path(models_dir) if models_dir else config.MODELS_DIR}
+
+
+@models_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def models_list(ctx: click.Context, as_json: bool) -> None:
+    """Every model version, oldest first: created, warm and cold recall@10, current marker (*)."""
+    import json
+
+    from matcher import registry
+
+    versions = registry.list_versions(ctx.obj["models_dir"])
+    if as_json:
+        click.echo(json.dumps([info.to_dict() for info in versions], indent=2))
+        return
+    if not versions:
+        click.echo(f"no model versions in {ctx.obj['models_dir']}; run `make train`")
+        return
+    header = f"  {'version':<22} {'created':<21} {'warm R@10':>9} {'cold R@10':>9}"
+    click.echo(header)
+    for info in versions:
+        marker = "*" if info.is_current else " "
+        click.echo(
+            f"{marker} {info.version:<22} {info.created:<21} "
+            f"{_format_recall(info.warm_recall_at_10):>9} "
+            f"{_format_recall(info.cold_recall_at_10):>9}"
+        )
+
+
+@models_group.command("rollback")
+@click.argument("version", required=False)
+@click.pass_context
+def models_rollback(ctx: click.Context, version: str | None) -> None:
+    """Point models/current at VERSION, or at the version before the current one."""
+    from matcher import registry
+
+    models_dir = ctx.obj["models_dir"]
+    previous = registry.current_version(models_dir)
+    chosen = registry.rollback(models_dir, version)
+    click.echo(f"models/current -> {chosen} (was {previous or 'none'})")
+
+
+# ---- end of models section ----
+
+
+# ---- serving section: `twin with`, `twin explain` (serving helper) ----
+
+_MODEL_OPTION = click.option(
+    "--model", "model_dir", type=click.Path(file_okay=False), default=None,
+    help="Model directory to use (default: the promoted model, models/current).")
+
+
+def _load_matcher(model_dir: str | None):
+    """Import and load lazily so `twin --help` stays fast."""
+    from matcher.api import Matcher
+
+    return Matcher.load(model_dir)
+
+
+def _text_table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    """Aligned plain-text table; columns in `right` are right-aligned, the last is left free."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        parts = [c.rjust(w) if i in right else c.ljust(w)
+                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        parts[-1] = cells[-1]
+        return "  ".join(parts).rstrip()
+
+    return [line(headers), *(line(r) for r in rows)]
+
+
+_CSV_FIELDS = ("rank", "geonameid", "name", "country_code", "admin1", "lat", "lon", "population",
+               "distance_km", "score", "compatibility", "performance", "appetite", "synergies",
+               "query_ranks_partner", "partner_ranks_query", "reasons")
+
+
+@cli.command("with")
+@click.argument("city")
+@click.option("-k", "--top", "k", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many partners to list.")
+@click.option("--country", "countries", multiple=True, metavar="CODE|NAME",
+              help="Only cities in this country (repeatable; ISO code or name).")
+@click.option("--exclude-country", "exclude_countries", multiple=True, metavar="CODE|NAME",
+              help="Never cities in this country (repeatable).")
+@click.option("--include-domestic", is_flag=True,
+              help="Also recommend cities in the query's own country.")
+@click.option("--min-population", type=click.IntRange(min=0), default=None)
+@click.option("--max-population", type=click.IntRange(min=0), default=None)
+@click.option("--max-km", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Only cities at most this far away (great-circle km).")
+@click.option("--per-country", type=click.IntRange(min=0), default=None,
+              help="At most N partners from one country (0: no cap; default 3).")
+@click.option("--mutual/--one-sided", default=None,
+              help="Rank by both cities' interest (default) or by the query's side only.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV rows.")
+@_MODEL_OPTION
+def with_command(city: str, k: int, countries: tuple[str, ...],
+                 exclude_countries: tuple[str, ...], include_domestic: bool,
+                 min_population: int | None, max_population: int | None, max_km: float | None,
+                 per_country: int | None, mutual: bool | None, as_json: bool, as_csv: bool,
+                 model_dir: str | None) -> None:
+    """Which cities should CITY twin with? CITY: a name, 'Name, CC' or geonames:ID."""
+    from matcher.errors import InputError
+
+    if as_json and as_csv:
+        raise InputError("--json and --csv: choose one output format")
+    matcher = _load_matcher(model_dir)
+    extra = {} if per_country is None else {"per_country": per_country or None}
+    spec = matcher.make_filters(
+        k, countries=countries, exclude_countries=exclude_countries,
+        include_domestic=include_domestic, min_population=min_population,
+        max_population=max_population, max_km=max_km, mutual=mutual, cli_names=True, **extra)
+    result = matcher.recommendation(city, spec)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    elif as_csv:
+        _echo_csv(result)
+    else:
+        _echo_recommendation(result)
+
+
+def _echo_csv(result) -> None:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=_CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for match in result.matches:
+        row = match.to_dict()
+        row["reasons"] = match.reason
+        writer.writerow(row)
+    click.echo(buffer.getvalue(), nl=False)
+
+
+def _echo_recommendation(result) -> None:
+    query = result.query
+    mode = "mutual" if result.mutual else "one-sided"
+    cap = f"at most {result.per_country} per country" if result.per_country else "no country cap"
+    click.echo(f"Twin partners for {query.label()}  [{mode} ranking, {cap}]")
+    if not result.has_partnerships:
+        click.echo(f"{query.name} has no recorded partnerships: ranked from its features and "
+                   "nearby cities alone.")
+    if result.matches:
+        headers = ["#", "city", "country", "population", "km", "compat", "perf", "appetite",
+                   "synergy", "why"]
+        rows = [[str(m.rank), m.name, m.country_code, f"{m.population:,}",
+                 f"{m.distance_km:,.0f}", f"{m.compatibility:.1f}", f"{m.performance:.0f}",
+                 f"{m.appetite:.0f}", f"{m.synergies:.0f}", m.reason] for m in result.matches]
+        for line in _text_table(headers, rows, right={0, 3, 4, 5, 6, 7, 8}):
+            click.echo(line)
+    else:
+        click.echo("No city passes these filters; loosen --country, --max-km or the population "
+                   "bounds.")
+    partners = result.existing_partners
+    if partners:
+        shown = ", ".join(f"{p.name} ({p.country_code})" for p in partners[:30])
+        more = f", and {len(partners) - 30} more" if len(partners) > 30 else ""
+        click.echo(f"Existing partners, excluded above ({len(partners)}): {shown}{more}")
+
+
+@cli.command("explain")
+@click.argument("city")
+@click.argument("partner")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_MODEL_OPTION
+def explain_command(city: str, partner: str, as_json: bool, model_dir: str | None) -> None:
+    """Why CITY and PARTNER match (or not): sub-scores, evidence, and how each ranks the other."""
+    explanation = _load_matcher(model_dir).explain(city, partner)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(explanation.render())
+
+
+# ---- end of serving section ----
+
+
+# ---- pair section: `twin pair COUNTRY_A COUNTRY_B` (pairing helper) ----
+
+_PAIR_CSV_FIELDS = (
+    "matching", "a_geonameid", "a_name", "a_country_code", "a_admin1", "a_population",
+    "b_geonameid", "b_name", "b_country_code", "b_admin1", "b_population", "distance_km",
+    "score", "compatibility", "a_ranks_b", "b_ranks_a", "performance", "appetite", "synergies",
+    "existing", "reasons")
+
+
+@cli.command("pair")
+@click.argument("country_a")
+@click.argument("country_b")
+@click.option("--min-population", type=click.IntRange(min=0), default=100_000,
+              show_default=True, help="Candidate cities of each country from this size up.")
+@click.option("--cities-a", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="COUNTRY_A's candidates instead: one city per line (name, 'Name, CC' or "
+                   "geonames:ID).")
+@click.option("--cities-b", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="COUNTRY_B's candidates, likewise.")
+@click.option("--stable", "proposing", type=click.Choice(["a", "b"]), default="a",
+              show_default=True, help="Which side proposes in the stable matching.")
+@click.option("--capacity", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Partners each city may take in both matchings.")
+@click.option("--include-existing", is_flag=True,
+              help="Allow pairs that are already partners.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV rows (both matchings).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE", help="Also write a self-contained HTML report (map and table).")
+@_MODEL_OPTION
+def pair_command(country_a: str, country_b: str, min_population: int, cities_a: str | None,
+                 cities_b: str | None, proposing: str, capacity: int, include_existing: bool,
+                 as_json: bool, as_csv: bool, html_path: str | None,
+                 model_dir: str | None) -> None:
+    """Which cities of COUNTRY_A should twin with which of COUNTRY_B (ISO code, name or alias
+    such as UK or Korea): the optimal assignment and a stable matching."""
+    from pathlib import Path
+
+    from matcher.errors import InputError
+    from matcher.pairing import pair_countries
+
+    if as_json and as_csv:
+        raise InputError("--json and --csv: choose one output format")
+    programme = pair_countries(
+        _load_matcher(model_dir), country_a, country_b, min_population=min_population,
+        cities_a=Path(cities_a) if cities_a else None,
+        cities_b=Path(cities_b) if cities_b else None, stable=proposing, capacity=capacity,
+        include_existing=include_existing)
+    if html_path:
+        from matcher.report import write_report
+
+        write_report(programme, Path(html_path))
+    if as_json:
+        import json
+
+        click.echo(json.dumps(programme.to_dict(), indent=2, ensure_ascii=False))
+    elif as_csv:
+        _echo_pair_csv(programme)
+    else:
+        _echo_programme(programme)
+    if html_path:
+        click.echo(f"wrote {html_path}", err=True)
+
+
+def _echo_pair_csv(programme) -> None:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=_PAIR_CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for matching in (programme.assignment, programme.stable):
+        for pair in matching.pairs:
+            row = pair.to_dict()
+            row["reasons"] = "; ".join(pair.reasons)
+            writer.writerow({"matching": matching.method, **row})
+    click.echo(buffer.getvalue(), nl=False)
+
+
+def _echo_programme(programme) -> None:
+    a, b = programme.country_a, programme.country_b
+    click.echo(f"Bilateral programme {a} x {b}: {len(programme.candidates_a)} {a} cities "
+               f"({programme.selection_a}), {len(programme.candidates_b)} {b} cities "
+               f"({programme.selection_b}); up to {programme.capacity} partner(s) per city")
+    existing = programme.existing
+    fate = "allowed again" if programme.include_existing else "kept out of the new pairs"
+    if existing:
+        shown = ", ".join(f"{x.name} - {y.name}" for x, y in existing[:30])
+        more = f", and {len(existing) - 30} more" if len(existing) > 30 else ""
+        click.echo(f"Existing {a}-{b} partnerships ({len(existing)}, {fate}): {shown}{more}")
+    else:
+        click.echo(f"No existing {a}-{b} partnerships in the model.")
+    proposer = {"a": a, "b": b}
+    for matching in (programme.assignment, programme.stable):
+        click.echo("")
+        title = ("Optimal assignment (maximum total compatibility)"
+                 if matching.method == "assignment"
+                 else f"Stable matching ({proposer[matching.proposing]} cities propose)")
+        click.echo(f"{title}: {len(matching.pairs)} pairs, total {matching.total:.3f}, "
+                   f"mean {matching.mean:.3f}")
+        if matching.pairs:
+            headers = ["#", f"{a} city", f"{b} city", "km", "score", "compat", "perf",
+                       "appetite", "synergy", "why"]
+            rows = [[str(n), p.a.name, p.b.name, f"{p.distance_km:,.0f}", f"{p.score:.3f}",
+                     f"{p.compatibility:.1f}", f"{p.performance:.0f}", f"{p.appetite:.0f}",
+                     f"{p.synergies:.0f}", "; ".join(p.reasons)]
+                    for n, p in enumerate(matching.pairs, start=1)]
+            for line in _text_table(headers, rows, right={0, 3, 4, 5, 6, 7, 8}):
+                click.echo(line)
+        blocking = matching.blocking_pairs
+        if not blocking:
+            click.echo("stability check: no blocking pair (no two cities would both rather "
+                       "have each other)")
+        else:
+            shown = ", ".join(f"{x} - {y}" for x, y in blocking[:10])
+            more = f", and {len(blocking) - 10} more" if len(blocking) > 10 else ""
+            click.echo(f"stability check: {len(blocking)} blocking pairs ({shown}{more})")
+        for code, names in ((a, matching.unmatched_a), (b, matching.unmatched_b)):
+            if names:
+                shown = ", ".join(names[:20]) + (f", and {len(names) - 20} more"
+                                                 if len(names) > 20 else "")
+                click.echo(f"unmatched {code} cities ({len(names)}): {shown}")
+
+
+# ---- end of pair section ----

@@ -1,0 +1,362 @@
+"""Sub-scores (performance, appetite, synergies), evidence and one-line reasons for ranked pairs.
+
+The three sub-scores are 0-100 and are percentiles over the model's candidate cities (mid-rank,
+ties counted half), so 90 means "better than 90% of the cities this query could be matched with":
+
+- performance = 100 * (pct(cos_perf(q, j)) + exp(-|log10 pop_q - log10 pop_j|)) / 2:
+  alike on the "performance" feature group (size, economy, growth indicators) and close in size.
+- appetite = 100 * (pct(activity_j) + reverse_pct(j -> q)) / 2: the partner is internationally
+  active (activity = log1p(partnerships) + log1p(partner countries)) and its own model ranks the
+  query high (where q sits in j's score distribution).
+- synergies = 100 * mean(pct(cos_syn(q, j)) [if q has synergy features], pct(lightfm_qj),
+  pct(geo_cf_qj)): shared themes (user tags), the collaborative LightFM score, and the query's
+  geographic neighbours already twinning with j.
+
+cos_g is the cosine between the two cities' columns of features.npz in schema group g.
+pct() is taken over every candidate city, or a fixed seeded sample of REFERENCE_SAMPLE of them
+when there are more (about +-1 point, and the same sample every time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from matcher.rank import haversine_km, midrank_percentile
+
+NEAR_KM = 100.0
+SIMILAR_SIZE_RATIO = 2.0
+NEIGHBOURS_FOR_COLD = 5
+REFERENCE_SAMPLE = 4096  # sub-score percentiles are over this seeded sample of candidate cities
+REFERENCE_SEED = 0
+SUBSCORES = ("performance", "appetite", "synergies")
+
+
+def _short_population(value: float) -> str:
+    """395630 -> '396k', 8961989 -> '9.0M'."""
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.1f}M"
+    if value >= 1_000:
+        return f"{value / 1_000:.0f}k"
+    return f"{int(value)}"
+
+
+@dataclass
+class Evidence:
+    """Arrays the explanations read, built once per model (one row per model city)."""
+
+    names: list[str]
+    country_codes: np.ndarray  # str
+    country_ids: np.ndarray  # int
+    populations: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    degree: np.ndarray
+    activity: np.ndarray
+    candidate: np.ndarray  # bool
+    graph: sp.csr_matrix  # binary partnerships
+    country_pairs: np.ndarray  # (countries, countries) partnership counts
+    groups: dict  # group -> (CSR block (n, f_g), feature names, row norms)
+    _anchor_cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._warm_rows = np.flatnonzero(self.degree > 0)
+        candidates = np.flatnonzero(self.candidate)
+        if len(candidates) > REFERENCE_SAMPLE:
+            rng = np.random.default_rng(REFERENCE_SEED)
+            candidates = np.sort(rng.choice(candidates, REFERENCE_SAMPLE, replace=False))
+        self.reference_rows = candidates
+        self._reference_blocks = {group: block[candidates]
+                                  for group, (block, _, _) in self.groups.items()}
+
+    @classmethod
+    def from_model(cls, model) -> Evidence:
+        """Collect the arrays from a loaded matcher.model.Model."""
+        arrays = model.arrays
+        binary = arrays.derived["binary"].tocsr()
+        degree = np.asarray(arrays.derived["degree"], dtype=np.float64)
+        names = [str(x) for x in model.column("name")]
+        codes = model.column("country_code").astype(str)
+        if "partner_countries" in model.table.column_names:
+            partner_countries = model.column("partner_countries").astype(np.float64)
+        else:
+            partner_countries = np.zeros_like(degree)
+        groups: dict = {}
+        labels = np.asarray(model.feature_groups, dtype=object)
+        for group in ("performance", "appetite", "synergies", "context"):
+            columns = np.flatnonzero(labels == group)
+            block = model.features[:, columns].tocsr().astype(np.float64)
+            norms = np.sqrt(np.asarray(block.multiply(block).sum(axis=1)).ravel())
+            groups[group] = (block, [model.feature_names[c] for c in columns], norms)
+        return cls(
+            names=names, country_codes=codes, country_ids=np.asarray(arrays.country_index),
+            populations=np.asarray(arrays.population, dtype=np.float64),
+            lat=np.asarray(arrays.lat, dtype=np.float64),
+            lon=np.asarray(arrays.lon, dtype=np.float64), degree=degree,
+            activity=np.log1p(degree) + np.log1p(partner_countries),
+            candidate=np.asarray(arrays.candidate_mask, dtype=bool), graph=binary,
+            country_pairs=np.asarray(arrays.derived["country_pairs"]), groups=groups,
+        )
+
+    # ------------------------------------------------------------ building blocks
+    def reference(self, query: int) -> np.ndarray:
+        """Rows the percentiles are taken over: the candidates (a fixed sample), not the query."""
+        return self.reference_rows[self.reference_rows != query]
+
+    def cosine(self, group: str, query: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine between the query and (reference rows, `rows`) on one feature group."""
+        block, _, norms = self.groups[group]
+        reference = self.reference(query)
+        if block.shape[1] == 0 or norms[query] == 0:
+            return np.zeros(len(reference)), np.zeros(len(rows))
+        vector = block[query].toarray().ravel()
+        sample = self._reference_blocks[group] @ vector
+        sample = sample[self.reference_rows != query]
+        picked = block[rows] @ vector
+
+        def scale(dots: np.ndarray, at: np.ndarray) -> np.ndarray:
+            return dots / np.where(norms[at] > 0, norms[at] * norms[query], 1.0)
+
+        return scale(sample, reference), scale(picked, rows)
+
+    def partners(self, row: int) -> np.ndarray:
+        return self.graph.indices[self.graph.indptr[row]:self.graph.indptr[row + 1]]
+
+    def pair_count(self, a: int, b: int) -> int:
+        """Partnerships in the model graph between the two cities' countries."""
+        return round(float(self.country_pairs[self.country_ids[a], self.country_ids[b]]))
+
+    def anchors(self, query: int) -> tuple[np.ndarray, str]:
+        """The query's partners, or for a city without any its nearest cities that have some."""
+        partners = self.partners(query)
+        if len(partners):
+            return partners, "partner"
+        cached = self._anchor_cache.get(query)
+        if cached is None:
+            warm = self._warm_rows
+            distance = haversine_km(self.lat[query], self.lon[query], self.lat[warm],
+                                    self.lon[warm])
+            distance[warm == query] = np.inf
+            take = min(NEIGHBOURS_FOR_COLD, len(warm))
+            nearest = np.argpartition(distance, take - 1)[:take] if take else np.empty(0, int)
+            nearest = nearest[np.lexsort((warm[nearest], distance[nearest]))]
+            cached = warm[nearest[distance[nearest] <= 2 * NEAR_KM]]
+            if len(self._anchor_cache) > 1024:
+                self._anchor_cache.clear()
+            self._anchor_cache[query] = cached
+        return cached, "neighbour"
+
+
+def subscores(ev: Evidence, query: int, picks: np.ndarray, lightfm: np.ndarray,
+              geo_cf: np.ndarray, reverse_pct: np.ndarray) -> dict[str, np.ndarray]:
+    """The three 0-100 sub-scores for the picked rows (formulas in the module docstring).
+
+    `lightfm` and `geo_cf` are the query's full signal vectors (n,); `reverse_pct` is per pick.
+    """
+    picks = np.asarray(picks, dtype=np.int64)
+    if len(picks) == 0:
+        return {name: np.empty(0) for name in SUBSCORES}
+    ref = ev.reference(query)
+
+    def pct(values: np.ndarray) -> np.ndarray:
+        return midrank_percentile(values[ref], values[picks])
+
+    def pct_cosine(group: str) -> np.ndarray:
+        return midrank_percentile(*ev.cosine(group, query, picks))
+
+    size = np.exp(-np.abs(np.log10(np.maximum(ev.populations[picks], 1.0))
+                          - np.log10(max(ev.populations[query], 1.0))))
+    performance = 0.5 * pct_cosine("performance") + 0.5 * size
+    appetite = 0.5 * pct(ev.activity) + 0.5 * np.asarray(reverse_pct, dtype=np.float64)
+    parts = [pct(lightfm), pct(geo_cf)]
+    if ev.groups["synergies"][2][query] > 0:
+        parts.append(pct_cosine("synergies"))
+    synergies = np.mean(parts, axis=0)
+    return {"performance": 100 * performance, "appetite": 100 * appetite,
+            "synergies": 100 * synergies}
+
+
+def collaborative_evidence(ev: Evidence, query: int, partner: int, limit: int = 3) -> list[str]:
+    """Who connects the two: the query's anchors twinning with the partner or a city near it."""
+    anchors, kind = ev.anchors(query)
+    qname, pname = ev.names[query], ev.names[partner]
+    found: list[str] = []
+    for a in anchors:
+        if partner in ev.partners(a):
+            found.append(f"{'its partner' if kind == 'partner' else 'nearby'} "
+                         f"{ev.names[a]} twins with {pname}")
+    if len(found) < limit and len(anchors):
+        pairs = [(a, b) for a in anchors for b in ev.partners(a) if b != partner and b != query]
+        if pairs:
+            others = np.array([b for _, b in pairs])
+            km = haversine_km(ev.lat[partner], ev.lon[partner], ev.lat[others], ev.lon[others])
+            for index in np.argsort(km, kind="stable"):
+                if km[index] > NEAR_KM or len(found) >= limit:
+                    break
+                a, b = pairs[index]
+                lead = f"{qname}'s partner" if kind == "partner" else "nearby"
+                found.append(f"{lead} {ev.names[a]} twins with {ev.names[b]}, "
+                             f"{km[index]:.0f} km from {pname}")
+    return found[:limit]
+
+
+def reasons(ev: Evidence, query: int, partner: int) -> list[str]:
+    """The evidence for one recommended pair, strongest kinds first (joined into one line)."""
+    out: list[str] = []
+    pq, pj = ev.populations[query], ev.populations[partner]
+    if pq > 0 and pj > 0 and max(pq, pj) / min(pq, pj) <= SIMILAR_SIZE_RATIO:
+        out.append(f"similar size ({_short_population(pq)} vs {_short_population(pj)})")
+    count = ev.pair_count(query, partner)
+    if count > 0:
+        plural = "partnership" if count == 1 else "partnerships"
+        out.append(f"{count} existing {ev.country_codes[query]}-{ev.country_codes[partner]} "
+                   f"{plural}")
+    out.extend(collaborative_evidence(ev, query, partner, limit=1))
+    if not out:
+        out.append("recommended by the learned model from city features alone")
+    return out
+
+
+def group_drivers(ev: Evidence, group: str, query: int, partner: int,
+                  limit: int = 3) -> list[tuple[str, float]]:
+    """The shared features that make up the group cosine, with their share of it."""
+    block, names, norms = ev.groups[group]
+    if block.shape[1] == 0 or norms[query] == 0 or norms[partner] == 0:
+        return []
+    product = block[query].multiply(block[partner]).toarray().ravel() / (
+        norms[query] * norms[partner])
+    order = np.argsort(-product, kind="stable")
+    return [(names[c], float(product[c])) for c in order[:limit] if product[c] > 0]
+
+
+def country_pair_examples(ev: Evidence, a: int, b: int, limit: int = 5) -> list[str]:
+    """Up to `limit` partnerships between the two cities' countries, biggest cities first."""
+    ca, cb = ev.country_ids[a], ev.country_ids[b]
+    coo = sp.triu(ev.graph, k=0 if ca != cb else 1).tocoo()
+    rows, cols = coo.row, coo.col
+    cross = ((ev.country_ids[rows] == ca) & (ev.country_ids[cols] == cb)) | (
+        (ev.country_ids[rows] == cb) & (ev.country_ids[cols] == ca))
+    rows, cols = rows[cross], cols[cross]
+    order = np.argsort(-(ev.populations[rows] + ev.populations[cols]), kind="stable")[:limit]
+    return [f"{ev.names[r]} ({ev.country_codes[r]}) - {ev.names[c]} ({ev.country_codes[c]})"
+            for r, c in zip(rows[order], cols[order], strict=True)]
+
+
+@dataclass(frozen=True)
+class PairExplanation:
+    """Everything `twin explain CITY PARTNER` shows; to_dict() for --json."""
+
+    query: dict
+    partner: dict
+    distance_km: float
+    already_partners: bool
+    query_has_partnerships: bool
+    compatibility_mutual: float
+    compatibility_one_sided: float
+    query_ranks_partner: dict  # percentile, position, out_of
+    partner_ranks_query: dict
+    subscores: dict  # name -> {"score": x, "drivers": [[feature, share], ...]}
+    country_pair: dict  # count, examples
+    evidence: list
+    signals: dict  # name -> {"value": v, "contribution": c} for the re-ranker in use
+
+    def to_dict(self) -> dict:
+        return {key: getattr(self, key) for key in self.__dataclass_fields__}
+
+    def render(self) -> str:
+        """Plain-text breakdown for the terminal."""
+        q, p = self.query, self.partner
+        lines = [f"{q['name']}, {q['country_code']} and {p['name']}, {p['country_code']} "
+                 f"({self.distance_km:,.0f} km apart)"]
+        if self.already_partners:
+            lines.append("  they are already partners")
+        if not self.query_has_partnerships:
+            lines.append(f"  {q['name']} has no recorded partnerships: "
+                         "scored from its features and neighbours alone")
+        lines.append(f"compatibility: {self.compatibility_mutual:.1f} mutual, "
+                     f"{self.compatibility_one_sided:.1f} one-sided (0-100)")
+        for label, side, owner, other in (("query_ranks_partner", self.query_ranks_partner, q, p),
+                                          ("partner_ranks_query", self.partner_ranks_query, p, q)):
+            del label
+            lines.append(f"{owner['name']} ranks {other['name']} #{side['position']:,} of "
+                         f"{side['out_of']:,} (percentile {100 * side['percentile']:.2f})")
+        lines.append("sub-scores (0-100):")
+        for name, detail in self.subscores.items():
+            drivers = ", ".join(f"{f} ({share:.0%})" for f, share in detail["drivers"])
+            lines.append(f"  {name:<12} {detail['score']:5.1f}  {detail['terms']}"
+                         + (f"; shared features: {drivers}" if drivers else ""))
+        pair = self.country_pair
+        lines.append(f"country pair {q['country_code']}-{p['country_code']}: "
+                     f"{pair['count']} partnerships in the model graph")
+        lines.extend(f"  {example}" for example in pair["examples"])
+        lines.append("collaborative evidence:")
+        lines.extend(f"  {e}" for e in self.evidence or ["none found"])
+        lines.append("re-ranker signals (value, contribution to the score):")
+        lines.extend(f"  {name:<15} {v['value']:9.3f} {v['contribution']:+8.3f}"
+                     for name, v in self.signals.items())
+        return "\n".join(lines)
+
+
+def _rank_position(scores: np.ndarray, excluded: np.ndarray, target: int) -> dict:
+    """1-based position of `target` among the finite scores, the `excluded` rows left out."""
+    valid = np.isfinite(scores)
+    valid[excluded] = False
+    value = scores[target]
+    return {"position": int(np.count_nonzero(valid & (scores > value))) + 1,
+            "out_of": int(np.count_nonzero(valid | (np.arange(len(scores)) == target)))}
+
+
+def explain_pair(matcher, query: int, partner: int) -> PairExplanation:
+    """The full breakdown for one pair (used by Matcher.explain)."""
+    model, ev, lookup = matcher.model, matcher.evidence, matcher.lookup
+    levels = model.quantile_levels
+    vectors = model.signals(query)
+    forward_scores = model.scores(query)
+    reverse_scores = model.reverse_scores(query)
+    forward = float(model.percentile_of(np.array([query]),
+                                        np.array([forward_scores[partner]]))[0])
+    reverse = float(model.percentile_of(np.array([partner]),
+                                        np.array([reverse_scores[partner]]))[0])
+    mutual = float(np.sqrt(max(forward, 1e-9) * max(reverse, 1e-9)))
+    compat_mutual = model.probability(np.interp([mutual], levels, model.quantiles[query]))[0]
+    compat_one = model.probability(np.array([forward_scores[partner]]))[0]
+    picks = np.array([partner])
+    subs = subscores(ev, query, picks, vectors["lightfm"], vectors["geo_cf"], np.array([reverse]))
+    terms = {
+        "performance": "feature similarity + size closeness "
+                       f"({_short_population(ev.populations[query])} vs "
+                       f"{_short_population(ev.populations[partner])})",
+        "appetite": f"{int(ev.degree[partner])} partnerships of {ev.names[partner]}; "
+                    f"{ev.names[query]} at percentile {100 * reverse:.1f} of its list",
+        "synergies": f"LightFM {vectors['lightfm'][partner]:+.2f} sd, geographic CF "
+                     f"{vectors['geo_cf'][partner]:.2f}",
+    }
+    part = model.rerank["warm" if ev.degree[query] > 0 else "cold"]
+    signal_table = {}
+    for name, mean, scale, coef in zip(part["signals"], part["mean"], part["scale"],
+                                       part["coef"], strict=True):
+        value = float(vectors[name][partner])
+        signal_table[name] = {"value": value, "contribution": float(coef * (value - mean) / scale)}
+    return PairExplanation(
+        query=lookup.record(query).__dict__, partner=lookup.record(partner).__dict__,
+        distance_km=float(haversine_km(ev.lat[query], ev.lon[query], ev.lat[partner:partner + 1],
+                                       ev.lon[partner:partner + 1])[0]),
+        already_partners=bool(partner in ev.partners(query)),
+        query_has_partnerships=bool(ev.degree[query] > 0),
+        compatibility_mutual=round(100 * float(compat_mutual), 1),
+        compatibility_one_sided=round(100 * float(compat_one), 1),
+        query_ranks_partner={"percentile": forward, **_rank_position(
+            forward_scores, ev.partners(query), partner)},
+        partner_ranks_query={"percentile": reverse, **_rank_position(
+            model.scores(partner), ev.partners(partner), query)},
+        subscores={name: {"score": round(float(subs[name][0]), 1), "terms": terms[name],
+                          "drivers": [[f, round(s, 3)] for f, s in group_drivers(
+                              ev, name, query, partner)]}
+                   for name in SUBSCORES},
+        country_pair={"count": ev.pair_count(query, partner),
+                      "examples": country_pair_examples(ev, query, partner)},
+        evidence=collaborative_evidence(ev, query, partner, limit=5),
+        signals=signal_table,
+    )

@@ -1,0 +1,182 @@
+"""Load a model directory without pickle or lightfm, verify it, and score cities with it."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from matcher import signals
+from matcher.columns import Columns as C
+from matcher.errors import ModelLoadError
+
+ARRAY_FILES = ("user_embeddings.npy", "item_embeddings.npy", "user_biases.npy",
+               "item_biases.npy", "score_quantiles.npy")
+SPARSE_FILES = ("graph.npz", "geo.npz", "features.npz")
+JSON_FILES = ("rerank.json", "schema.json", "config.json", "metrics.json", "manifest.json")
+CITIES_FILE = "cities.parquet"
+REQUIRED_FILES = (CITIES_FILE, *ARRAY_FILES, *SPARSE_FILES, *JSON_FILES)
+CITY_COLUMNS = (C.GEONAMEID, C.NAME, C.COUNTRY, C.LAT, C.LON, C.POPULATION, C.IS_CAPITAL,
+                "is_candidate")
+
+
+RETRAIN_HINT = "retrain with `make train` or roll back with `twin models rollback`"
+
+
+def _read(path: Path, what: str, reader):
+    """Read one model file; ModelLoadError naming it when it is damaged."""
+    try:
+        return reader(path)
+    except (OSError, ValueError, KeyError, UnicodeDecodeError) as error:
+        raise ModelLoadError(f"model file {path} is not {what} ({error}); {RETRAIN_HINT}") \
+            from error
+
+
+def _load_json(path: Path) -> dict:
+    return _read(path, "readable JSON", lambda p: json.loads(p.read_text(encoding="utf-8")))
+
+
+def _load_array(path: Path) -> np.ndarray:
+    return _read(path, "a readable numpy array", lambda p: np.load(p, allow_pickle=False))
+
+
+def _load_sparse(path: Path) -> sp.csr_matrix:
+    return _read(path, "a readable sparse matrix", lambda p: sp.load_npz(p).tocsr())
+
+
+def _load_table(path: Path):
+    import pyarrow.parquet as pq
+
+    return _read(path, "a readable Parquet table",
+                 lambda p: pq.ParquetFile(p).read(use_pandas_metadata=False))
+
+
+class Model:
+    """A trained model directory, loaded for serving (see docs/CONTRACTS.md, "Scoring")."""
+
+    def __init__(self, path: Path, table, arrays: signals.ScoringArrays, features: sp.csr_matrix,
+                 quantiles: np.ndarray, documents: dict[str, dict]) -> None:
+        self.path = path
+        self.table = table
+        self.arrays = arrays
+        self.features = features
+        self.quantiles = quantiles
+        self.rerank = documents["rerank"]
+        self.schema = documents["schema"]
+        self.config = documents["config"]
+        self.metrics = documents["metrics"]
+        self.manifest = documents["manifest"]
+        self.quantile_levels = np.asarray(self.schema["quantile_levels"], dtype=np.float64)
+        self.feature_names: list[str] = list(self.schema["feature_names"])
+        self.feature_groups: list[str] = list(self.schema["feature_groups"])
+        self.geonameids = self.column(C.GEONAMEID).astype(np.int64)
+        self._row_of = {int(g): i for i, g in enumerate(self.geonameids)}
+
+    @classmethod
+    def load(cls, path: Path | str) -> Model:
+        """Load and verify a model directory; ModelLoadError names the missing or bad file."""
+        path = Path(path)
+        if not path.is_dir():
+            raise ModelLoadError(f"model directory {path} does not exist; run `make train`")
+        missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+        if missing:
+            raise ModelLoadError(f"model directory {path} is incomplete: missing "
+                                 f"{', '.join(missing)}; {RETRAIN_HINT}")
+        documents = {name.removesuffix(".json"): _load_json(path / name) for name in JSON_FILES}
+        loaded = {name: _load_array(path / name) for name in ARRAY_FILES}
+        sparse = {name: _load_sparse(path / name) for name in SPARSE_FILES}
+        table = _load_table(path / CITIES_FILE)
+        absent = [name for name in CITY_COLUMNS if name not in table.column_names]
+        if absent:
+            raise ModelLoadError(f"model file {path / CITIES_FILE} lacks columns {absent}; "
+                                 "retrain with `make train`")
+        n = table.num_rows
+        expected = {
+            "user_embeddings.npy": (n, None), "item_embeddings.npy": (n, None),
+            "user_biases.npy": (n,), "item_biases.npy": (n,), "score_quantiles.npy": (n, None),
+            "graph.npz": (n, n), "geo.npz": (n, n), "features.npz": (n, None),
+        }
+        shapes = {name: array.shape for name, array in {**loaded, **sparse}.items()}
+        for name, shape in expected.items():
+            actual = shapes[name]
+            if len(actual) != len(shape) or any(e is not None and e != a
+                                                for e, a in zip(shape, actual, strict=True)):
+                raise ModelLoadError(f"model file {path / name} has shape {actual}, expected "
+                                     f"{tuple('*' if e is None else e for e in shape)} for {n} "
+                                     "cities; the directory is inconsistent, retrain with "
+                                     "`make train`")
+        country_codes = np.asarray(table.column(C.COUNTRY).to_numpy(zero_copy_only=False))
+        _, country_index = np.unique(country_codes.astype(str), return_inverse=True)
+        arrays = signals.ScoringArrays(
+            user_embeddings=loaded["user_embeddings.npy"],
+            item_embeddings=loaded["item_embeddings.npy"],
+            user_biases=loaded["user_biases.npy"], item_biases=loaded["item_biases.npy"],
+            graph=sparse["graph.npz"], geo=sparse["geo.npz"],
+            lat=table.column(C.LAT).to_numpy(), lon=table.column(C.LON).to_numpy(),
+            population=table.column(C.POPULATION).to_numpy(),
+            country_index=country_index.astype(np.int64),
+            candidate_mask=table.column("is_candidate").to_numpy(zero_copy_only=False).astype(bool),
+            is_capital=table.column(C.IS_CAPITAL).to_numpy(zero_copy_only=False).astype(bool),
+            rerank=documents["rerank"],
+        )
+        return cls(path, table, arrays, sparse["features.npz"], loaded["score_quantiles.npy"],
+                   documents)
+
+    # -- the city index ---------------------------------------------------------------
+    def column(self, name: str) -> np.ndarray:
+        """One column of the city index as a numpy array (fast; no pandas)."""
+        return np.asarray(self.table.column(name).to_numpy(zero_copy_only=False))
+
+    @cached_property
+    def cities(self):
+        """The city index as a DataFrame (row i is model city i)."""
+        return self.table.to_pandas()
+
+    @property
+    def n_cities(self) -> int:
+        return self.arrays.n_cities
+
+    def index_of(self, geonameid: int) -> int:
+        """Model row of a GeoNames id; KeyError when the model does not know it."""
+        return self._row_of[int(geonameid)]
+
+    def partners_of(self, row: int) -> np.ndarray:
+        """Model rows of a city's existing partners."""
+        graph = self.arrays.derived["binary"]
+        return graph.indices[graph.indptr[row]:graph.indptr[row + 1]].copy()
+
+    def has_history(self, row: int) -> bool:
+        return bool(self.arrays.derived["degree"][row] > 0)
+
+    # -- scoring -------------------------------------------------------------------------
+    def scores(self, row: int) -> np.ndarray:
+        """Final score of every city as `row`'s partner (n,); -inf for itself and non-candidates."""
+        return self.scores_batch(np.array([row]))[0]
+
+    def scores_batch(self, rows: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
+        """Scores for several query rows at once, (q, n) or (q, c) for `columns`; identical to
+        scores() row by row."""
+        return signals.score_matrix(self.arrays, np.asarray(rows, dtype=np.int64),
+                                    columns=columns)
+
+    def reverse_scores(self, row: int, among: np.ndarray | None = None) -> np.ndarray:
+        """s(j -> row) for every city j (or only `among`): how strongly each would want `row`."""
+        return signals.reverse_score_vector(self.arrays, row, among)
+
+    def percentile_of(self, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Where each value sits in each row city's own score distribution, 0..1."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return signals.percentile_from_quantiles(self.quantiles[rows], self.quantile_levels,
+                                                 np.asarray(values, dtype=np.float64))
+
+    def signals(self, row: int) -> dict[str, np.ndarray]:
+        """The per-signal vectors (n,) behind scores(row), for explanations."""
+        matrices = signals.signal_matrices(self.arrays, np.array([row]))
+        return {name: values[0] for name, values in matrices.items()}
+
+    def probability(self, scores: np.ndarray) -> np.ndarray:
+        """The re-ranker's logistic link: 0..1 (relative to sampled non-partners)."""
+        return signals.sigmoid(scores)

@@ -1,0 +1,217 @@
+"""Pure ranking over score arrays: reciprocity, filters, the per-country cap, compatibility.
+
+Everything here takes numpy arrays (one value per city of the model index) and returns arrays or
+row indices; no model, no pandas, so it is fast and testable on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from matcher.errors import InputError
+
+MUTUAL_DEFAULT = True
+"""Rank by both directions (a pair ranks high only if each city ranks the other high)."""
+
+PER_COUNTRY_DEFAULT: int | None = 3
+"""At most this many recommendations from one country (None: no cap)."""
+
+TOP_K_DEFAULT = 10
+EARTH_RADIUS_KM = 6371.0088
+_PERCENTILE_FLOOR = 1e-9  # keeps log/sqrt of a zero percentile finite and ordered
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the user asked for; the same names as the CLI flags and the Python API keywords.
+
+    `countries` / `exclude_countries` hold ISO2 codes (resolved by matcher.lookup). Domestic
+    candidates (the query's own country) are excluded unless `include_domestic`, or unless the
+    query's own country is listed in `countries` (asking for it is asking to include it).
+    `per_country=None` or 0 means no cap.
+    """
+
+    k: int = TOP_K_DEFAULT
+    countries: tuple[str, ...] = ()
+    exclude_countries: tuple[str, ...] = ()
+    include_domestic: bool = False
+    min_population: int | None = None
+    max_population: int | None = None
+    max_km: float | None = None
+    per_country: int | None = PER_COUNTRY_DEFAULT
+    mutual: bool = MUTUAL_DEFAULT
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.k, (int, np.integer)) or isinstance(self.k, bool) or self.k < 1:
+            raise InputError(f"top: k must be a positive integer, got {self.k!r}")
+        if self.per_country is not None and (
+            not isinstance(self.per_country, (int, np.integer)) or self.per_country < 0
+        ):
+            raise InputError(
+                f"per_country: must be a non-negative integer or None, got {self.per_country!r}"
+            )
+        for name in ("min_population", "max_population"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise InputError(f"{name}: must be >= 0, got {value!r}")
+        if (
+            self.min_population is not None
+            and self.max_population is not None
+            and self.min_population > self.max_population
+        ):
+            raise InputError(
+                f"min_population ({self.min_population}) is above max_population "
+                f"({self.max_population})"
+            )
+        if self.max_km is not None and not self.max_km > 0:
+            raise InputError(f"max_km: must be > 0, got {self.max_km!r}")
+
+    @property
+    def cap(self) -> int | None:
+        """The effective per-country cap (None when uncapped)."""
+        return self.per_country if self.per_country else None
+
+
+def haversine_km(lat0: float, lon0: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+    """Great-circle distance in km from one point to many."""
+    phi0, lam0 = np.radians(lat0), np.radians(lon0)
+    phi, lam = np.radians(lats), np.radians(lons)
+    a = (
+        np.sin((phi - phi0) / 2) ** 2
+        + np.cos(phi0) * np.cos(phi) * np.sin((lam - lam0) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def combine_sides(forward_pct: np.ndarray, reverse_pct: np.ndarray, mutual: bool) -> np.ndarray:
+    """The ranking score in 0..1: the geometric mean of both percentiles, or the forward one.
+
+    Percentiles (not raw scores) make the two sides comparable: a hub scores everyone high, so
+    what matters is where q sits in the hub's own list.
+    """
+    forward = np.clip(np.asarray(forward_pct, dtype=np.float64), _PERCENTILE_FLOOR, 1.0)
+    if not mutual:
+        return forward
+    reverse = np.clip(np.asarray(reverse_pct, dtype=np.float64), _PERCENTILE_FLOOR, 1.0)
+    return np.sqrt(forward * reverse)
+
+
+def eligible(
+    query: int,
+    scores: np.ndarray,
+    partners: np.ndarray,
+    country_ids: np.ndarray,
+    populations: np.ndarray,
+    distances_km: np.ndarray | None,
+    filters: Filters,
+    include_ids: np.ndarray | None,
+    exclude_ids: np.ndarray | None,
+) -> np.ndarray:
+    """Boolean mask of the cities that may be recommended to `query` under `filters`.
+
+    Drops the query itself, non-candidates (score -inf or NaN), existing partners (row indices in
+    `partners`), domestic cities (unless allowed), and everything outside the filters. Country
+    filters arrive as integer country ids (`include_ids` None means any country).
+    """
+    mask = np.isfinite(scores)
+    mask[query] = False
+    if len(partners):
+        mask[partners] = False
+    own = country_ids[query]
+    allow_domestic = filters.include_domestic or (
+        include_ids is not None and bool(np.isin(own, include_ids))
+    )
+    if not allow_domestic:
+        mask &= country_ids != own
+    if include_ids is not None:
+        mask &= np.isin(country_ids, include_ids)
+    if exclude_ids is not None and len(exclude_ids):
+        mask &= ~np.isin(country_ids, exclude_ids)
+    if filters.min_population is not None:
+        mask &= populations >= filters.min_population
+    if filters.max_population is not None:
+        mask &= populations <= filters.max_population
+    if filters.max_km is not None and distances_km is not None:
+        mask &= distances_km <= filters.max_km
+    return mask
+
+
+def top_k(
+    ranking: np.ndarray, mask: np.ndarray, k: int, country_ids: np.ndarray, cap: int | None
+) -> np.ndarray:
+    """Row indices of the best `k` eligible cities, best first, at most `cap` per country.
+
+    Ties break by row index, so the order is deterministic. Only a shortlist (all cities whose
+    ranking reaches the m-th best value, m growing 4x when the cap empties it) is sorted; the
+    greedy cap walks that shortlist, never the whole index.
+    """
+    available = int(np.count_nonzero(mask))
+    if available == 0:
+        return np.empty(0, dtype=np.int64)
+    values = np.where(mask, ranking, -np.inf)
+    shortlist_size = min(available, k if cap is None else max(4 * k, 64))
+    while True:
+        threshold = np.partition(values, values.size - shortlist_size)[
+            values.size - shortlist_size
+        ]
+        shortlist = np.flatnonzero(mask & (values >= threshold))
+        order = shortlist[np.lexsort((shortlist, -values[shortlist]))]
+        if cap is None:
+            return order[:k].astype(np.int64)
+        picked = _greedy_cap(order, country_ids, k, cap)
+        if len(picked) == k or shortlist_size >= available:
+            return picked
+        shortlist_size = min(available, shortlist_size * 4)
+
+
+def _greedy_cap(order: np.ndarray, country_ids: np.ndarray, k: int, cap: int) -> np.ndarray:
+    """Walk `order` keeping at most `cap` rows per country until `k` are kept."""
+    counts: dict[int, int] = {}
+    kept: list[int] = []
+    for row in order.tolist():
+        country = int(country_ids[row])
+        if counts.get(country, 0) < cap:
+            counts[country] = counts.get(country, 0) + 1
+            kept.append(row)
+            if len(kept) == k:
+                break
+    return np.asarray(kept, dtype=np.int64)
+
+
+def score_at_percentile(quantiles: np.ndarray, percentiles: np.ndarray) -> np.ndarray:
+    """Invert one city's score quantiles (101 values, 0%..100%): the score at each percentile."""
+    grid = np.linspace(0.0, 1.0, len(quantiles))
+    return np.interp(np.asarray(percentiles, dtype=np.float64), grid, quantiles)
+
+
+def midrank_percentile(population: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Where each of `values` sits within `population`, 0..1, ties counted half (mid-rank).
+
+    O(len(population) * len(values)): meant for the final k rows, not the whole index.
+    """
+    population = np.asarray(population, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    if population.size == 0:
+        return np.full(values.shape, 0.5)
+    below = (population[:, None] < values[None, :]).sum(axis=0)
+    equal = (population[:, None] == values[None, :]).sum(axis=0)
+    return (below + 0.5 * equal) / population.size
+
+
+def percentile_in_row(quantiles: np.ndarray, levels: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Where each value sits in ONE city's score distribution, 0..1 (same interpolation as
+    matcher.signals.percentile_from_quantiles, vectorised with searchsorted for a single row)."""
+    quantiles = np.asarray(quantiles, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    size = len(levels)
+    above = np.searchsorted(quantiles, values, side="right")
+    upper = np.clip(above, 1, size - 1)
+    low_q, high_q = quantiles[upper - 1], quantiles[upper]
+    span = np.where(high_q > low_q, high_q - low_q, 1.0)
+    with np.errstate(invalid="ignore"):
+        fraction = np.clip((values - low_q) / span, 0.0, 1.0)
+    out = levels[upper - 1] + fraction * (levels[upper] - levels[upper - 1])
+    out = np.where(above == 0, 0.0, np.where(above >= size, 1.0, out))
+    return np.where(np.isfinite(values), out, 0.0)

@@ -1,0 +1,323 @@
+"""The one ranking contract: per-pair signals and the re-ranker that combines them into a score.
+
+Training (evaluation, re-ranker fitting) and serving call these same functions, so the scores a
+model was evaluated with are the scores the CLI shows. Pure numpy/scipy: no lightfm, no sklearn.
+Every signal is computed from the query's own sparse rows, so one query costs O(n), not O(n^2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+EARTH_RADIUS_KM = 6371.0088
+
+# The signals the re-ranker combines, in a fixed order (rerank.json names them).
+SIGNALS = (
+    "lightfm",  # LightFM hybrid score, standardised within the query's candidate list
+    "adamic_adar",  # log(1 + shared partners, each weighted 1 / log(its degree))
+    "geo_cf",  # the query's geographic neighbours twin with the candidate
+    "partner_geo",  # the candidate lies near one of the query's partners
+    "three_hop",  # normalised paths of length 3: partners of partners' partners
+    "region_pair",  # neighbours of the query twin with neighbours of the candidate
+    "country_affinity",  # log(1 + the query's partners in the candidate's country)
+    "region_country",  # log(1 + partners the query's neighbours have in the candidate's country)
+    "country_pair",  # log(1 + partnerships between the two countries)
+    "log_distance",  # log(1 + great-circle km)
+    "log_degree",  # log(1 + the candidate's partnership count)
+    "log_population",  # log10 of the candidate's population
+    "size_gap",  # |log10 population difference|
+    "both_capital",  # 1 when both are national capitals
+    "same_country",  # 1 for a domestic pair
+)
+# Signals that are zero for a query without partnerships (the cold re-ranker leaves them out).
+GRAPH_SIGNALS = ("adamic_adar", "partner_geo", "three_hop", "country_affinity")
+# Signals that do not depend on which side asks (reverse scoring reuses the forward values).
+SYMMETRIC_SIGNALS = ("adamic_adar", "three_hop", "region_pair", "country_pair", "log_distance",
+                     "size_gap", "both_capital", "same_country")
+
+
+class _Derived(dict):
+    """Derived arrays, each computed on first use (a fresh CLI process needs only a few)."""
+
+    def __init__(self, arrays: ScoringArrays) -> None:
+        super().__init__()
+        self._arrays = arrays
+
+    def __missing__(self, key: str):
+        value = getattr(self._arrays, f"_derive_{key}")()
+        self[key] = value
+        return value
+
+
+@dataclass
+class ScoringArrays:
+    """Everything scoring needs, as arrays indexed by model city row."""
+
+    user_embeddings: np.ndarray  # (n, d) float32
+    item_embeddings: np.ndarray  # (n, d) float32
+    user_biases: np.ndarray  # (n,)
+    item_biases: np.ndarray  # (n,)
+    graph: sp.csr_matrix  # (n, n) symmetric partnership weights
+    geo: sp.csr_matrix  # (n, n) symmetric kernel of geographic neighbours (no diagonal)
+    lat: np.ndarray  # (n,) degrees
+    lon: np.ndarray  # (n,) degrees
+    population: np.ndarray  # (n,)
+    country_index: np.ndarray  # (n,) int: the city's country, 0..countries-1
+    candidate_mask: np.ndarray  # (n,) bool: may be recommended
+    is_capital: np.ndarray  # (n,) bool
+    rerank: dict  # {"warm": {...}, "cold": {...}}: signals, mean, scale, coef, intercept
+    derived: _Derived = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.graph = sp.csr_matrix(self.graph, dtype=np.float64)
+        self.geo = sp.csr_matrix(self.geo, dtype=np.float64)
+        self.derived = _Derived(self)
+
+    @property
+    def n_cities(self) -> int:
+        return len(self.lat)
+
+    def has_history(self, rows: np.ndarray) -> np.ndarray:
+        return self.derived["degree"][rows] > 0
+
+    # -- derived arrays, computed on first use through `derived[name]` ----------------------
+    def _derive_binary(self) -> sp.csr_matrix:
+        binary = self.graph.copy()
+        binary.data[:] = 1.0
+        return binary
+
+    def _derive_degree(self) -> np.ndarray:
+        return np.diff(self.graph.indptr).astype(np.float64)
+
+    def _derive_weighted_binary(self) -> sp.csr_matrix:
+        """Partnerships scaled by 1 / log(degree) of the shared partner (Adamic-Adar)."""
+        degree = self.derived["degree"]
+        inverse_log = np.zeros_like(degree)
+        inverse_log[degree > 1] = 1.0 / np.log(degree[degree > 1])
+        return sp.csr_matrix(self.derived["binary"].multiply(inverse_log[:, None]))
+
+    def _derive_symmetric(self) -> sp.csr_matrix:
+        """D^-1/2 A D^-1/2: walks normalised so that hubs do not dominate."""
+        scale = 1.0 / np.sqrt(np.maximum(self.derived["degree"], 1.0))
+        return sp.csr_matrix(self.derived["binary"].multiply(scale[:, None])
+                             .multiply(scale[None, :]))
+
+    def _derive_membership(self) -> sp.csr_matrix:
+        n = len(self.country_index)
+        n_countries = int(self.country_index.max()) + 1 if n else 0
+        return sp.csr_matrix((np.ones(n), (np.arange(n), self.country_index)),
+                             shape=(n, n_countries))
+
+    def _derive_country_pairs(self) -> np.ndarray:
+        membership = self.derived["membership"]
+        return (membership.T @ self.derived["binary"] @ membership).toarray()
+
+    def _derive_lat_rad(self) -> np.ndarray:
+        return np.radians(self.lat.astype(np.float64))
+
+    def _derive_lon_rad(self) -> np.ndarray:
+        return np.radians(self.lon.astype(np.float64))
+
+    def _derive_log_population(self) -> np.ndarray:
+        return np.log10(np.maximum(self.population.astype(np.float64), 1.0))
+
+    def _derive_item_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and covariance of candidates' [item vector, bias], to standardise in O(d^2)."""
+        items = np.hstack([self.item_embeddings[self.candidate_mask],
+                           self.item_biases[self.candidate_mask, None]]).astype(np.float64)
+        mean = items.mean(axis=0) if len(items) else np.zeros(items.shape[1])
+        covariance = (np.cov(items, rowvar=False) if len(items) > 1
+                      else np.zeros((len(mean), len(mean))))
+        return mean, np.atleast_2d(covariance)
+
+    def _derive_user_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every city's LightFM score mean and spread over the candidates, as a querying city."""
+        return _moments(self, self.user_embeddings)
+
+    def _derive_user_float64(self) -> np.ndarray:
+        return self.user_embeddings.astype(np.float64)
+
+
+def _moments(arrays: ScoringArrays, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each user's LightFM scores over all candidates."""
+    mean, covariance = arrays.derived["item_moments"]
+    augmented = np.hstack([users.astype(np.float64), np.ones((len(users), 1))])
+    variance = np.einsum("qi,ij,qj->q", augmented, covariance, augmented)
+    return augmented @ mean, np.sqrt(np.maximum(variance, 1e-12))
+
+
+def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
+                 lon2: np.ndarray) -> np.ndarray:
+    """Great-circle distance in km between points given in radians (broadcasts)."""
+    half_dlat = (lat2 - lat1) / 2.0
+    half_dlon = (lon2 - lon1) / 2.0
+    a = np.sin(half_dlat) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin(half_dlon) ** 2
+    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def _dense(matrix: sp.spmatrix, columns: np.ndarray | slice) -> np.ndarray:
+    """The (q, c) dense block of a sparse result, restricted to `columns`."""
+    return matrix.toarray()[:, columns]
+
+
+def signal_matrices(arrays: ScoringArrays, queries: np.ndarray,
+                    columns: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Every signal for each query (rows) against every city, or only `columns`: (q, c) float64."""
+    queries = np.asarray(queries, dtype=np.int64)
+    cols = slice(None) if columns is None else np.asarray(columns, dtype=np.int64)
+    derived = arrays.derived
+    binary = derived["binary"]
+    binary_rows = binary[queries]
+    neighbours_partners = arrays.geo[queries] @ binary
+    membership = derived["membership"]
+    symmetric = derived["symmetric"]
+    distance = haversine_km(derived["lat_rad"][queries, None], derived["lon_rad"][queries, None],
+                            derived["lat_rad"][None, cols], derived["lon_rad"][None, cols])
+    query_countries = arrays.country_index[queries]
+    column_countries = arrays.country_index[cols]
+    log_population = derived["log_population"]
+    users = arrays.user_embeddings[queries].astype(np.float64)
+    user_mean, user_spread = _moments(arrays, users)
+    lightfm = (users @ arrays.item_embeddings[cols].astype(np.float64).T
+               + arrays.item_biases[cols][None, :])
+    shape = distance.shape
+    return {
+        "lightfm": (lightfm - user_mean[:, None]) / user_spread[:, None],
+        "adamic_adar": np.log1p(_dense(binary_rows @ derived["weighted_binary"], cols)),
+        "geo_cf": np.log1p(_dense(neighbours_partners, cols)),
+        "partner_geo": np.log1p(_dense(binary_rows @ arrays.geo, cols)),
+        "three_hop": np.log1p(10.0 * _dense(symmetric[queries] @ symmetric @ symmetric, cols)),
+        "region_pair": np.log1p(_dense(neighbours_partners @ arrays.geo, cols)),
+        "country_affinity": np.log1p((binary_rows @ membership).toarray()[:, column_countries]),
+        "region_country": np.log1p(
+            (neighbours_partners @ membership).toarray()[:, column_countries]),
+        "country_pair": np.log1p(derived["country_pairs"][query_countries][:, column_countries]),
+        "log_distance": np.log1p(distance),
+        "log_degree": np.broadcast_to(np.log1p(derived["degree"][cols]), shape).copy(),
+        "log_population": np.broadcast_to(log_population[cols], shape).copy(),
+        "size_gap": np.abs(log_population[queries, None] - log_population[None, cols]),
+        "both_capital": (arrays.is_capital[queries, None] & arrays.is_capital[None, cols])
+        .astype(float),
+        "same_country": (query_countries[:, None] == column_countries[None, :]).astype(float),
+    }
+
+
+def reverse_signals(arrays: ScoringArrays, query: int,
+                    among: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Every signal for each city j (all, or `among`) as the query and `query` as the candidate.
+
+    Symmetric signals reuse the forward values; the others are read from the other side.
+    """
+    derived = arrays.derived
+    rows = slice(None) if among is None else np.asarray(among, dtype=np.int64)
+    forward = signal_matrices(arrays, np.array([query]), None if among is None else rows)
+    binary = derived["binary"]
+    binary_column = binary[query].toarray().ravel()
+    geo_column = arrays.geo[query].toarray().ravel()
+    in_query_country = (arrays.country_index == arrays.country_index[query]).astype(np.float64)
+    partners_in_country = binary @ in_query_country
+    user_mean, user_spread = derived["user_moments"]
+    lightfm = (derived["user_float64"][rows] @ arrays.item_embeddings[query].astype(np.float64)
+               + arrays.item_biases[query])
+    size = len(user_mean[rows])
+    return {
+        **{name: forward[name][0] for name in SYMMETRIC_SIGNALS},
+        "lightfm": (lightfm - user_mean[rows]) / user_spread[rows],
+        "geo_cf": np.log1p(arrays.geo[rows] @ binary_column),
+        "partner_geo": np.log1p(binary[rows] @ geo_column),
+        "country_affinity": np.log1p(partners_in_country[rows]),
+        "region_country": np.log1p(arrays.geo[rows] @ partners_in_country),
+        "log_degree": np.full(size, np.log1p(derived["degree"][query])),
+        "log_population": np.full(size, derived["log_population"][query]),
+    }
+
+
+def combine(rerank_part: dict, signals: dict[str, np.ndarray]) -> np.ndarray:
+    """The re-ranker's logit: intercept + sum of coef * standardised signal."""
+    names = rerank_part["signals"]
+    logit = np.full(np.shape(signals[names[0]]), float(rerank_part["intercept"]))
+    for name, mean, scale, coef in zip(names, rerank_part["mean"], rerank_part["scale"],
+                                       rerank_part["coef"], strict=True):
+        logit = logit + coef * (signals[name] - mean) / scale
+    return logit
+
+
+def _combine_by_history(arrays: ScoringArrays, warm: np.ndarray,
+                        signals: dict[str, np.ndarray]) -> np.ndarray:
+    """The warm re-ranker where `warm` (the asking city has partnerships), else the cold one."""
+    scores = np.empty(np.shape(signals["lightfm"]))
+    for kind, part in (("warm", warm), ("cold", ~warm)):
+        if part.any():
+            scores[part] = combine(arrays.rerank[kind],
+                                   {name: values[part] for name, values in signals.items()})
+    return scores
+
+
+def score_matrix(arrays: ScoringArrays, queries: np.ndarray,
+                 signals: dict[str, np.ndarray] | None = None,
+                 columns: np.ndarray | None = None) -> np.ndarray:
+    """Final scores (q, n), or (q, c) for `columns`.
+
+    The query itself and non-candidates get -inf; existing partners are not masked here.
+    """
+    queries = np.asarray(queries, dtype=np.int64)
+    if signals is None:
+        signals = signal_matrices(arrays, queries, columns)
+    cols = np.arange(arrays.n_cities) if columns is None else np.asarray(columns, dtype=np.int64)
+    scores = _combine_by_history(arrays, arrays.has_history(queries), signals)
+    scores[:, ~arrays.candidate_mask[cols]] = -np.inf
+    scores[queries[:, None] == cols[None, :]] = -np.inf
+    return scores
+
+
+def reverse_score_vector(arrays: ScoringArrays, query: int,
+                         among: np.ndarray | None = None) -> np.ndarray:
+    """s(j -> query) for every city j, or for `among`: how strongly each would want `query`."""
+    rows = np.arange(arrays.n_cities) if among is None else np.asarray(among, dtype=np.int64)
+    signals = reverse_signals(arrays, query, among)
+    scores = _combine_by_history(arrays, arrays.has_history(rows), signals)
+    scores[rows == query] = -np.inf
+    if not arrays.candidate_mask[query]:
+        scores[:] = -np.inf
+    return scores
+
+
+def sigmoid(values: np.ndarray) -> np.ndarray:
+    """The logistic link, safe for large magnitudes and -inf."""
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(values, dtype=np.float64)))
+
+
+def quantile_levels(size: int = 101) -> np.ndarray:
+    """Quantile levels dense near the top, where reciprocal ranking needs resolution."""
+    return 1.0 - np.geomspace(1.0, 1e-4, size)
+
+
+def score_quantiles(arrays: ScoringArrays, sample: np.ndarray, levels: np.ndarray,
+                    batch: int = 512) -> np.ndarray:
+    """Each city's score quantiles over a fixed candidate sample, (n, len(levels)) float32."""
+    out = np.empty((arrays.n_cities, len(levels)), dtype=np.float32)
+    for start in range(0, arrays.n_cities, batch):
+        rows = np.arange(start, min(start + batch, arrays.n_cities))
+        scores = score_matrix(arrays, rows, columns=sample)
+        scores = np.where(np.isfinite(scores), scores, np.nan)
+        out[rows] = np.nanquantile(scores, levels, axis=1).T
+    return out
+
+
+def percentile_from_quantiles(quantiles: np.ndarray, levels: np.ndarray,
+                              values: np.ndarray) -> np.ndarray:
+    """Where each value sits in its row's distribution (0..1), by interpolating the quantiles."""
+    quantiles = np.asarray(quantiles, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    above = (quantiles <= values[:, None]).sum(axis=1)
+    upper = np.clip(above, 1, len(levels) - 1)
+    low_q = quantiles[np.arange(len(values)), upper - 1]
+    high_q = quantiles[np.arange(len(values)), upper]
+    span = np.where(high_q > low_q, high_q - low_q, 1.0)
+    fraction = np.clip((values - low_q) / span, 0.0, 1.0)
+    out = levels[upper - 1] + fraction * (levels[upper] - levels[upper - 1])
+    out = np.where(above == 0, 0.0, np.where(above >= len(levels), 1.0, out))
+    return np.where(np.isfinite(values), out, 0.0)

@@ -1,0 +1,145 @@
+"""Tiny, fast stand-ins for the nightly job's heavy stages, plus fault-injecting variants.
+
+Used in-process by tests/test_nightly.py and from subprocesses that the tests kill with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from matcher import registry
+from matcher.errors import InputError
+from training.nightly import NightlyOptions, NightlyStages
+
+BASELINES = ("popularity", "geo_nearest", "country_pair", "feature_knn")
+
+
+def write_source(path: Path, rows: int, unresolved: int = 0, extra_column: bool = False) -> Path:
+    """A partnership CSV: `rows` pairs, the last `unresolved` of them with an unknown city ('?')."""
+    header = ["city_1", "country_1", "city_2", "country_2"] + (["extra"] if extra_column else [])
+    lines = [",".join(header)]
+    for i in range(rows):
+        second = "?" if i >= rows - unresolved else f"B{i}"
+        lines.append(",".join([f"A{i}", "KR", second, "GB"] + (["x"] if extra_column else [])))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def fake_build(options: NightlyOptions, out_dir: Path) -> dict:
+    """Reads the CSVs strictly (a short row is an InputError naming file and row), writes tables."""
+    rows_in, edges, extra = 0, [], False
+    for path in options.partnership_files:
+        with open(path, newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader)
+            extra = extra or "extra" in header
+            for number, row in enumerate(reader, start=1):
+                if len(row) != len(header):
+                    raise InputError(f"{path}: row {number} has {len(row)} fields, expected "
+                                     f"{len(header)}; fix or remove it")
+                rows_in += 1
+                if "?" not in (row[0], row[2]):
+                    edges.append((1000 + rows_in, 5000 + rows_in))
+    partnerships = pd.DataFrame(edges, columns=["city_a", "city_b"]).assign(weight=1.0)
+    if extra:
+        partnerships["extra"] = "x"
+    partnerships.to_parquet(out_dir / "partnerships.parquet", index=False)
+    ids = sorted({c for edge in edges for c in edge})
+    pd.DataFrame({"geonameid": ids, "name": [str(i) for i in ids]}).to_parquet(
+        out_dir / "cities.parquet", index=False)
+    report = {"rows_in": rows_in, "rows_resolved": len(edges),
+              "resolution_rate": len(edges) / rows_in if rows_in else 0.0,
+              "unique_partnerships": len(edges), "cities": len(ids), "rejected": {}}
+    (out_dir / "report.json").write_text(json.dumps(report))
+    return report
+
+
+def metrics(warm: float, cold: float, baseline: float = 0.05) -> dict:
+    """metrics.json shaped as training writes it."""
+    def split(model: float, names: tuple[str, ...]) -> dict:
+        block = {"model": {"recall@10": model, "queries": 10}}
+        block.update({name: {"recall@10": baseline, "queries": 10} for name in names})
+        return block
+    return {"warm": split(warm, (*BASELINES, "adamic_adar")), "cold": split(cold, BASELINES)}
+
+
+@dataclass(frozen=True)
+class FakeTrain:
+    """Copies a template model directory and writes the chosen metrics and config."""
+
+    template: Path
+    warm: float = 0.5
+    cold: float = 0.3
+    baseline: float = 0.05
+    variant: str = "default"
+    block_marker: Path | None = None  # write this file, then hang (to be killed)
+    fail: bool = False
+
+    def __call__(self, processed_dir: Path, out_dir: Path) -> dict:
+        assert (processed_dir / "partnerships.parquet").exists()
+        shutil.copytree(self.template, out_dir, dirs_exist_ok=True)
+        if self.block_marker is not None:
+            self.block_marker.write_text(str(os.getpid()))
+            time.sleep(600)
+        if self.fail:
+            raise RuntimeError("training diverged")
+        result = metrics(self.warm, self.cold, self.baseline)
+        (out_dir / "metrics.json").write_text(json.dumps(result))
+        (out_dir / "config.json").write_text(json.dumps({"variant": self.variant}))
+        return result
+
+
+def current_metrics(processed_dir: Path, current_dir: Path) -> dict:
+    """Stand-in for re-evaluating the current config: its recorded metrics."""
+    return registry.read_metrics(current_dir)
+
+
+def stages(template: Path, **train) -> NightlyStages:
+    return NightlyStages(build_data=fake_build, train=FakeTrain(template, **train),
+                         evaluate_current=current_metrics)
+
+
+def options(root: Path, source: Path, **extra) -> NightlyOptions:
+    return NightlyOptions(partnership_files=(source,), models_dir=root / "models",
+                          data_dir=root / "data", **extra)
+
+
+def _blocking_publish(marker: Path, stop_after: str):
+    """A publish that hangs after installing the version, or after making the temp symlink."""
+    def publish(staging: Path, models_dir: Path, version: str | None = None) -> Path:
+        target = registry.install_version(staging, models_dir, version)
+        if stop_after == "symlink":
+            os.symlink(target.name, models_dir / f"current.tmp-{os.getpid()}")
+        marker.write_text(str(os.getpid()))
+        time.sleep(600)
+        registry.switch_current(models_dir, target.name)
+        return target
+    return publish
+
+
+def main(argv: list[str]) -> int:
+    """`python nightly_factories.py ROOT SOURCE TEMPLATE MARKER MODE`: a run that hangs."""
+    root, source, template, marker, mode = argv
+    root, marker = Path(root), Path(marker)
+    if mode == "train":
+        run_stages = stages(Path(template), block_marker=marker)
+    else:
+        run_stages = NightlyStages(build_data=fake_build, train=FakeTrain(Path(template)),
+                                   evaluate_current=current_metrics,
+                                   publish=_blocking_publish(marker, mode))
+    from training.nightly import exit_on_sigterm, run_nightly
+    exit_on_sigterm()
+    return run_nightly(options(root, Path(source)), run_stages).exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

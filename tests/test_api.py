@@ -1,0 +1,189 @@
+"""The Python API (matcher.api.Matcher) on a tiny factory model: ranking invariants and errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matcher_factories import make_model_dir
+
+from matcher import config, rank
+from matcher.api import Match, Matcher
+from matcher.errors import InputError, ModelLoadError, ModelNotFoundError
+
+SEJONG, CARDIFF = 11523293, 2653822
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    return make_model_dir(tmp_path_factory.mktemp("model") / "v1")
+
+
+@pytest.fixture(scope="module")
+def matcher(model_dir) -> Matcher:
+    return Matcher.load(model_dir)
+
+
+def countries_of(matches: list[Match]) -> list[str]:
+    return [m.country_code for m in matches]
+
+
+def test_cold_city_gets_foreign_capped_recommendations(matcher):
+    result = matcher.recommendation("Sejong")
+    assert not result.has_partnerships and result.existing_partners == ()
+    matches = result.matches
+    assert len(matches) == 10
+    assert "KR" not in countries_of(matches)  # domestic excluded by default
+    assert max(countries_of(matches).count(c) for c in set(countries_of(matches))) <= 3
+    assert [m.rank for m in matches] == list(range(1, 11))
+    assert all(0 <= m.compatibility <= 100 for m in matches)
+    for m in matches:
+        assert all(0 <= v <= 100 for v in (m.performance, m.appetite, m.synergies))
+        assert m.reasons and m.reason == "; ".join(m.reasons)
+    # planted structure: Korean queries want British/French partners
+    assert set(countries_of(matches[:3])) <= {"GB", "FR"}
+
+
+def test_compatibility_discriminates_and_follows_the_rank(matcher):
+    for mutual in (True, False):
+        matches = matcher.recommend("Sejong", mutual=mutual, per_country=None)
+        values = [m.compatibility for m in matches]
+        assert values == sorted(values, reverse=True)
+        assert values[0] - values[-1] > 5
+
+
+def test_existing_partners_are_excluded_and_listed(matcher):
+    result = matcher.recommendation("Cardiff")
+    listed = {p.name for p in result.existing_partners}
+    assert listed == {"Stuttgart", "Nantes"}
+    assert not listed & {m.name for m in result.matches}
+
+
+def test_filters(matcher):
+    assert set(countries_of(matcher.recommend("Cardiff", countries=["KR"]))) == {"KR"}
+    assert set(countries_of(matcher.recommend("Cardiff", countries=["South Korea"]))) == {"KR"}
+    assert "DE" not in countries_of(matcher.recommend("Cardiff", exclude_countries=["Germany"]))
+    domestic = matcher.recommend("Cardiff", include_domestic=True, per_country=None, k=20)
+    assert "GB" in countries_of(domestic)
+    big = matcher.recommend("Cardiff", min_population=1_000_000)
+    assert big and all(m.population >= 1_000_000 for m in big)
+    small = matcher.recommend("Cardiff", max_population=500_000)
+    assert all(m.population <= 500_000 for m in small)
+    near = matcher.recommend("Cardiff", max_km=1000)
+    assert near and all(m.distance_km <= 1000 for m in near)
+    assert matcher.recommend("Cardiff", countries=["SE"], max_km=10) == []
+
+
+def test_unknown_country_filter_names_the_argument(matcher):
+    with pytest.raises(InputError, match=r"^countries: unknown country 'Narnia'"):
+        matcher.recommend("Cardiff", countries=["Narnia"])
+    with pytest.raises(InputError, match=r"^exclude_countries: unknown country 'Atlantis'"):
+        matcher.recommend("Cardiff", exclude_countries=["Atlantis"])
+
+
+def test_mutual_and_one_sided_differ_and_default_is_the_constant(matcher):
+    mutual = matcher.recommend("Cardiff", mutual=True)
+    one_sided = matcher.recommend("Cardiff", mutual=False)
+    default = matcher.recommend("Cardiff")
+    assert default == (mutual if rank.MUTUAL_DEFAULT else one_sided)
+    assert [m.score for m in mutual] != [m.score for m in one_sided]
+    for m in one_sided:
+        assert m.score == m.query_ranks_partner
+
+
+def test_city_forms_are_equivalent(matcher):
+    expected = matcher.recommend("Sejong")
+    for form in ("Sejong, KR", "geonames:11523293", SEJONG, "sejong"):
+        assert matcher.recommend(form) == expected
+
+
+def test_recommend_many_equals_one_at_a_time(matcher):
+    cities = ["Sejong", "Cardiff", "London", CARDIFF, "Daejeon", "Paris, FR"]
+    batch = matcher.recommend_many(cities, k=5, per_country=2)
+    assert list(batch) == cities
+    for city in cities:
+        assert batch[city] == matcher.recommend(city, k=5, per_country=2)
+
+
+def test_match_is_frozen_with_json_fields(matcher):
+    match = matcher.recommend("Sejong", k=1)[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        match.rank = 5
+    row = match.to_dict()
+    for key in ("geonameid", "name", "country_code", "lat", "lon", "population", "score",
+                "compatibility", "performance", "appetite", "synergies", "reasons"):
+        assert key in row
+
+
+@settings(max_examples=40, deadline=None)
+@given(city=st.sampled_from(["Sejong", "Cardiff", "London", "Daejeon", "Toronto", "Malmo"]),
+       k=st.integers(1, 12), per_country=st.one_of(st.none(), st.integers(1, 3)),
+       include_domestic=st.booleans(), mutual=st.booleans(),
+       countries=st.lists(st.sampled_from(["GB", "FR", "DE", "KR", "CA", "US"]), max_size=3),
+       excluded=st.lists(st.sampled_from(["GB", "FR", "DE"]), max_size=2),
+       min_population=st.one_of(st.none(), st.integers(0, 2_000_000)),
+       max_km=st.one_of(st.none(), st.floats(100, 20_000)))
+def test_ranking_invariants(matcher, city, k, per_country, include_domestic, mutual, countries,
+                            excluded, min_population, max_km):
+    matches = matcher.recommend(city, k=k, per_country=per_country,
+                                include_domestic=include_domestic, mutual=mutual,
+                                countries=countries, exclude_countries=excluded,
+                                min_population=min_population, max_km=max_km)
+    query = matcher.lookup.record(matcher.resolve(city))
+    partners = {p.geonameid for p in matcher.recommendation(city).existing_partners}
+    assert len(matches) <= k
+    assert all(m.geonameid != query.geonameid for m in matches)
+    assert not partners & {m.geonameid for m in matches}
+    scores = [m.score for m in matches]
+    assert scores == sorted(scores, reverse=True)
+    codes = countries_of(matches)
+    if per_country:
+        assert all(codes.count(c) <= per_country for c in codes)
+    if countries:
+        assert set(codes) <= set(countries)
+    assert not set(codes) & set(excluded)
+    if not include_domestic and query.country_code not in countries:
+        assert query.country_code not in codes
+    if min_population is not None:
+        assert all(m.population >= min_population for m in matches)
+    if max_km is not None:
+        assert all(m.distance_km <= max_km + 0.1 for m in matches)
+
+
+def test_load_defaults_to_current_and_reports_missing_model(tmp_path, monkeypatch, model_dir):
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setattr(config, "MODELS_DIR", models)
+    with pytest.raises(ModelNotFoundError) as error:
+        Matcher.load()
+    assert str(error.value) == "no trained model in models/; run `make train`"
+    os.symlink(model_dir, models / "current")
+    assert Matcher.load().recommend("Sejong") == Matcher.load(model_dir).recommend("Sejong")
+
+
+def test_damaged_model_names_the_file(tmp_path):
+    path = make_model_dir(tmp_path / "broken")
+    (path / "graph.npz").unlink()
+    with pytest.raises(ModelLoadError, match=r"graph\.npz"):
+        Matcher.load(path)
+
+
+def test_serving_path_imports_no_lightfm_or_sklearn(model_dir):
+    code = (
+        "import sys\n"
+        "from matcher.api import Matcher\n"
+        f"Matcher.load({str(model_dir)!r}).recommend('Sejong')\n"
+        f"Matcher.load({str(model_dir)!r}).explain('Sejong', 'Cardiff')\n"
+        "print(sorted(m for m in ('lightfm', 'sklearn') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip() == "[]"
+
+

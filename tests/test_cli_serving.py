@@ -1,0 +1,137 @@
+"""`twin with` and `twin explain` through click's CliRunner: output formats and exact errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from matcher_factories import make_model_dir
+
+from matcher import config
+from matcher.cli import cli
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    return make_model_dir(tmp_path_factory.mktemp("model") / "v1")
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_table_for_a_cold_city(model_dir):
+    result = run("with", "Sejong", "--model", str(model_dir))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("Twin partners for Sejong, KR (22), population 394,630, "
+                               "geonames:11523293  [mutual ranking, at most 3 per country]")
+    assert lines[1] == ("Sejong has no recorded partnerships: ranked from its features and "
+                        "nearby cities alone.")
+    assert lines[2].split()[:6] == ["#", "city", "country", "population", "km", "compat"]
+    assert len(lines) == 13  # header, note, column names, 10 rows
+
+
+def test_existing_partners_listed_under_the_table(model_dir):
+    result = run("with", "Cardiff", "--model", str(model_dir), "-k", "3")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "Existing partners, excluded above (2): Stuttgart (DE), Nantes (FR)")
+
+
+def test_json_and_csv_give_the_same_rows(model_dir):
+    args = ("with", "Cardiff", "--model", str(model_dir), "--country", "Korea", "--one-sided")
+    payload = json.loads(run(*args, "--json").output)
+    assert payload["ranking"] == "one-sided"
+    assert {m["country_code"] for m in payload["matches"]} == {"KR"}
+    rows = list(csv.DictReader(io.StringIO(run(*args, "--csv").output)))
+    assert [int(r["geonameid"]) for r in rows] == [m["geonameid"] for m in payload["matches"]]
+    assert rows[0]["reasons"] == "; ".join(payload["matches"][0]["reasons"])
+    for key in ("lat", "lon", "population", "score", "performance", "appetite", "synergies"):
+        assert key in rows[0]
+
+
+def test_flags_reach_the_ranking(model_dir):
+    base = ("with", "Sejong", "--model", str(model_dir), "--json")
+    capped = json.loads(run(*base, "--per-country", "1").output)["matches"]
+    codes = [m["country_code"] for m in capped]
+    assert len(codes) == len(set(codes))
+    uncapped = json.loads(run(*base, "--per-country", "0", "-k", "12").output)
+    assert uncapped["per_country"] is None
+    domestic = json.loads(run(*base, "--include-domestic", "--per-country", "0", "-k", "19")
+                          .output)["matches"]
+    assert "KR" in {m["country_code"] for m in domestic}
+    near = json.loads(run(*base, "--max-km", "9000").output)["matches"]
+    assert near and all(m["distance_km"] <= 9000 for m in near)
+    excluded = json.loads(run(*base, "--exclude-country", "GB").output)["matches"]
+    assert "GB" not in {m["country_code"] for m in excluded}
+
+
+@pytest.mark.parametrize(("args", "expected", "code"), [
+    (("with", "Sejongg"), "Error: no city called 'Sejongg' in the model; did you mean: "
+                          "Sejong, KR?\n", 2),
+    (("with", "Newport"), "Error: 'Newport' matches 2 cities; say which one with 'Name, CC' or "
+                          "its id:\n  Newport, GB (WLS), population 161,506, geonames:2641598\n"
+                          "  Newport, US (RI), population 24,232, geonames:5223593\n", 2),
+    (("with", "Qqqxxzz"), "Error: no city called 'Qqqxxzz' in the model; check the spelling or "
+                          "give its GeoNames id as geonames:ID\n", 2),
+    (("with", "Cardiff", "--country", "Narnia"), "Error: --country: unknown country 'Narnia'; "
+     "give an ISO code (e.g. GB) or a country name that has cities in the model\n", 2),
+    (("with", "Cardiff", "--json", "--csv"), "Error: --json and --csv: choose one output format\n",
+     2),
+    (("explain", "Sejong", "Sejong, KR"), "Error: explain: 'Sejong' and 'Sejong, KR' are the same "
+                                          "city\n", 2),
+])
+def test_exact_errors(model_dir, args, expected, code):
+    result = run(*args, "--model", str(model_dir))
+    assert result.output == expected
+    assert result.exit_code == code
+
+
+def test_exclude_country_error_names_its_flag(model_dir):
+    result = run("with", "Cardiff", "--exclude-country", "Atlantis", "--model", str(model_dir))
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: --exclude-country: unknown country 'Atlantis'")
+
+
+def test_no_model_exact_message(tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setattr(config, "MODELS_DIR", models)
+    for args in (("with", "Sejong"), ("explain", "Sejong", "Cardiff")):
+        result = run(*args)
+        assert result.output == "Error: no trained model in models/; run `make train`\n"
+        assert result.exit_code == 1
+
+
+def test_damaged_model_is_an_error_not_a_traceback(tmp_path):
+    path = make_model_dir(tmp_path / "broken")
+    (path / "features.npz").write_bytes(b"not a zip")
+    result = run("with", "Sejong", "--model", str(path))
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: model file {path / 'features.npz'} is not a "
+                                    "readable sparse matrix")
+    assert "Traceback" not in result.output
+
+
+def test_explain_text_and_json(model_dir):
+    result = run("explain", "Sejong", "Cardiff", "--model", str(model_dir))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Sejong, KR and Cardiff, GB (")
+    assert "country pair KR-GB: 4 partnerships in the model graph" in result.output
+    payload = json.loads(run("explain", "Sejong", "Cardiff", "--json", "--model",
+                             str(model_dir)).output)
+    assert payload["partner"]["geonameid"] == 2653822
+
+
+@pytest.mark.parametrize("command", [(), ("with",), ("explain",)])
+def test_every_command_has_help(command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+
+

@@ -1,0 +1,88 @@
+"""Sub-scores, reasons and the pair breakdown (matcher.explain) on the factory model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from matcher_factories import make_model_dir
+
+from matcher.api import Matcher
+from matcher.errors import InputError
+from matcher.explain import SUBSCORES, _short_population, reasons, subscores
+
+
+@pytest.fixture(scope="module")
+def matcher(tmp_path_factory) -> Matcher:
+    return Matcher.load(make_model_dir(tmp_path_factory.mktemp("model") / "v1"))
+
+
+def test_short_population():
+    assert _short_population(394_630) == "395k"
+    assert _short_population(8_961_989) == "9.0M"
+    assert _short_population(950) == "950"
+
+
+def test_reasons_cite_size_country_history_and_neighbours(matcher):
+    ev = matcher.evidence
+    sejong, manchester = matcher.resolve("Sejong"), matcher.resolve("Manchester")
+    assert reasons(ev, sejong, manchester) == [
+        "similar size (395k vs 396k)", "4 existing KR-GB partnerships",
+        "nearby Cheongju twins with Manchester"]
+    cardiff = matcher.resolve("Cardiff")
+    line = reasons(ev, sejong, cardiff)
+    assert "nearby Daejeon twins with Newport, 17 km from Cardiff" in line
+
+
+def test_subscores_follow_their_formulas(matcher):
+    ev = matcher.evidence
+    sejong = matcher.resolve("Sejong")
+    vectors = matcher.model.signals(sejong)
+    picks = np.array([matcher.resolve("Manchester"), matcher.resolve("London")])
+    subs = subscores(ev, sejong, picks, vectors["lightfm"], vectors["geo_cf"], np.array([1, 0]))
+    assert set(subs) == set(SUBSCORES)
+    # same population band and near-identical size beats a 23x larger city
+    assert subs["performance"][0] > subs["performance"][1]
+    # appetite: half the partner's activity percentile, half the reverse percentile given
+    assert 50 <= subs["appetite"][0] <= 100 and 0 <= subs["appetite"][1] <= 50
+    empty = subscores(ev, sejong, np.array([], dtype=int), vectors["lightfm"],
+                      vectors["geo_cf"], np.array([]))
+    assert all(len(v) == 0 for v in empty.values())
+
+
+def test_explain_pair_breakdown(matcher):
+    result = matcher.explain("Sejong", "Cardiff")
+    assert result.query["name"] == "Sejong" and result.partner["name"] == "Cardiff"
+    assert not result.already_partners and not result.query_has_partnerships
+    assert result.country_pair["count"] == 4
+    assert "Daejeon (KR) - Newport (GB)" in result.country_pair["examples"]
+    assert any("Daejeon" in line for line in result.evidence)
+    assert set(result.subscores) == set(SUBSCORES)
+    assert result.subscores["performance"]["drivers"][0][0].startswith("log10_population")
+    for side in (result.query_ranks_partner, result.partner_ranks_query):
+        assert 1 <= side["position"] <= side["out_of"] and 0 <= side["percentile"] <= 1
+    assert 0 < result.compatibility_mutual <= 100 and 0 < result.compatibility_one_sided <= 100
+    assert set(result.signals) >= {"lightfm", "country_pair"}
+    json.dumps(result.to_dict())
+    text = result.render()
+    assert text.startswith("Sejong, KR and Cardiff, GB (")
+    assert "Sejong has no recorded partnerships" in text
+
+
+def test_explain_agrees_with_recommend(matcher):
+    top = matcher.recommend("Cardiff", k=1)[0]
+    result = matcher.explain("Cardiff", top.geonameid)
+    assert result.compatibility_mutual == pytest.approx(top.compatibility, abs=0.11)
+    assert result.query_ranks_partner["percentile"] == pytest.approx(top.query_ranks_partner,
+                                                                     abs=1e-6)
+    assert result.partner_ranks_query["percentile"] == pytest.approx(top.partner_ranks_query,
+                                                                     abs=1e-6)
+    for name in ("performance", "appetite", "synergies"):
+        assert result.subscores[name]["score"] == pytest.approx(getattr(top, name), abs=0.11)
+
+
+def test_explain_existing_pair_and_same_city(matcher):
+    assert matcher.explain("Cardiff", "Nantes").already_partners
+    with pytest.raises(InputError, match="are the same city"):
+        matcher.explain("Sejong", "geonames:11523293")

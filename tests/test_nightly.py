@@ -1,0 +1,404 @@
+"""The nightly job with tiny injected stages: gate, validation, lock, kills, concurrent readers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import nightly_factories as nf
+import pytest
+from click.testing import CliRunner
+from matcher_factories import make_model_dir
+
+from matcher import registry
+from matcher.errors import ModelNotFoundError
+from matcher.model import Model
+from training import nightly
+from training.cli import cli
+from training.nightly import NightlyLock, NightlyOptions, gate, run_nightly, validate_data
+
+FACTORIES = Path(__file__).with_name("nightly_factories.py")
+ROOT = FACTORIES.parent.parent
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    return make_model_dir(tmp_path_factory.mktemp("template") / "model")
+
+
+def read_report(result: nightly.NightlyResult) -> dict:
+    return json.loads(result.report_path.read_text())
+
+
+def good_run(tmp_path: Path, template: Path, rows: int = 100, **train) -> nightly.NightlyResult:
+    source = nf.write_source(tmp_path / "partnerships.csv", rows)
+    return run_nightly(nf.options(tmp_path, source), nf.stages(template, **train))
+
+
+# ---------------------------------------------------------------- gate and validation (pure)
+
+
+def test_gate_requires_beating_every_baseline_on_both_splits():
+    assert gate(nf.metrics(0.5, 0.3), None, 0.01)["promote"]
+    decision = gate(nf.metrics(0.5, 0.05), None, 0.01)
+    assert not decision["promote"]
+    assert len(decision["reasons"]) == 4  # cold model ties (does not beat) each cold baseline
+    assert all("recall@10 0.0500 vs" in reason for reason in decision["reasons"])
+
+
+def test_gate_tolerance_against_current():
+    current = nf.metrics(0.5, 0.3)
+    assert gate(nf.metrics(0.49, 0.29), current, 0.01)["promote"]
+    decision = gate(nf.metrics(0.48, 0.3), current, 0.01)
+    assert decision["reasons"] == ["recall@10 0.4800 vs current 0.5 (tolerance 0.01)"]
+    assert gate(nf.metrics(0.48, 0.3), current, 0.05)["promote"]
+
+
+def test_gate_refuses_malformed_metrics():
+    decision = gate({"warm": {"model": {"recall@10": 0.5}}}, None, 0.01)
+    assert not decision["promote"]
+    assert "candidate metrics have no warm baselines" in decision["reasons"]
+    assert "candidate metrics have no cold model recall@10" in decision["reasons"]
+
+
+def snapshot(count: int, rate: float, columns=("city_a", "city_b")) -> dict:
+    report = {"unique_partnerships": count, "resolution_rate": rate}
+    return {"report": report, "columns": {"partnerships": list(columns), "cities": ["geonameid"]}}
+
+
+def test_validate_data_rules():
+    opts = NightlyOptions()
+    ref = snapshot(1000, 0.90)
+    assert validate_data(snapshot(1000, 0.90), ref, opts) == []
+    assert validate_data(snapshot(801, 0.851), ref, opts) == []
+    assert validate_data(snapshot(799, 0.90), ref, opts) == [
+        "partnerships fell from 1000 to 799 (20%, more than 20%)"]
+    assert validate_data(snapshot(1000, 0.849), ref, opts) == [
+        "resolution rate fell from 90.0% to 84.9% (more than 5 points)"]
+    assert validate_data(snapshot(1000, 0.9, ("city_a", "w")), ref, opts) == [
+        "schema change in partnerships: added ['w'], removed ['city_b']"]
+    assert validate_data(snapshot(0, 0.9), None, opts) == ["the data has no resolved partnerships"]
+    accepting = NightlyOptions(accept_data_change=True)
+    assert validate_data(snapshot(10, 0.1, ("x",)), ref, accepting) == []
+
+
+# ---------------------------------------------------------------- whole runs, in-process
+
+
+def test_first_run_promotes_and_reports(tmp_path, template):
+    result = good_run(tmp_path, template)
+    assert result.exit_code == 0, result.message
+    models = tmp_path / "models"
+    current = registry.current_model_dir(models)
+    Model.load(current)
+    report = read_report(result)
+    assert report["decision"] == "promoted" and report["exit_code"] == 0
+    assert report["version"] == current.name
+    names = [stage["name"] for stage in report["stages"]]
+    assert names == ["cleanup", "check_sources", "build_data", "validate", "train", "verify",
+                     "gate", "promote", "prune"]
+    assert all(stage["status"] == "ok" and stage["seconds"] >= 0 for stage in report["stages"])
+    assert report["data"]["unique_partnerships"] == 100
+    assert report["metrics"]["current"] is None
+    assert report["metrics"]["candidate"]["warm"]["model"]["recall@10"] == 0.5
+    assert (tmp_path / "data" / "processed" / "partnerships.parquet").exists()
+    assert not (tmp_path / "data" / "nightly" / report["run_id"]).exists()
+    last_good = json.loads((models / "runs" / "last_good_data.json").read_text())
+    assert last_good["run_id"] == report["run_id"]
+    assert not list(models.glob(".tmp-*"))
+
+
+def test_same_config_reuses_candidate_metrics(tmp_path, template, monkeypatch):
+    assert good_run(tmp_path, template).exit_code == 0
+    calls = []
+    stages = nf.stages(template)
+    stages = replace(stages, evaluate_current=lambda *args: calls.append(args) or {})
+    source = tmp_path / "partnerships.csv"
+    result = run_nightly(nf.options(tmp_path, source), stages)
+    assert result.exit_code == 0 and calls == []
+    assert read_report(result)["metrics"]["current"]["same_config_as_candidate"] is True
+
+
+def test_worse_candidate_is_rejected_and_kept(tmp_path, template):
+    first = good_run(tmp_path, template, warm=0.5, cold=0.3, variant="good")
+    models = tmp_path / "models"
+    version = registry.current_version(models)
+    result = good_run(tmp_path, template, warm=0.45, cold=0.3, variant="worse")
+    assert result.exit_code == nightly.EXIT_KEPT
+    assert registry.current_version(models) == version
+    report = read_report(result)
+    assert report["decision"] == "kept_current"
+    assert report["metrics"]["current"]["warm"]["model"]["recall@10"] == 0.5
+    rejected = Path(report["rejected_path"])
+    assert rejected.parent == models / "rejected"
+    rejection = json.loads((rejected / "rejection.json").read_text())
+    assert rejection["gate"]["reasons"] == ["recall@10 0.4500 vs current 0.5 (tolerance 0.01)"]
+    assert (rejected / "user_embeddings.npy").exists()
+    assert [v.version for v in registry.list_versions(models)] == [version]
+    assert read_report(first)["version"] == version
+
+
+def test_candidate_within_tolerance_is_promoted(tmp_path, template):
+    good_run(tmp_path, template, warm=0.5, cold=0.3, variant="a")
+    result = good_run(tmp_path, template, warm=0.495, cold=0.295, variant="b")
+    assert result.exit_code == 0
+    assert len(registry.list_versions(tmp_path / "models")) == 2
+
+
+def test_first_candidate_must_beat_baselines(tmp_path, template):
+    result = good_run(tmp_path, template, warm=0.04, cold=0.3)
+    assert result.exit_code == nightly.EXIT_KEPT
+    with pytest.raises(ModelNotFoundError):
+        registry.current_model_dir(tmp_path / "models")
+
+
+def test_corrupt_input_is_refused_and_current_kept(tmp_path, template):
+    good_run(tmp_path, template)
+    models = tmp_path / "models"
+    version = registry.current_version(models)
+    source = tmp_path / "partnerships.csv"
+    source.write_text(source.read_text()[:200])  # truncated mid-row
+    result = run_nightly(nf.options(tmp_path, source), nf.stages(template))
+    assert result.exit_code == nightly.EXIT_REFUSED
+    assert f"{source}: row 14 has 2 fields, expected 4" in result.message
+    report = read_report(result)
+    assert report["decision"] == "refused"
+    assert report["stages"][-1] == {**report["stages"][-1], "name": "build_data",
+                                    "status": "failed"}
+    assert registry.current_version(models) == version
+    assert not (models / "rejected").exists()
+
+
+@pytest.mark.parametrize("content,why", [("", "is empty"),
+                                         ("city_1,country_1,city_2,country_2\n", "no data rows")])
+def test_empty_source_is_refused(tmp_path, template, content, why):
+    source = tmp_path / "partnerships.csv"
+    source.write_text(content)
+    result = run_nightly(nf.options(tmp_path, source), nf.stages(template))
+    assert result.exit_code == nightly.EXIT_REFUSED
+    assert why in result.message
+
+
+@pytest.mark.parametrize("rows,unresolved,extra,why", [
+    (70, 0, False, "partnerships fell from 100 to 70"),
+    (100, 10, False, "resolution rate fell from 100.0% to 90.0%"),
+    (100, 0, True, "schema change in partnerships: added ['extra']"),
+])
+def test_drift_against_last_good_run_is_refused(tmp_path, template, rows, unresolved, extra, why):
+    good_run(tmp_path, template)
+    version = registry.current_version(tmp_path / "models")
+    source = nf.write_source(tmp_path / "next.csv", rows, unresolved, extra)
+    result = run_nightly(nf.options(tmp_path, source), nf.stages(template))
+    assert result.exit_code == nightly.EXIT_REFUSED
+    assert why in result.message
+    assert read_report(result)["validation"]["reasons"] == [result.message]
+    assert registry.current_version(tmp_path / "models") == version
+    accepted = run_nightly(nf.options(tmp_path, source, accept_data_change=True),
+                           nf.stages(template))
+    assert accepted.exit_code == 0
+
+
+def test_candidate_that_does_not_load_is_never_promoted(tmp_path, template):
+    good_run(tmp_path, template)
+    models = tmp_path / "models"
+    version = registry.current_version(models)
+    stages = nf.stages(template, variant="broken")
+    broken = replace(stages, train=lambda processed, out: (
+        stages.train(processed, out), (out / "graph.npz").write_bytes(b"not a matrix"))[0])
+    result = run_nightly(nf.options(tmp_path, tmp_path / "partnerships.csv"), broken)
+    assert result.exit_code == nightly.EXIT_FAILED
+    assert "graph.npz" in result.message
+    assert read_report(result)["stages"][-1] == {**read_report(result)["stages"][-1],
+                                                 "name": "verify", "status": "failed"}
+    assert registry.current_version(models) == version
+    assert not list(models.glob(".tmp-*"))
+
+
+def test_stage_failure_exits_1_and_cleans_up(tmp_path, template):
+    good_run(tmp_path, template)
+    models = tmp_path / "models"
+    version = registry.current_version(models)
+    result = good_run(tmp_path, template, fail=True)
+    assert result.exit_code == nightly.EXIT_FAILED
+    assert result.message == "RuntimeError: training diverged"
+    assert "RuntimeError" in read_report(result)["traceback"]
+    assert registry.current_version(models) == version
+    assert not list(models.glob(".tmp-*"))
+
+
+def test_prune_keeps_last_n_versions(tmp_path, template):
+    source = nf.write_source(tmp_path / "partnerships.csv", 100)
+    for _ in range(4):
+        result = run_nightly(nf.options(tmp_path, source, keep=2), nf.stages(template))
+        assert result.exit_code == 0
+    versions = registry.list_versions(tmp_path / "models")
+    assert len(versions) == 2 and versions[-1].is_current
+    assert len(read_report(result)["pruned"]["versions"]) == 1
+
+
+def test_held_lock_exits_4_with_message(tmp_path, template):
+    lock = NightlyLock(tmp_path / "models" / nightly.LOCK_FILE).acquire()
+    try:
+        result = good_run(tmp_path, template)
+    finally:
+        lock.release()
+    assert result.exit_code == nightly.EXIT_LOCKED
+    assert result.message.startswith(f"another nightly run is in progress (pid {os.getpid()},")
+    assert read_report(result)["decision"] == "locked"
+
+
+# ---------------------------------------------------------------- real processes
+
+
+def start_hanging_run(tmp_path: Path, template: Path, mode: str) -> tuple[subprocess.Popen, Path]:
+    marker = tmp_path / f"marker-{mode}"
+    source = tmp_path / "partnerships.csv"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(FACTORIES.parent)])}
+    process = subprocess.Popen(
+        [sys.executable, str(FACTORIES), str(tmp_path), str(source), str(template), str(marker),
+         mode], env=env)
+    deadline = time.monotonic() + 30
+    while not marker.exists():
+        assert process.poll() is None, "the hanging run exited early"
+        assert time.monotonic() < deadline, "the hanging run never reached its stage"
+        time.sleep(0.05)
+    return process, marker
+
+
+def kill(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("mode", ["train", "install", "symlink"])
+def test_sigkill_leaves_a_complete_current_and_next_run_recovers(tmp_path, template, mode):
+    assert good_run(tmp_path, template).exit_code == 0
+    models = tmp_path / "models"
+    before = registry.current_version(models)
+    process, _marker = start_hanging_run(tmp_path, template, mode)
+    second = good_run(tmp_path, template)  # concurrent run: refused by the lock
+    assert second.exit_code == nightly.EXIT_LOCKED
+    assert f"pid {process.pid}" in second.message
+    kill(process)
+    assert registry.current_version(models) == before
+    Model.load(registry.current_model_dir(models))
+    leftovers = [p.name for p in models.iterdir() if p.name.startswith((".tmp-", "current.tmp-"))]
+    assert leftovers if mode != "install" else not leftovers
+    recovered = good_run(tmp_path, template)
+    assert recovered.exit_code == 0, recovered.message
+    report = read_report(recovered)
+    assert report["stale_lock_pid"] == process.pid
+    assert sorted(report["cleaned"]) == sorted(leftovers)
+    assert len(report["interrupted_runs"]) == 1
+    assert registry.current_version(models) not in (before, None)
+    Model.load(registry.current_model_dir(models))
+    assert not [p for p in models.iterdir() if p.name.startswith((".tmp-", "current.tmp-"))]
+
+
+READER = textwrap.dedent("""
+    import json, sys, time
+    from pathlib import Path
+    from matcher import registry
+    models, seconds = Path(sys.argv[1]), float(sys.argv[2])
+    reads, errors, seen = 0, [], set()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            current = registry.current_model_dir(models)
+            json.loads((current / "metrics.json").read_text())
+            (current / "user_embeddings.npy").read_bytes()
+            seen.add(current.name)
+            reads += 1
+        except Exception as error:
+            errors.append(repr(error))
+    print(json.dumps({"reads": reads, "errors": errors[:5], "versions": len(seen)}))
+""")
+
+
+def test_readers_never_see_a_missing_or_partial_model(tmp_path, template):
+    models = tmp_path / "models"
+    registry.publish(make_staging_copy(models, template, 0), models)
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(models), "3"],
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    published = 0
+    deadline = time.monotonic() + 2.5
+    while time.monotonic() < deadline:
+        registry.publish(make_staging_copy(models, template, published + 1), models)
+        registry.prune(models, keep=5)
+        published += 1
+    out, _ = reader.communicate(timeout=30)
+    result = json.loads(out)
+    assert result["errors"] == []
+    assert result["reads"] > 100 and result["versions"] > 1 and published > 5
+
+
+def make_staging_copy(models: Path, template: Path, tag: int) -> Path:
+    staging = registry.staging_dir(models, f"r{tag}")
+    for path in template.iterdir():
+        (staging / path.name).write_bytes(path.read_bytes())
+    return staging
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_cli_help_documents_exit_codes():
+    result = CliRunner().invoke(cli, ["nightly", "--help"])
+    assert result.exit_code == 0
+    for line in ("0  candidate promoted", "10  current model kept", "3  new data refused",
+                 "4  another nightly run holds the lock", "1  the run failed"):
+        assert line in result.output
+
+
+def test_cli_exit_codes(tmp_path, template, monkeypatch):
+    monkeypatch.setattr(nightly, "NightlyStages", lambda: nf.stages(template))
+    source = nf.write_source(tmp_path / "partnerships.csv", 100)
+    args = ["nightly", "--partnerships", str(source), "--models-dir", str(tmp_path / "models"),
+            "--data-dir", str(tmp_path / "data")]
+    runner = CliRunner()
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("promoted: models/current -> ")
+    missing = ["nightly", *args[1:2], str(tmp_path / "nope.csv"), *args[3:]]
+    result = runner.invoke(cli, missing)
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[-1].startswith(
+        f"Error: new data refused, current model kept: source {tmp_path / 'nope.csv'} "
+        "does not exist; check the path or the job that writes it (report: ")
+    monkeypatch.setattr(nightly, "NightlyStages",
+                        lambda: nf.stages(template, warm=0.1, variant="worse"))
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 10
+    assert result.stdout.startswith("kept the current model, candidate rejected: recall@10 0.1")
+    lock = NightlyLock(tmp_path / "models" / nightly.LOCK_FILE).acquire()
+    try:
+        result = runner.invoke(cli, args)
+    finally:
+        lock.release()
+    assert result.exit_code == 4
+    assert "Error: another nightly run is in progress" in result.stderr
+
+
+def test_sigterm_cleans_up_and_reports_interrupted(tmp_path, template):
+    assert good_run(tmp_path, template).exit_code == 0
+    models = tmp_path / "models"
+    before = registry.current_version(models)
+    process, _marker = start_hanging_run(tmp_path, template, "train")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 128 + signal.SIGTERM
+    assert registry.current_version(models) == before
+    assert not list(models.glob(".tmp-*"))
+    reports = [json.loads(p.read_text()) for p in (models / "runs").glob("2*.json")]
+    interrupted = [r for r in reports if r["pid"] == process.pid]
+    assert interrupted[0]["status"] == "interrupted"
+    assert interrupted[0]["stages"][-1]["name"] == "train"
+    recovered = good_run(tmp_path, template)
+    assert recovered.exit_code == 0
+    assert "stale_lock_pid" not in read_report(recovered)

@@ -1,0 +1,1 @@
+"""Training: ingest, resolve, build features, fit, evaluate, and the nightly job."""

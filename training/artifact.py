@@ -1,0 +1,116 @@
+"""Write a model directory (numpy, sparse npz, JSON, Parquet: nothing that needs pickle)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from matcher import signals
+from matcher.errors import DataError
+from matcher.signals import ScoringArrays
+from training.dataset import EncodedFeatures
+
+QUANTILE_SAMPLE = 4096
+
+
+def _dump_json(path: Path, payload: dict) -> None:
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=_json_default) + "\n",
+                    encoding="utf-8")
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple | set):
+        return list(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def file_digests(directory: Path, skip: tuple[str, ...] = ("manifest.json",)) -> dict[str, str]:
+    """sha256 of every file in a model directory (the manifest lists them)."""
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(directory.iterdir()) if path.is_file() and path.name not in skip}
+
+
+def city_index_table(cities: pd.DataFrame, features: pd.DataFrame,
+                     arrays: ScoringArrays) -> pd.DataFrame:
+    """The model's city index: city columns, raw features, candidate flag and graph degree."""
+    extra = [name for name in features.columns if name not in cities.columns]
+    table = pd.concat([cities.reset_index(drop=True), features[extra].reset_index(drop=True)],
+                      axis=1)
+    graph = arrays.derived["binary"]
+    table["is_candidate"] = arrays.candidate_mask
+    table["degree"] = np.diff(graph.indptr).astype(np.int64)
+    partner_country = arrays.country_index[graph.indices]
+    owner = np.repeat(np.arange(graph.shape[0]), np.diff(graph.indptr))
+    distinct = pd.DataFrame({"owner": owner, "country": partner_country}).drop_duplicates()
+    table["partner_countries"] = np.bincount(distinct["owner"], minlength=graph.shape[0])
+    return table
+
+
+def quantile_sample(candidate_mask: np.ndarray, seed: int) -> np.ndarray:
+    """A fixed, seeded sample of candidates over which each city's score distribution is taken."""
+    pool = np.flatnonzero(candidate_mask)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(pool, size=min(QUANTILE_SAMPLE, len(pool)), replace=False))
+
+
+def write_artifact(out_dir: Path, arrays: ScoringArrays, encoded: EncodedFeatures,
+                   city_table: pd.DataFrame, config: dict, metrics: dict, data_manifest: dict,
+                   seed: int = 0) -> Path:
+    """Write every file of docs/CONTRACTS.md "Model directory" into out_dir (must be empty)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if any(out_dir.iterdir()):
+        raise DataError(f"model output directory {out_dir} is not empty; choose a new one")
+    if not arrays.rerank:
+        raise DataError("the scoring arrays have no re-ranker; fit it before writing the model")
+    levels = signals.quantile_levels()
+    quantiles = signals.score_quantiles(arrays, quantile_sample(arrays.candidate_mask, seed),
+                                        levels)
+    for name in ("user_embeddings", "item_embeddings", "user_biases", "item_biases"):
+        np.save(out_dir / f"{name}.npy", getattr(arrays, name).astype(np.float32),
+                allow_pickle=False)
+    np.save(out_dir / "score_quantiles.npy", quantiles, allow_pickle=False)
+    sp.save_npz(out_dir / "graph.npz", sp.csr_matrix(arrays.graph, dtype=np.float32))
+    sp.save_npz(out_dir / "geo.npz", sp.csr_matrix(arrays.geo, dtype=np.float32))
+    sp.save_npz(out_dir / "features.npz", sp.csr_matrix(encoded.matrix, dtype=np.float32))
+    city_table.to_parquet(out_dir / "cities.parquet", index=False)
+    _dump_json(out_dir / "rerank.json", arrays.rerank)
+    _dump_json(out_dir / "schema.json", {
+        "feature_names": encoded.names, "feature_groups": encoded.groups,
+        "signals": list(signals.SIGNALS), "quantile_levels": levels.tolist(),
+        "city_columns": list(city_table.columns),
+    })
+    _dump_json(out_dir / "config.json", config)
+    _dump_json(out_dir / "metrics.json", metrics)
+    _dump_json(out_dir / "manifest.json", {"data": data_manifest, "files": file_digests(out_dir)})
+    return out_dir
+
+
+def top_k_lists(score_rows: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k best scores per row, best first (ties by index, so the order is stable)."""
+    order = np.lexsort((np.broadcast_to(np.arange(score_rows.shape[1]), score_rows.shape),
+                        -score_rows), axis=1)
+    return order[:, :k]
+
+
+def assert_round_trip(out_dir: Path, arrays: ScoringArrays, geonameids: np.ndarray,
+                      queries: np.ndarray, k: int = 10) -> None:
+    """Loading the written model must give the same top-k lists as the in-memory one."""
+    from matcher.model import Model
+
+    loaded = Model.load(out_dir)
+    expected = top_k_lists(signals.score_matrix(arrays, queries), k)
+    actual = top_k_lists(loaded.scores_batch(queries), k)
+    if not np.array_equal(expected, actual):
+        bad = int(np.flatnonzero((expected != actual).any(axis=1))[0])
+        raise DataError(f"model written to {out_dir} does not reproduce its top-{k} lists "
+                        f"(first difference for city row {int(queries[bad])}); this is a bug")
+    if not np.array_equal(loaded.geonameids, np.asarray(geonameids, dtype=np.int64)):
+        raise DataError(f"model written to {out_dir} has an inconsistent city index")

@@ -1,0 +1,376 @@
+"""Training commands (`data`, `train`, `evaluate`, `nightly`) added to the `twin` group.
+
+Heavy imports (pandas, lightfm, sklearn) happen inside the commands so `twin with` stays fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+from matcher.cli import cli
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="twin")
+
+
+# Training commands are defined below this line, one section per stage.
+
+
+# ---- model section: `twin train`, `twin evaluate` (lead) ----
+
+
+def _config_from_options(config_file: str | None, overrides: dict):
+    import json
+    from pathlib import Path
+
+    from matcher.errors import InputError
+    from training.fit import TrainConfig
+
+    config = TrainConfig()
+    if config_file:
+        try:
+            values = json.loads(Path(config_file).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise InputError(f"--config {config_file}: not a readable JSON file ({error})") \
+                from error
+        config = TrainConfig.from_dict(values)
+    changes = {key: value for key, value in overrides.items() if value is not None}
+    return config.replace(**changes) if changes else config
+
+
+_CONFIG_OPTIONS = [
+    click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True),
+                 help="JSON TrainConfig to start from (e.g. a model's config.json)."),
+    click.option("--epochs", type=click.IntRange(min=1), default=None),
+    click.option("--components", type=click.IntRange(min=1), default=None),
+    click.option("--seed", type=int, default=None),
+    click.option("--threads", type=click.IntRange(min=1), default=None,
+                 help="LightFM threads; only 1 is deterministic (the default)."),
+    click.option("--min-population", "candidate_min_population", type=click.IntRange(min=0),
+                 default=None, help="Population floor for candidates without partnerships."),
+    click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+                 help="Processed data (default: data/processed)."),
+]
+
+
+def _with_config_options(command):
+    for option in reversed(_CONFIG_OPTIONS):
+        command = option(command)
+    return command
+
+
+@cli.command("train")
+@_with_config_options
+@click.option("--tune", is_flag=True, help="Seeded hyper-parameter search on a validation "
+              "split first (within --budget seconds).")
+@click.option("--budget", type=click.FloatRange(min=1), default=600.0, show_default=True,
+              help="Time budget of --tune, in seconds.")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Evaluate over this many seeds (mean and spread in metrics.json).")
+@click.option("--models-dir", type=click.Path(file_okay=False), default=None,
+              help="Where versions live (default: models/).")
+@click.option("--no-promote", is_flag=True, help="Write the version but leave `current` as is.")
+def train_command(config_file, epochs, components, seed, threads, candidate_min_population,
+                  data_dir, tune, budget, seeds, models_dir, no_promote) -> None:
+    """Train the hybrid model, evaluate it against the baselines, and promote it."""
+    from pathlib import Path
+
+    from matcher import config as paths
+    from matcher import registry
+    from training.evaluate import format_table
+    from training.train import train_model
+    from training.train import tune as tune_search
+
+    processed = Path(data_dir) if data_dir else paths.PROCESSED_DIR
+    models = Path(models_dir) if models_dir else paths.MODELS_DIR
+    config = _config_from_options(config_file, {
+        "epochs": epochs, "components": components, "seed": seed, "threads": threads,
+        "candidate_min_population": candidate_min_population})
+    if tune:
+        config, history = tune_search(processed, config, budget)
+        click.echo(f"tuning chose {config.to_dict()} after {len(history)} trials", err=True)
+    staging = registry.staging_dir(models, "train")
+    try:
+        result = train_model(processed, staging / "model", config,
+                             seeds=tuple(range(config.seed, config.seed + seeds)))
+        version_dir = staging / "model"
+        if no_promote:
+            target = registry.install_version(version_dir, models)
+        else:
+            target = registry.publish(version_dir, models)
+    finally:
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
+    click.echo(format_table(result.metrics))
+    click.echo(f"trained in {result.seconds:.0f} s; model written to {target}"
+               + ("" if no_promote else " (now current)"))
+
+
+@cli.command("evaluate")
+@_with_config_options
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Repeat with this many seeds and report mean ± spread.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Where to write evaluation.json and evaluation.md (default: the data dir).")
+def evaluate_command(config_file, epochs, components, seed, threads, candidate_min_population,
+                     data_dir, seeds, out_dir) -> None:
+    """Evaluate a TrainConfig (default: the current model's) beside every baseline."""
+    import json
+    from pathlib import Path
+
+    from matcher import config as paths
+    from matcher import registry
+    from matcher.errors import ModelNotFoundError
+    from training.evaluate import evaluate_config, format_table
+
+    processed = Path(data_dir) if data_dir else paths.PROCESSED_DIR
+    if config_file is None:
+        try:
+            current = registry.current_model_dir(paths.MODELS_DIR)
+            config_file = str(current / "config.json")
+        except ModelNotFoundError:  # no model yet: evaluate the default configuration
+            config_file = None
+    config = _config_from_options(config_file, {
+        "epochs": epochs, "components": components, "seed": seed, "threads": threads,
+        "candidate_min_population": candidate_min_population})
+    metrics = evaluate_config(processed, config,
+                              seeds=tuple(range(config.seed, config.seed + seeds)), progress=True)
+    table = format_table(metrics)
+    out = Path(out_dir) if out_dir else processed
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "evaluation.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n",
+                                         encoding="utf-8")
+    (out / "evaluation.md").write_text(table + "\n", encoding="utf-8")
+    click.echo(table)
+    click.echo(f"wrote {out / 'evaluation.json'} and {out / 'evaluation.md'}")
+
+
+# ---- data section: `twin data build`, `twin data fetch` (data foundation helper) ----
+
+
+@cli.group("data")
+def data_group() -> None:
+    """Build the data tables (cities, partnerships, features) from partnership sources."""
+
+
+def _print_report(report, out_dir, elapsed: float) -> None:
+    click.echo(f"rows in:              {report.rows_in}")
+    click.echo(f"resolved (both ends): {report.rows_resolved} ({report.resolution_rate:.1%})")
+    click.echo(f"unique partnerships:  {report.unique_partnerships}")
+    click.echo(f"cities:               {report.cities}")
+    click.echo(f"duplicates merged:    {report.duplicates_merged}")
+    click.echo(f"within 30 km:         {report.within_30km_rate:.1%} of resolved ends")
+    rejected = ", ".join(f"{reason} {count}" for reason, count in
+                         sorted(report.rejected.items(), key=lambda kv: (-kv[1], kv[0])))
+    click.echo(f"rejected by reason:   {rejected or 'none'}")
+    click.echo(f"elapsed:              {elapsed:.1f} s")
+    click.echo(f"wrote {out_dir}/ (cities, countries, partnerships, features, report.json, "
+               f"unresolved.csv, manifest.json)")
+
+
+@data_group.command("build")
+@click.option("--partnerships", "partnership_files", multiple=True,
+              type=click.Path(dir_okay=False),
+              help="Snapshot-format CSV (repeatable; default: the shared snapshot when no "
+                   "source is given).")
+@click.option("--user", "user_files", multiple=True, type=click.Path(dir_okay=False),
+              help="User partnership CSV keyed by geonameid_1,geonameid_2 or "
+                   "city_1,country_1,city_2,country_2 (repeatable).")
+@click.option("--wikidata", "wikidata_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Stored Wikidata P190 JSON from `twin data fetch` (repeatable).")
+@click.option("--indicators", type=click.Path(dir_okay=False), default=None,
+              help="City indicator CSV (needs --indicator-schema).")
+@click.option("--indicator-schema", type=click.Path(dir_okay=False), default=None,
+              help="JSON schema of the indicator CSV's columns.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Output directory (default: data/processed).")
+def data_build_command(partnership_files, user_files, wikidata_files, indicators,
+                       indicator_schema, out_dir) -> None:
+    """Ingest, resolve to GeoNames and write the processed tables with a report."""
+    import sys
+    import time
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from matcher import config
+    from training.build import build_data
+
+    started = time.perf_counter()
+    if not (partnership_files or user_files or wikidata_files):
+        partnership_files = (str(config.DEFAULT_PARTNERSHIPS),)
+    out = Path(out_dir) if out_dir else config.PROCESSED_DIR
+    report = build_data(
+        [Path(p) for p in partnership_files], out,
+        user_files=[Path(p) for p in user_files],
+        wikidata_files=[Path(p) for p in wikidata_files],
+        indicators=Path(indicators) if indicators else None,
+        indicator_schema=Path(indicator_schema) if indicator_schema else None,
+        progress=lambda items: tqdm(items, desc="resolving city names", unit="name",
+                                    file=sys.stderr, leave=False, mininterval=0.5),
+    )
+    _print_report(report, out, time.perf_counter() - started)
+
+
+@data_group.command("fetch")
+@click.option("--source", type=click.Choice(["wikidata"]), required=True,
+              help="Which live source to download.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Where to store the response (default: data/raw).")
+def data_fetch_command(source, out_dir) -> None:
+    """Download a live partnership source and store it with a UTC timestamp in its name."""
+    from pathlib import Path
+
+    from matcher import config
+    from training.wikidata import fetch_wikidata
+
+    path = fetch_wikidata(Path(out_dir) if out_dir else config.RAW_DIR)
+    click.echo(f"stored the {source} response in {path}; build with `twin data build "
+               f"--wikidata {path}`")
+
+
+# ---- end of data section ----
+
+
+# ---- nightly section: `twin nightly` (registry/nightly helper) ----
+
+NIGHTLY_EPILOG = """\b
+Exit codes:
+   0  candidate promoted: models/current points to the new version
+  10  current model kept: the candidate failed the gate (kept in models/rejected/)
+   3  new data refused by validation (empty/broken source, schema change,
+      resolution rate down > 5 points, partnerships down > 20%); current kept
+   4  another nightly run holds the lock (models/.nightly.lock)
+   1  the run failed (see the traceback in the run report)
+ 143  stopped by SIGTERM: the candidate is removed, the report says interrupted
+Every run writes models/runs/<run>.json (stages with durations, data counts,
+metrics of both models, decision, exit code).
+"""
+
+
+@cli.command("nightly", epilog=NIGHTLY_EPILOG)
+@click.option(
+    "--partnerships",
+    "partnership_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Partnership snapshot CSV (repeatable; default: the shared snapshot).",
+)
+@click.option(
+    "--user",
+    "user_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="User partnership CSV (repeatable).",
+)
+@click.option(
+    "--wikidata",
+    "wikidata_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Wikidata P190 export (repeatable).",
+)
+@click.option(
+    "--indicators", type=click.Path(dir_okay=False), default=None, help="City indicator CSV."
+)
+@click.option(
+    "--indicator-schema",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Schema of the indicator CSV.",
+)
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    default=7,
+    show_default=True,
+    help="Model versions (and rejected candidates) to keep.",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0.0),
+    default=0.01,
+    show_default=True,
+    help="How far below the current model's recall@10 a candidate may be.",
+)
+@click.option(
+    "--models-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Model registry (default: models/ or $CITYTWIN_MODELS_DIR).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Data root: runs build into DIR/nightly/<run>/, promoted data goes to "
+    "DIR/processed (default: data/ or $CITYTWIN_DATA_DIR).",
+)
+@click.option(
+    "--accept-data-change",
+    is_flag=True,
+    help="Skip the comparison with the last good data once (after a deliberate "
+    "schema or source change).",
+)
+@click.pass_context
+def nightly_command(
+    ctx: click.Context,
+    partnership_files,
+    user_files,
+    wikidata_files,
+    indicators,
+    indicator_schema,
+    keep,
+    tolerance,
+    models_dir,
+    data_dir,
+    accept_data_change,
+) -> None:
+    """Retrain on fresh data and promote the model only if it is at least as good.
+
+    Stages: check sources, build data, validate against the last good run, train a
+    candidate, evaluate the current model's config on the same data, gate (beat every
+    baseline, and trail the current model by at most --tolerance recall@10, warm and cold),
+    promote atomically or keep the candidate under models/rejected/, prune.
+    """
+    from pathlib import Path
+
+    from matcher import config
+    from matcher.errors import CitytwinError, LockError, ValidationError
+    from training import nightly
+
+    no_sources = not (partnership_files or user_files or wikidata_files)
+    if no_sources and config.DEFAULT_PARTNERSHIPS.exists():
+        partnership_files = (str(config.DEFAULT_PARTNERSHIPS),)
+    options = nightly.NightlyOptions(
+        partnership_files=tuple(Path(p) for p in partnership_files),
+        user_files=tuple(Path(p) for p in user_files),
+        wikidata_files=tuple(Path(p) for p in wikidata_files),
+        indicators=Path(indicators) if indicators else None,
+        indicator_schema=Path(indicator_schema) if indicator_schema else None,
+        models_dir=Path(models_dir) if models_dir else config.MODELS_DIR,
+        data_dir=Path(data_dir) if data_dir else config.DATA_DIR,
+        keep=keep,
+        tolerance=tolerance,
+        accept_data_change=accept_data_change,
+    )
+    nightly.exit_on_sigterm()
+    result = nightly.run_nightly(options, say=lambda line: click.echo(line, err=True))
+    summary = f"{result.message} (report: {result.report_path})"
+    if result.exit_code == nightly.EXIT_PROMOTED:
+        click.echo(f"promoted: {summary}")
+    elif result.exit_code == nightly.EXIT_KEPT:
+        click.echo(f"kept the current model, candidate rejected: {summary}")
+        ctx.exit(nightly.EXIT_KEPT)
+    elif result.exit_code == nightly.EXIT_REFUSED:
+        raise ValidationError(f"new data refused, current model kept: {summary}")
+    elif result.exit_code == nightly.EXIT_LOCKED:
+        raise LockError(summary)
+    else:
+        raise CitytwinError(f"nightly run failed: {summary}")
+
+
+# ---- end of nightly section ----

@@ -1,0 +1,290 @@
+"""Honest evaluation: grouped warm and cold-start splits, ranking metrics, and baselines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from matcher import signals as signal_module
+from matcher.columns import Columns as C
+from matcher.signals import ScoringArrays
+
+KS = (10, 50)
+NDCG_K = 10
+FEATURE_KNN_NEIGHBOURS = 50
+BASELINES = ("popularity", "geo_nearest", "country_pair", "feature_knn", "adamic_adar")
+WARM_ONLY = ("adamic_adar",)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A holdout: training partnerships, and the hidden ones for each kind of query."""
+
+    train: pd.DataFrame
+    warm_test: pd.DataFrame  # 10% of the edges between cities that keep some history
+    cold_test: pd.DataFrame  # every edge of the cold cities
+    cold_cities: np.ndarray  # geonameids whose whole history is hidden
+
+
+def holdout_split(partnerships: pd.DataFrame, fraction: float, seed: int) -> Split:
+    """Hide every edge of `fraction` of the cities (cold) and `fraction` of the other edges (warm).
+
+    Works on deduplicated undirected edges, so one partnership is never on both sides.
+    """
+    rng = np.random.default_rng(seed)
+    edges = partnerships.reset_index(drop=True)
+    cities = np.unique(np.concatenate([edges[C.CITY_A], edges[C.CITY_B]]))
+    cold = np.sort(rng.choice(cities, size=round(fraction * len(cities)), replace=False))
+    touches_cold = edges[C.CITY_A].isin(cold) | edges[C.CITY_B].isin(cold)
+    rest = np.flatnonzero(~touches_cold.to_numpy())
+    hidden = rng.choice(rest, size=round(fraction * len(rest)), replace=False)
+    warm_mask = np.zeros(len(edges), dtype=bool)
+    warm_mask[hidden] = True
+    train_mask = ~touches_cold.to_numpy() & ~warm_mask
+    return Split(edges[train_mask].reset_index(drop=True), edges[warm_mask].reset_index(drop=True),
+                 edges[touches_cold.to_numpy()].reset_index(drop=True), cold)
+
+
+def query_targets(hidden: pd.DataFrame, rows_of, train_graph: sp.csr_matrix,
+                  cold: bool, cold_cities: np.ndarray | None = None):
+    """Query rows and their hidden partner rows.
+
+    Warm queries must keep at least one training partner; cold queries are the cold cities.
+    """
+    a = rows_of(hidden[C.CITY_A])
+    b = rows_of(hidden[C.CITY_B])
+    pairs = pd.DataFrame({"query": np.concatenate([a, b]), "target": np.concatenate([b, a])})
+    if cold:
+        pairs = pairs[pairs["query"].isin(rows_of(cold_cities))]
+    else:
+        pairs = pairs[np.diff(train_graph.indptr)[pairs["query"].to_numpy()] > 0]
+    grouped = pairs.groupby("query")["target"].apply(lambda t: np.unique(t.to_numpy()))
+    return grouped.index.to_numpy(dtype=np.int64), list(grouped.to_numpy())
+
+
+def mask_known(scores: np.ndarray, queries: np.ndarray, graph: sp.csr_matrix) -> np.ndarray:
+    """Set each query's training partners, itself, and non-finite scores to -inf (in place)."""
+    for offset, query in enumerate(queries):
+        scores[offset, graph.indices[graph.indptr[query]:graph.indptr[query + 1]]] = -np.inf
+        scores[offset, query] = -np.inf
+    return scores
+
+
+def query_metrics(scores: np.ndarray, targets: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-query recall@k, nDCG@10 and AUC; -inf scores are not candidates."""
+    n_queries = len(targets)
+    out = {f"recall@{k}": np.zeros(n_queries) for k in KS}
+    out["ndcg@10"] = np.zeros(n_queries)
+    out["auc"] = np.zeros(n_queries)
+    depth = max(*KS, NDCG_K)
+    top = np.argpartition(-scores, depth, axis=1)[:, :depth]
+    top_scores = np.take_along_axis(scores, top, axis=1)
+    order = np.argsort(-top_scores, axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    discounts = 1.0 / np.log2(np.arange(2, NDCG_K + 2))
+    for i, target in enumerate(targets):
+        row = scores[i]
+        valid_target = target[np.isfinite(row[target])]
+        hits = np.isin(top[i], target)
+        for k in KS:
+            out[f"recall@{k}"][i] = hits[:k].sum() / len(target)
+        ideal = discounts[:min(len(target), NDCG_K)].sum()
+        out["ndcg@10"][i] = (hits[:NDCG_K] * discounts).sum() / ideal
+        finite = np.isfinite(row)
+        negatives = finite.sum() - len(valid_target)
+        if len(valid_target) == 0 or negatives <= 0:
+            out["auc"][i] = 0.0
+            continue
+        target_scores = row[valid_target]
+        finite_row = row[finite]
+        below = (finite_row[None, :] < target_scores[:, None]).sum(axis=1)
+        equal = (finite_row[None, :] == target_scores[:, None]).sum(axis=1)
+        positives_below = (target_scores[None, :] < target_scores[:, None]).sum(axis=1)
+        positives_equal = (target_scores[None, :] == target_scores[:, None]).sum(axis=1)
+        wins = (below - positives_below) + 0.5 * (equal - positives_equal)
+        auc_hits = wins.sum() / (len(valid_target) * negatives)
+        out["auc"][i] = auc_hits * len(valid_target) / len(target)
+    return out
+
+
+def summarise(per_query: dict[str, list[np.ndarray]]) -> dict:
+    """Mean of each metric over queries, plus the number of queries."""
+    joined = {name: np.concatenate(parts) if parts else np.zeros(0)
+              for name, parts in per_query.items()}
+    summary = {name: float(values.mean()) if len(values) else 0.0
+               for name, values in joined.items()}
+    summary["queries"] = len(next(iter(joined.values())))
+    return summary
+
+
+def baseline_scores(name: str, arrays: ScoringArrays, queries: np.ndarray,
+                    signals: dict[str, np.ndarray], features: sp.csr_matrix) -> np.ndarray:
+    """A baseline's scores (q, n); ties broken by popularity where the rule itself has ties."""
+    popularity = signals["log_degree"] + 1e-3 * signals["log_population"]
+    if name == "popularity":
+        return popularity.copy()
+    if name == "geo_nearest":
+        return -signals["log_distance"]
+    if name == "country_pair":
+        return signals["country_pair"] + 1e-3 * popularity
+    if name == "adamic_adar":
+        return signals["adamic_adar"] + 1e-3 * popularity
+    if name == "feature_knn":
+        return feature_knn_scores(arrays, queries, features) + 1e-6 * popularity
+    raise ValueError(f"unknown baseline {name!r}; expected one of {BASELINES}")
+
+
+def feature_knn_scores(arrays: ScoringArrays, queries: np.ndarray,
+                       features: sp.csr_matrix) -> np.ndarray:
+    """Cities most like the query by feature cosine, and whom they twin with."""
+    similarity = (features[queries] @ features.T).toarray()
+    history = arrays.derived["degree"] > 0
+    similarity[:, ~history] = -np.inf
+    similarity[np.arange(len(queries)), queries] = -np.inf
+    k = min(FEATURE_KNN_NEIGHBOURS, similarity.shape[1] - 1)
+    neighbours = np.argpartition(-similarity, k, axis=1)[:, :k]
+    weights = np.take_along_axis(similarity, neighbours, axis=1)
+    weights = np.where(np.isfinite(weights), np.maximum(weights, 0.0), 0.0)
+    rows = np.repeat(np.arange(len(queries)), k)
+    neighbour_matrix = sp.csr_matrix((weights.ravel(), (rows, neighbours.ravel())),
+                                     shape=(len(queries), arrays.n_cities))
+    return (neighbour_matrix @ arrays.derived["binary"]).toarray()
+
+
+def evaluate_queries(arrays: ScoringArrays, queries: np.ndarray, targets: list[np.ndarray],
+                     features: sp.csr_matrix, methods: dict[str, dict | str],
+                     batch: int = 256, transform=None) -> dict[str, dict]:
+    """Metrics for every method: a re-ranker dict (scored by the signals) or a baseline name.
+
+    `transform(scores, query_rows)` may reorder scores (reciprocity, caps) before metrics.
+    """
+    per_method = {name: {} for name in methods}
+    for start in range(0, len(queries), batch):
+        chunk = queries[start:start + batch]
+        chunk_targets = targets[start:start + batch]
+        signals = signal_module.signal_matrices(arrays, chunk)
+        for name, method in methods.items():
+            if isinstance(method, str):
+                scores = baseline_scores(method, arrays, chunk, signals, features)
+                scores[:, ~arrays.candidate_mask] = -np.inf
+            else:
+                scores = signal_module.combine(method, signals)
+                scores[:, ~arrays.candidate_mask] = -np.inf
+            scores = mask_known(scores, chunk, arrays.derived["binary"])
+            if transform is not None and not isinstance(method, str):
+                scores = transform(scores, chunk)
+            for metric, values in query_metrics(scores, chunk_targets).items():
+                per_method[name].setdefault(metric, []).append(values)
+    return {name: summarise(values) for name, values in per_method.items()}
+
+
+def format_table(metrics: dict) -> str:
+    """One Markdown table: every method's metrics for the warm and cold splits."""
+    columns = ("recall@10", "recall@50", "ndcg@10", "auc")
+    header = "| split | method | " + " | ".join(columns) + " | queries |"
+    lines = [header, "|" + "---|" * (len(columns) + 3)]
+    for split in ("warm", "cold"):
+        for method, values in metrics.get(split, {}).items():
+            cells = []
+            for column in columns:
+                mean = values.get(column, 0.0)
+                spread = values.get(f"{column}_std")
+                cells.append(f"{mean:.3f}" + (f" ± {spread:.3f}" if spread is not None else ""))
+            lines.append(f"| {split} | {method} | " + " | ".join(cells)
+                         + f" | {values.get('queries', 0)} |")
+    return "\n".join(lines)
+
+
+def _queries(split: Split, dataset, arrays: ScoringArrays):
+    warm = query_targets(split.warm_test, dataset.rows_of, arrays.derived["binary"], cold=False)
+    cold = query_targets(split.cold_test, dataset.rows_of, arrays.derived["binary"], cold=True,
+                         cold_cities=split.cold_cities)
+    return warm, cold
+
+
+def holdout_evaluation(data, config, seed: int = 0, progress: bool = False) -> tuple[dict, dict]:
+    """Train on a split, fit the re-ranker on a validation split inside it, score the test split.
+
+    Returns (metrics, rerank): metrics[split][method] for the model, its ablations and baselines.
+    """
+    from training.fit import fit_arrays
+    from training.rerank import (
+        COLD_SIGNALS,
+        WARM_SIGNALS,
+        fit_logistic,
+        single_signal,
+        training_pairs,
+    )
+
+    config = config.replace(seed=seed)
+    full_arrays_mask = _full_candidate_mask(data, config)
+    test_split = holdout_split(data.partnerships, config.holdout_fraction, seed)
+    validation_split = holdout_split(test_split.train, config.holdout_fraction, seed + 1000)
+
+    validation_arrays, _, validation_dataset = fit_arrays(
+        data, validation_split.train, config, full_arrays_mask, progress)
+    (warm_q, warm_t), (cold_q, cold_t) = _queries(validation_split, validation_dataset,
+                                                  validation_arrays)
+    variants = {"model": (WARM_SIGNALS, COLD_SIGNALS),
+                "rerank without lightfm": (tuple(s for s in WARM_SIGNALS if s != "lightfm"),
+                                           tuple(s for s in COLD_SIGNALS if s != "lightfm"))}
+    rerankers: dict[str, dict] = {name: {} for name in variants}
+    for kind, queries, targets in (("warm", warm_q, warm_t), ("cold", cold_q, cold_t)):
+        pairs, labels = training_pairs(validation_arrays, queries, targets,
+                                       config.rerank_negatives, config.rerank_hard_negatives, seed)
+        for name, (warm_names, cold_names) in variants.items():
+            names = warm_names if kind == "warm" else cold_names
+            rerankers[name][kind] = fit_logistic(pairs, labels, names, config.rerank_c, seed)
+
+    test_arrays, features, test_dataset = fit_arrays(data, test_split.train, config,
+                                                     full_arrays_mask, progress)
+    (warm_q, warm_t), (cold_q, cold_t) = _queries(test_split, test_dataset, test_arrays)
+    metrics = {}
+    for kind, queries, targets in (("warm", warm_q, warm_t), ("cold", cold_q, cold_t)):
+        methods: dict[str, dict | str] = {name: parts[kind] for name, parts in rerankers.items()}
+        methods["lightfm alone"] = single_signal("lightfm")
+        for baseline in BASELINES:
+            if kind == "warm" or baseline not in WARM_ONLY:
+                methods[baseline] = baseline
+        metrics[kind] = evaluate_queries(test_arrays, queries, targets, features.matrix, methods)
+    return metrics, rerankers["model"]
+
+
+def _full_candidate_mask(data, config) -> np.ndarray:
+    """The candidate set the CLI ranks: every city with a partnership plus those above the floor."""
+    from training.dataset import candidate_mask, interaction_matrix
+
+    position = pd.Index(data.cities[C.GEONAMEID].to_numpy())
+    rows_a = position.get_indexer(data.partnerships[C.CITY_A].to_numpy())
+    rows_b = position.get_indexer(data.partnerships[C.CITY_B].to_numpy())
+    graph = interaction_matrix(data.partnerships, rows_a, rows_b, len(data.cities))
+    return candidate_mask(data.cities, graph, config.candidate_min_population)
+
+
+def aggregate_seeds(runs: list[dict]) -> dict:
+    """Mean and standard deviation of every metric over seeds (with one seed, std is 0)."""
+    out: dict = {}
+    for split in runs[0]:
+        out[split] = {}
+        for method in runs[0][split]:
+            values = {metric: [run[split][method][metric] for run in runs]
+                      for metric in runs[0][split][method]}
+            summary = {metric: float(np.mean(v)) for metric, v in values.items()}
+            summary.update({f"{metric}_std": float(np.std(v)) for metric, v in values.items()
+                            if metric != "queries"})
+            summary["queries"] = int(np.mean(values["queries"]))
+            out[split][method] = summary
+    return out
+
+
+def evaluate_config(processed_dir, config, *, seed: int = 0, seeds: tuple[int, ...] | None = None,
+                    progress: bool = False) -> dict:
+    """Metrics of a TrainConfig on the data in `processed_dir` (one seed, or several aggregated)."""
+    from training.dataset import load_training_data
+
+    data = load_training_data(processed_dir)
+    runs = [holdout_evaluation(data, config, s, progress)[0] for s in (seeds or (seed,))]
+    return aggregate_seeds(runs)

@@ -1,0 +1,447 @@
+"""The nightly retraining job: orchestration only (the stages live in their own modules).
+
+check sources -> build data -> validate against the last good run -> train a candidate ->
+verify it loads -> re-evaluate the current model's config on the same data -> gate ->
+promote (atomic) or reject -> prune. One run at a time (a flock'd lock file holding the
+pid); every run writes models/runs/<run>.json. Exit codes: 0 promoted, 10 current kept by
+the gate, 3 data refused, 4 locked, 1 failed (143 when stopped by SIGTERM).
+
+Processed data is built into <data-dir>/nightly/<run>/processed/ and moved to
+<data-dir>/processed/ only when its model is promoted, so data/processed/ always matches
+models/current. Refused or rejected runs keep their staging data for inspection (pruned to --keep).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import signal
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from matcher import config, registry
+from matcher.errors import CitytwinError, DataError, InputError, LockError
+from training.nightly_checks import check_sources, data_snapshot, gate, validate_data
+
+EXIT_PROMOTED = 0
+EXIT_FAILED = 1
+EXIT_REFUSED = 3
+EXIT_LOCKED = 4
+EXIT_KEPT = 10
+
+LOCK_FILE = ".nightly.lock"
+LAST_GOOD_FILE = "last_good_data.json"
+NIGHTLY_DATA = "nightly"
+
+log = logging.getLogger("citytwin.nightly")
+
+
+@dataclass(frozen=True)
+class NightlyOptions:
+    """What one nightly run reads, where it writes, and how strict it is."""
+
+    partnership_files: tuple[Path, ...] = ()
+    user_files: tuple[Path, ...] = ()
+    wikidata_files: tuple[Path, ...] = ()
+    indicators: Path | None = None
+    indicator_schema: Path | None = None
+    models_dir: Path = config.MODELS_DIR
+    data_dir: Path = config.DATA_DIR
+    keep: int = 7
+    tolerance: float = 0.01  # candidate recall@10 may trail the current model's by this much
+    max_resolution_drop: float = 0.05  # absolute, on a 0..1 resolution rate (5 points)
+    max_partnership_drop: float = 0.20  # relative to the last good run
+    accept_data_change: bool = False  # skip the comparison with the last good run, once
+
+    @property
+    def sources(self) -> tuple[Path, ...]:
+        return (*self.partnership_files, *self.user_files, *self.wikidata_files)
+
+
+# ---------------------------------------------------------------- default stages
+
+
+def build_data_stage(options: NightlyOptions, out_dir: Path) -> dict:
+    """Ingest, resolve and featurise the configured sources into out_dir; the data report."""
+    from training.build import build_data
+
+    report = build_data(
+        list(options.partnership_files),
+        out_dir,
+        user_files=tuple(options.user_files),
+        wikidata_files=tuple(options.wikidata_files),
+        indicators=options.indicators,
+        indicator_schema=options.indicator_schema,
+    )
+    return report.to_dict() if hasattr(report, "to_dict") else dict(report)
+
+
+def train_stage(processed_dir: Path, out_dir: Path) -> dict:
+    """Train a complete candidate model directory into out_dir; its metrics."""
+    from training.train import train_model
+
+    result = train_model(processed_dir, out_dir, progress=False)
+    return dict(result.metrics)
+
+
+def evaluate_current_stage(processed_dir: Path, current_dir: Path) -> dict:
+    """Metrics of the current model's TrainConfig on the new data's splits (the candidate's)."""
+    from training.evaluate import evaluate_config
+    from training.fit import TrainConfig
+
+    train_config = TrainConfig.from_dict(_read_json(current_dir / "config.json"))
+    return evaluate_config(processed_dir, train_config, seed=0)
+
+
+def verify_stage(model_dir: Path) -> None:
+    """Load the candidate as serving would (files, shapes, manifest); ModelLoadError if broken."""
+    from matcher.model import Model
+
+    Model.load(model_dir)
+
+
+@dataclass(frozen=True)
+class NightlyStages:
+    """The replaceable work of a run (tests substitute tiny or fault-injecting callables)."""
+
+    build_data: Callable[[NightlyOptions, Path], dict] = build_data_stage
+    train: Callable[[Path, Path], dict] = train_stage
+    evaluate_current: Callable[[Path, Path], dict] = evaluate_current_stage
+    verify: Callable[[Path], None] = verify_stage
+    publish: Callable[[Path, Path, str | None], Path] = registry.publish
+
+
+# ---------------------------------------------------------------- lock
+
+
+@dataclass
+class NightlyLock:
+    """An exclusive flock on models/.nightly.lock holding the owner's pid.
+
+    The kernel drops a flock when its process dies, so a lock file left by a killed run is
+    taken over by the next one (the dead pid, checked with os.kill(pid, 0), goes in the report).
+    """
+
+    path: Path
+    fd: int | None = None
+    stale_pid: int | None = None
+
+    def acquire(self) -> NightlyLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_lock(fd)
+            os.close(fd)
+            pid = holder.get("pid", "unknown")
+            started = holder.get("started", "unknown time")
+            raise LockError(
+                f"another nightly run is in progress (pid {pid}, started {started}; "
+                f"lock file {self.path}); wait for it to finish"
+            ) from None
+        previous = _read_lock(fd).get("pid")
+        if isinstance(previous, int) and not registry.pid_alive(previous):
+            self.stale_pid = previous
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "started": _now_iso()}).encode(), 0)
+        os.fsync(fd)
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def _read_lock(fd: int) -> dict:
+    try:
+        data = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+# ---------------------------------------------------------------- the run record
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _read_json(path: Path) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+@dataclass
+class RunRecord:
+    """The run's JSON report, rewritten atomically after each stage (a killed run leaves one)."""
+
+    path: Path
+    report: dict = field(default_factory=dict)
+    say: Callable[[str], None] = log.info
+    staging: Path | None = None  # the candidate being written, removed if the run ends early
+
+    def save(self) -> None:
+        registry.write_json_atomic(self.path, self.report)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[dict]:
+        entry = {"name": name, "status": "running", "seconds": None}
+        self.report["stages"].append(entry)
+        self.save()
+        self.say(f"nightly: {name} ...")
+        started = time.perf_counter()
+        try:
+            yield entry
+        except BaseException:
+            entry["status"] = "failed"
+            raise
+        else:
+            entry["status"] = "ok"
+        finally:
+            entry["seconds"] = round(time.perf_counter() - started, 3)
+            self.say(f"nightly: {name} {entry['status']} in {entry['seconds']:.2f} s")
+            self.save()
+
+
+@dataclass(frozen=True)
+class NightlyResult:
+    """How a run ended: exit code, decision, one-line message, and where its report is."""
+
+    exit_code: int
+    decision: str
+    message: str
+    report_path: Path
+    report: dict
+
+
+def _new_run_record(options: NightlyOptions, say: Callable[[str], None]) -> RunRecord:
+    runs = options.models_dir / config.RUNS_DIR
+    run_id = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    path = runs / f"{run_id}.json"
+    if path.exists():
+        run_id = f"{run_id}-{os.getpid()}"
+        path = runs / f"{run_id}.json"
+    options_dict = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
+    for key in ("partnership_files", "user_files", "wikidata_files"):
+        options_dict[key] = [str(p) for p in getattr(options, key)]
+    report = {
+        "run_id": run_id,
+        "pid": os.getpid(),
+        "started": _now_iso(),
+        "status": "running",
+        "decision": None,
+        "exit_code": None,
+        "options": options_dict,
+        "stages": [],
+    }
+    return RunRecord(path, report, say)
+
+
+def _finish(record: RunRecord, code: int, decision: str, message: str) -> NightlyResult:
+    record.report.update(
+        status="done", exit_code=code, decision=decision, message=message, finished=_now_iso()
+    )
+    record.save()
+    record.say(f"nightly: {decision} (exit {code}): {message}")
+    return NightlyResult(code, decision, message, record.path, record.report)
+
+
+def mark_interrupted_runs(runs_dir: Path) -> list[str]:
+    """Reports still saying `running` whose process is gone: mark them `interrupted`."""
+    marked = []
+    for path in sorted(runs_dir.glob("*.json"))[-50:]:
+        try:
+            report = _read_json(path)
+        except (OSError, ValueError):
+            continue
+        pid = report.get("pid")
+        if report.get("status") == "running" and pid != os.getpid():
+            if isinstance(pid, int) and registry.pid_alive(pid):
+                continue
+            report.update(status="interrupted", decision="interrupted")
+            registry.write_json_atomic(path, report)
+            marked.append(path.name)
+    return marked
+
+
+# ---------------------------------------------------------------- stages of a run
+
+
+def promote_data(run_processed: Path, data_dir: Path) -> Path:
+    """Move the promoted run's processed data to <data-dir>/processed (old copy set aside first)."""
+    target = data_dir / "processed"
+    aside = data_dir / f".processed.old-{os.getpid()}"
+    if target.exists():
+        os.rename(target, aside)
+    os.rename(run_processed, target)
+    shutil.rmtree(aside, ignore_errors=True)
+    return target
+
+
+def prune_run_data(nightly_root: Path, keep: int) -> list[str]:
+    """Keep the staging data of the newest `keep` runs only."""
+    if not nightly_root.is_dir():
+        return []
+    runs = sorted(p for p in nightly_root.iterdir() if p.is_dir())
+    removed = []
+    for path in runs[: max(len(runs) - keep, 0)]:
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
+    return removed
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM (systemd stop, timeout) into SystemExit(143) so a run cleans up and reports."""
+
+    def terminate(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+
+
+def run_nightly(
+    options: NightlyOptions,
+    stages: NightlyStages | None = None,
+    say: Callable[[str], None] = log.info,
+) -> NightlyResult:
+    """Run the whole job once; never raises for an expected outcome (see the exit codes)."""
+    stages = stages or NightlyStages()
+    record = _new_run_record(options, say)
+    lock = NightlyLock(options.models_dir / LOCK_FILE)
+    try:
+        lock.acquire()
+    except LockError as error:
+        return _finish(record, EXIT_LOCKED, "locked", str(error))
+    try:
+        if lock.stale_pid is not None:
+            record.report["stale_lock_pid"] = lock.stale_pid
+            say(f"nightly: took over the lock of dead process {lock.stale_pid}")
+        record.save()
+        return _run_locked(options, stages, record)
+    except (KeyboardInterrupt, SystemExit):  # SIGTERM (see exit_on_sigterm) or Ctrl-C
+        record.report.update(status="interrupted", decision="interrupted", finished=_now_iso())
+        record.save()
+        raise
+    except Exception as error:
+        record.report["traceback"] = traceback.format_exc()
+        message = str(error)
+        if not isinstance(error, CitytwinError):
+            message = f"{type(error).__name__}: {error}"
+        return _finish(record, EXIT_FAILED, "failed", message)
+    finally:
+        if record.staging is not None and record.staging.exists():
+            shutil.rmtree(record.staging, ignore_errors=True)
+        lock.release()
+
+
+def _run_locked(options: NightlyOptions, stages: NightlyStages, record: RunRecord) -> NightlyResult:
+    models_dir, report = options.models_dir, record.report
+    runs_dir = models_dir / config.RUNS_DIR
+    run_data = options.data_dir / NIGHTLY_DATA / report["run_id"]
+    processed = run_data / "processed"
+    with record.stage("cleanup"):
+        report["cleaned"] = registry.clean_stale_temp(models_dir)
+        report["interrupted_runs"] = mark_interrupted_runs(runs_dir)
+    try:  # a missing, empty or unreadable source refuses the run; anything later is a failure
+        with record.stage("check_sources"):
+            report["sources"] = check_sources(options)
+        with record.stage("build_data"):
+            processed.mkdir(parents=True, exist_ok=True)
+            data_report = stages.build_data(options, processed)
+            report["data"] = data_report
+            snapshot = data_snapshot(processed, data_report)
+    except (InputError, DataError) as error:
+        return _finish(record, EXIT_REFUSED, "refused", str(error))
+    with record.stage("validate"):
+        last_good_path = runs_dir / LAST_GOOD_FILE
+        reference = _read_json(last_good_path) if last_good_path.exists() else None
+        report["data_reference"] = reference and reference.get("report")
+        reasons = validate_data(snapshot, reference, options)
+        report["validation"] = {"passed": not reasons, "reasons": reasons}
+        if not reasons:
+            registry.write_json_atomic(last_good_path, {"run_id": report["run_id"], **snapshot})
+    if reasons:
+        return _finish(record, EXIT_REFUSED, "refused", "; ".join(reasons))
+    with record.stage("train"):
+        staging = registry.staging_dir(models_dir, report["run_id"])
+        record.staging = staging
+        candidate = stages.train(processed, staging)
+    with record.stage("verify"):
+        stages.verify(staging)
+    current_dir = _current_or_none(models_dir)
+    current = None
+    if current_dir is not None:
+        with record.stage("evaluate_current"):
+            current = _current_metrics(stages, processed, staging, current_dir, candidate)
+    report["metrics"] = {
+        "candidate": candidate,
+        "current": current,
+        "current_version": current_dir and current_dir.name,
+    }
+    with record.stage("gate"):
+        decision = gate(candidate, current, options.tolerance)
+        report["gate"] = decision
+    version = registry.new_version_name()
+    if not decision["promote"]:
+        with record.stage("reject"):
+            rejection = {
+                "version": version,
+                "run_id": report["run_id"],
+                "gate": decision,
+                "metrics": report["metrics"],
+                "data": data_report,
+            }
+            report["rejected_path"] = str(registry.reject(staging, models_dir, rejection))
+        with record.stage("prune"):
+            report["pruned"] = _prune(options)
+        return _finish(record, EXIT_KEPT, "kept_current", "; ".join(decision["reasons"]))
+    with record.stage("promote"):
+        published = stages.publish(staging, models_dir, version)
+        report["version"] = published.name
+        report["processed_dir"] = str(promote_data(processed, options.data_dir))
+        shutil.rmtree(run_data, ignore_errors=True)
+    with record.stage("prune"):
+        report["pruned"] = _prune(options)
+    return _finish(record, EXIT_PROMOTED, "promoted", f"models/current -> {published.name}")
+
+
+def _current_or_none(models_dir: Path) -> Path | None:
+    try:
+        return registry.current_model_dir(models_dir)
+    except CitytwinError:
+        return None
+
+
+def _current_metrics(
+    stages: NightlyStages, processed: Path, staging: Path, current_dir: Path, candidate: dict
+) -> dict:
+    """The current config on the new data; the candidate's own metrics when the configs match."""
+    try:
+        same = _read_json(staging / "config.json") == _read_json(current_dir / "config.json")
+    except (OSError, ValueError):
+        same = False
+    if same:
+        return {**candidate, "same_config_as_candidate": True}
+    return stages.evaluate_current(processed, current_dir)
+
+
+def _prune(options: NightlyOptions) -> dict:
+    return {
+        "versions": registry.prune(options.models_dir, options.keep),
+        "rejected": registry.prune_rejected(options.models_dir, options.keep),
+        "run_data": prune_run_data(options.data_dir / NIGHTLY_DATA, options.keep),
+    }

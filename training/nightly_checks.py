@@ -1,0 +1,138 @@
+"""Checks of the nightly job, as pure functions: sources, data drift, and the promotion gate."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from matcher import config
+from matcher.errors import DataError, InputError
+
+if TYPE_CHECKING:
+    from training.nightly import NightlyOptions
+
+SCHEMA_TABLES = {"partnerships": config.PARTNERSHIPS_FILE, "cities": config.CITIES_FILE}
+
+
+def check_sources(options: NightlyOptions) -> list[dict]:
+    """Every configured source exists and has content; their sizes and sha256 for the report."""
+    if not options.sources:
+        raise InputError("no source configured; pass --partnerships, --user or --wikidata FILE")
+    sources = []
+    for path in options.sources:
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(
+                f"source {path} does not exist; check the path or the job that writes it"
+            )
+        data = path.read_bytes()
+        if not data.strip():
+            raise InputError(f"source {path} is empty; check the job that writes it")
+        lines = [line for line in data.splitlines() if line.strip()]
+        if path.suffix.lower() in (".csv", ".tsv") and len(lines) < 2:
+            raise InputError(f"source {path} has a header but no data rows")
+        sources.append(
+            {"path": str(path), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        )
+    return sources
+
+
+def table_columns(path: Path) -> list[str]:
+    """Column names of a Parquet table, read from its footer (no data)."""
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(path).names)
+
+
+def data_snapshot(processed_dir: Path, report: dict) -> dict:
+    """What the next run compares against: the data report and the tables' columns."""
+    columns = {}
+    for table, filename in SCHEMA_TABLES.items():
+        path = processed_dir / filename
+        if not path.exists():
+            raise DataError(f"data build wrote no {filename} in {processed_dir}")
+        columns[table] = table_columns(path)
+    return {"report": report, "columns": columns}
+
+
+def _number(report: dict, key: str) -> float | None:
+    value = report.get(key)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def validate_data(new: dict, reference: dict | None, options: NightlyOptions) -> list[str]:
+    """Reasons to refuse the new data (empty when it is fine), against the last good run."""
+    report = new["report"]
+    reasons = []
+    partnerships = _number(report, "unique_partnerships")
+    if not partnerships:
+        reasons.append("the data has no resolved partnerships")
+    if reference is None or options.accept_data_change:
+        return reasons
+    for table, columns in reference.get("columns", {}).items():
+        now = new["columns"].get(table, [])
+        added = sorted(set(now) - set(columns))
+        removed = sorted(set(columns) - set(now))
+        if added or removed:
+            reasons.append(
+                f"schema change in {table}: added {added or 'none'}, removed {removed or 'none'}"
+            )
+    old_report = reference.get("report", {})
+    old_rate, rate = _number(old_report, "resolution_rate"), _number(report, "resolution_rate")
+    if old_rate is not None and rate is not None and old_rate - rate > options.max_resolution_drop:
+        reasons.append(
+            f"resolution rate fell from {old_rate:.1%} to {rate:.1%} "
+            f"(more than {options.max_resolution_drop * 100:.0f} points)"
+        )
+    old_count = _number(old_report, "unique_partnerships")
+    if old_count and partnerships is not None:
+        drop = (old_count - partnerships) / old_count
+        if drop > options.max_partnership_drop:
+            reasons.append(
+                f"partnerships fell from {old_count:.0f} to {partnerships:.0f} "
+                f"({drop:.0%}, more than {options.max_partnership_drop:.0%})"
+            )
+    return reasons
+
+
+def _recall(metrics: dict | None, split: str, name: str) -> float | None:
+    try:
+        value = metrics[split][name]["recall@10"]
+    except (KeyError, TypeError):
+        return None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def gate(candidate: dict, current: dict | None, tolerance: float) -> dict:
+    """Promote only if the candidate beats every baseline and trails current by <= tolerance.
+
+    Both on recall@10, on the warm and the cold split. Returns {"promote", "reasons", "checks"}.
+    """
+    checks = []
+
+    def check(name: str, passed: bool, detail: str) -> None:
+        checks.append({"check": name, "passed": passed, "detail": detail})
+
+    for split in ("warm", "cold"):
+        model = _recall(candidate, split, "model")
+        if model is None:
+            check(f"{split}:metrics", False, f"candidate metrics have no {split} model recall@10")
+            continue
+        baselines = sorted(n for n in candidate.get(split, {}) if n != "model")
+        if not baselines:
+            check(f"{split}:baselines", False, f"candidate metrics have no {split} baselines")
+        for name in baselines:
+            base = _recall(candidate, split, name)
+            passed = base is not None and model > base
+            check(f"{split}:beats {name}", passed, f"recall@10 {model:.4f} vs {name} {base}")
+        if current is not None:
+            ref = _recall(current, split, "model")
+            passed = ref is not None and model >= ref - tolerance - 1e-12
+            check(
+                f"{split}:vs current",
+                passed,
+                f"recall@10 {model:.4f} vs current {ref} (tolerance {tolerance})",
+            )
+    reasons = [c["detail"] for c in checks if not c["passed"]]
+    return {"promote": not reasons, "reasons": reasons, "checks": checks}
