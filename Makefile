@@ -40,7 +40,7 @@ demo: setup ## set up, build the data, train, and show who Sejong should twin wi
 	$(TWIN) with "$(CITY)"
 
 test: setup ## run the test suite (offline, small data)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 lint: setup ## ruff
 	$(BIN)/ruff check matcher training tests benchmarks

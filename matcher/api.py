@@ -176,25 +176,43 @@ class Matcher:
     def _country_ids(self, codes: tuple[str, ...]) -> np.ndarray:
         return np.array([self._country_id[c] for c in codes], dtype=np.int64)
 
+    def top_rows(self, rows: np.ndarray, spec: rank.Filters) -> list[np.ndarray]:
+        """Only the ranked rows for each query (no reasons): what evaluation of policies needs."""
+        arrays = self.model.arrays
+        signal_rows = scoring.signal_matrices(arrays, rows)
+        scores = scoring.score_matrix(arrays, rows, signal_rows)
+        return [self._pick(int(q), scores[i], {name: values[i] for name, values
+                                               in signal_rows.items()}, spec)[0]
+                for i, q in enumerate(rows)]
+
+    def _pick(self, query: int, scores: np.ndarray, signal_row: dict[str, np.ndarray],
+              spec: rank.Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(picks, ranking, forward, reverse) for one query under the filters."""
+        model, ev = self.model, self.evidence
+        levels, quantiles = model.quantile_levels, model.quantiles[query]
+        mask = rank.eligible(
+            query, scores, ev.partners(query), ev.country_ids, ev.populations,
+            np.expm1(signal_row["log_distance"]), spec,
+            self._country_ids(spec.countries) if spec.countries else None,
+            self._country_ids(spec.exclude_countries),
+        )
+        forward = rank.percentile_in_row(quantiles, levels, scores)
+        if spec.mutual:
+            ranking, reverse, picks = self._mutual_top_k(forward, query, signal_row, mask, spec)
+        else:
+            ranking, reverse = forward, np.zeros_like(forward)
+            picks = rank.top_k(ranking, mask, spec.k, ev.country_ids, spec.cap)
+            reverse[picks] = model.percentile_of(
+                picks, model.reverse_scores(query, among=picks, forward=signal_row))
+        return picks, ranking, forward, reverse
+
     def _rank_one(self, query: int, scores: np.ndarray, signal_row: dict,
                   spec: rank.Filters) -> Recommendation:
         model, ev = self.model, self.evidence
         levels, quantiles = model.quantile_levels, model.quantiles[query]
         distances = np.expm1(signal_row["log_distance"])
         partners = ev.partners(query)
-        mask = rank.eligible(
-            query, scores, partners, ev.country_ids, ev.populations, distances, spec,
-            self._country_ids(spec.countries) if spec.countries else None,
-            self._country_ids(spec.exclude_countries),
-        )
-        forward = rank.percentile_in_row(quantiles, levels, scores)
-        reverse_scores = model.reverse_scores(query)
-        if spec.mutual:
-            ranking, reverse, picks = self._mutual_top_k(forward, reverse_scores, mask, spec)
-        else:
-            ranking, reverse = forward, np.zeros_like(forward)
-            picks = rank.top_k(ranking, mask, spec.k, ev.country_ids, spec.cap)
-            reverse[picks] = model.percentile_of(picks, reverse_scores[picks])
+        picks, ranking, forward, reverse = self._pick(query, scores, signal_row, spec)
         if spec.mutual:
             probability = model.probability(np.interp(ranking[picks], levels, quantiles))
         else:
@@ -225,7 +243,8 @@ class Matcher:
             existing_partners=tuple(self.lookup.record(r) for r in order),
         )
 
-    def _mutual_top_k(self, forward: np.ndarray, reverse_scores: np.ndarray, mask: np.ndarray,
+    def _mutual_top_k(self, forward: np.ndarray, query: int, signal_row: dict[str, np.ndarray],
+                      mask: np.ndarray,
                       spec: rank.Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Exact mutual top-k, computing the reverse percentile only for a shortlist.
 
@@ -247,7 +266,8 @@ class Matcher:
                     masked_forward.size - size]
                 shortlist = mask & (masked_forward >= threshold)
             rows = np.flatnonzero(shortlist & ~done)  # only the rows new to the shortlist
-            reverse[rows] = self.model.percentile_of(rows, reverse_scores[rows])
+            reverse[rows] = self.model.percentile_of(
+                rows, self.model.reverse_scores(query, among=rows, forward=signal_row))
             ranking[rows] = rank.combine_sides(forward[rows], reverse[rows], True)
             done |= shortlist
             picks = rank.top_k(ranking, shortlist, spec.k, self.evidence.country_ids, spec.cap)

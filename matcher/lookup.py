@@ -114,7 +114,7 @@ class CityLookup:
         self._alternates = list(alternate_names)
         self._alternates_lower: list[str] | None = None
         self._id_order = np.argsort(self.geonameids, kind="stable")
-        self._by_lower: dict[str, list[int]] | None = None  # built on first use (fast)
+        self._by_lower: tuple[np.ndarray, np.ndarray] | None = None  # built on first use
         self._by_fold: dict[str, list[int]] | None = None  # built only if the above misses
         self.country_names = dict(country_names or {})
         self._country_keys = self._build_country_keys()
@@ -230,13 +230,14 @@ class CityLookup:
 
     def _exact_rows(self, name: str, key: str) -> list[int]:
         """Rows whose name or asciiname equals the query: plain lower-case first, then folded."""
-        if self._by_lower is None:
-            self._by_lower = {}
-            for row, (a, b) in enumerate(zip(self.names, self._ascii_names, strict=True)):
-                for text in {a.lower(), b.lower()}:
-                    self._by_lower.setdefault(text, []).append(row)
-        variants = {name.lower(), key, unidecode(name).lower() if not name.isascii() else key}
-        rows = sorted({r for v in variants for r in self._by_lower.get(v, [])})
+        if self._by_lower is None:  # two lower-cased arrays, compared vectorised
+            self._by_lower = (np.array([a.lower() for a in self.names]),
+                              np.array([b.lower() for b in self._ascii_names]))
+        variants = list({name.lower(), key,
+                         unidecode(name).lower() if not name.isascii() else key})
+        lower_names, lower_ascii = self._by_lower
+        hits = np.isin(lower_names, variants) | np.isin(lower_ascii, variants)
+        rows = np.flatnonzero(hits).tolist()
         return rows or self.by_fold().get(key, [])
 
     def by_fold(self) -> dict[str, list[int]]:

@@ -54,6 +54,25 @@ def _load_table(path: Path):
                  lambda p: pq.ParquetFile(p).read(use_pandas_metadata=False))
 
 
+def _column_array(column) -> np.ndarray:
+    """A pyarrow column as numpy without pandas: pyarrow's own conversion imports pandas, a
+    quarter of a second on every fresh `twin with`. Text goes through Python lists, numbers and
+    booleans are read from the Arrow buffers."""
+    import pyarrow as pa
+
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) \
+            or array.null_count:
+        return np.array(array.to_pylist(), dtype=object)
+    if pa.types.is_boolean(array.type):
+        bits = np.frombuffer(array.buffers()[1], dtype=np.uint8)
+        return np.unpackbits(bits, bitorder="little")[array.offset:array.offset + len(array)] \
+            .astype(bool)
+    dtype = np.dtype(array.type.to_pandas_dtype())
+    return np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset
+                         * dtype.itemsize).copy()
+
+
 class Model:
     """A trained model directory, loaded for serving (see docs/CONTRACTS.md, "Scoring")."""
 
@@ -108,18 +127,18 @@ class Model:
                                      f"{tuple('*' if e is None else e for e in shape)} for {n} "
                                      "cities; the directory is inconsistent, retrain with "
                                      "`make train`")
-        country_codes = np.asarray(table.column(C.COUNTRY).to_numpy(zero_copy_only=False))
+        country_codes = _column_array(table.column(C.COUNTRY))
         _, country_index = np.unique(country_codes.astype(str), return_inverse=True)
         arrays = signals.ScoringArrays(
             user_embeddings=loaded["user_embeddings.npy"],
             item_embeddings=loaded["item_embeddings.npy"],
             user_biases=loaded["user_biases.npy"], item_biases=loaded["item_biases.npy"],
             graph=sparse["graph.npz"], geo=sparse["geo.npz"],
-            lat=table.column(C.LAT).to_numpy(), lon=table.column(C.LON).to_numpy(),
-            population=table.column(C.POPULATION).to_numpy(),
+            lat=_column_array(table.column(C.LAT)), lon=_column_array(table.column(C.LON)),
+            population=_column_array(table.column(C.POPULATION)),
             country_index=country_index.astype(np.int64),
-            candidate_mask=table.column("is_candidate").to_numpy(zero_copy_only=False).astype(bool),
-            is_capital=table.column(C.IS_CAPITAL).to_numpy(zero_copy_only=False).astype(bool),
+            candidate_mask=_column_array(table.column("is_candidate")).astype(bool),
+            is_capital=_column_array(table.column(C.IS_CAPITAL)).astype(bool),
             rerank=documents["rerank"],
         )
         return cls(path, table, arrays, sparse["features.npz"], loaded["score_quantiles.npy"],
@@ -128,7 +147,7 @@ class Model:
     # -- the city index ---------------------------------------------------------------
     def column(self, name: str) -> np.ndarray:
         """One column of the city index as a numpy array (fast; no pandas)."""
-        return np.asarray(self.table.column(name).to_numpy(zero_copy_only=False))
+        return _column_array(self.table.column(name))
 
     @cached_property
     def cities(self):
@@ -162,9 +181,13 @@ class Model:
         return signals.score_matrix(self.arrays, np.asarray(rows, dtype=np.int64),
                                     columns=columns)
 
-    def reverse_scores(self, row: int, among: np.ndarray | None = None) -> np.ndarray:
-        """s(j -> row) for every city j (or only `among`): how strongly each would want `row`."""
-        return signals.reverse_score_vector(self.arrays, row, among)
+    def reverse_scores(self, row: int, among: np.ndarray | None = None,
+                       forward: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """s(j -> row) for every city j (or only `among`): how strongly each would want `row`.
+
+        `forward`: row's own signal vectors (as `signals(row)` gives them), reused if given.
+        """
+        return signals.reverse_score_vector(self.arrays, row, among, forward)
 
     def percentile_of(self, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Where each value sits in each row city's own score distribution, 0..1."""

@@ -24,6 +24,7 @@ SIGNALS = (
     "region_pair",  # neighbours of the query twin with neighbours of the candidate
     "country_affinity",  # log(1 + the query's partners in the candidate's country)
     "region_country",  # log(1 + partners the query's neighbours have in the candidate's country)
+    "candidate_affinity",  # log(1 + the candidate's partners in the query's country)
     "country_pair",  # log(1 + partnerships between the two countries)
     "log_distance",  # log(1 + great-circle km)
     "log_degree",  # log(1 + the candidate's partnership count)
@@ -111,6 +112,10 @@ class ScoringArrays:
         return sp.csr_matrix((np.ones(n), (np.arange(n), self.country_index)),
                              shape=(n, n_countries))
 
+    def _derive_partners_by_country(self) -> sp.csc_matrix:
+        """(n, countries), column-major: how many partners each city has in each country."""
+        return sp.csc_matrix(self.derived["binary"] @ self.derived["membership"])
+
     def _derive_country_pairs(self) -> np.ndarray:
         membership = self.derived["membership"]
         return (membership.T @ self.derived["binary"] @ membership).toarray()
@@ -140,12 +145,15 @@ class ScoringArrays:
     def _derive_user_float64(self) -> np.ndarray:
         return self.user_embeddings.astype(np.float64)
 
+    def _derive_item_float64(self) -> np.ndarray:
+        return self.item_embeddings.astype(np.float64)
+
 
 def _moments(arrays: ScoringArrays, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of each user's LightFM scores over all candidates."""
     mean, covariance = arrays.derived["item_moments"]
     augmented = np.hstack([users.astype(np.float64), np.ones((len(users), 1))])
-    variance = np.einsum("qi,ij,qj->q", augmented, covariance, augmented)
+    variance = ((augmented @ covariance) * augmented).sum(axis=1)
     return augmented @ mean, np.sqrt(np.maximum(variance, 1e-12))
 
 
@@ -179,10 +187,9 @@ def signal_matrices(arrays: ScoringArrays, queries: np.ndarray,
     query_countries = arrays.country_index[queries]
     column_countries = arrays.country_index[cols]
     log_population = derived["log_population"]
-    users = arrays.user_embeddings[queries].astype(np.float64)
+    users = derived["user_float64"][queries]
     user_mean, user_spread = _moments(arrays, users)
-    lightfm = (users @ arrays.item_embeddings[cols].astype(np.float64).T
-               + arrays.item_biases[cols][None, :])
+    lightfm = users @ derived["item_float64"][cols].T + arrays.item_biases[cols][None, :]
     shape = distance.shape
     return {
         "lightfm": (lightfm - user_mean[:, None]) / user_spread[:, None],
@@ -194,6 +201,8 @@ def signal_matrices(arrays: ScoringArrays, queries: np.ndarray,
         "country_affinity": np.log1p((binary_rows @ membership).toarray()[:, column_countries]),
         "region_country": np.log1p(
             (neighbours_partners @ membership).toarray()[:, column_countries]),
+        "candidate_affinity": np.log1p(
+            derived["partners_by_country"][:, query_countries].toarray()[cols].T),
         "country_pair": np.log1p(derived["country_pairs"][query_countries][:, column_countries]),
         "log_distance": np.log1p(distance),
         "log_degree": np.broadcast_to(np.log1p(derived["degree"][cols]), shape).copy(),
@@ -205,30 +214,37 @@ def signal_matrices(arrays: ScoringArrays, queries: np.ndarray,
     }
 
 
-def reverse_signals(arrays: ScoringArrays, query: int,
-                    among: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def reverse_signals(arrays: ScoringArrays, query: int, among: np.ndarray | None = None,
+                    forward: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Every signal for each city j (all, or `among`) as the query and `query` as the candidate.
 
-    Symmetric signals reuse the forward values; the others are read from the other side.
+    Symmetric signals reuse the forward values (pass the query's full forward signal rows, as
+    signal_matrices gives them for one query, to save computing them again).
     """
     derived = arrays.derived
     rows = slice(None) if among is None else np.asarray(among, dtype=np.int64)
-    forward = signal_matrices(arrays, np.array([query]), None if among is None else rows)
+    if forward is None:
+        forward = signal_matrices(arrays, np.array([query]), None if among is None else rows)
+    else:
+        forward = {name: values[None, rows] for name, values in forward.items()}
     binary = derived["binary"]
     binary_column = binary[query].toarray().ravel()
     geo_column = arrays.geo[query].toarray().ravel()
     in_query_country = (arrays.country_index == arrays.country_index[query]).astype(np.float64)
     partners_in_country = binary @ in_query_country
-    user_mean, user_spread = derived["user_moments"]
-    lightfm = (derived["user_float64"][rows] @ arrays.item_embeddings[query].astype(np.float64)
-               + arrays.item_biases[query])
-    size = len(user_mean[rows])
+    users = derived["user_float64"][rows]
+    user_mean, user_spread = (derived["user_moments"] if among is None
+                              else _moments(arrays, users))
+    lightfm = users @ derived["item_float64"][query] + arrays.item_biases[query]
+    size = len(users)
     return {
         **{name: forward[name][0] for name in SYMMETRIC_SIGNALS},
-        "lightfm": (lightfm - user_mean[rows]) / user_spread[rows],
+        "lightfm": (lightfm - user_mean) / user_spread,
         "geo_cf": np.log1p(arrays.geo[rows] @ binary_column),
         "partner_geo": np.log1p(binary[rows] @ geo_column),
         "country_affinity": np.log1p(partners_in_country[rows]),
+        "candidate_affinity": np.log1p(
+            (binary[query] @ derived["membership"]).toarray().ravel()[arrays.country_index[rows]]),
         "region_country": np.log1p(arrays.geo[rows] @ partners_in_country),
         "log_degree": np.full(size, np.log1p(derived["degree"][query])),
         "log_population": np.full(size, derived["log_population"][query]),
@@ -273,11 +289,14 @@ def score_matrix(arrays: ScoringArrays, queries: np.ndarray,
     return scores
 
 
-def reverse_score_vector(arrays: ScoringArrays, query: int,
-                         among: np.ndarray | None = None) -> np.ndarray:
-    """s(j -> query) for every city j, or for `among`: how strongly each would want `query`."""
+def reverse_score_vector(arrays: ScoringArrays, query: int, among: np.ndarray | None = None,
+                         forward: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """s(j -> query) for every city j, or for `among`: how strongly each would want `query`.
+
+    `forward`: the query's own signal rows (n,) each, reused for the symmetric signals.
+    """
     rows = np.arange(arrays.n_cities) if among is None else np.asarray(among, dtype=np.int64)
-    signals = reverse_signals(arrays, query, among)
+    signals = reverse_signals(arrays, query, among, forward)
     scores = _combine_by_history(arrays, arrays.has_history(rows), signals)
     scores[rows == query] = -np.inf
     if not arrays.candidate_mask[query]:

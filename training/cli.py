@@ -115,8 +115,10 @@ def train_command(config_file, epochs, components, seed, threads, candidate_min_
               help="Repeat with this many seeds and report mean ± spread.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Where to write evaluation.json and evaluation.md (default: the data dir).")
+@click.option("--policies", is_flag=True, help="Also measure the serving policies (mutual vs "
+              "one-sided ranking, per-country cap, diversity) as the CLI applies them.")
 def evaluate_command(config_file, epochs, components, seed, threads, candidate_min_population,
-                     data_dir, seeds, out_dir) -> None:
+                     data_dir, seeds, out_dir, policies) -> None:
     """Evaluate a TrainConfig (default: the current model's) beside every baseline."""
     import json
     from pathlib import Path
@@ -146,6 +148,17 @@ def evaluate_command(config_file, epochs, components, seed, threads, candidate_m
     (out / "evaluation.md").write_text(table + "\n", encoding="utf-8")
     click.echo(table)
     click.echo(f"wrote {out / 'evaluation.json'} and {out / 'evaluation.md'}")
+    if policies:
+        from training.dataset import load_training_data
+        from training.policy import evaluate_policies, format_policies
+
+        policy_metrics = evaluate_policies(load_training_data(processed), config, config.seed)
+        policy_table = format_policies(policy_metrics)
+        (out / "policies.json").write_text(json.dumps(policy_metrics, indent=2) + "\n",
+                                           encoding="utf-8")
+        (out / "policies.md").write_text(policy_table + "\n", encoding="utf-8")
+        click.echo(policy_table)
+        click.echo(f"wrote {out / 'policies.json'} and {out / 'policies.md'}")
 
 
 # ---- data section: `twin data build`, `twin data fetch` (data foundation helper) ----

@@ -73,22 +73,36 @@ def mask_known(scores: np.ndarray, queries: np.ndarray, graph: sp.csr_matrix) ->
     return scores
 
 
+def top_indices(scores: np.ndarray, depth: int) -> np.ndarray:
+    """The `depth` best columns of each row, best first; ties go to the lower index."""
+    n = scores.shape[1]
+    depth = min(depth, n)
+    out = np.empty((len(scores), depth), dtype=np.int64)
+    for i, row in enumerate(scores):
+        if depth < n:
+            part = np.argpartition(-row, depth - 1)[:depth]
+            threshold = row[part].min()
+            above = np.flatnonzero(row > threshold)
+            tied = np.flatnonzero(row == threshold)[:depth - len(above)]
+            chosen = np.concatenate([above, tied])
+        else:
+            chosen = np.arange(n)
+        out[i] = chosen[np.lexsort((chosen, -row[chosen]))]
+    return out
+
+
 def query_metrics(scores: np.ndarray, targets: list[np.ndarray]) -> dict[str, np.ndarray]:
     """Per-query recall@k, nDCG@10 and AUC; -inf scores are not candidates."""
     n_queries = len(targets)
     out = {f"recall@{k}": np.zeros(n_queries) for k in KS}
     out["ndcg@10"] = np.zeros(n_queries)
     out["auc"] = np.zeros(n_queries)
-    depth = max(*KS, NDCG_K)
-    top = np.argpartition(-scores, depth, axis=1)[:, :depth]
-    top_scores = np.take_along_axis(scores, top, axis=1)
-    order = np.argsort(-top_scores, axis=1, kind="stable")
-    top = np.take_along_axis(top, order, axis=1)
+    top = top_indices(scores, max(*KS, NDCG_K))
     discounts = 1.0 / np.log2(np.arange(2, NDCG_K + 2))
     for i, target in enumerate(targets):
         row = scores[i]
         valid_target = target[np.isfinite(row[target])]
-        hits = np.isin(top[i], target)
+        hits = np.isin(top[i], target) & np.isfinite(row[top[i]])
         for k in KS:
             out[f"recall@{k}"][i] = hits[:k].sum() / len(target)
         ideal = discounts[:min(len(target), NDCG_K)].sum()
@@ -205,52 +219,72 @@ def _queries(split: Split, dataset, arrays: ScoringArrays):
     return warm, cold
 
 
-def holdout_evaluation(data, config, seed: int = 0, progress: bool = False) -> tuple[dict, dict]:
-    """Train on a split, fit the re-ranker on a validation split inside it, score the test split.
+@dataclass
+class Holdout:
+    """A model fitted on a holdout split's training part, with its re-rankers and test queries."""
 
-    Returns (metrics, rerank): metrics[split][method] for the model, its ablations and baselines.
+    split: Split
+    test_arrays: ScoringArrays  # rerank set to the shipped re-ranker ("model")
+    test_dataset: object
+    features: object  # EncodedFeatures of the test fit
+    queries: dict[str, tuple[np.ndarray, list[np.ndarray]]]  # warm/cold: rows, hidden partners
+    rerankers: dict[str, dict]  # variant name -> {"warm": ..., "cold": ...}
+
+
+def fit_holdout(data, config, seed: int = 0, progress: bool = False) -> Holdout:
+    """Fit the re-rankers on a validation split inside the training part, then the test model.
+
+    The test split's partnerships are never seen by LightFM or by the re-rankers.
     """
     from training.fit import fit_arrays
-    from training.rerank import (
-        COLD_SIGNALS,
-        WARM_SIGNALS,
-        fit_logistic,
-        single_signal,
-        training_pairs,
-    )
+    from training.rerank import COLD_SIGNALS, WARM_SIGNALS, fit_logistic, training_pairs
 
     config = config.replace(seed=seed)
-    full_arrays_mask = _full_candidate_mask(data, config)
+    candidates = _full_candidate_mask(data, config)
     test_split = holdout_split(data.partnerships, config.holdout_fraction, seed)
     validation_split = holdout_split(test_split.train, config.holdout_fraction, seed + 1000)
 
     validation_arrays, _, validation_dataset = fit_arrays(
-        data, validation_split.train, config, full_arrays_mask, progress)
-    (warm_q, warm_t), (cold_q, cold_t) = _queries(validation_split, validation_dataset,
-                                                  validation_arrays)
+        data, validation_split.train, config, candidates, progress)
+    validation_queries = _queries(validation_split, validation_dataset, validation_arrays)
     variants = {"model": (WARM_SIGNALS, COLD_SIGNALS),
                 "rerank without lightfm": (tuple(s for s in WARM_SIGNALS if s != "lightfm"),
                                            tuple(s for s in COLD_SIGNALS if s != "lightfm"))}
     rerankers: dict[str, dict] = {name: {} for name in variants}
-    for kind, queries, targets in (("warm", warm_q, warm_t), ("cold", cold_q, cold_t)):
+    for kind, (queries, targets) in zip(("warm", "cold"), validation_queries, strict=True):
         pairs, labels = training_pairs(validation_arrays, queries, targets,
                                        config.rerank_negatives, config.rerank_hard_negatives, seed)
         for name, (warm_names, cold_names) in variants.items():
             names = warm_names if kind == "warm" else cold_names
             rerankers[name][kind] = fit_logistic(pairs, labels, names, config.rerank_c, seed)
 
-    test_arrays, features, test_dataset = fit_arrays(data, test_split.train, config,
-                                                     full_arrays_mask, progress)
-    (warm_q, warm_t), (cold_q, cold_t) = _queries(test_split, test_dataset, test_arrays)
+    test_arrays, features, test_dataset = fit_arrays(data, test_split.train, config, candidates,
+                                                     progress)
+    test_arrays.rerank = rerankers["model"]
+    warm, cold = _queries(test_split, test_dataset, test_arrays)
+    return Holdout(test_split, test_arrays, test_dataset, features,
+                   {"warm": warm, "cold": cold}, rerankers)
+
+
+def holdout_evaluation(data, config, seed: int = 0, progress: bool = False) -> tuple[dict, dict]:
+    """Metrics of the model, its ablations and every baseline on one holdout split.
+
+    Returns (metrics, rerank): metrics[split][method], and the shipped re-ranker.
+    """
+    from training.rerank import single_signal
+
+    holdout = fit_holdout(data, config, seed, progress)
     metrics = {}
-    for kind, queries, targets in (("warm", warm_q, warm_t), ("cold", cold_q, cold_t)):
-        methods: dict[str, dict | str] = {name: parts[kind] for name, parts in rerankers.items()}
+    for kind, (queries, targets) in holdout.queries.items():
+        methods: dict[str, dict | str] = {name: parts[kind]
+                                          for name, parts in holdout.rerankers.items()}
         methods["lightfm alone"] = single_signal("lightfm")
         for baseline in BASELINES:
             if kind == "warm" or baseline not in WARM_ONLY:
                 methods[baseline] = baseline
-        metrics[kind] = evaluate_queries(test_arrays, queries, targets, features.matrix, methods)
-    return metrics, rerankers["model"]
+        metrics[kind] = evaluate_queries(holdout.test_arrays, queries, targets,
+                                         holdout.features.matrix, methods)
+    return metrics, holdout.rerankers["model"]
 
 
 def _full_candidate_mask(data, config) -> np.ndarray:

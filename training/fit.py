@@ -32,8 +32,8 @@ class TrainConfig:
     candidate_min_population: int = 50_000
     geo_radius_km: float = 60.0
     geo_scale_km: float = 25.0
-    rerank_negatives: int = 60
-    rerank_hard_negatives: int = 40
+    rerank_negatives: int = 300
+    rerank_hard_negatives: int = 0
     rerank_c: float = 1.0
     holdout_fraction: float = 0.1
     lightfm_groups: tuple[str, ...] = ("performance", "synergies", "context")

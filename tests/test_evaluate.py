@@ -1,0 +1,114 @@
+"""Splits are grouped, metrics match a naive implementation, and the model finds planted partners."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import tiny_cities, tiny_partnerships
+from matcher.columns import Columns as C
+from training.evaluate import holdout_split, query_metrics
+
+
+def naive_metrics(scores: np.ndarray, targets: list[np.ndarray]) -> dict[str, list[float]]:
+    """Straight from the definitions, one query and one pair at a time."""
+    out = {"recall@10": [], "recall@50": [], "ndcg@10": [], "auc": []}
+    for row, target in zip(scores, targets, strict=True):
+        candidates = [j for j in range(len(row)) if np.isfinite(row[j])]
+        ranked = sorted(candidates, key=lambda j: (-row[j], j))
+        for k in (10, 50):
+            out[f"recall@{k}"].append(len(set(ranked[:k]) & set(target)) / len(target))
+        dcg = sum(1 / np.log2(i + 2) for i, j in enumerate(ranked[:10]) if j in target)
+        ideal = sum(1 / np.log2(i + 2) for i in range(min(len(target), 10)))
+        out["ndcg@10"].append(dcg / ideal)
+        positives = [j for j in target if np.isfinite(row[j])]
+        negatives = [j for j in candidates if j not in target]
+        wins = sum(1.0 if row[p] > row[n] else 0.5 if row[p] == row[n] else 0.0
+                   for p in positives for n in negatives)
+        out["auc"].append(wins / (len(target) * len(negatives)))
+    return out
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(min_value=0, max_value=10_000))
+def test_metrics_match_the_naive_version(seed):
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 20, size=(4, 80)).astype(float)  # integer scores: ties happen
+    scores[rng.random(scores.shape) < 0.1] = -np.inf
+    targets = [np.sort(rng.choice(80, size=rng.integers(1, 6), replace=False)) for _ in range(4)]
+    fast = query_metrics(scores, targets)
+    slow = naive_metrics(scores, targets)
+    for name in ("recall@10", "recall@50", "ndcg@10", "auc"):
+        np.testing.assert_allclose(fast[name], slow[name], atol=1e-9, err_msg=name)
+
+
+def test_checkerboard_known_answer():
+    """Perfect scores give recall 1 and AUC 1; reversed scores give AUC 0."""
+    scores = np.tile(np.arange(100, dtype=float)[::-1], (2, 1))
+    targets = [np.array([0, 1]), np.array([0])]
+    perfect = query_metrics(scores, targets)
+    assert perfect["recall@10"].tolist() == [1.0, 1.0]
+    assert perfect["auc"].tolist() == [1.0, 1.0]
+    assert perfect["ndcg@10"].tolist() == [1.0, 1.0]
+    worst = query_metrics(-scores, targets)
+    assert worst["auc"].tolist() == [0.0, 0.0]
+    assert worst["recall@10"].tolist() == [0.0, 0.0]
+
+
+def _edge_set(frame: pd.DataFrame) -> set[tuple[int, int]]:
+    return set(zip(frame[C.CITY_A], frame[C.CITY_B], strict=True))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(min_value=0, max_value=1000), st.sampled_from([0.1, 0.2, 0.3]))
+def test_split_is_grouped_and_loses_nothing(seed, fraction):
+    partnerships = tiny_partnerships(tiny_cities())
+    split = holdout_split(partnerships, fraction, seed)
+    train, warm, cold = _edge_set(split.train), _edge_set(split.warm_test), \
+        _edge_set(split.cold_test)
+    assert not (train & warm) and not (train & cold) and not (warm & cold)
+    assert train | warm | cold == _edge_set(partnerships)
+    cold_cities = set(split.cold_cities.tolist())
+    assert all(a in cold_cities or b in cold_cities for a, b in cold)
+    assert not any(a in cold_cities or b in cold_cities for a, b in train | warm)
+
+
+def test_split_is_seeded():
+    partnerships = tiny_partnerships(tiny_cities())
+    first, second = holdout_split(partnerships, 0.2, 3), holdout_split(partnerships, 0.2, 3)
+    assert _edge_set(first.warm_test) == _edge_set(second.warm_test)
+    assert first.cold_cities.tolist() == second.cold_cities.tolist()
+
+
+def test_holdout_evaluation_reports_model_and_every_baseline(processed_dir, tiny_config):
+    from training.dataset import load_training_data
+    from training.evaluate import BASELINES, holdout_evaluation
+
+    metrics, rerank = holdout_evaluation(load_training_data(processed_dir), tiny_config, seed=1)
+    assert set(rerank) == {"warm", "cold"}
+    assert set(metrics["warm"]) >= {"model", "lightfm alone", *BASELINES}
+    assert "adamic_adar" not in metrics["cold"]
+    for split in ("warm", "cold"):
+        for values in metrics[split].values():
+            assert 0.0 <= values["recall@10"] <= 1.0 and 0.0 <= values["auc"] <= 1.0
+            assert values["queries"] >= 1
+
+
+def test_policies_are_measured_as_the_cli_ranks(planted_dir):
+    """Each serving policy gives lists within bounds; the cap limits countries per list."""
+    from training.dataset import load_training_data
+    from training.fit import TrainConfig
+    from training.policy import POLICIES, evaluate_policies
+
+    config = TrainConfig(components=4, epochs=10, candidate_min_population=0,
+                         rerank_negatives=10, rerank_hard_negatives=10, holdout_fraction=0.15)
+    metrics = evaluate_policies(load_training_data(planted_dir), config, seed=0, max_queries=12)
+    for split in ("warm", "cold"):
+        assert set(metrics[split]) == {policy.name for policy in POLICIES}
+        for values in metrics[split].values():
+            assert 0.0 <= values["recall@10"] <= values["recall@50"] <= 1.0
+            assert 0.0 < values["top10_hub_share"] <= 1.0
+        capped = metrics[split]["mutual, cap 3"]["countries_per_list"]
+        assert capped >= 10 / 3 - 1e-9  # at most 3 of 10 from one country: at least 4 countries

@@ -1,0 +1,100 @@
+"""The ranking contract: batch equals single, columns equal slices, reverse equals the other side."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from matcher import signals
+from matcher.signals import SIGNALS, ScoringArrays
+
+
+def random_arrays(seed: int, n: int = 30) -> ScoringArrays:
+    rng = np.random.default_rng(seed)
+    upper = sp.random(n, n, density=0.08, random_state=seed, format="csr")
+    graph = sp.csr_matrix(((upper + upper.T) > 0).astype(float))
+    graph.setdiag(0)
+    graph.eliminate_zeros()
+    geo = sp.random(n, n, density=0.1, random_state=seed + 1, format="csr")
+    geo = sp.csr_matrix(geo + geo.T)
+    geo.setdiag(0)
+    geo.eliminate_zeros()
+    rerank = {kind: {"signals": list(SIGNALS), "mean": rng.normal(size=len(SIGNALS)).tolist(),
+                     "scale": (1 + rng.random(len(SIGNALS))).tolist(),
+                     "coef": rng.normal(size=len(SIGNALS)).tolist(), "intercept": -1.0}
+              for kind in ("warm", "cold")}
+    candidate = rng.random(n) < 0.8
+    return ScoringArrays(
+        user_embeddings=rng.normal(size=(n, 3)).astype(np.float32),
+        item_embeddings=rng.normal(size=(n, 3)).astype(np.float32),
+        user_biases=rng.normal(size=n).astype(np.float32),
+        item_biases=rng.normal(size=n).astype(np.float32), graph=graph, geo=geo,
+        lat=rng.uniform(-60, 60, n), lon=rng.uniform(-180, 180, n),
+        population=rng.integers(1000, 10**7, n), country_index=rng.integers(0, 4, n),
+        candidate_mask=candidate, is_capital=rng.random(n) < 0.2, rerank=rerank)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_batch_equals_single_and_columns_equal_slices(seed):
+    arrays = random_arrays(seed)
+    rows = np.array([0, 5, 7, 29])
+    batch = signals.score_matrix(arrays, rows)
+    for offset, row in enumerate(rows):
+        np.testing.assert_allclose(signals.score_matrix(arrays, np.array([row]))[0],
+                                   batch[offset])
+    columns = np.array([3, 1, 20, 5])
+    np.testing.assert_allclose(signals.score_matrix(arrays, rows, columns=columns),
+                               batch[:, columns])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_reverse_scores_are_the_other_side_of_forward_scores(seed):
+    """s(j -> q) from reverse_score_vector equals row j of the forward scores at column q."""
+    arrays = random_arrays(seed)
+    query = 4
+    arrays.candidate_mask[query] = True
+    reverse = signals.reverse_score_vector(arrays, query)
+    forward = signals.score_matrix(arrays, np.arange(arrays.n_cities))[:, query]
+    np.testing.assert_allclose(reverse, forward, rtol=1e-9, atol=1e-9)
+    among = np.array([0, 4, 9, 17])
+    np.testing.assert_allclose(signals.reverse_score_vector(arrays, query, among),
+                               reverse[among])
+
+
+def test_lightfm_signal_is_standardised_over_candidates():
+    arrays = random_arrays(5)
+    values = signals.signal_matrices(arrays, np.array([2]))["lightfm"][0]
+    candidates = values[arrays.candidate_mask]
+    assert abs(candidates.mean()) < 1e-9
+    assert abs(candidates.std(ddof=1) - 1.0) < 1e-9
+
+
+def test_adamic_adar_known_answer():
+    """A path 0-1-2 with hub 1 of degree 2: AA(0, 2) = 1/log 2; no shared partner, no score."""
+    arrays = random_arrays(0, n=5)
+    arrays = ScoringArrays(**{**{f: getattr(arrays, f) for f in (
+        "user_embeddings", "item_embeddings", "user_biases", "item_biases", "geo", "lat", "lon",
+        "population", "country_index", "candidate_mask", "is_capital", "rerank")},
+        "graph": sp.csr_matrix(np.array([[0, 1, 0, 0, 0], [1, 0, 1, 0, 0], [0, 1, 0, 0, 0],
+                                         [0, 0, 0, 0, 1], [0, 0, 0, 1, 0]], dtype=float))})
+    adamic_adar = signals.signal_matrices(arrays, np.array([0]))["adamic_adar"][0]
+    # column 0 is the query itself (masked by score_matrix); the rest is the known answer
+    np.testing.assert_allclose(adamic_adar[1:], np.log1p([0, 1 / np.log(2), 0, 0]))
+
+
+def test_self_and_non_candidates_are_never_scored():
+    arrays = random_arrays(9)
+    scores = signals.score_matrix(arrays, np.arange(arrays.n_cities))
+    assert np.isneginf(np.diag(scores)).all()
+    assert np.isneginf(scores[:, ~arrays.candidate_mask]).all()
+
+
+def test_percentiles_are_monotone_and_bounded():
+    levels = signals.quantile_levels()
+    quantiles = np.sort(np.random.default_rng(0).normal(size=(1, len(levels))), axis=1)
+    values = np.linspace(-5, 5, 50)
+    percentiles = signals.percentile_from_quantiles(np.repeat(quantiles, 50, axis=0), levels,
+                                                    values)
+    assert (np.diff(percentiles) >= 0).all()
+    assert percentiles[0] == 0.0 and percentiles[-1] == 1.0
