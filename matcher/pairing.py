@@ -71,8 +71,11 @@ def _score_rows(model, rows: np.ndarray, columns: np.ndarray,
 
     def score(start: int) -> None:
         chunk = rows[start:start + _CHUNK]
-        signal_rows = scoring.signal_matrices(model.arrays, chunk)
         stop = start + len(chunk)
+        if not keep_signals:  # only the other side's columns are needed
+            out[start:stop] = scoring.score_matrix(model.arrays, chunk, columns=columns)
+            return
+        signal_rows = scoring.signal_matrices(model.arrays, chunk)
         out[start:stop] = scoring.score_matrix(model.arrays, chunk, signal_rows)[:, columns]
         if keep_signals:
             for name in _KEPT:

@@ -109,7 +109,7 @@ def tiny_config():
     from training.fit import TrainConfig
 
     return TrainConfig(components=2, epochs=5, candidate_min_population=0, geo_radius_km=150.0,
-                       rerank_negatives=5, rerank_hard_negatives=5, holdout_fraction=0.2)
+                       rerank_negatives=5, holdout_fraction=0.2)
 
 
 def planted_world(seed: int = 0, towns_per_region: int = 6, partners_per_town: int = 2):
@@ -120,7 +120,7 @@ def planted_world(seed: int = 0, towns_per_region: int = 6, partners_per_town: i
     (cities, countries, partnerships) frames.
     """
     rng = np.random.default_rng(seed)
-    codes = list(COUNTRIES) + ["ES"]
+    codes = [*COUNTRIES, "ES"]
     centres = {code: (40 + 4 * i, -5 + 12 * i) for i, code in enumerate(codes)}
     rows, region_of = [], {}
     geonameid = 5000

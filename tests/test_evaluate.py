@@ -1,13 +1,13 @@
-"""Splits are grouped, metrics match a naive implementation, and the model finds planted partners."""
+"""Splits are grouped, metrics match a naive implementation, policies are measured."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from conftest import tiny_cities, tiny_partnerships
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import tiny_cities, tiny_partnerships
 from matcher.columns import Columns as C
 from training.evaluate import holdout_split, query_metrics
 
@@ -103,7 +103,7 @@ def test_policies_are_measured_as_the_cli_ranks(planted_dir):
     from training.policy import POLICIES, evaluate_policies
 
     config = TrainConfig(components=4, epochs=10, candidate_min_population=0,
-                         rerank_negatives=10, rerank_hard_negatives=10, holdout_fraction=0.15)
+                         rerank_negatives=10, holdout_fraction=0.15)
     metrics = evaluate_policies(load_training_data(planted_dir), config, seed=0, max_queries=12)
     for split in ("warm", "cold"):
         assert set(metrics[split]) == {policy.name for policy in POLICIES}

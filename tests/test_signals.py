@@ -1,4 +1,4 @@
-"""The ranking contract: batch equals single, columns equal slices, reverse equals the other side."""
+"""The ranking contract: batch equals single, columns equal slices, reverse is the other side."""
 
 from __future__ import annotations
 

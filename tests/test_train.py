@@ -1,4 +1,4 @@
-"""Training end to end on the tiny world: artifact, round trip, determinism, CLI, planted structure."""
+"""Training end to end on tiny worlds: artifact, round trip, determinism, CLI, planted answers."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_model_finds_the_planted_partners(tmp_path, planted_dir):
     """Regions twin with one partner region abroad: the model must find held-out partners far
     better than popularity, for cities with history and for cities without."""
     config = TrainConfig(components=4, epochs=20, candidate_min_population=0,
-                         rerank_negatives=10, rerank_hard_negatives=10, holdout_fraction=0.15)
+                         rerank_negatives=10, holdout_fraction=0.15)
     result = train_model(planted_dir, tmp_path / "m", config, progress=False)
     for split in ("warm", "cold"):
         model, popularity = result.metrics[split]["model"], result.metrics[split]["popularity"]
@@ -91,7 +91,7 @@ def test_cli_train_promotes_and_evaluate_writes_tables(tmp_path, processed_dir, 
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(TrainConfig(
         components=2, epochs=3, candidate_min_population=0, geo_radius_km=150.0,
-        rerank_negatives=5, rerank_hard_negatives=5, holdout_fraction=0.2).to_dict()))
+        rerank_negatives=5, holdout_fraction=0.2).to_dict()))
     models = tmp_path / "models"
     runner = CliRunner()
     result = runner.invoke(cli, ["train", "--config", str(config_file), "--data-dir",

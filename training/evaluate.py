@@ -65,11 +65,18 @@ def query_targets(hidden: pd.DataFrame, rows_of, train_graph: sp.csr_matrix,
     return grouped.index.to_numpy(dtype=np.int64), list(grouped.to_numpy())
 
 
-def mask_known(scores: np.ndarray, queries: np.ndarray, graph: sp.csr_matrix) -> np.ndarray:
-    """Set each query's training partners, itself, and non-finite scores to -inf (in place)."""
+def mask_known(scores: np.ndarray, queries: np.ndarray, graph: sp.csr_matrix,
+               position: np.ndarray | None = None) -> np.ndarray:
+    """Set each query's training partners and itself to -inf (in place).
+
+    `position` maps a city row to its column in `scores` (-1: not a column); None: identity.
+    """
     for offset, query in enumerate(queries):
-        scores[offset, graph.indices[graph.indptr[query]:graph.indptr[query + 1]]] = -np.inf
-        scores[offset, query] = -np.inf
+        known = np.append(graph.indices[graph.indptr[query]:graph.indptr[query + 1]], query)
+        if position is not None:
+            known = position[known]
+            known = known[known >= 0]
+        scores[offset, known] = -np.inf
     return scores
 
 
@@ -101,7 +108,8 @@ def query_metrics(scores: np.ndarray, targets: list[np.ndarray]) -> dict[str, np
     discounts = 1.0 / np.log2(np.arange(2, NDCG_K + 2))
     for i, target in enumerate(targets):
         row = scores[i]
-        valid_target = target[np.isfinite(row[target])]
+        listed = target[target >= 0]  # -1: not a column (never a candidate), a miss
+        valid_target = listed[np.isfinite(row[listed])]
         hits = np.isin(top[i], target) & np.isfinite(row[top[i]])
         for k in KS:
             out[f"recall@{k}"][i] = hits[:k].sum() / len(target)
@@ -135,8 +143,10 @@ def summarise(per_query: dict[str, list[np.ndarray]]) -> dict:
 
 
 def baseline_scores(name: str, arrays: ScoringArrays, queries: np.ndarray,
-                    signals: dict[str, np.ndarray], features: sp.csr_matrix) -> np.ndarray:
-    """A baseline's scores (q, n); ties broken by popularity where the rule itself has ties."""
+                    signals: dict[str, np.ndarray], features: sp.csr_matrix,
+                    columns: np.ndarray) -> np.ndarray:
+    """A baseline's scores (q, c) over `columns`; ties broken by popularity where the rule
+    itself has ties."""
     popularity = signals["log_degree"] + 1e-3 * signals["log_population"]
     if name == "popularity":
         return popularity.copy()
@@ -147,7 +157,7 @@ def baseline_scores(name: str, arrays: ScoringArrays, queries: np.ndarray,
     if name == "adamic_adar":
         return signals["adamic_adar"] + 1e-3 * popularity
     if name == "feature_knn":
-        return feature_knn_scores(arrays, queries, features) + 1e-6 * popularity
+        return feature_knn_scores(arrays, queries, features)[:, columns] + 1e-6 * popularity
     raise ValueError(f"unknown baseline {name!r}; expected one of {BASELINES}")
 
 
@@ -170,26 +180,25 @@ def feature_knn_scores(arrays: ScoringArrays, queries: np.ndarray,
 
 def evaluate_queries(arrays: ScoringArrays, queries: np.ndarray, targets: list[np.ndarray],
                      features: sp.csr_matrix, methods: dict[str, dict | str],
-                     batch: int = 256, transform=None) -> dict[str, dict]:
+                     batch: int = 256) -> dict[str, dict]:
     """Metrics for every method: a re-ranker dict (scored by the signals) or a baseline name.
 
-    `transform(scores, query_rows)` may reorder scores (reciprocity, caps) before metrics.
+    Only candidate columns are scored (the others can never be recommended).
     """
+    columns = np.flatnonzero(arrays.candidate_mask)
+    position = np.full(arrays.n_cities, -1)
+    position[columns] = np.arange(len(columns))
     per_method = {name: {} for name in methods}
     for start in range(0, len(queries), batch):
         chunk = queries[start:start + batch]
-        chunk_targets = targets[start:start + batch]
-        signals = signal_module.signal_matrices(arrays, chunk)
+        chunk_targets = [position[target] for target in targets[start:start + batch]]
+        signals = signal_module.signal_matrices(arrays, chunk, columns)
         for name, method in methods.items():
             if isinstance(method, str):
-                scores = baseline_scores(method, arrays, chunk, signals, features)
-                scores[:, ~arrays.candidate_mask] = -np.inf
+                scores = baseline_scores(method, arrays, chunk, signals, features, columns)
             else:
                 scores = signal_module.combine(method, signals)
-                scores[:, ~arrays.candidate_mask] = -np.inf
-            scores = mask_known(scores, chunk, arrays.derived["binary"])
-            if transform is not None and not isinstance(method, str):
-                scores = transform(scores, chunk)
+            scores = mask_known(scores, chunk, arrays.derived["binary"], position)
             for metric, values in query_metrics(scores, chunk_targets).items():
                 per_method[name].setdefault(metric, []).append(values)
     return {name: summarise(values) for name, values in per_method.items()}
@@ -242,7 +251,7 @@ def fit_holdout(data, config, seed: int = 0, progress: bool = False) -> Holdout:
     config = config.replace(seed=seed)
     candidates = _full_candidate_mask(data, config)
     test_split = holdout_split(data.partnerships, config.holdout_fraction, seed)
-    validation_split = holdout_split(test_split.train, config.holdout_fraction, seed + 1000)
+    validation_split = holdout_split(test_split.train, config.validation_fraction, seed + 1000)
 
     validation_arrays, _, validation_dataset = fit_arrays(
         data, validation_split.train, config, candidates, progress)
@@ -252,11 +261,12 @@ def fit_holdout(data, config, seed: int = 0, progress: bool = False) -> Holdout:
                                            tuple(s for s in COLD_SIGNALS if s != "lightfm"))}
     rerankers: dict[str, dict] = {name: {} for name in variants}
     for kind, (queries, targets) in zip(("warm", "cold"), validation_queries, strict=True):
-        pairs, labels = training_pairs(validation_arrays, queries, targets,
-                                       config.rerank_negatives, config.rerank_hard_negatives, seed)
+        sample = training_pairs(validation_arrays, queries, targets, config.rerank_negatives,
+                                seed)
         for name, (warm_names, cold_names) in variants.items():
             names = warm_names if kind == "warm" else cold_names
-            rerankers[name][kind] = fit_logistic(pairs, labels, names, config.rerank_c, seed)
+            rerankers[name][kind] = fit_logistic(sample, names, config.rerank_c, seed,
+                                                 config.rerank_objective)
 
     test_arrays, features, test_dataset = fit_arrays(data, test_split.train, config, candidates,
                                                      progress)

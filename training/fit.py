@@ -33,9 +33,10 @@ class TrainConfig:
     geo_radius_km: float = 60.0
     geo_scale_km: float = 25.0
     rerank_negatives: int = 300
-    rerank_hard_negatives: int = 0
     rerank_c: float = 1.0
+    rerank_objective: str = "pairwise"
     holdout_fraction: float = 0.1
+    validation_fraction: float = 0.1
     lightfm_groups: tuple[str, ...] = ("performance", "synergies", "context")
 
     def to_dict(self) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from matcher import signals as signal_module
@@ -10,83 +12,108 @@ from matcher.signals import SIGNALS, ScoringArrays
 # Signals each re-ranker uses; the cold one has no graph evidence for its query to use.
 WARM_SIGNALS = SIGNALS
 COLD_SIGNALS = tuple(name for name in SIGNALS if name not in signal_module.GRAPH_SIGNALS)
-# Negatives the ranking must beat: the top of each generator, so no signal alone defines "hard".
-HARD_NEGATIVE_SIGNALS = ("lightfm", "adamic_adar", "geo_cf", "partner_geo", "country_pair")
 
 
-def _pair_rows(query_signals: dict[str, np.ndarray], positives: np.ndarray, excluded: np.ndarray,
-               candidate_mask: np.ndarray, n_random: int, n_hard: int,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Columns to train on for one query: its hidden partners, random and hard negatives."""
+def _sampled_columns(positives: np.ndarray, excluded: np.ndarray, candidate_mask: np.ndarray,
+                     n_random: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Columns to train on for one query: its hidden partners and uniformly random candidates.
+
+    Uniform negatives only: on the snapshot, adding the top of each signal as "hard" negatives
+    lowered held-out recall@10 (warm 0.158 -> 0.140, cold 0.043 -> 0.024).
+    """
     allowed = candidate_mask.copy()
     allowed[excluded] = False
     allowed[positives] = False
     pool = np.flatnonzero(allowed)
-    random_negatives = rng.choice(pool, size=min(n_random, len(pool)), replace=False)
-    hard_negatives = []
-    per_signal = max(1, n_hard // len(HARD_NEGATIVE_SIGNALS))
-    for name in HARD_NEGATIVE_SIGNALS:
-        strength = np.where(allowed, query_signals[name], -np.inf)
-        top = np.argpartition(-strength, min(per_signal, len(pool) - 1))[:per_signal]
-        hard_negatives.append(top[np.isfinite(strength[top])])
-    hard_negatives = np.concatenate(hard_negatives)
-    negatives = np.unique(np.concatenate([random_negatives, hard_negatives]))
+    negatives = np.sort(rng.choice(pool, size=min(n_random, len(pool)), replace=False))
     columns = np.concatenate([positives, negatives])
     labels = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
     return columns, labels
 
 
+@dataclass(frozen=True)
+class PairSample:
+    """Signal values of sampled (query, candidate) pairs, their labels and their query."""
+
+    signals: dict[str, np.ndarray]
+    labels: np.ndarray
+    groups: np.ndarray  # position of the pair's query in the query list
+
+
 def training_pairs(arrays: ScoringArrays, queries: np.ndarray, targets: list[np.ndarray],
-                   n_random: int, n_hard: int, seed: int,
-                   batch: int = 256) -> tuple[dict[str, np.ndarray], np.ndarray]:
+                   n_random: int, seed: int) -> PairSample:
     """Signal values and labels for (query, candidate) pairs sampled from a validation split."""
     rng = np.random.default_rng(seed)
     collected: dict[str, list[np.ndarray]] = {name: [] for name in SIGNALS}
     labels: list[np.ndarray] = []
+    groups: list[np.ndarray] = []
     graph = arrays.derived["binary"]
-    for start in range(0, len(queries), batch):
-        chunk = queries[start:start + batch]
-        matrices = signal_module.signal_matrices(arrays, chunk)
-        for offset, query in enumerate(chunk):
-            row_signals = {name: values[offset] for name, values in matrices.items()}
-            excluded = np.append(graph.indices[graph.indptr[query]:graph.indptr[query + 1]], query)
-            columns, row_labels = _pair_rows(row_signals, targets[start + offset], excluded,
-                                             arrays.candidate_mask, n_random, n_hard, rng)
-            for name in SIGNALS:
-                collected[name].append(row_signals[name][columns])
-            labels.append(row_labels)
-    return ({name: np.concatenate(parts) for name, parts in collected.items()},
-            np.concatenate(labels))
+    for number, (query, positives) in enumerate(zip(queries, targets, strict=True)):
+        excluded = np.append(graph.indices[graph.indptr[query]:graph.indptr[query + 1]], query)
+        columns, row_labels = _sampled_columns(positives, excluded, arrays.candidate_mask,
+                                               n_random, rng)
+        row_signals = signal_module.signal_matrices(arrays, np.array([query]), columns)
+        for name in SIGNALS:
+            collected[name].append(row_signals[name][0])
+        labels.append(row_labels)
+        groups.append(np.full(len(row_labels), number))
+    return PairSample({name: np.concatenate(parts) for name, parts in collected.items()},
+                      np.concatenate(labels), np.concatenate(groups))
 
 
-def fit_logistic(pair_signals: dict[str, np.ndarray], labels: np.ndarray, names: tuple[str, ...],
-                 c: float, seed: int) -> dict:
-    """Fit a standardised logistic regression; return it as plain JSON-ready numbers."""
+def _differences(design: np.ndarray, labels: np.ndarray, groups: np.ndarray,
+                 negatives_per_positive: int, rng: np.random.Generator) -> np.ndarray:
+    """Rows of (positive - negative) signal differences within each query."""
+    rows = []
+    boundaries = np.flatnonzero(np.diff(groups)) + 1
+    for block in np.split(np.arange(len(groups)), boundaries):
+        positives = block[labels[block] == 1]
+        negatives = block[labels[block] == 0]
+        if not len(positives) or not len(negatives):
+            continue
+        for positive in positives:
+            chosen = rng.choice(negatives, size=min(negatives_per_positive, len(negatives)),
+                                replace=False)
+            rows.append(design[positive] - design[chosen])
+    return np.vstack(rows)
+
+
+def fit_logistic(sample: PairSample, names: tuple[str, ...], c: float, seed: int,
+                 objective: str = "pairwise", negatives_per_positive: int = 100) -> dict:
+    """Fit the re-ranker and return it as plain JSON-ready numbers.
+
+    pairwise: a logistic regression on within-query differences (positive minus negative), so
+    it learns to order one city's candidates, not to separate queries; its scale is then
+    calibrated by a one-variable logistic fit on the pairs, so sigmoid(score) stays a
+    probability. pointwise: a plain logistic regression on the pairs.
+    """
     from sklearn.linear_model import LogisticRegression
 
-    design = np.column_stack([pair_signals[name] for name in names])
+    design = np.column_stack([sample.signals[name] for name in names])
+    labels = sample.labels
     mean = design.mean(axis=0)
-    scale = design.std(axis=0)
-    scale = np.where(scale > 1e-9, scale, 1.0)
-    model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
-    model.fit((design - mean) / scale, labels)
+    scale = np.where(design.std(axis=0) > 1e-9, design.std(axis=0), 1.0)
+    if objective == "pointwise":
+        model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
+        model.fit((design - mean) / scale, labels)
+        coef, intercept = model.coef_[0], float(model.intercept_[0])
+    elif objective == "pairwise":
+        rng = np.random.default_rng(seed)
+        differences = _differences(design, labels, sample.groups, negatives_per_positive, rng)
+        signs = rng.choice([-1.0, 1.0], size=len(differences))
+        model = LogisticRegression(C=c, max_iter=2000, random_state=seed, fit_intercept=False)
+        model.fit(differences / scale * signs[:, None], signs > 0)
+        raw = ((design - mean) / scale) @ model.coef_[0]
+        calibration = LogisticRegression(max_iter=1000).fit(raw[:, None], labels)
+        coef = model.coef_[0] * calibration.coef_[0, 0]
+        intercept = float(calibration.intercept_[0])
+    else:
+        raise ValueError(f"unknown re-ranker objective {objective!r}; use pairwise or pointwise")
     return {"signals": list(names), "mean": mean.tolist(), "scale": scale.tolist(),
-            "coef": model.coef_[0].tolist(), "intercept": float(model.intercept_[0]),
+            "coef": coef.tolist(), "intercept": intercept, "objective": objective,
             "pairs": len(labels), "positives": int(labels.sum())}
 
 
 def single_signal(name: str) -> dict:
     """A re-ranker that passes one signal through unchanged (ablations and baselines)."""
     return {"signals": [name], "mean": [0.0], "scale": [1.0], "coef": [1.0], "intercept": 0.0}
-
-
-def fit_reranker(arrays: ScoringArrays, warm_queries: np.ndarray, warm_targets: list[np.ndarray],
-                 cold_queries: np.ndarray, cold_targets: list[np.ndarray], n_random: int,
-                 n_hard: int, c: float, seed: int) -> dict:
-    """Fit the warm and the cold re-ranker on validation queries of each kind."""
-    rerank = {}
-    for kind, queries, targets, names in (("warm", warm_queries, warm_targets, WARM_SIGNALS),
-                                          ("cold", cold_queries, cold_targets, COLD_SIGNALS)):
-        pair_signals, labels = training_pairs(arrays, queries, targets, n_random, n_hard, seed)
-        rerank[kind] = fit_logistic(pair_signals, labels, names, c, seed)
-    return rerank
