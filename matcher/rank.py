@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from matcher.errors import InputError
+from matcher.signals import beyond_top
 
 MUTUAL_DEFAULT = True
 """Rank by both directions (a pair ranks high only if each city ranks the other high)."""
@@ -213,5 +214,6 @@ def percentile_in_row(quantiles: np.ndarray, levels: np.ndarray, values: np.ndar
     with np.errstate(invalid="ignore"):
         fraction = np.clip((values - low_q) / span, 0.0, 1.0)
     out = levels[upper - 1] + fraction * (levels[upper] - levels[upper - 1])
-    out = np.where(above == 0, 0.0, np.where(above >= size, 1.0, out))
+    top = beyond_top(values, quantiles[-1], quantiles[-2], levels[-1])
+    out = np.where(above == 0, 0.0, np.where(above >= size, top, out))
     return np.where(np.isfinite(values), out, 0.0)

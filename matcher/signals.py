@@ -338,5 +338,19 @@ def percentile_from_quantiles(quantiles: np.ndarray, levels: np.ndarray,
     span = np.where(high_q > low_q, high_q - low_q, 1.0)
     fraction = np.clip((values - low_q) / span, 0.0, 1.0)
     out = levels[upper - 1] + fraction * (levels[upper] - levels[upper - 1])
-    out = np.where(above == 0, 0.0, np.where(above >= len(levels), 1.0, out))
+    top = beyond_top(values, quantiles[:, -1], quantiles[:, -2], levels[-1])
+    out = np.where(above == 0, 0.0, np.where(above >= len(levels), top, out))
     return np.where(np.isfinite(values), out, 0.0)
+
+
+def beyond_top(values: np.ndarray, top: np.ndarray, below_top: np.ndarray,
+               top_level: float) -> np.ndarray:
+    """Percentiles above the highest stored quantile: still strictly increasing, below 1.
+
+    Without this every candidate above a city's top quantile would tie at 1.0, and the best
+    few, the ones that matter, would be ordered by row number.
+    """
+    spread = np.maximum(np.asarray(top) - np.asarray(below_top), 1e-9)
+    with np.errstate(invalid="ignore", over="ignore"):
+        excess = np.maximum(np.asarray(values) - top, 0.0) / spread
+    return top_level + (1.0 - top_level) * -np.expm1(-excess)

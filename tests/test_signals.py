@@ -98,3 +98,18 @@ def test_percentiles_are_monotone_and_bounded():
                                                     values)
     assert (np.diff(percentiles) >= 0).all()
     assert percentiles[0] == 0.0 and percentiles[-1] == 1.0
+
+
+def test_regression_scores_above_the_top_quantile_do_not_tie():
+    """Bug: every candidate above a city's highest stored quantile got percentile 1.0, so the
+    best few (the ones a top-10 shows) were ordered by row number, not by score."""
+    from matcher.rank import percentile_in_row
+
+    levels = signals.quantile_levels()
+    quantiles = np.linspace(-3.0, 3.0, len(levels))
+    values = np.array([3.1, 3.5, 4.0, 6.0])
+    for percentiles in (percentile_in_row(quantiles, levels, values),
+                        signals.percentile_from_quantiles(np.tile(quantiles, (4, 1)), levels,
+                                                          values)):
+        assert (np.diff(percentiles) > 0).all()
+        assert (percentiles > levels[-1]).all() and (percentiles < 1.0).all()

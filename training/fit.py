@@ -20,13 +20,13 @@ class TrainConfig:
     """
 
     loss: str = "warp"
-    components: int = 48
-    epochs: int = 40
+    components: int = 64
+    epochs: int = 60
     learning_rate: float = 0.05
     item_alpha: float = 1e-6
     user_alpha: float = 1e-6
     max_sampled: int = 30
-    identity_weight: float = 1.0
+    identity_weight: float = 0.5
     seed: int = 0
     threads: int = 1
     candidate_min_population: int = 50_000
