@@ -353,4 +353,4 @@ def beyond_top(values: np.ndarray, top: np.ndarray, below_top: np.ndarray,
     spread = np.maximum(np.asarray(top) - np.asarray(below_top), 1e-9)
     with np.errstate(invalid="ignore", over="ignore"):
         excess = np.maximum(np.asarray(values) - top, 0.0) / spread
-    return top_level + (1.0 - top_level) * -np.expm1(-excess)
+    return top_level + (1.0 - top_level) * excess / (1.0 + excess)
