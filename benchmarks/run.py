@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -31,17 +30,19 @@ def _median_seconds(command: list[str], repeats: int) -> float:
     return statistics.median(times)
 
 
-def _child_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-
-
 def _timed_child(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak resident memory (MB) of one child process."""
-    before = _child_peak_mb()
+    """Wall seconds and peak resident memory (MB) of one child process, measured for that child
+    alone (os.wait4), not the largest child so far."""
+    import os
+
     start = time.perf_counter()
-    subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
-    return seconds, max(_child_peak_mb(), before)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"benchmark command failed: {' '.join(command)}")
+    return seconds, usage.ru_maxrss / 1024.0
 
 
 def bench_fresh_process(results: dict, repeats: int) -> None:
