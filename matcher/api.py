@@ -96,7 +96,7 @@ class Matcher:
             geonameids=model.geonameids,
             names=model.column("name"),
             ascii_names=_optional_column(model, "asciiname"),
-            alternate_names=_optional_column(model, "alternatenames"),
+            alternate_names=lambda: _optional_column(model, "alternatenames"),  # read if needed
             country_codes=model.column("country_code"),
             admin1_codes=_optional_column(model, "admin1_code"),
             populations=model.column("population"),

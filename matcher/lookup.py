@@ -17,7 +17,7 @@ CityNotFoundError with "did you mean" suggestions from rapidfuzz.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,7 +99,7 @@ class CityLookup:
         geonameids: Sequence[int],
         names: Sequence[str],
         ascii_names: Sequence[str],
-        alternate_names: Sequence[str],
+        alternate_names: Sequence[str] | Callable[[], Sequence[str]],
         country_codes: Sequence[str],
         admin1_codes: Sequence[str],
         populations: Sequence[int],
@@ -111,7 +111,7 @@ class CityLookup:
         self.admin1 = ["" if _missing(x) else str(x) for x in admin1_codes]
         self.populations = np.asarray(populations, dtype=np.int64)
         self._ascii_names = ["" if _missing(x) else str(x) for x in ascii_names]
-        self._alternates = list(alternate_names)
+        self._alternates = alternate_names  # a sequence, or a callable giving one when first needed
         self._alternates_lower: list[str] | None = None
         self._id_order = np.argsort(self.geonameids, kind="stable")
         self._by_lower: tuple[np.ndarray, np.ndarray] | None = None  # built on first use
@@ -258,8 +258,9 @@ class CityLookup:
     def _alternate_rows(self, name: str, key: str) -> list[int]:
         """Rows whose ';'-joined alternate names contain the name (raw lower-case or folded)."""
         if self._alternates_lower is None:
+            alternates = self._alternates() if callable(self._alternates) else self._alternates
             self._alternates_lower = [
-                "" if _missing(a) else f";{str(a).lower()};" for a in self._alternates]
+                "" if _missing(a) else f";{str(a).lower()};" for a in alternates]
         needles = {f";{name.lower()};", f";{key};"}
         return [
             row
