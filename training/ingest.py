@@ -67,8 +67,8 @@ def decode_utf8(data: bytes, path: Path) -> str:
         ) from None
 
 
-def read_csv_text(path: Path) -> pd.DataFrame:
-    """All cells as stripped strings ('' when blank); InputError if unreadable, empty or bare."""
+def read_text(path: Path, empty_hint: str) -> str:
+    """A whole UTF-8 file; InputError naming the file when it is unreadable, not UTF-8 or empty."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -78,7 +78,14 @@ def read_csv_text(path: Path) -> pd.DataFrame:
         ) from None
     text = decode_utf8(data, path)
     if not text.strip():
-        raise InputError(f"{path}: the file is empty; expected a header line and data rows")
+        raise InputError(f"{path}: the file is empty; {empty_hint}")
+    return text
+
+
+def read_csv_text(path: Path) -> pd.DataFrame:
+    """All cells as stripped strings ('' when blank); InputError if unreadable, empty or bare."""
+    path = Path(path)
+    text = read_text(path, "expected a header line and data rows")
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                             skipinitialspace=True)

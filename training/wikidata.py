@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from matcher.errors import InputError
-from training.ingest import IngestResult, decode_utf8, validate_rows
+from training.ingest import IngestResult, read_text, validate_rows
 
 ENDPOINT = "https://query.wikidata.org/sparql"
 USER_AGENT = "citytwin/0.1 (twin-city matching engine; data build)"
@@ -118,15 +118,7 @@ def bindings_to_frame(bindings: list[dict]) -> pd.DataFrame:
 def read_wikidata(path: Path, source: str = "wikidata") -> IngestResult:
     """Parse a stored SPARQL JSON answer (as written by fetch_wikidata) into raw rows."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise InputError(
-            f"{path}: cannot read the file ({error.strerror}); check the path"
-        ) from None
-    text = decode_utf8(data, path)
-    if not text.strip():
-        raise InputError(f"{path}: the file is empty; run `twin data fetch --source wikidata`")
+    text = read_text(path, "run `twin data fetch --source wikidata`")
     try:
         payload = json.loads(text)
     except json.JSONDecodeError as error:
