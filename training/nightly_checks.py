@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from matcher import config
 from matcher.errors import DataError, InputError
+from training.evaluate import BASELINES
 
 if TYPE_CHECKING:
     from training.nightly import NightlyOptions
@@ -119,7 +120,7 @@ def gate(candidate: dict, current: dict | None, tolerance: float) -> dict:
         if model is None:
             check(f"{split}:metrics", False, f"candidate metrics have no {split} model recall@10")
             continue
-        baselines = sorted(n for n in candidate.get(split, {}) if n != "model")
+        baselines = sorted(n for n in candidate.get(split, {}) if n in BASELINES)
         if not baselines:
             check(f"{split}:baselines", False, f"candidate metrics have no {split} baselines")
         for name in baselines:
