@@ -119,3 +119,28 @@ def test_cli_bad_config_file_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(cli, ["train", "--config", str(bad)])
     assert result.exit_code == 2
     assert result.output.startswith(f"Error: --config {bad}: not a readable JSON file")
+
+
+def test_tune_is_seeded_and_chooses_on_validation_only(planted_dir):
+    from training.train import TUNE_SPACE, tune
+
+    base = TrainConfig(components=2, epochs=3, candidate_min_population=0,
+                       rerank_negatives=10, holdout_fraction=0.15)
+    first, history = tune(planted_dir, base, budget_seconds=600, trials=3, progress=False)
+    second, _ = tune(planted_dir, base, budget_seconds=600, trials=3, progress=False)
+    assert first == second
+    assert len(history) == 3 and history[0]["config"] == base.to_dict()
+    assert first.to_dict() in [entry["config"] for entry in history]
+    best = max(history, key=lambda entry: entry["score"])
+    assert first.to_dict() == best["config"]
+    for entry in history[1:]:
+        assert all(entry["config"][name] in values for name, values in TUNE_SPACE.items())
+
+
+def test_tune_stops_at_its_time_budget(planted_dir):
+    from training.train import tune
+
+    base = TrainConfig(components=2, epochs=2, candidate_min_population=0,
+                       rerank_negatives=10, holdout_fraction=0.15)
+    _, history = tune(planted_dir, base, budget_seconds=0.001, trials=5, progress=False)
+    assert len(history) == 1  # the base config always runs; the budget stops the rest
