@@ -131,6 +131,12 @@ def main() -> None:
     parser.add_argument("--train", action="store_true", help="also time training (minutes)")
     parser.add_argument("--tune", action="store_true", help="also time the tuned search")
     args = parser.parse_args()
+    from matcher import config
+
+    if not (config.MODELS_DIR / config.CURRENT_LINK).exists() \
+            or not (config.PROCESSED_DIR / config.PARTNERSHIPS_FILE).exists():
+        raise SystemExit("benchmarks need the real data and a model: run `make data train` "
+                         "first (the snapshot path is the Makefile's PARTNERSHIPS)")
     RESULTS.mkdir(exist_ok=True)
     results: dict = {"python": sys.version.split()[0]}
     bench_fresh_process(results, args.repeats)
