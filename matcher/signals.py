@@ -254,10 +254,16 @@ def reverse_signals(arrays: ScoringArrays, query: int, among: np.ndarray | None 
 def combine(rerank_part: dict, signals: dict[str, np.ndarray]) -> np.ndarray:
     """The re-ranker's logit: intercept + sum of coef * standardised signal."""
     names = rerank_part["signals"]
-    logit = np.full(np.shape(signals[names[0]]), float(rerank_part["intercept"]))
-    for name, mean, scale, coef in zip(names, rerank_part["mean"], rerank_part["scale"],
-                                       rerank_part["coef"], strict=True):
-        logit = logit + coef * (signals[name] - mean) / scale
+    weights = np.asarray(rerank_part["coef"], dtype=np.float64) / np.asarray(
+        rerank_part["scale"], dtype=np.float64)
+    offset = float(rerank_part["intercept"]) - float(
+        np.dot(weights, np.asarray(rerank_part["mean"], dtype=np.float64)))
+    logit = np.full(np.shape(signals[names[0]]), offset)
+    scratch = np.empty_like(logit)
+    for name, weight in zip(names, weights, strict=True):
+        if weight:  # one multiply and one add per signal, in place (this is the hot loop)
+            np.multiply(signals[name], weight, out=scratch)
+            logit += scratch
     return logit
 
 
