@@ -71,8 +71,16 @@ class Filters:
 
     @property
     def cap(self) -> int | None:
-        """The effective per-country cap (None when uncapped)."""
-        return self.per_country if self.per_country else None
+        """The effective per-country cap (None when uncapped).
+
+        With `countries` given, the cap never stops k rows from being filled: asking for
+        Korean cities only and k=5 gives 5 Korean cities, not 3.
+        """
+        if not self.per_country:
+            return None
+        if self.countries:
+            return max(self.per_country, -(-self.k // len(set(self.countries))))
+        return self.per_country
 
 
 def haversine_km(lat0: float, lon0: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:

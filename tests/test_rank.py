@@ -113,3 +113,15 @@ def test_top_k_equals_a_full_greedy_walk(n, k, cap, n_countries, seed):
     assert picks.tolist() == expected
     assert len(picks) <= k and all(mask[picks])
     assert np.all(np.diff(ranking[picks]) <= 0)
+
+
+def test_regression_country_filter_is_not_starved_by_the_cap():
+    """Bug: `twin with Cardiff --country KR -k 5` returned 3 rows, the per-country cap of 3
+    applied to the only country the user asked for."""
+    from matcher.rank import Filters
+
+    assert Filters(k=5, countries=("KR",), per_country=3).cap == 5
+    assert Filters(k=10, countries=("KR", "JP"), per_country=3).cap == 5
+    assert Filters(k=10, countries=("KR", "JP", "CN", "TW"), per_country=3).cap == 3
+    assert Filters(k=10, per_country=3).cap == 3
+    assert Filters(k=10, countries=("KR",), per_country=None).cap is None
