@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matcher import signals
 from matcher.errors import InputError
 from matcher.signals import beyond_top
 
@@ -20,7 +21,6 @@ PER_COUNTRY_DEFAULT: int | None = 3
 """At most this many recommendations from one country (None: no cap)."""
 
 TOP_K_DEFAULT = 10
-EARTH_RADIUS_KM = 6371.0088
 _PERCENTILE_FLOOR = 1e-9  # keeps log/sqrt of a zero percentile finite and ordered
 
 
@@ -84,14 +84,9 @@ class Filters:
 
 
 def haversine_km(lat0: float, lon0: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
-    """Great-circle distance in km from one point to many."""
-    phi0, lam0 = np.radians(lat0), np.radians(lon0)
-    phi, lam = np.radians(lats), np.radians(lons)
-    a = (
-        np.sin((phi - phi0) / 2) ** 2
-        + np.cos(phi0) * np.cos(phi) * np.sin((lam - lam0) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    """Great-circle distance in km from one point to many, all in degrees."""
+    return signals.haversine_km(np.radians(lat0), np.radians(lon0), np.radians(lats),
+                                np.radians(lons))
 
 
 def combine_sides(forward_pct: np.ndarray, reverse_pct: np.ndarray, mutual: bool) -> np.ndarray:

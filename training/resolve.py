@@ -54,10 +54,11 @@ from rapidfuzz import fuzz
 from sklearn.neighbors import BallTree
 
 from matcher.columns import Columns as C
+from matcher.signals import EARTH_RADIUS_KM, haversine_km
 from training.countries import CountryNormaliser
 from training.names import fold, is_area_name, is_latin, name_parts, name_variants, token_subset
 
-EARTH_KM = 6371.0088
+EARTH_KM = EARTH_RADIUS_KM
 MATCH_KM = 50.0  # a name match must lie this close to the row's coordinates
 REGION_KM = 150.0  # ... or this close for a large city geocoded at its region's centroid
 REGION_MIN_POPULATION = 100_000
@@ -123,11 +124,8 @@ class Resolver:
 
     def distances_km(self, rows: np.ndarray, lat: float, lon: float) -> np.ndarray:
         """Haversine distance from (lat, lon) to each gazetteer row, vectorised."""
-        lat1, lon1 = np.radians(lat), np.radians(lon)
-        lat2, lon2 = self.radians[rows, 0], self.radians[rows, 1]
-        h = (np.sin((lat2 - lat1) / 2) ** 2
-             + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2)
-        return 2 * EARTH_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+        return haversine_km(np.radians(lat), np.radians(lon), self.radians[rows, 0],
+                            self.radians[rows, 1])
 
     def _candidates(self, key: str, codes: tuple[str, ...]) -> np.ndarray:
         rows = self.by_name.get(key, np.empty(0, np.int64))
