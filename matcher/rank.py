@@ -184,12 +184,6 @@ def _greedy_cap(order: np.ndarray, country_ids: np.ndarray, k: int, cap: int) ->
     return np.asarray(kept, dtype=np.int64)
 
 
-def score_at_percentile(quantiles: np.ndarray, percentiles: np.ndarray) -> np.ndarray:
-    """Invert one city's score quantiles (101 values, 0%..100%): the score at each percentile."""
-    grid = np.linspace(0.0, 1.0, len(quantiles))
-    return np.interp(np.asarray(percentiles, dtype=np.float64), grid, quantiles)
-
-
 def midrank_percentile(population: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Where each of `values` sits within `population`, 0..1, ties counted half (mid-rank).
 
