@@ -208,7 +208,7 @@ def percentile_in_row(quantiles: np.ndarray, levels: np.ndarray, values: np.ndar
     upper = np.clip(above, 1, size - 1)
     low_q, high_q = quantiles[upper - 1], quantiles[upper]
     span = np.where(high_q > low_q, high_q - low_q, 1.0)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf or huge / tiny: clipped
         fraction = np.clip((values - low_q) / span, 0.0, 1.0)
     out = levels[upper - 1] + fraction * (levels[upper] - levels[upper - 1])
     top = beyond_top(values, quantiles[-1], quantiles[-2], levels[-1])

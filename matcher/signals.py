@@ -342,7 +342,8 @@ def percentile_from_quantiles(quantiles: np.ndarray, levels: np.ndarray,
     low_q = quantiles[np.arange(len(values)), upper - 1]
     high_q = quantiles[np.arange(len(values)), upper]
     span = np.where(high_q > low_q, high_q - low_q, 1.0)
-    fraction = np.clip((values - low_q) / span, 0.0, 1.0)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf or huge / tiny: clipped
+        fraction = np.clip((values - low_q) / span, 0.0, 1.0)
     out = levels[upper - 1] + fraction * (levels[upper] - levels[upper - 1])
     top = beyond_top(values, quantiles[:, -1], quantiles[:, -2], levels[-1])
     out = np.where(above == 0, 0.0, np.where(above >= len(levels), top, out))
