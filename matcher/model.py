@@ -164,8 +164,7 @@ class Model:
 
     def partners_of(self, row: int) -> np.ndarray:
         """Model rows of a city's existing partners."""
-        graph = self.arrays.derived["binary"]
-        return graph.indices[graph.indptr[row]:graph.indptr[row + 1]].copy()
+        return self.arrays.partners(row).copy()
 
     def has_history(self, row: int) -> bool:
         return bool(self.arrays.derived["degree"][row] > 0)

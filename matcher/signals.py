@@ -84,6 +84,11 @@ class ScoringArrays:
     def has_history(self, rows: np.ndarray) -> np.ndarray:
         return self.derived["degree"][rows] > 0
 
+    def partners(self, row: int) -> np.ndarray:
+        """Rows of a city's partners in the graph (a view; copy before changing it)."""
+        graph = self.graph
+        return graph.indices[graph.indptr[row]:graph.indptr[row + 1]]
+
     # -- derived arrays, computed on first use through `derived[name]` ----------------------
     def _derive_binary(self) -> sp.csr_matrix:
         binary = self.graph.copy()

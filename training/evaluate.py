@@ -65,14 +65,14 @@ def query_targets(hidden: pd.DataFrame, rows_of, train_graph: sp.csr_matrix,
     return grouped.index.to_numpy(dtype=np.int64), list(grouped.to_numpy())
 
 
-def mask_known(scores: np.ndarray, queries: np.ndarray, graph: sp.csr_matrix,
+def mask_known(scores: np.ndarray, queries: np.ndarray, arrays: ScoringArrays,
                position: np.ndarray | None = None) -> np.ndarray:
     """Set each query's training partners and itself to -inf (in place).
 
     `position` maps a city row to its column in `scores` (-1: not a column); None: identity.
     """
     for offset, query in enumerate(queries):
-        known = np.append(graph.indices[graph.indptr[query]:graph.indptr[query + 1]], query)
+        known = np.append(arrays.partners(query), query)
         if position is not None:
             known = position[known]
             known = known[known >= 0]
@@ -198,7 +198,7 @@ def evaluate_queries(arrays: ScoringArrays, queries: np.ndarray, targets: list[n
                 scores = baseline_scores(method, arrays, chunk, signals, features, columns)
             else:
                 scores = signal_module.combine(method, signals)
-            scores = mask_known(scores, chunk, arrays.derived["binary"], position)
+            scores = mask_known(scores, chunk, arrays, position)
             for metric, values in query_metrics(scores, chunk_targets).items():
                 per_method[name].setdefault(metric, []).append(values)
     return {name: summarise(values) for name, values in per_method.items()}

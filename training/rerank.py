@@ -47,9 +47,8 @@ def training_pairs(arrays: ScoringArrays, queries: np.ndarray, targets: list[np.
     collected: dict[str, list[np.ndarray]] = {name: [] for name in SIGNALS}
     labels: list[np.ndarray] = []
     groups: list[np.ndarray] = []
-    graph = arrays.derived["binary"]
     for number, (query, positives) in enumerate(zip(queries, targets, strict=True)):
-        excluded = np.append(graph.indices[graph.indptr[query]:graph.indptr[query + 1]], query)
+        excluded = np.append(arrays.partners(query), query)
         columns, row_labels = _sampled_columns(positives, excluded, arrays.candidate_mask,
                                                n_random, rng)
         row_signals = signal_module.signal_matrices(arrays, np.array([query]), columns)
@@ -92,7 +91,8 @@ def fit_logistic(sample: PairSample, names: tuple[str, ...], c: float, seed: int
     design = np.column_stack([sample.signals[name] for name in names])
     labels = sample.labels
     mean = design.mean(axis=0)
-    scale = np.where(design.std(axis=0) > 1e-9, design.std(axis=0), 1.0)
+    spread = design.std(axis=0)
+    scale = np.where(spread > 1e-9, spread, 1.0)
     if objective == "pointwise":
         model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
         model.fit((design - mean) / scale, labels)
