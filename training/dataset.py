@@ -38,12 +38,17 @@ class Dataset:
         return len(self.cities)
 
     def rows_of(self, geonameids: Iterable[int]) -> np.ndarray:
-        position = pd.Index(self.cities[C.GEONAMEID].to_numpy())
-        rows = position.get_indexer(np.asarray(list(geonameids), dtype=np.int64))
-        if (rows < 0).any():
-            raise DataError("partnerships name cities missing from cities.parquet; rebuild the "
-                            "data with `make data`")
-        return rows
+        return city_rows(self.cities, geonameids)
+
+
+def city_rows(cities: pd.DataFrame, geonameids: Iterable[int]) -> np.ndarray:
+    """Row of each GeoNames id in `cities`; DataError when one is missing."""
+    position = pd.Index(cities[C.GEONAMEID].to_numpy())
+    rows = position.get_indexer(np.asarray(list(geonameids), dtype=np.int64))
+    if (rows < 0).any():
+        raise DataError("partnerships name cities missing from cities.parquet; rebuild the "
+                        "data with `make data`")
+    return rows
 
 
 def _numeric_columns(name: str, values: pd.Series) -> tuple[sp.csr_matrix, list[str]]:
@@ -156,14 +161,16 @@ def build_dataset(cities: pd.DataFrame, features: pd.DataFrame, schema: list[dic
             features[C.GEONAMEID].to_numpy(), cities[C.GEONAMEID].to_numpy()):
         raise DataError("features.parquet rows do not match cities.parquet; rebuild the data "
                         "with `make data`")
-    encoded = encode_features(features, schema)
-    base = Dataset(cities, encoded, sp.csr_matrix((len(cities), len(cities))),
-                   np.zeros(len(cities), dtype=bool))
-    rows_a = base.rows_of(partnerships[C.CITY_A])
-    rows_b = base.rows_of(partnerships[C.CITY_B])
-    interactions = interaction_matrix(partnerships, rows_a, rows_b, len(cities))
-    return Dataset(cities, encoded, interactions,
+    interactions = partnership_graph(cities, partnerships)
+    return Dataset(cities, encode_features(features, schema), interactions,
                    candidate_mask(cities, interactions, min_population))
+
+
+def partnership_graph(cities: pd.DataFrame, partnerships: pd.DataFrame) -> sp.csr_matrix:
+    """The symmetric (n, n) weight matrix of `partnerships`, rows in `cities` order."""
+    cities = cities.reset_index(drop=True)
+    return interaction_matrix(partnerships, city_rows(cities, partnerships[C.CITY_A]),
+                              city_rows(cities, partnerships[C.CITY_B]), len(cities))
 
 
 def with_identity(features: sp.csr_matrix, interactions: sp.csr_matrix,

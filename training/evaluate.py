@@ -299,12 +299,9 @@ def holdout_evaluation(data, config, seed: int = 0, progress: bool = False) -> t
 
 def _full_candidate_mask(data, config) -> np.ndarray:
     """The candidate set the CLI ranks: every city with a partnership plus those above the floor."""
-    from training.dataset import candidate_mask, interaction_matrix
+    from training.dataset import candidate_mask, partnership_graph
 
-    position = pd.Index(data.cities[C.GEONAMEID].to_numpy())
-    rows_a = position.get_indexer(data.partnerships[C.CITY_A].to_numpy())
-    rows_b = position.get_indexer(data.partnerships[C.CITY_B].to_numpy())
-    graph = interaction_matrix(data.partnerships, rows_a, rows_b, len(data.cities))
+    graph = partnership_graph(data.cities, data.partnerships)
     return candidate_mask(data.cities, graph, config.candidate_min_population)
 
 
