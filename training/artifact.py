@@ -93,21 +93,15 @@ def write_artifact(out_dir: Path, arrays: ScoringArrays, encoded: EncodedFeature
     return out_dir
 
 
-def top_k_lists(score_rows: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k best scores per row, best first (ties by index, so the order is stable)."""
-    order = np.lexsort((np.broadcast_to(np.arange(score_rows.shape[1]), score_rows.shape),
-                        -score_rows), axis=1)
-    return order[:, :k]
-
-
 def assert_round_trip(out_dir: Path, arrays: ScoringArrays, geonameids: np.ndarray,
                       queries: np.ndarray, k: int = 10) -> None:
     """Loading the written model must give the same top-k lists as the in-memory one."""
     from matcher.model import Model
+    from training.evaluate import top_indices
 
     loaded = Model.load(out_dir)
-    expected = top_k_lists(signals.score_matrix(arrays, queries), k)
-    actual = top_k_lists(loaded.scores_batch(queries), k)
+    expected = top_indices(signals.score_matrix(arrays, queries), k)
+    actual = top_indices(loaded.scores_batch(queries), k)
     if not np.array_equal(expected, actual):
         bad = int(np.flatnonzero((expected != actual).any(axis=1))[0])
         raise DataError(f"model written to {out_dir} does not reproduce its top-{k} lists "
