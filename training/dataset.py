@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -219,6 +219,16 @@ class TrainingData:
     features: pd.DataFrame
     schema: list[dict]
     manifest: dict
+    _geo_kernels: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def geo_kernel(self, radius_km: float, scale_km: float) -> sp.csr_matrix:
+        """The neighbour kernel of the cities, built once per radius and scale (a training run
+        fits three models on the same cities)."""
+        key = (radius_km, scale_km)
+        if key not in self._geo_kernels:
+            self._geo_kernels[key] = geo_kernel(self.cities[C.LAT].to_numpy(),
+                                                self.cities[C.LON].to_numpy(), radius_km, scale_km)
+        return self._geo_kernels[key]
 
     def features_for(self, partnerships: pd.DataFrame) -> pd.DataFrame:
         """The feature table with the appetite group recomputed from `partnerships` only.

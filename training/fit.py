@@ -102,7 +102,7 @@ def fit_arrays(data, partnerships, config: TrainConfig, candidate_mask: np.ndarr
     Returns (ScoringArrays, EncodedFeatures, Dataset).
     """
     from matcher.signals import ScoringArrays
-    from training.dataset import build_dataset, geo_kernel, with_identity
+    from training.dataset import build_dataset, with_identity
 
     dataset = build_dataset(data.cities, data.features_for(partnerships), data.schema,
                             partnerships, config.candidate_min_population)
@@ -117,8 +117,7 @@ def fit_arrays(data, partnerships, config: TrainConfig, candidate_mask: np.ndarr
         user_embeddings=embeddings.user_embeddings, item_embeddings=embeddings.item_embeddings,
         user_biases=embeddings.user_biases, item_biases=embeddings.item_biases,
         graph=dataset.interactions,
-        geo=geo_kernel(cities["lat"].to_numpy(), cities["lon"].to_numpy(), config.geo_radius_km,
-                       config.geo_scale_km),
+        geo=data.geo_kernel(config.geo_radius_km, config.geo_scale_km),
         lat=cities["lat"].to_numpy(), lon=cities["lon"].to_numpy(),
         population=cities["population"].to_numpy(), country_index=country_index.astype(np.int64),
         candidate_mask=mask, is_capital=cities["is_capital"].fillna(False).to_numpy(dtype=bool),
