@@ -164,26 +164,26 @@ class Matcher:
         spec = filters if filters is not None else self.make_filters()
         return self._rank_rows(np.array([self.resolve(city)]), spec)[0]
 
-    def _rank_rows(self, rows: np.ndarray, spec: rank.Filters) -> list[Recommendation]:
-        """Score a batch of query rows together, then filter and rank each."""
+    def _scored_rows(self, rows: np.ndarray):
+        """(query row, its scores, its signal rows) for a batch scored together."""
         arrays = self.model.arrays
         signal_rows = scoring.signal_matrices(arrays, rows)
         scores = scoring.score_matrix(arrays, rows, signal_rows)
-        return [self._rank_one(int(q), scores[i], {name: values[i] for name, values
-                                                   in signal_rows.items()}, spec)
-                for i, q in enumerate(rows)]
+        for i, query in enumerate(rows):
+            yield int(query), scores[i], {name: values[i] for name, values in signal_rows.items()}
+
+    def _rank_rows(self, rows: np.ndarray, spec: rank.Filters) -> list[Recommendation]:
+        """Score a batch of query rows together, then filter and rank each."""
+        return [self._rank_one(query, scores, signal_row, spec)
+                for query, scores, signal_row in self._scored_rows(rows)]
 
     def _country_ids(self, codes: tuple[str, ...]) -> np.ndarray:
         return np.array([self._country_id[c] for c in codes], dtype=np.int64)
 
     def top_rows(self, rows: np.ndarray, spec: rank.Filters) -> list[np.ndarray]:
         """Only the ranked rows for each query (no reasons): what evaluation of policies needs."""
-        arrays = self.model.arrays
-        signal_rows = scoring.signal_matrices(arrays, rows)
-        scores = scoring.score_matrix(arrays, rows, signal_rows)
-        return [self._pick(int(q), scores[i], {name: values[i] for name, values
-                                               in signal_rows.items()}, spec)[0]
-                for i, q in enumerate(rows)]
+        return [self._pick(query, scores, signal_row, spec)[0]
+                for query, scores, signal_row in self._scored_rows(rows)]
 
     def _pick(self, query: int, scores: np.ndarray, signal_row: dict[str, np.ndarray],
               spec: rank.Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
