@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher import config, rank
+from matcher import batch, config, rank
+from matcher import scorer as scoring_fast
 from matcher import signals as scoring
 from matcher.errors import CityNotFoundError, InputError
 from matcher.explain import Evidence, reasons, subscores
 from matcher.lookup import CityLookup, CityRecord
 
 _UNSET = object()
-_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -149,14 +149,9 @@ class Matcher:
                        **filters) -> dict:
         """recommend() for many cities at once (batched scoring); keys are the inputs."""
         spec = self.make_filters(k, **filters)
-        rows = [self.resolve(city) for city in cities]
-        out: dict = {}
-        for start in range(0, len(rows), _BATCH):
-            chunk = rows[start:start + _BATCH]
-            for city, result in zip(cities[start:start + _BATCH],
-                                    self._rank_rows(np.asarray(chunk), spec), strict=True):
-                out[city] = list(result.matches)
-        return out
+        rows = np.array([self.resolve(city) for city in cities], dtype=np.int64)
+        results = self._rank_rows(rows, spec)
+        return {city: list(result.matches) for city, result in zip(cities, results, strict=True)}
 
     def recommendation(self, city: str | int,
                        filters: rank.Filters | None = None) -> Recommendation:
@@ -165,66 +160,88 @@ class Matcher:
         return self._rank_rows(np.array([self.resolve(city)]), spec)[0]
 
     def _scored_rows(self, rows: np.ndarray):
-        """(query row, its scores, its signal rows) for a batch scored together."""
+        """(query row, its scores over every city, -inf where it cannot be recommended)."""
         arrays = self.model.arrays
-        signal_rows = scoring.signal_matrices(arrays, rows)
-        scores = scoring.score_matrix(arrays, rows, signal_rows)
-        for i, query in enumerate(rows):
-            yield int(query), scores[i], {name: values[i] for name, values in signal_rows.items()}
+        candidates = scoring_fast.prepared(arrays).candidates
+        for query in rows.tolist():  # one at a time: the same floats however many are asked
+            scores = np.full(arrays.n_cities, -np.inf)
+            scores[candidates] = scoring_fast.block_scores(arrays, np.array([query]))[0]
+            yield int(query), scores
 
     def _rank_rows(self, rows: np.ndarray, spec: rank.Filters) -> list[Recommendation]:
-        """Score a batch of query rows together, then filter and rank each."""
-        return [self._rank_one(query, scores, signal_row, spec)
-                for query, scores, signal_row in self._scored_rows(rows)]
+        """Rank a batch of query rows (the batch path when there are many), then explain each."""
+        picks = self.top_rows(rows, spec) if len(rows) > 1 else [None]
+        return [self._rank_one(query, scores, spec, chosen)
+                for (query, scores), chosen in zip(self._scored_rows(rows), picks, strict=True)]
 
     def _country_ids(self, codes: tuple[str, ...]) -> np.ndarray:
         return np.array([self._country_id[c] for c in codes], dtype=np.int64)
 
     def top_rows(self, rows: np.ndarray, spec: rank.Filters) -> list[np.ndarray]:
-        """Only the ranked rows for each query (no reasons): what evaluation of policies needs."""
-        return [self._pick(query, scores, signal_row, spec)[0]
-                for query, scores, signal_row in self._scored_rows(rows)]
+        """Only the ranked rows for each query (no reasons): the batch path for many cities."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) > 1 and batch.supported(spec):
+            return batch.top_lists(self, rows, spec)
+        return [self._pick(query, scores, spec)[0] for query, scores in self._scored_rows(rows)]
 
-    def _pick(self, query: int, scores: np.ndarray, signal_row: dict[str, np.ndarray],
+    def _reverse(self, query: int, among: np.ndarray, cache: dict | None = None) -> np.ndarray:
+        """Percentile of `query` in each of `among`'s own score distributions."""
+        values = scoring_fast.reverse_scores(self.model.arrays, query, among, cache=cache)
+        return self.model.percentile_of(among, values.astype(np.float64))
+
+    def _distances(self, query: int, rows: np.ndarray | None = None) -> np.ndarray:
+        ev = self.evidence
+        rows = slice(None) if rows is None else rows
+        return rank.haversine_km(float(ev.lat[query]), float(ev.lon[query]), ev.lat[rows],
+                                 ev.lon[rows])
+
+    def _pick(self, query: int, scores: np.ndarray,
               spec: rank.Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(picks, ranking, forward, reverse) for one query under the filters."""
         model, ev = self.model, self.evidence
         levels, quantiles = model.quantile_levels, model.quantiles[query]
         mask = rank.eligible(
             query, scores, ev.partners(query), ev.country_ids, ev.populations,
-            np.expm1(signal_row["log_distance"]), spec,
+            self._distances(query) if spec.max_km is not None else None, spec,
             self._country_ids(spec.countries) if spec.countries else None,
             self._country_ids(spec.exclude_countries),
         )
-        forward = rank.percentile_in_row(quantiles, levels, scores)
         if spec.mutual:
-            ranking, reverse, picks = self._mutual_top_k(forward, query, signal_row, mask, spec)
-        else:
-            ranking, reverse = forward, np.zeros_like(forward)
-            picks = rank.top_k(ranking, mask, spec.k, ev.country_ids, spec.cap)
-            reverse[picks] = model.percentile_of(
-                picks, model.reverse_scores(query, among=picks, forward=signal_row))
-        return picks, ranking, forward, reverse
+            return self._mutual_top_k(scores, query, mask, spec)
+        forward = np.zeros_like(scores)
+        forward[mask] = rank.percentile_in_row(quantiles, levels, scores[mask])
+        reverse = np.zeros_like(forward)
+        picks = rank.top_k(forward, mask, spec.k, ev.country_ids, spec.cap)
+        reverse[picks] = self._reverse(query, picks)
+        return picks, forward, forward, reverse
 
-    def _rank_one(self, query: int, scores: np.ndarray, signal_row: dict,
-                  spec: rank.Filters) -> Recommendation:
+    def _rank_one(self, query: int, scores: np.ndarray, spec: rank.Filters,
+                  chosen: np.ndarray | None = None) -> Recommendation:
         model, ev = self.model, self.evidence
         levels, quantiles = model.quantile_levels, model.quantiles[query]
-        distances = np.expm1(signal_row["log_distance"])
         partners = ev.partners(query)
-        picks, ranking, forward, reverse = self._pick(query, scores, signal_row, spec)
+        if chosen is None:
+            picks, ranking, forward, reverse = self._pick(query, scores, spec)
+        else:  # ranked by the batch path: recompute both sides for the picks only
+            picks, ranking = chosen, np.zeros_like(scores)
+            forward, reverse = np.zeros_like(scores), np.zeros_like(scores)
+            forward[picks] = rank.percentile_in_row(quantiles, levels, scores[picks])
+            reverse[picks] = self._reverse(query, picks)
+            ranking[picks] = rank.combine_sides(forward[picks], reverse[picks], spec.mutual)
         if spec.mutual:
             probability = model.probability(np.interp(ranking[picks], levels, quantiles))
         else:
             probability = model.probability(scores[picks])
-        subs = subscores(ev, query, picks, signal_row["lightfm"], signal_row["geo_cf"],
-                         reverse[picks])
+        distances = self._distances(query, picks)
+        lightfm, geo_cf = scoring.subscore_signals(
+            model.arrays, query, np.concatenate([ev.reference(query), picks]))
+        subs = subscores(ev, query, picks, lightfm, geo_cf, reverse[picks])
         matches = tuple(
             Match(
                 rank=position + 1, geonameid=int(model.geonameids[j]), name=ev.names[j],
                 country_code=str(ev.country_codes[j]), admin1=self.lookup.admin1[j],
                 lat=float(ev.lat[j]), lon=float(ev.lon[j]), population=int(ev.populations[j]),
-                distance_km=round(float(distances[j]), 1),
+                distance_km=round(float(distances[position]), 1),
                 score=round(float(ranking[j]), 6),
                 compatibility=round(100 * float(probability[position]), 1),
                 performance=round(float(subs["performance"][position]), 1),
@@ -243,40 +260,46 @@ class Matcher:
             existing_partners=tuple(self.lookup.record(r) for r in order),
         )
 
-    def _mutual_top_k(self, forward: np.ndarray, query: int, signal_row: dict[str, np.ndarray],
-                      mask: np.ndarray,
-                      spec: rank.Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Exact mutual top-k, computing the reverse percentile only for a shortlist.
+    def _mutual_top_k(self, scores: np.ndarray, query: int, mask: np.ndarray,
+                      spec: rank.Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Exact mutual top-k, computing percentiles only for a shortlist.
 
         The mutual score sqrt(f * r) is at most sqrt(f), so once the k picks from the shortlist
-        (the cities with the best forward percentile f) all beat sqrt(best f left outside), no
-        city outside can enter and the answer equals ranking every eligible city.
+        (the cities with the best forward score, hence percentile f) all beat sqrt(best f left
+        outside), no city outside can enter and the answer equals ranking every eligible city.
         """
+        model = self.model
+        levels, quantiles = model.quantile_levels, model.quantiles[query]
+        forward = np.zeros_like(scores)
         reverse = np.zeros_like(forward)
         ranking = np.zeros_like(forward)
-        available = int(np.count_nonzero(mask))
-        size = min(available, max(8 * spec.k, 128))
-        masked_forward = np.where(mask, forward, -np.inf)
-        done = np.zeros_like(mask)
+        eligible_rows = np.flatnonzero(mask)  # ascending: position order is row order
+        values = scores[eligible_rows]
+        available = len(eligible_rows)
+        size = min(available, max(64 * spec.k, 512))
+        done = np.zeros(available, dtype=bool)
+        cache: dict = {}
         while True:
             if size >= available:
-                shortlist = mask
+                inside = np.ones(available, dtype=bool)
             else:
-                threshold = np.partition(masked_forward, masked_forward.size - size)[
-                    masked_forward.size - size]
-                shortlist = mask & (masked_forward >= threshold)
-            rows = np.flatnonzero(shortlist & ~done)  # only the rows new to the shortlist
-            reverse[rows] = self.model.percentile_of(
-                rows, self.model.reverse_scores(query, among=rows, forward=signal_row))
+                threshold = np.partition(values, available - size)[available - size]
+                inside = values >= threshold
+            rows = eligible_rows[inside & ~done]  # only the rows new to the shortlist
+            forward[rows] = rank.percentile_in_row(quantiles, levels, scores[rows])
+            reverse[rows] = self._reverse(query, rows, cache)
             ranking[rows] = rank.combine_sides(forward[rows], reverse[rows], True)
-            done |= shortlist
-            picks = rank.top_k(ranking, shortlist, spec.k, self.evidence.country_ids, spec.cap)
-            outside = mask & ~shortlist
-            if not outside.any():
-                return ranking, reverse, picks
-            bound = np.sqrt(max(float(masked_forward[outside].max()), 0.0))
-            if len(picks) == spec.k and ranking[picks].min() > bound:
-                return ranking, reverse, picks
+            done |= inside
+            shortlist = eligible_rows[inside]
+            picks = shortlist[rank.top_k(ranking[shortlist], np.ones(len(shortlist), dtype=bool),
+                                         spec.k, self.evidence.country_ids[shortlist],
+                                         spec.cap)]
+            if inside.all():
+                return picks, ranking, forward, reverse
+            best_outside = rank.percentile_in_row(quantiles, levels,
+                                                  np.array([values[~inside].max()]))[0]
+            if len(picks) == spec.k and ranking[picks].min() > np.sqrt(max(best_outside, 0.0)):
+                return picks, ranking, forward, reverse
             size = min(available, size * 4)
 
     # ------------------------------------------------------------------ explaining

@@ -114,7 +114,8 @@ class CityLookup:
         self._alternates = alternate_names  # a sequence, or a callable giving one when first needed
         self._alternates_lower: list[str] | None = None
         self._id_order = np.argsort(self.geonameids, kind="stable")
-        self._by_lower: tuple[np.ndarray, np.ndarray] | None = None  # built on first use
+        self._by_lower: dict[str, list[int]] | None = None  # built on the second lookup
+        self._exact_lookups = 0
         self._by_fold: dict[str, list[int]] | None = None  # built only if the above misses
         self.country_names = dict(country_names or {})
         self._country_keys = self._build_country_keys()
@@ -230,14 +231,21 @@ class CityLookup:
 
     def _exact_rows(self, name: str, key: str) -> list[int]:
         """Rows whose name or asciiname equals the query: plain lower-case first, then folded."""
-        if self._by_lower is None:  # two lower-cased arrays, compared vectorised
-            self._by_lower = (np.array([a.lower() for a in self.names]),
-                              np.array([b.lower() for b in self._ascii_names]))
-        variants = list({name.lower(), key,
-                         unidecode(name).lower() if not name.isascii() else key})
-        lower_names, lower_ascii = self._by_lower
-        hits = np.isin(lower_names, variants) | np.isin(lower_ascii, variants)
-        rows = np.flatnonzero(hits).tolist()
+        variants = {name.lower(), key, unidecode(name).lower() if not name.isascii() else key}
+        self._exact_lookups += 1
+        if self._by_lower is None and self._exact_lookups == 1:
+            # The first lookup (all a fresh `twin with` makes) scans; an index costs 5x a scan.
+            rows = [row for row, (plain, ascii_name) in enumerate(zip(
+                self.names, self._ascii_names, strict=True))
+                if plain.lower() in variants or ascii_name.lower() in variants]
+            return rows or self.by_fold().get(key, [])
+        if self._by_lower is None:  # lower-cased name and asciiname -> rows, built once
+            self._by_lower = {}
+            for row, (plain, ascii_name) in enumerate(zip(self.names, self._ascii_names,
+                                                          strict=True)):
+                for lowered in {plain.lower(), ascii_name.lower()}:
+                    self._by_lower.setdefault(lowered, []).append(row)
+        rows = sorted({row for variant in variants for row in self._by_lower.get(variant, [])})
         return rows or self.by_fold().get(key, [])
 
     def by_fold(self) -> dict[str, list[int]]:

@@ -58,7 +58,7 @@ def _score_rows(model, rows: np.ndarray, columns: np.ndarray,
                 keep_signals: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Final scores of `rows` against `columns` (q, m), scored in chunks of whole rows.
 
-    Same computation as model.scores_batch (signals, then the re-ranker), with the LightFM and
+    Same computation as model.scores_batch (matcher.scorer), with the LightFM and
     geographic-CF rows kept when asked, so explanations need no second pass. Chunks run on
     SCORING_THREADS threads (numpy releases the GIL); each fills its own rows, so the result
     does not depend on the thread count.
@@ -72,12 +72,9 @@ def _score_rows(model, rows: np.ndarray, columns: np.ndarray,
     def score(start: int) -> None:
         chunk = rows[start:start + _CHUNK]
         stop = start + len(chunk)
-        if not keep_signals:  # only the other side's columns are needed
-            out[start:stop] = scoring.score_matrix(model.arrays, chunk, columns=columns)
-            return
-        signal_rows = scoring.signal_matrices(model.arrays, chunk)
-        out[start:stop] = scoring.score_matrix(model.arrays, chunk, signal_rows)[:, columns]
-        if keep_signals:
+        out[start:stop] = scoring.score_matrix(model.arrays, chunk, columns=columns)
+        if keep_signals:  # the explanations' signal rows, from the reference computation
+            signal_rows = scoring.signal_matrices(model.arrays, chunk)
             for name in _KEPT:
                 kept[name][start:stop] = signal_rows[name]
 

@@ -164,13 +164,13 @@ def top_k(
         order = shortlist[np.lexsort((shortlist, -values[shortlist]))]
         if cap is None:
             return order[:k].astype(np.int64)
-        picked = _greedy_cap(order, country_ids, k, cap)
+        picked = greedy_cap(order, country_ids, k, cap)
         if len(picked) == k or shortlist_size >= available:
             return picked
         shortlist_size = min(available, shortlist_size * 4)
 
 
-def _greedy_cap(order: np.ndarray, country_ids: np.ndarray, k: int, cap: int) -> np.ndarray:
+def greedy_cap(order: np.ndarray, country_ids: np.ndarray, k: int, cap: int) -> np.ndarray:
     """Walk `order` keeping at most `cap` rows per country until `k` are kept."""
     counts: dict[int, int] = {}
     kept: list[int] = []

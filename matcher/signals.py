@@ -145,7 +145,12 @@ class ScoringArrays:
 
     def _derive_user_moments(self) -> tuple[np.ndarray, np.ndarray]:
         """Every city's LightFM score mean and spread over the candidates, as a querying city."""
-        return _moments(self, self.user_embeddings)
+        return lightfm_moments(self, self.user_embeddings)
+
+    def _derive_prepared(self):
+        from matcher.scorer import Prepared
+
+        return Prepared(self)
 
     def _derive_user_float64(self) -> np.ndarray:
         return self.user_embeddings.astype(np.float64)
@@ -154,7 +159,7 @@ class ScoringArrays:
         return self.item_embeddings.astype(np.float64)
 
 
-def _moments(arrays: ScoringArrays, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def lightfm_moments(arrays: ScoringArrays, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of each user's LightFM scores over all candidates."""
     mean, covariance = arrays.derived["item_moments"]
     augmented = np.hstack([users.astype(np.float64), np.ones((len(users), 1))])
@@ -193,7 +198,7 @@ def signal_matrices(arrays: ScoringArrays, queries: np.ndarray,
     column_countries = arrays.country_index[cols]
     log_population = derived["log_population"]
     users = derived["user_float64"][queries]
-    user_mean, user_spread = _moments(arrays, users)
+    user_mean, user_spread = lightfm_moments(arrays, users)
     lightfm = users @ derived["item_float64"][cols].T + arrays.item_biases[cols][None, :]
     shape = distance.shape
     return {
@@ -219,6 +224,19 @@ def signal_matrices(arrays: ScoringArrays, queries: np.ndarray,
     }
 
 
+def subscore_signals(arrays: ScoringArrays, query: int,
+                     rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The query's "lightfm" and "geo_cf" signals at `rows`, as (n,) arrays (zero elsewhere)."""
+    derived = arrays.derived
+    user = derived["user_float64"][query]
+    mean, spread = lightfm_moments(arrays, user[None, :])
+    lightfm = np.zeros(arrays.n_cities)
+    lightfm[rows] = (derived["item_float64"][rows] @ user + arrays.item_biases[rows]
+                     - mean[0]) / spread[0]
+    geo_cf = np.log1p((arrays.geo[query] @ derived["binary"]).toarray().ravel())
+    return lightfm, geo_cf
+
+
 def reverse_signals(arrays: ScoringArrays, query: int, among: np.ndarray | None = None,
                     forward: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Every signal for each city j (all, or `among`) as the query and `query` as the candidate.
@@ -239,7 +257,7 @@ def reverse_signals(arrays: ScoringArrays, query: int, among: np.ndarray | None 
     partners_in_country = binary @ in_query_country
     users = derived["user_float64"][rows]
     user_mean, user_spread = (derived["user_moments"] if among is None
-                              else _moments(arrays, users))
+                              else lightfm_moments(arrays, users))
     lightfm = users @ derived["item_float64"][query] + arrays.item_biases[query]
     size = len(users)
     return {
@@ -286,13 +304,20 @@ def _combine_by_history(arrays: ScoringArrays, warm: np.ndarray,
 def score_matrix(arrays: ScoringArrays, queries: np.ndarray,
                  signals: dict[str, np.ndarray] | None = None,
                  columns: np.ndarray | None = None) -> np.ndarray:
-    """Final scores (q, n), or (q, c) for `columns`.
+    """Final scores (q, n), or (q, c) for `columns`: from `signals` (the reference sum, as
+    evaluation uses it), else from matcher.scorer (the same sum folded; equal within 1e-4).
 
     The query itself and non-candidates get -inf; existing partners are not masked here.
     """
     queries = np.asarray(queries, dtype=np.int64)
-    if signals is None:
-        signals = signal_matrices(arrays, queries, columns)
+    if signals is None:  # the folded float32 path (matcher.scorer), scattered to the columns
+        from matcher import scorer
+
+        if columns is not None:
+            return scorer.block_scores(arrays, queries, columns).astype(np.float64)
+        out = np.full((len(queries), arrays.n_cities), -np.inf)
+        out[:, scorer.prepared(arrays).candidates] = scorer.block_scores(arrays, queries)
+        return out
     cols = np.arange(arrays.n_cities) if columns is None else np.asarray(columns, dtype=np.int64)
     scores = _combine_by_history(arrays, arrays.has_history(queries), signals)
     scores[:, ~arrays.candidate_mask[cols]] = -np.inf

@@ -33,9 +33,11 @@ def test_compatibility_is_rank_mutual_score_pair_by_pair(matcher):
             backward = model.scores(b)
             fa = model.percentile_of(np.array([a]), np.array([forward[b]]))
             rb = model.percentile_of(np.array([b]), np.array([backward[a]]))
-            assert compat.forward[i, j] == pytest.approx(forward[b])
-            assert compat.backward[j, i] == pytest.approx(backward[a])
-            assert compat.mutual[i, j] == pytest.approx(rank.combine_sides(fa, rb, True)[0])
+            # float32 scores: a block and a single row may differ in the last bits
+            assert compat.forward[i, j] == pytest.approx(forward[b], abs=1e-5)
+            assert compat.backward[j, i] == pytest.approx(backward[a], abs=1e-5)
+            assert compat.mutual[i, j] == pytest.approx(rank.combine_sides(fa, rb, True)[0],
+                                                        abs=1e-4)
             assert compat.existing[i, j] == (b in model.partners_of(a))
     assert not (compat.allowed & compat.existing).any()
     assert (pairing.compatibility(model, rows_a, rows_b, include_existing=True).allowed

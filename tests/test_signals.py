@@ -40,12 +40,12 @@ def test_batch_equals_single_and_columns_equal_slices(seed):
     arrays = random_arrays(seed)
     rows = np.array([0, 5, 7, 29])
     batch = signals.score_matrix(arrays, rows)
-    for offset, row in enumerate(rows):
+    for offset, row in enumerate(rows):  # float32: a block and a single row share no BLAS kernel
         np.testing.assert_allclose(signals.score_matrix(arrays, np.array([row]))[0],
-                                   batch[offset])
+                                   batch[offset], rtol=1e-6, atol=1e-5)
     columns = np.array([3, 1, 20, 5])
     np.testing.assert_allclose(signals.score_matrix(arrays, rows, columns=columns),
-                               batch[:, columns])
+                               batch[:, columns], rtol=1e-6, atol=1e-5)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -55,7 +55,9 @@ def test_reverse_scores_are_the_other_side_of_forward_scores(seed):
     query = 4
     arrays.candidate_mask[query] = True
     reverse = signals.reverse_score_vector(arrays, query)
-    forward = signals.score_matrix(arrays, np.arange(arrays.n_cities))[:, query]
+    everyone = np.arange(arrays.n_cities)
+    forward = signals.score_matrix(arrays, everyone,
+                                   signals.signal_matrices(arrays, everyone))[:, query]
     np.testing.assert_allclose(reverse, forward, rtol=1e-9, atol=1e-9)
     among = np.array([0, 4, 9, 17])
     np.testing.assert_allclose(signals.reverse_score_vector(arrays, query, among),

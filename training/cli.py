@@ -5,6 +5,12 @@ Heavy imports (pandas, lightfm, sklearn) happen inside the commands so `twin wit
 
 from __future__ import annotations
 
+import os
+
+# One BLAS thread unless the user sets it: serving multiplies small matrices, where OpenBLAS
+# threads cost more than they save, and the batch path runs its own threads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import click
 
 from matcher.cli import cli

@@ -1,0 +1,184 @@
+"""Top-k lists for many cities at once, the same lists `Matcher.recommend` gives one at a time.
+
+Blocks of query rows are scored with `scorer.block_scores` (two threads; numpy releases the GIL)
+and each row keeps a shortlist of its best forward scores. The reverse scores s(j -> q) for the
+shortlisted pairs are read from the forward rows of the candidate cities, so a full batch scores
+every pair once. The shortlist is exact under the same bound as the one-query path: the mutual
+score sqrt(f * r) is at most sqrt(f), so when the k picks all beat sqrt(best f outside the
+shortlist) nobody outside could enter; rows where that fails are ranked by the one-query path.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from matcher import rank, scorer
+from matcher.signals import beyond_top
+
+BLOCK = 256
+SHORTLIST = 64
+
+
+@dataclass
+class _Shortlist:
+    """One block's best candidates: (rows, SHORTLIST) candidate positions and forward scores,
+    and the best forward score left outside (the bound)."""
+
+    queries: np.ndarray
+    positions: np.ndarray
+    scores: np.ndarray
+    outside: np.ndarray
+
+
+def supported(spec: rank.Filters) -> bool:
+    """Filters the batch path handles itself (the others go through the one-query path)."""
+    return not (spec.countries or spec.exclude_countries or spec.min_population is not None
+                or spec.max_population is not None or spec.max_km is not None)
+
+
+def masked_block(arrays, queries: np.ndarray, include_domestic: bool) -> np.ndarray:
+    """Scores (q, candidates) with the query, its partners and (unless allowed) its own
+    country's cities set to -inf: the masks that hold both ways, so reverse reads stay right."""
+    ready = scorer.prepared(arrays)
+    block = scorer.block_scores(arrays, queries)
+    position = ready.positions
+    graph = arrays.graph
+    counts = np.diff(graph.indptr)[queries]
+    partner_rows = np.repeat(np.arange(len(queries)), counts)
+    partners = np.concatenate([arrays.partners(q) for q in queries]) if counts.sum() else \
+        np.empty(0, dtype=np.int64)
+    where = position[partners]
+    keep = where >= 0
+    block[partner_rows[keep], where[keep]] = -np.inf
+    if not include_domestic:
+        same = arrays.country_index[queries][:, None] == ready.candidate_countries[None, :]
+        block[same] = -np.inf
+    return block
+
+
+def _shortlist(block: np.ndarray, queries: np.ndarray, size: int) -> _Shortlist:
+    size = min(size, block.shape[1] - 1)
+    part = np.argpartition(block, block.shape[1] - size - 1, axis=1)
+    top = part[:, -size:]
+    outside = np.take_along_axis(block, part[:, -size - 1:-size], axis=1)[:, 0]
+    return _Shortlist(queries, top, np.take_along_axis(block, top, axis=1), outside)
+
+
+def top_lists(matcher, rows: np.ndarray, spec: rank.Filters,
+              threads: int = 2) -> list[np.ndarray]:
+    """Ranked candidate rows for each query row, equal to the one-query path's picks."""
+    arrays = matcher.model.arrays
+    ready = scorer.prepared(arrays)
+    rows = np.asarray(rows, dtype=np.int64)
+    query_position = ready.positions[rows]
+    # Forward rows of queries that are candidates are the reverse rows of everyone else.
+    stored_rows = np.flatnonzero(query_position >= 0) if spec.mutual else np.empty(0, int)
+    stored = np.empty((len(stored_rows), len(ready.candidates)), dtype=scorer.OUT_DTYPE)
+    store_index = np.full(arrays.n_cities, -1, dtype=np.int64)
+    store_index[rows[stored_rows]] = np.arange(len(stored_rows))
+
+    def work(start: int) -> _Shortlist:
+        chunk = rows[start:start + BLOCK]
+        block = masked_block(arrays, chunk, spec.include_domestic)
+        if len(stored_rows):
+            slots = store_index[chunk]
+            keep = slots >= 0
+            stored[slots[keep]] = block[keep]
+        return _shortlist(block, chunk, max(SHORTLIST, 4 * spec.k))
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        shortlists = list(pool.map(work, range(0, len(rows), BLOCK)))
+    results: list[np.ndarray] = []
+    for part in shortlists:
+        reverse = _reverse_scores(arrays, ready, part, stored, store_index) if spec.mutual \
+            else None
+        results.extend(_rank_block(matcher, part, spec, reverse))
+    return results
+
+
+def _reverse_scores(arrays, ready, part: _Shortlist, stored: np.ndarray,
+                    store_index: np.ndarray) -> np.ndarray:
+    """s(j -> q) for every shortlisted j of every query q in the block, (q, SHORTLIST): read
+    from j's stored forward row, else computed from q's rows (scorer.reverse_scores)."""
+    out = np.full(part.positions.shape, -np.inf, dtype=np.float64)
+    query_position = ready.positions[part.queries]
+    partner_rows = ready.candidates[part.positions]
+    slots = store_index[partner_rows]
+    readable = (slots >= 0) & (query_position[:, None] >= 0)
+    which = np.nonzero(readable)
+    out[which] = stored[slots[which], query_position[which[0]]]
+    for i in np.flatnonzero(~readable.all(axis=1) & (query_position >= 0)).tolist():
+        missing = ~readable[i]
+        out[i, missing] = scorer.reverse_scores(arrays, int(part.queries[i]),
+                                                partner_rows[i, missing])
+    return out
+
+
+def _shifted_quantiles(model) -> tuple[np.ndarray, np.ndarray, float]:
+    """Every row's quantiles (float64), laid end to end with rows `spread` apart."""
+    cached = getattr(model, "_shifted_quantiles", None)
+    if cached is None:
+        quantiles = model.quantiles.astype(np.float64)
+        finite = np.isfinite(quantiles)
+        spread = float(np.abs(quantiles[finite]).max()) * 4 + 1.0 if finite.any() else 1.0
+        shifted = (np.where(finite, quantiles, np.sign(quantiles) * spread / 2)
+                   + spread * np.arange(len(quantiles))[:, None]).ravel()
+        cached = model._shifted_quantiles = (quantiles, shifted, spread)
+    return cached
+
+
+def percentiles(model, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """percentile_in_row for many (row, value) pairs at once: one searchsorted over every
+    row's quantiles laid end to end (each row shifted apart), then the same interpolation."""
+    quantiles, shifted, spread = _shifted_quantiles(model)
+    levels = model.quantile_levels
+    size = len(levels)
+    values = np.asarray(values, dtype=np.float64)
+    rows = np.asarray(rows, dtype=np.int64)
+    clipped = np.clip(values, -spread / 2, spread / 2)
+    above = np.searchsorted(shifted, clipped + spread * rows, side="right") - rows * size
+    above = np.clip(above, 0, size)
+    upper = np.clip(above, 1, size - 1)
+    low_q, high_q = quantiles[rows, upper - 1], quantiles[rows, upper]
+    span = np.where(high_q > low_q, high_q - low_q, 1.0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        fraction = np.clip((values - low_q) / span, 0.0, 1.0)
+    out = levels[upper - 1] + fraction * (levels[upper] - levels[upper - 1])
+    top = beyond_top(values, quantiles[rows, -1], quantiles[rows, -2], levels[-1])
+    out = np.where(above == 0, 0.0, np.where(above >= size, top, out))
+    return np.where(np.isfinite(values), out, 0.0)
+
+
+def _rank_block(matcher, part: _Shortlist, spec: rank.Filters,
+                reverse_values: np.ndarray | None) -> list[np.ndarray]:
+    model = matcher.model
+    ready = scorer.prepared(model.arrays)
+    shape = part.positions.shape
+    query_repeat = np.repeat(part.queries, shape[1])
+    forward = percentiles(model, query_repeat, part.scores.ravel()).reshape(shape)
+    bound = percentiles(model, part.queries, part.outside)
+    if spec.mutual:
+        partner_rows = ready.candidates[part.positions].ravel()
+        reverse = percentiles(model, partner_rows, reverse_values.ravel()).reshape(shape)
+        ranking = rank.combine_sides(forward, reverse, True)
+        bound = np.sqrt(np.maximum(bound, 0.0))
+    else:
+        ranking = rank.combine_sides(forward, None, False)
+    country_ids = matcher.evidence.country_ids
+    out = []
+    for i, query in enumerate(part.queries.tolist()):
+        finite = np.isfinite(part.scores[i])
+        rows_i = ready.candidates[part.positions[i][finite]]
+        values = ranking[i][finite]
+        order_index = np.lexsort((rows_i, -values))
+        order = rows_i[order_index]
+        picks = order[:spec.k] if spec.cap is None else \
+            rank.greedy_cap(order, country_ids, spec.k, spec.cap)
+        value_of = dict(zip(order.tolist(), values[order_index].tolist(), strict=True))
+        exact = not np.isfinite(part.outside[i]) or (
+            len(picks) == spec.k and min(value_of[p] for p in picks.tolist()) > bound[i])
+        out.append(picks if exact else matcher.top_rows(np.array([query]), spec)[0])
+    return out

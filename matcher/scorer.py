@@ -1,0 +1,378 @@
+"""Fast scores: the re-ranker's logit without materialising the sixteen signal arrays.
+
+`signals.combine(signal_matrices(...))` is the reference: sixteen dense (q, c) float64 arrays,
+then a weighted sum. Here the same sum is folded so that a block of queries costs a few passes
+over one float32 (q, c) array: LightFM and every candidate-only term are one matrix product, the
+country terms one gather, the graph terms one sparse scatter, and the haversine distance two
+rank-2 products. Serving, batch ranking and the score quantiles all call `block_scores`; tests
+hold it equal to the reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+
+# Sums run in float64 and are rounded to float32 at the end: paths that add the same terms in
+# another order (a block, one row, the reverse gathers) then give the same bits but for values
+# within 1e-16 of a float32 rounding boundary, so batch and one-at-a-time lists agree.
+DTYPE = np.float64
+OUT_DTYPE = np.float32
+_LOCAL = ("country_affinity", "region_country", "country_pair", "same_country")
+_GRAPH = ("adamic_adar", "geo_cf", "partner_geo", "three_hop", "region_pair")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One re-ranker part as raw-signal weights: logit = offset + sum(weight * signal)."""
+
+    weights: dict[str, float]
+    offset: float
+
+    @classmethod
+    def of(cls, part: dict) -> Plan:
+        names = list(part["signals"])
+        weights = np.asarray(part["coef"], dtype=np.float64) / np.asarray(part["scale"],
+                                                                           dtype=np.float64)
+        offset = float(part["intercept"]) - float(np.dot(weights, np.asarray(part["mean"],
+                                                                             dtype=np.float64)))
+        return cls(dict(zip(names, weights.tolist(), strict=True)), offset)
+
+    def weight(self, name: str) -> float:
+        return self.weights.get(name, 0.0)
+
+
+class Prepared:
+    """Per-model arrays the fast path reuses across calls, each built on first use."""
+
+    def __init__(self, arrays) -> None:
+        self.arrays = arrays
+        self.right: dict[tuple[float, float], np.ndarray] = {}  # item side of the product
+        self._graph_query: int | None = None
+        self._graph_rows: dict[str, np.ndarray] = {}
+
+    @cached_property
+    def candidates(self) -> np.ndarray:
+        return np.flatnonzero(self.arrays.candidate_mask)
+
+    def graph_rows(self, query: int) -> dict[str, np.ndarray]:
+        """log(1 + value) of the five graph signals in the query's row, dense (n,); the last
+        query's rows are kept (a recommendation reads them forward and reverse)."""
+        if self._graph_query != query:
+            products = _graph_products(self.arrays, np.array([query]), set(_GRAPH))
+            self._graph_rows = {name: matrix.toarray().ravel()
+                                for name, matrix in products.items()}
+            self._graph_query = query
+        return self._graph_rows
+
+    @cached_property
+    def positions(self) -> np.ndarray:
+        """Each city's position among the candidates (-1 for the others)."""
+        return _positions(self.arrays.n_cities, self.candidates)
+
+    @cached_property
+    def candidate_countries(self) -> np.ndarray:
+        return self.arrays.country_index[self.candidates]
+
+    @cached_property
+    def items(self) -> np.ndarray:
+        """(n, d + 1) float32: item vector and item bias."""
+        arrays = self.arrays
+        return np.hstack([arrays.item_embeddings, arrays.item_biases[:, None]]).astype(DTYPE)
+
+    @cached_property
+    def candidate_items(self) -> np.ndarray:
+        return np.ascontiguousarray(self.items[self.candidates])
+
+    @cached_property
+    def trig(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Half-angle terms for the haversine as two bilinear forms (see `_log_distance`)."""
+        lat = self.arrays.derived["lat_rad"]
+        lon = self.arrays.derived["lon_rad"]
+        root_cos = np.sqrt(np.maximum(np.cos(lat), 0.0))
+        lat_rows = np.stack([np.cos(lat / 2), -np.sin(lat / 2)], axis=1)
+        lat_cols = np.stack([np.sin(lat / 2), np.cos(lat / 2)], axis=1)
+        lon_rows = root_cos[:, None] * np.stack([np.cos(lon / 2), -np.sin(lon / 2)], axis=1)
+        lon_cols = root_cos[:, None] * np.stack([np.sin(lon / 2), np.cos(lon / 2)], axis=1)
+        return lat_rows, lat_cols, lon_rows, lon_cols
+
+    @cached_property
+    def partners_by_country_rows(self) -> sp.csr_matrix:
+        return sp.csr_matrix(self.arrays.derived["partners_by_country"])
+
+    @cached_property
+    def log_degree(self) -> np.ndarray:
+        return np.log1p(self.arrays.derived["degree"])
+
+    @cached_property
+    def log_country_pairs(self) -> np.ndarray:
+        return np.log1p(self.arrays.derived["country_pairs"])
+
+
+def _user_moments(arrays, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and spread of each row's LightFM scores over the candidates (signals._moments)."""
+    from matcher.signals import lightfm_moments
+
+    return lightfm_moments(arrays, arrays.user_embeddings[rows])
+
+
+def prepared(arrays) -> Prepared:
+    return arrays.derived["prepared"]
+
+
+def _query_weights(arrays, queries: np.ndarray,
+                   rerank: dict) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Each query's weight per signal and offset: the warm part for cities with history."""
+    warm = arrays.has_history(queries)
+    plans = {kind: Plan.of(part) for kind, part in rerank.items()}
+    names = set(plans["warm"].weights) | set(plans["cold"].weights)
+    weights = {name: np.where(warm, plans["warm"].weight(name), plans["cold"].weight(name))
+               for name in names}
+    offset = np.where(warm, plans["warm"].offset, plans["cold"].offset)
+    return weights, offset
+
+
+def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
+                 rerank: dict | None = None) -> np.ndarray:
+    """Re-ranker logits (q, c), float32, for queries against `columns` (default: the candidates,
+    in row order). The query itself and non-candidates get -inf; partners are not masked."""
+    queries = np.asarray(queries, dtype=np.int64)
+    ready = prepared(arrays)
+    default = columns is None
+    cols = ready.candidates if default else np.asarray(columns, dtype=np.int64)
+    weights, offset = _query_weights(arrays, queries, rerank or arrays.rerank)
+    get = weights.get
+    derived = arrays.derived
+    zeros = np.zeros(len(queries))
+
+    # LightFM, standardised per query, plus every term that depends on the column alone.
+    mean, spread = _user_moments(arrays, queries)
+    scale = get("lightfm", zeros) / spread
+    users = np.hstack([arrays.user_embeddings[queries] * scale[:, None], scale[:, None],
+                       np.ones((len(queries), 1)), (offset - mean * scale)[:, None]])
+    items = ready.candidate_items if default else ready.items[cols]
+    log_population = derived["log_population"]
+    warm = arrays.has_history(queries)
+    out = np.empty((len(queries), len(cols)), dtype=DTYPE)
+    # The column-only weights differ between the warm and cold parts: one product for each.
+    for kind_rows in (np.flatnonzero(warm), np.flatnonzero(~warm)):
+        if not len(kind_rows):
+            continue
+        first = kind_rows[0]
+        key = (float(get("log_degree", zeros)[first]), float(get("log_population", zeros)[first]))
+        right = ready.right.get(key) if default else None
+        if right is None:
+            column_terms = np.stack([key[0] * ready.log_degree[cols]
+                                     + key[1] * log_population[cols], np.ones(len(cols))],
+                                    axis=1).astype(DTYPE)
+            right = np.hstack([items, column_terms]).T
+            if default:
+                ready.right[key] = right
+        left = users[kind_rows].astype(DTYPE)
+        if len(kind_rows) == len(queries):
+            np.matmul(left, right, out=out)
+        else:
+            out[kind_rows] = left @ right
+
+    _add_country_terms(out, arrays, queries, cols, get, zeros)
+    _add_pair_terms(out, arrays, ready, queries, cols, get, zeros)
+    _add_graph_terms(out, arrays, queries, cols, get, zeros)
+
+    if not default:
+        out[:, ~arrays.candidate_mask[cols]] = -np.inf
+    position = _positions(arrays.n_cities, cols)[queries]
+    inside = np.flatnonzero(position >= 0)
+    out[inside, position[inside]] = -np.inf
+    return out.astype(OUT_DTYPE)
+
+
+def _positions(n_cities: int, cols: np.ndarray) -> np.ndarray:
+    """Each city's position among `cols` (-1 when absent)."""
+    position = np.full(n_cities, -1, dtype=np.int64)
+    position[cols] = np.arange(len(cols))
+    return position
+
+
+def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray, get,
+                       zeros: np.ndarray) -> None:
+    """Terms that depend on the query and the candidate's country, or the query's country and
+    the candidate: one (q, countries) table gathered by column country, one row gather."""
+    derived = arrays.derived
+    membership = derived["membership"]
+    query_countries = arrays.country_index[queries]
+    by_country = derived["partners_by_country"]
+    own = prepared(arrays).partners_by_country_rows[queries]
+    table = get("country_affinity", zeros)[:, None] * np.log1p(own.toarray())
+    if np.any(get("region_country", zeros)):
+        neighbours = arrays.geo[queries] @ derived["binary"] @ membership
+        table += get("region_country", zeros)[:, None] * np.log1p(neighbours.toarray())
+    table += get("country_pair", zeros)[:, None] * prepared(arrays).log_country_pairs[
+        query_countries]
+    table[np.arange(len(queries)), query_countries] += get("same_country", zeros)
+    out += np.take(table.astype(DTYPE), arrays.country_index[cols], axis=1)
+    affinity = get("candidate_affinity", zeros)
+    if np.any(affinity):
+        unique, inverse = np.unique(query_countries, return_inverse=True)
+        columns = np.log1p(by_country[:, unique].toarray()[cols].T).astype(DTYPE)
+        scratch = np.take(columns, inverse, axis=0)
+        scratch *= affinity[:, None].astype(DTYPE)
+        out += scratch
+
+
+def _add_pair_terms(out: np.ndarray, arrays, ready: Prepared, queries: np.ndarray,
+                    cols: np.ndarray, get, zeros: np.ndarray) -> None:
+    """Size gap, distance and capitals: functions of both cities' own attributes."""
+    log_population = arrays.derived["log_population"]
+    scratch = np.subtract(log_population[cols].astype(DTYPE)[None, :],
+                          log_population[queries].astype(DTYPE)[:, None])
+    np.abs(scratch, out=scratch)
+    scratch *= get("size_gap", zeros).astype(DTYPE)[:, None]
+    out += scratch
+    weight = get("log_distance", zeros)
+    if np.any(weight):
+        _log_distance(ready, queries, cols, scratch)
+        scratch *= weight.astype(DTYPE)[:, None]
+        out += scratch
+    capital = get("both_capital", zeros)
+    capital_rows = np.flatnonzero(arrays.is_capital[queries] & (capital != 0))
+    if len(capital_rows):
+        capital_cols = np.flatnonzero(arrays.is_capital[cols])
+        out[np.ix_(capital_rows, capital_cols)] += capital[capital_rows, None].astype(DTYPE)
+
+
+def _log_distance(ready: Prepared, queries: np.ndarray, cols: np.ndarray,
+                  out: np.ndarray) -> None:
+    """log(1 + great-circle km) into `out`, exact haversine without per-pair trigonometry:
+    sin(dlat/2) and sqrt(cos lat1 cos lat2) sin(dlon/2) are both rank-2 bilinear forms, so
+    two (q, 2) x (2, c) products give them with no cancellation for nearby cities."""
+    from matcher.signals import EARTH_RADIUS_KM
+
+    lat_rows, lat_cols, lon_rows, lon_cols = ready.trig
+    np.matmul(lat_rows[queries].astype(DTYPE), lat_cols[cols].T.astype(DTYPE), out=out)
+    np.multiply(out, out, out=out)
+    lon_part = lon_rows[queries].astype(DTYPE) @ lon_cols[cols].T.astype(DTYPE)
+    np.multiply(lon_part, lon_part, out=lon_part)
+    out += lon_part
+    np.minimum(out, 1.0, out=out)
+    np.sqrt(out, out=out)
+    np.arcsin(out, out=out)
+    out *= DTYPE(2.0 * EARTH_RADIUS_KM)
+    np.log1p(out, out=out)
+
+
+def _graph_products(arrays, rows: np.ndarray, names: set[str]) -> dict[str, sp.csr_matrix]:
+    """log(1 + value) of each wanted graph signal for `rows` against every city, sparse."""
+    derived = arrays.derived
+    binary = derived["binary"]
+    binary_rows = binary[rows]
+    neighbours_partners = arrays.geo[rows] @ binary if names & {"geo_cf", "region_pair"} \
+        else None
+    symmetric = derived["symmetric"]
+    products = {
+        "adamic_adar": lambda: binary_rows @ derived["weighted_binary"],
+        "geo_cf": lambda: neighbours_partners,
+        "partner_geo": lambda: binary_rows @ arrays.geo,
+        "three_hop": lambda: 10.0 * (symmetric[rows] @ symmetric @ symmetric),
+        "region_pair": lambda: neighbours_partners @ arrays.geo,
+    }
+    out = {}
+    for name in names:
+        matrix = sp.csr_matrix(products[name]())
+        matrix.data = np.log1p(matrix.data)
+        out[name] = matrix
+    return out
+
+
+# The graph signals' matrices are symmetric, except geo_cf = G B whose transpose is partner_geo
+# = B G: a column's values are the other signal's row. Few columns are scored from their rows.
+_TRANSPOSED = {"adamic_adar": "adamic_adar", "three_hop": "three_hop",
+               "region_pair": "region_pair", "geo_cf": "partner_geo", "partner_geo": "geo_cf"}
+
+
+def _add_graph_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray, get,
+                     zeros: np.ndarray) -> None:
+    """The sparse graph signals, summed as sparse rows, then added where they are non-zero."""
+    names = {name for name in _GRAPH if np.any(get(name, zeros))}
+    if not names:
+        return
+    if len(queries) == 1:
+        rows = prepared(arrays).graph_rows(int(queries[0]))
+        total = sum(float(get(name, zeros)[0]) * rows[name][cols] for name in names)
+        out[0] += total.astype(DTYPE)
+        return
+    if len(cols) < len(queries):
+        products = _graph_products(arrays, cols, {_TRANSPOSED[name] for name in names})
+        for name in names:
+            values = products[_TRANSPOSED[name]][:, queries].toarray().T
+            out += (get(name, zeros)[:, None] * values).astype(DTYPE)
+        return
+    total = None
+    for name, matrix in _graph_products(arrays, queries, names).items():
+        matrix = sp.csr_matrix(matrix.multiply(get(name, zeros)[:, None]))
+        total = matrix if total is None else total + matrix
+    if total is None or not total.nnz:
+        return
+    position = _positions(arrays.n_cities, cols)
+    total = total.tocoo()
+    where = position[total.col]
+    keep = where >= 0
+    out[total.row[keep], where[keep]] += total.data[keep].astype(DTYPE)
+
+
+def reverse_scores(arrays, query: int, among: np.ndarray, rerank: dict | None = None,
+                   cache: dict | None = None) -> np.ndarray:
+    """s(j -> query) for each j in `among`, float32: the same sum as block_scores(among,
+    [query]), read from the query's own rows (every graph matrix is symmetric or the transpose
+    of another), so a shortlist costs gathers, not one sparse product per row. `cache` keeps the
+    query's rows between calls for the same query."""
+    among = np.asarray(among, dtype=np.int64)
+    ready = prepared(arrays)
+    derived = arrays.derived
+    cache = {} if cache is None else cache
+    weights, offset = _query_weights(arrays, among, rerank or arrays.rerank)
+    get = weights.get
+    zeros = np.zeros(len(among))
+    if "rows" not in cache:
+        rows = ready.graph_rows(query)
+        cache["rows"] = {name: rows[_TRANSPOSED[name]] for name in _GRAPH}
+        cache["own_partners"] = np.log1p(ready.partners_by_country_rows[query].toarray().ravel())
+        cache["column_raw"] = derived["partners_by_country"][:, arrays.country_index[query]] \
+            .toarray().ravel()
+        cache["column"] = np.log1p(cache["column_raw"])
+    mean, spread = _user_moments(arrays, among)
+    scale = get("lightfm", zeros) / spread
+    item = ready.items[query].astype(np.float64)
+    lightfm = arrays.user_embeddings[among].astype(np.float64) @ item[:-1] + item[-1]
+    total = offset + scale * (lightfm - mean) \
+        + get("log_degree", zeros) * ready.log_degree[query] \
+        + get("log_population", zeros) * derived["log_population"][query]
+    query_country = arrays.country_index[query]
+    among_countries = arrays.country_index[among]
+    total += get("country_affinity", zeros) * cache["column"][among]
+    if np.any(get("region_country", zeros)):
+        neighbours = arrays.geo[among] @ cache["column_raw"]
+        total += get("region_country", zeros) * np.log1p(neighbours)
+    total += get("country_pair", zeros) * ready.log_country_pairs[among_countries, query_country]
+    total += get("same_country", zeros) * (among_countries == query_country)
+    total += get("candidate_affinity", zeros) * cache["own_partners"][among_countries]
+    log_population = derived["log_population"]
+    total += get("size_gap", zeros) * np.abs(log_population[query] - log_population[among])
+    lat_rows, lat_cols, lon_rows, lon_cols = ready.trig
+    half = (lat_rows[among] @ lat_cols[query]) ** 2 + (lon_rows[among] @ lon_cols[query]) ** 2
+    from matcher.signals import EARTH_RADIUS_KM
+
+    distance = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(half, 1.0)))
+    total += get("log_distance", zeros) * np.log1p(distance)
+    total += get("both_capital", zeros) * (arrays.is_capital[among] & arrays.is_capital[query])
+    for name, row in cache["rows"].items():
+        weight = get(name, zeros)
+        if np.any(weight):
+            total += weight * row[among]
+    out = total.astype(OUT_DTYPE)
+    out[among == query] = -np.inf
+    if not arrays.candidate_mask[query]:
+        out[:] = -np.inf
+    return out

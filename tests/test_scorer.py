@@ -1,0 +1,110 @@
+"""The folded scorer and the batch path against the reference sum and the one-query path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matcher_factories import make_model_dir
+from test_signals import random_arrays
+
+from matcher import batch, rank, scorer, signals
+from matcher.api import Matcher
+
+
+def reference(arrays, queries, columns):
+    """The sixteen signal arrays, then the re-ranker's weighted sum (float64)."""
+    return signals.score_matrix(arrays, queries, signals.signal_matrices(arrays, queries, columns),
+                                columns)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_block_scores_equal_the_reference_sum(seed):
+    arrays = random_arrays(seed)
+    rows = np.arange(arrays.n_cities)
+    candidates = np.flatnonzero(arrays.candidate_mask)
+    fast = scorer.block_scores(arrays, rows)
+    expected = reference(arrays, rows, candidates)
+    assert (np.isfinite(fast) == np.isfinite(expected)).all()
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(fast[finite], expected[finite], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_single_rows_columns_and_reverse_agree_with_the_block(seed):
+    arrays = random_arrays(seed)
+    rows = np.arange(arrays.n_cities)
+    columns = np.array([3, 1, 20, 5, 29])
+    block = scorer.block_scores(arrays, rows, columns)
+    for row in (0, 7, 29):
+        np.testing.assert_allclose(scorer.block_scores(arrays, np.array([row]), columns)[0],
+                                   block[row], rtol=1e-6, atol=1e-5)
+    for position, column in enumerate(columns):
+        np.testing.assert_allclose(scorer.reverse_scores(arrays, int(column), rows),
+                                   block[:, position], rtol=1e-6, atol=1e-5)
+
+
+def test_self_and_non_candidates_score_minus_infinity():
+    arrays = random_arrays(1)
+    outsider = int(np.flatnonzero(~arrays.candidate_mask)[0])
+    insider = int(np.flatnonzero(arrays.candidate_mask)[0])
+    scores = scorer.block_scores(arrays, np.array([insider, outsider]),
+                                 np.array([insider, outsider]))
+    assert scores[0, 0] == -np.inf and (scores[:, 1] == -np.inf).all()
+    assert np.isfinite(scores[1, 0])
+    assert (scorer.reverse_scores(arrays, outsider, np.arange(5)) == -np.inf).all()
+
+
+def test_unused_signals_cost_nothing_and_change_nothing():
+    """A re-ranker without graph or distance signals skips them: the logit is LightFM-only."""
+    arrays = random_arrays(2)
+    only = {kind: {"signals": ["lightfm"], "mean": [0.0], "scale": [1.0], "coef": [2.0],
+                   "intercept": 0.5} for kind in ("warm", "cold")}
+    rows = np.arange(arrays.n_cities)
+    candidates = np.flatnonzero(arrays.candidate_mask)
+    lightfm = signals.signal_matrices(arrays, rows, candidates)["lightfm"]
+    fast = scorer.block_scores(arrays, rows, rerank=only)
+    finite = np.isfinite(fast)
+    np.testing.assert_allclose(fast[finite], (0.5 + 2.0 * lightfm)[finite], rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def matcher(tmp_path_factory) -> Matcher:
+    return Matcher.load(make_model_dir(tmp_path_factory.mktemp("model") / "v1"))
+
+
+def one_at_a_time(matcher: Matcher, rows: np.ndarray, spec: rank.Filters) -> list[list[int]]:
+    return [matcher.top_rows(np.array([row]), spec)[0].tolist() for row in rows]
+
+
+@settings(max_examples=25, deadline=None)
+@given(k=st.integers(1, 12), per_country=st.sampled_from([None, 1, 2, 3]),
+       mutual=st.booleans(), include_domestic=st.booleans())
+def test_batch_lists_equal_one_at_a_time(matcher, k, per_country, mutual, include_domestic):
+    spec = matcher.make_filters(k, per_country=per_country, mutual=mutual,
+                                include_domestic=include_domestic)
+    rows = np.arange(matcher.model.n_cities)
+    lists = [picks.tolist() for picks in batch.top_lists(matcher, rows, spec)]
+    assert lists == one_at_a_time(matcher, rows, spec)
+
+
+def test_batch_shortlist_falls_back_when_the_bound_fails(matcher, monkeypatch):
+    """With a shortlist of one, the bound can rarely hold: the one-query path must answer."""
+    monkeypatch.setattr(batch, "SHORTLIST", 1)
+    spec = matcher.make_filters(5, per_country=1)
+    monkeypatch.setattr(rank.Filters, "k", 5, raising=False)
+    rows = np.arange(matcher.model.n_cities)
+    small = rank.Filters(k=1, per_country=1)
+    assert [p.tolist() for p in batch.top_lists(matcher, rows, small)] == \
+        one_at_a_time(matcher, rows, small)
+    assert [p.tolist() for p in batch.top_lists(matcher, rows, spec)] == \
+        one_at_a_time(matcher, rows, spec)
+
+
+def test_filters_the_batch_does_not_handle_go_through_the_one_query_path(matcher):
+    spec = matcher.make_filters(4, min_population=100_000, max_km=5000)
+    assert not batch.supported(spec)
+    rows = np.arange(matcher.model.n_cities)
+    assert [p.tolist() for p in matcher.top_rows(rows, spec)] == one_at_a_time(matcher, rows,
+                                                                               spec)
