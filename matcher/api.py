@@ -300,7 +300,14 @@ class Matcher:
                                                   np.array([values[~inside].max()]))[0]
             if len(picks) == spec.k and ranking[picks].min() > np.sqrt(max(best_outside, 0.0)):
                 return picks, ranking, forward, reverse
-            size = min(available, size * 4)
+            # Only cities whose forward percentile reaches (k-th mutual score)^2 can still
+            # enter: take exactly those (a score threshold read off the quantiles), at least 4x.
+            needed = size * 4
+            if len(picks) == spec.k:
+                level = float(ranking[picks].min()) ** 2
+                threshold = np.interp(level, levels, quantiles)
+                needed = max(needed, int(np.count_nonzero(values >= threshold)) + 1)
+            size = min(available, needed)
 
     # ------------------------------------------------------------------ explaining
     def explain(self, city: str | int, partner: str | int):

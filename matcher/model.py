@@ -19,6 +19,7 @@ SPARSE_FILES = ("graph.npz", "geo.npz", "features.npz")
 JSON_FILES = ("rerank.json", "schema.json", "config.json", "metrics.json", "manifest.json")
 CITIES_FILE = "cities.parquet"
 REQUIRED_FILES = (CITIES_FILE, *ARRAY_FILES, *SPARSE_FILES, *JSON_FILES)
+OPTIONAL_FILES = ("lightfm_moments.npy",)
 CITY_COLUMNS = (C.GEONAMEID, C.NAME, C.COUNTRY, C.LAT, C.LON, C.POPULATION, C.IS_CAPITAL,
                 "is_candidate")
 
@@ -141,6 +142,13 @@ class Model:
             is_capital=_column_array(table.column(C.IS_CAPITAL)).astype(bool),
             rerank=documents["rerank"],
         )
+        moments_file = path / OPTIONAL_FILES[0]  # LightFM score mean, spread
+        if moments_file.is_file():  # optional: models trained before 0.2 compute it on demand
+            moments = _load_array(moments_file)
+            if moments.shape != (2, n):
+                raise ModelLoadError(f"model file {moments_file} has shape {moments.shape}, "
+                                     f"expected (2, {n}); {RETRAIN_HINT}")
+            arrays.derived["user_moments"] = (moments[0], moments[1])
         return cls(path, table, arrays, sparse["features.npz"], loaded["score_quantiles.npy"],
                    documents)
 

@@ -116,6 +116,9 @@ def _user_moments(arrays, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and spread of each row's LightFM scores over the candidates (signals._moments)."""
     from matcher.signals import lightfm_moments
 
+    if "user_moments" in arrays.derived:  # every city's, stored with the model
+        mean, spread = arrays.derived["user_moments"]
+        return mean[rows], spread[rows]
     return lightfm_moments(arrays, arrays.user_embeddings[rows])
 
 

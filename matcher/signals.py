@@ -233,8 +233,7 @@ def subscore_signals(arrays: ScoringArrays, query: int,
     lightfm = np.zeros(arrays.n_cities)
     lightfm[rows] = (derived["item_float64"][rows] @ user + arrays.item_biases[rows]
                      - mean[0]) / spread[0]
-    geo_cf = np.log1p((arrays.geo[query] @ derived["binary"]).toarray().ravel())
-    return lightfm, geo_cf
+    return lightfm, derived["prepared"].graph_rows(query)["geo_cf"]
 
 
 def reverse_signals(arrays: ScoringArrays, query: int, among: np.ndarray | None = None,

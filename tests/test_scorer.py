@@ -108,3 +108,25 @@ def test_filters_the_batch_does_not_handle_go_through_the_one_query_path(matcher
     rows = np.arange(matcher.model.n_cities)
     assert [p.tolist() for p in matcher.top_rows(rows, spec)] == one_at_a_time(matcher, rows,
                                                                                spec)
+
+
+def test_stored_lightfm_moments_are_optional_and_checked(tmp_path):
+    """Models written before lightfm_moments.npy load and rank the same; a bad file is named."""
+    import shutil
+
+    from matcher.errors import ModelLoadError
+    from matcher.model import Model
+
+    older = make_model_dir(tmp_path / "older")  # the factory writes no moments file
+    computed = Model.load(older)
+    rows = np.arange(computed.n_cities)
+    directory = tmp_path / "v1"
+    shutil.copytree(older, directory)
+    np.save(directory / "lightfm_moments.npy", np.stack(computed.arrays.derived["user_moments"]))
+    stored = Model.load(directory)
+    assert "user_moments" in stored.arrays.derived
+    np.testing.assert_allclose(stored.scores_batch(rows), computed.scores_batch(rows),
+                               rtol=1e-6, atol=1e-5)
+    np.save(directory / "lightfm_moments.npy", np.zeros((2, 3)))
+    with pytest.raises(ModelLoadError, match="lightfm_moments.npy has shape"):
+        Model.load(directory)

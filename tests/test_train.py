@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from matcher.errors import DataError, InputError
-from matcher.model import REQUIRED_FILES, Model
+from matcher.model import OPTIONAL_FILES, REQUIRED_FILES, Model
 from training.cli import cli
 from training.fit import TrainConfig
 from training.train import train_model
@@ -26,7 +26,7 @@ def test_artifact_is_complete_and_loads_without_pickle(trained):
     model = Model.load(trained.out_dir)
     assert model.n_cities == 20
     manifest = json.loads((trained.out_dir / "manifest.json").read_text())
-    assert set(manifest["files"]) == set(REQUIRED_FILES) - {"manifest.json"}
+    assert set(manifest["files"]) == set(REQUIRED_FILES + OPTIONAL_FILES) - {"manifest.json"}
     assert manifest["data"] == {"inputs": "tiny"}
     assert TrainConfig.from_dict(json.loads((trained.out_dir / "config.json").read_text())) \
         == trained.config
