@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from matcher import rank, scorer
-from matcher.signals import beyond_top
 
 BLOCK = 256
 SHORTLIST = 64
@@ -117,39 +116,9 @@ def _reverse_scores(arrays, ready, part: _Shortlist, stored: np.ndarray,
     return out
 
 
-def _shifted_quantiles(model) -> tuple[np.ndarray, np.ndarray, float]:
-    """Every row's quantiles (float64), laid end to end with rows `spread` apart."""
-    cached = getattr(model, "_shifted_quantiles", None)
-    if cached is None:
-        quantiles = model.quantiles.astype(np.float64)
-        finite = np.isfinite(quantiles)
-        spread = float(np.abs(quantiles[finite]).max()) * 4 + 1.0 if finite.any() else 1.0
-        shifted = (np.where(finite, quantiles, np.sign(quantiles) * spread / 2)
-                   + spread * np.arange(len(quantiles))[:, None]).ravel()
-        cached = model._shifted_quantiles = (quantiles, shifted, spread)
-    return cached
-
-
 def percentiles(model, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """percentile_in_row for many (row, value) pairs at once: one searchsorted over every
-    row's quantiles laid end to end (each row shifted apart), then the same interpolation."""
-    quantiles, shifted, spread = _shifted_quantiles(model)
-    levels = model.quantile_levels
-    size = len(levels)
-    values = np.asarray(values, dtype=np.float64)
-    rows = np.asarray(rows, dtype=np.int64)
-    clipped = np.clip(values, -spread / 2, spread / 2)
-    above = np.searchsorted(shifted, clipped + spread * rows, side="right") - rows * size
-    above = np.clip(above, 0, size)
-    upper = np.clip(above, 1, size - 1)
-    low_q, high_q = quantiles[rows, upper - 1], quantiles[rows, upper]
-    span = np.where(high_q > low_q, high_q - low_q, 1.0)
-    with np.errstate(invalid="ignore", over="ignore"):
-        fraction = np.clip((values - low_q) / span, 0.0, 1.0)
-    out = levels[upper - 1] + fraction * (levels[upper] - levels[upper - 1])
-    top = beyond_top(values, quantiles[rows, -1], quantiles[rows, -2], levels[-1])
-    out = np.where(above == 0, 0.0, np.where(above >= size, top, out))
-    return np.where(np.isfinite(values), out, 0.0)
+    """Where each value sits in its row city's score distribution (model.percentile_of)."""
+    return model.percentile_of(rows, values)
 
 
 def _rank_block(matcher, part: _Shortlist, spec: rank.Filters,

@@ -199,7 +199,7 @@ class Model:
     def percentile_of(self, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Where each value sits in each row city's own score distribution, 0..1."""
         rows = np.asarray(rows, dtype=np.int64)
-        return signals.percentile_from_quantiles(self.quantiles[rows], self.quantile_levels,
+        return signals.row_percentiles(self.quantiles, rows, self.quantile_levels,
                                                  np.asarray(values, dtype=np.float64))
 
     def signals(self, row: int) -> dict[str, np.ndarray]:

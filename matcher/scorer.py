@@ -16,6 +16,8 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
+from matcher.signals import EARTH_RADIUS_KM, SIGNALS, lightfm_moments
+
 # Sums run in float64 and are rounded to float32 at the end: paths that add the same terms in
 # another order (a block, one row, the reverse gathers) then give the same bits but for values
 # within 1e-16 of a float32 rounding boundary, so batch and one-at-a-time lists agree.
@@ -23,6 +25,7 @@ DTYPE = np.float64
 OUT_DTYPE = np.float32
 _LOCAL = ("country_affinity", "region_country", "country_pair", "same_country")
 _GRAPH = ("adamic_adar", "geo_cf", "partner_geo", "three_hop", "region_pair")
+
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,10 @@ class Prepared:
         self.right: dict[tuple[float, float], np.ndarray] = {}  # item side of the product
         self._graph_query: int | None = None
         self._graph_rows: dict[str, np.ndarray] = {}
+        self._weights_for: dict | None = None
+        self._weights: dict[str, np.ndarray] = {}
+        self._in_country: dict[int, np.ndarray] = {}
+        self._near_country: dict[int, np.ndarray] = {}
 
     @cached_property
     def candidates(self) -> np.ndarray:
@@ -67,6 +74,34 @@ class Prepared:
                                 for name, matrix in products.items()}
             self._graph_query = query
         return self._graph_rows
+
+    def row_weights(self, rerank: dict) -> dict[str, np.ndarray]:
+        """Every city's weight per signal (n,) as the asking side, its part chosen by history,
+        plus the LightFM term folded: const + scale * (u . v + b). Kept per re-ranker."""
+        if self._weights_for is not rerank:
+            rows = np.arange(self.arrays.n_cities)
+            weights, offset = _query_weights(self.arrays, rows, rerank)
+            out = {name: weights.get(name, np.zeros(len(rows))) for name in SIGNALS}
+            mean, spread = _user_moments(self.arrays, rows)
+            out["lightfm_scale"] = out["lightfm"] / spread
+            out["lightfm_const"] = offset - out["lightfm_scale"] * mean
+            self._weights, self._weights_for = out, rerank
+        return self._weights
+
+    def in_country(self, country: int) -> np.ndarray:
+        """log(1 + partners each city has in `country`), (n,), kept per country."""
+        if country not in self._in_country:
+            column = self.arrays.derived["partners_by_country"][:, country].toarray().ravel()
+            self._in_country[country] = np.log1p(column)
+        return self._in_country[country]
+
+    def near_country(self, country: int) -> np.ndarray:
+        """log(1 + partners each city's geographic neighbours have in `country`), (n,), kept
+        per country (a product with the whole neighbour kernel)."""
+        if country not in self._near_country:
+            column = self.arrays.derived["partners_by_country"][:, country].toarray().ravel()
+            self._near_country[country] = np.log1p(self.arrays.geo @ column)
+        return self._near_country[country]
 
     @cached_property
     def positions(self) -> np.ndarray:
@@ -114,8 +149,6 @@ class Prepared:
 
 def _user_moments(arrays, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and spread of each row's LightFM scores over the candidates (signals._moments)."""
-    from matcher.signals import lightfm_moments
-
     if "user_moments" in arrays.derived:  # every city's, stored with the model
         mean, spread = arrays.derived["user_moments"]
         return mean[rows], spread[rows]
@@ -206,7 +239,6 @@ def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.nd
     derived = arrays.derived
     membership = derived["membership"]
     query_countries = arrays.country_index[queries]
-    by_country = derived["partners_by_country"]
     own = prepared(arrays).partners_by_country_rows[queries]
     table = get("country_affinity", zeros)[:, None] * np.log1p(own.toarray())
     if np.any(get("region_country", zeros)):
@@ -219,7 +251,8 @@ def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.nd
     affinity = get("candidate_affinity", zeros)
     if np.any(affinity):
         unique, inverse = np.unique(query_countries, return_inverse=True)
-        columns = np.log1p(by_country[:, unique].toarray()[cols].T).astype(DTYPE)
+        ready = prepared(arrays)
+        columns = np.stack([ready.in_country(int(country))[cols] for country in unique])
         scratch = np.take(columns, inverse, axis=0)
         scratch *= affinity[:, None].astype(DTYPE)
         out += scratch
@@ -251,8 +284,6 @@ def _log_distance(ready: Prepared, queries: np.ndarray, cols: np.ndarray,
     """log(1 + great-circle km) into `out`, exact haversine without per-pair trigonometry:
     sin(dlat/2) and sqrt(cos lat1 cos lat2) sin(dlon/2) are both rank-2 bilinear forms, so
     two (q, 2) x (2, c) products give them with no cancellation for nearby cities."""
-    from matcher.signals import EARTH_RADIUS_KM
-
     lat_rows, lat_cols, lon_rows, lon_cols = ready.trig
     np.matmul(lat_rows[queries].astype(DTYPE), lat_cols[cols].T.astype(DTYPE), out=out)
     np.multiply(out, out, out=out)
@@ -329,51 +360,45 @@ def reverse_scores(arrays, query: int, among: np.ndarray, rerank: dict | None = 
                    cache: dict | None = None) -> np.ndarray:
     """s(j -> query) for each j in `among`, float32: the same sum as block_scores(among,
     [query]), read from the query's own rows (every graph matrix is symmetric or the transpose
-    of another), so a shortlist costs gathers, not one sparse product per row. `cache` keeps the
-    query's rows between calls for the same query."""
+    of another) and per-city weights, so a shortlist costs gathers, not one sparse product per
+    row. `cache` keeps the query's rows between calls for the same query."""
     among = np.asarray(among, dtype=np.int64)
     ready = prepared(arrays)
     derived = arrays.derived
+    weights = ready.row_weights(rerank or arrays.rerank)
     cache = {} if cache is None else cache
-    weights, offset = _query_weights(arrays, among, rerank or arrays.rerank)
-    get = weights.get
-    zeros = np.zeros(len(among))
+    query_country = int(arrays.country_index[query])
     if "rows" not in cache:
         rows = ready.graph_rows(query)
-        cache["rows"] = {name: rows[_TRANSPOSED[name]] for name in _GRAPH}
+        cache["rows"] = [(weights[name], rows[_TRANSPOSED[name]]) for name in _GRAPH
+                         if np.any(weights[name])]
         cache["own_partners"] = np.log1p(ready.partners_by_country_rows[query].toarray().ravel())
-        cache["column_raw"] = derived["partners_by_country"][:, arrays.country_index[query]] \
-            .toarray().ravel()
-        cache["column"] = np.log1p(cache["column_raw"])
-    mean, spread = _user_moments(arrays, among)
-    scale = get("lightfm", zeros) / spread
-    item = ready.items[query].astype(np.float64)
-    lightfm = arrays.user_embeddings[among].astype(np.float64) @ item[:-1] + item[-1]
-    total = offset + scale * (lightfm - mean) \
-        + get("log_degree", zeros) * ready.log_degree[query] \
-        + get("log_population", zeros) * derived["log_population"][query]
-    query_country = arrays.country_index[query]
-    among_countries = arrays.country_index[among]
-    total += get("country_affinity", zeros) * cache["column"][among]
-    if np.any(get("region_country", zeros)):
-        neighbours = arrays.geo[among] @ cache["column_raw"]
-        total += get("region_country", zeros) * np.log1p(neighbours)
-    total += get("country_pair", zeros) * ready.log_country_pairs[among_countries, query_country]
-    total += get("same_country", zeros) * (among_countries == query_country)
-    total += get("candidate_affinity", zeros) * cache["own_partners"][among_countries]
-    log_population = derived["log_population"]
-    total += get("size_gap", zeros) * np.abs(log_population[query] - log_population[among])
+        cache["lightfm"] = derived["user_float64"] @ ready.items[query, :-1].astype(np.float64) \
+            + float(ready.items[query, -1])
     lat_rows, lat_cols, lon_rows, lon_cols = ready.trig
     half = (lat_rows[among] @ lat_cols[query]) ** 2 + (lon_rows[among] @ lon_cols[query]) ** 2
-    from matcher.signals import EARTH_RADIUS_KM
-
     distance = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(half, 1.0)))
-    total += get("log_distance", zeros) * np.log1p(distance)
-    total += get("both_capital", zeros) * (arrays.is_capital[among] & arrays.is_capital[query])
-    for name, row in cache["rows"].items():
-        weight = get(name, zeros)
-        if np.any(weight):
-            total += weight * row[among]
+    among_countries = arrays.country_index[among]
+    log_population = derived["log_population"]
+
+    def weight(name: str) -> np.ndarray:
+        return weights[name][among]
+
+    total = weights["lightfm_const"][among] + weights["lightfm_scale"][among] \
+        * cache["lightfm"][among]
+    total += weight("log_degree") * ready.log_degree[query]
+    total += weight("log_population") * log_population[query]
+    total += weight("country_affinity") * ready.in_country(query_country)[among]
+    if np.any(weights["region_country"]):
+        total += weight("region_country") * ready.near_country(query_country)[among]
+    total += weight("country_pair") * ready.log_country_pairs[among_countries, query_country]
+    total += weight("same_country") * (among_countries == query_country)
+    total += weight("candidate_affinity") * cache["own_partners"][among_countries]
+    total += weight("size_gap") * np.abs(log_population[query] - log_population[among])
+    total += weight("log_distance") * np.log1p(distance)
+    total += weight("both_capital") * (arrays.is_capital[among] & arrays.is_capital[query])
+    for row_weights, row in cache["rows"]:
+        total += row_weights[among] * row[among]
     out = total.astype(OUT_DTYPE)
     out[among == query] = -np.inf
     if not arrays.candidate_mask[query]:

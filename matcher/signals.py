@@ -379,6 +379,36 @@ def percentile_from_quantiles(quantiles: np.ndarray, levels: np.ndarray,
     return np.where(np.isfinite(values), out, 0.0)
 
 
+def row_percentiles(table: np.ndarray, rows: np.ndarray, levels: np.ndarray,
+                    values: np.ndarray) -> np.ndarray:
+    """percentile_from_quantiles(table[rows], levels, values) without gathering whole rows: a
+    binary search per value in its own row (the same count of quantiles <= value, so the same
+    bits as rank.percentile_in_row)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    values = np.asarray(values, dtype=np.float64)
+    size = len(levels)
+    low = np.zeros(len(values), dtype=np.int64)
+    high = np.full(len(values), size, dtype=np.int64)
+    for _ in range(int(np.ceil(np.log2(size + 1)))):
+        middle = (low + high) >> 1
+        active = low < high
+        below = table[rows, np.minimum(middle, size - 1)] <= values
+        low = np.where(active & below, middle + 1, low)
+        high = np.where(active & ~below, middle, high)
+    above = low
+    upper = np.clip(above, 1, size - 1)
+    low_q = table[rows, upper - 1].astype(np.float64)
+    high_q = table[rows, upper].astype(np.float64)
+    span = np.where(high_q > low_q, high_q - low_q, 1.0)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf or huge / tiny: clipped
+        fraction = np.clip((values - low_q) / span, 0.0, 1.0)
+    out = levels[upper - 1] + fraction * (levels[upper] - levels[upper - 1])
+    top = beyond_top(values, table[rows, -1].astype(np.float64),
+                     table[rows, -2].astype(np.float64), levels[-1])
+    out = np.where(above == 0, 0.0, np.where(above >= size, top, out))
+    return np.where(np.isfinite(values), out, 0.0)
+
+
 def beyond_top(values: np.ndarray, top: np.ndarray, below_top: np.ndarray,
                top_level: float) -> np.ndarray:
     """Percentiles above the highest stored quantile: still strictly increasing, below 1.
@@ -387,6 +417,6 @@ def beyond_top(values: np.ndarray, top: np.ndarray, below_top: np.ndarray,
     few, the ones that matter, would be ordered by row number.
     """
     spread = np.maximum(np.asarray(top) - np.asarray(below_top), 1e-9)
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # +inf: NaN here, 0 for the caller
         excess = np.maximum(np.asarray(values) - top, 0.0) / spread
-    return top_level + (1.0 - top_level) * excess / (1.0 + excess)
+        return top_level + (1.0 - top_level) * excess / (1.0 + excess)

@@ -128,5 +128,5 @@ def test_stored_lightfm_moments_are_optional_and_checked(tmp_path):
     np.testing.assert_allclose(stored.scores_batch(rows), computed.scores_batch(rows),
                                rtol=1e-6, atol=1e-5)
     np.save(directory / "lightfm_moments.npy", np.zeros((2, 3)))
-    with pytest.raises(ModelLoadError, match="lightfm_moments.npy has shape"):
+    with pytest.raises(ModelLoadError, match=r"lightfm_moments\.npy has shape"):
         Model.load(directory)

@@ -115,3 +115,23 @@ def test_regression_scores_above_the_top_quantile_do_not_tie():
                                                           values)):
         assert (np.diff(percentiles) > 0).all()
         assert (percentiles > levels[-1]).all() and (percentiles < 1.0).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_row_percentiles_equal_the_gathered_and_single_row_versions(seed):
+    from matcher.rank import percentile_in_row
+
+    rng = np.random.default_rng(seed)
+    levels = signals.quantile_levels(11)
+    table = np.sort(rng.normal(size=(6, 11)), axis=1).astype(np.float32)
+    table[2, 3:6] = table[2, 3]  # repeated quantiles: flat stretches
+    rows = rng.integers(0, 6, 400)
+    values = np.concatenate([rng.normal(scale=2.0, size=396), [-np.inf, np.inf, 0.0, 10.0]])
+    values[:20] = table[rows[:20], rng.integers(0, 11, 20)]  # exactly on a quantile
+    fast = signals.row_percentiles(table, rows, levels, values)
+    np.testing.assert_array_equal(
+        fast, signals.percentile_from_quantiles(table[rows], levels, values))
+    for row in range(6):
+        chosen = rows == row
+        np.testing.assert_array_equal(fast[chosen], percentile_in_row(table[row], levels,
+                                                                      values[chosen]))
