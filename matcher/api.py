@@ -264,9 +264,10 @@ class Matcher:
                       spec: rank.Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Exact mutual top-k, computing percentiles only for a shortlist.
 
-        The mutual score sqrt(f * r) is at most sqrt(f), so once the k picks from the shortlist
-        (the cities with the best forward score, hence percentile f) all beat sqrt(best f left
-        outside), no city outside can enter and the answer equals ranking every eligible city.
+        The mutual score sqrt(f * r) is at most sqrt(f * ceiling) (ceiling 1, or the floor for a
+        city that is not a candidate: nobody ranks it), so once the k picks from the shortlist
+        (the best forward scores, hence percentiles f) all beat sqrt(best f left outside *
+        ceiling), no city outside can enter: the answer equals ranking every eligible city.
         """
         model = self.model
         levels, quantiles = model.quantile_levels, model.quantiles[query]
@@ -279,6 +280,8 @@ class Matcher:
         size = min(available, max(64 * spec.k, 512))
         done = np.zeros(available, dtype=bool)
         cache: dict = {}
+        # The best reverse percentile anyone can give: none for a city no list holds.
+        ceiling = 1.0 if model.arrays.candidate_mask[query] else rank.PERCENTILE_FLOOR
         while True:
             if size >= available:
                 inside = np.ones(available, dtype=bool)
@@ -298,13 +301,14 @@ class Matcher:
                 return picks, ranking, forward, reverse
             best_outside = rank.percentile_in_row(quantiles, levels,
                                                   np.array([values[~inside].max()]))[0]
-            if len(picks) == spec.k and ranking[picks].min() > np.sqrt(max(best_outside, 0.0)):
+            if len(picks) == spec.k and ranking[picks].min() > np.sqrt(
+                    max(best_outside, rank.PERCENTILE_FLOOR) * ceiling):
                 return picks, ranking, forward, reverse
-            # Only cities whose forward percentile reaches (k-th mutual score)^2 can still
-            # enter: take exactly those (a score threshold read off the quantiles), at least 4x.
+            # Only cities whose forward percentile reaches (k-th mutual score)^2 / ceiling can
+            # still enter: take exactly those (a score threshold read off the quantiles).
             needed = size * 4
             if len(picks) == spec.k:
-                level = float(ranking[picks].min()) ** 2
+                level = float(ranking[picks].min()) ** 2 / ceiling
                 threshold = np.interp(level, levels, quantiles)
                 needed = max(needed, int(np.count_nonzero(values >= threshold)) + 1)
             size = min(available, needed)

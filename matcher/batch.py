@@ -18,7 +18,7 @@ import numpy as np
 from matcher import rank, scorer
 
 BLOCK = 256
-SHORTLIST = 64
+SHORTLIST = 256
 
 
 @dataclass
@@ -128,12 +128,13 @@ def _rank_block(matcher, part: _Shortlist, spec: rank.Filters,
     shape = part.positions.shape
     query_repeat = np.repeat(part.queries, shape[1])
     forward = percentiles(model, query_repeat, part.scores.ravel()).reshape(shape)
-    bound = percentiles(model, part.queries, part.outside)
+    bound = np.maximum(percentiles(model, part.queries, part.outside), rank.PERCENTILE_FLOOR)
     if spec.mutual:
         partner_rows = ready.candidates[part.positions].ravel()
         reverse = percentiles(model, partner_rows, reverse_values.ravel()).reshape(shape)
         ranking = rank.combine_sides(forward, reverse, True)
-        bound = np.sqrt(np.maximum(bound, 0.0))
+        ceiling = np.where(ready.positions[part.queries] >= 0, 1.0, rank.PERCENTILE_FLOOR)
+        bound = np.sqrt(bound * ceiling)
     else:
         ranking = rank.combine_sides(forward, None, False)
     country_ids = matcher.evidence.country_ids

@@ -21,7 +21,7 @@ PER_COUNTRY_DEFAULT: int | None = 3
 """At most this many recommendations from one country (None: no cap)."""
 
 TOP_K_DEFAULT = 10
-_PERCENTILE_FLOOR = 1e-9  # keeps log/sqrt of a zero percentile finite and ordered
+PERCENTILE_FLOOR = 1e-9  # keeps log/sqrt of a zero percentile finite and ordered
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,10 @@ def combine_sides(forward_pct: np.ndarray, reverse_pct: np.ndarray, mutual: bool
     Percentiles (not raw scores) make the two sides comparable: a hub scores everyone high, so
     what matters is where q sits in the hub's own list.
     """
-    forward = np.clip(np.asarray(forward_pct, dtype=np.float64), _PERCENTILE_FLOOR, 1.0)
+    forward = np.clip(np.asarray(forward_pct, dtype=np.float64), PERCENTILE_FLOOR, 1.0)
     if not mutual:
         return forward
-    reverse = np.clip(np.asarray(reverse_pct, dtype=np.float64), _PERCENTILE_FLOOR, 1.0)
+    reverse = np.clip(np.asarray(reverse_pct, dtype=np.float64), PERCENTILE_FLOOR, 1.0)
     return np.sqrt(forward * reverse)
 
 
