@@ -294,7 +294,7 @@ class PairExplanation:
         lines.append("collaborative evidence:")
         lines.extend(f"  {e}" for e in self.evidence or ["none found"])
         lines.append("re-ranker signals (value, contribution to the score):")
-        lines.extend(f"  {name:<15} {v['value']:9.3f} {v['contribution']:+8.3f}"
+        lines.extend(f"  {name:<18} {v['value']:9.3f} {v['contribution']:+8.3f}"
                      for name, v in self.signals.items())
         return "\n".join(lines)
 
