@@ -59,6 +59,7 @@ class Prepared:
         self._weights_for: dict | None = None
         self._weights: dict[str, np.ndarray] = {}
         self._in_country: dict[int, np.ndarray] = {}
+        self._candidate_side: dict[str, np.ndarray] | None = None
         self._near_country: dict[int, np.ndarray] = {}
 
     @cached_property
@@ -102,6 +103,20 @@ class Prepared:
             column = self.arrays.derived["partners_by_country"][:, country].toarray().ravel()
             self._near_country[country] = np.log1p(self.arrays.geo @ column)
         return self._near_country[country]
+
+    def column_side(self, cols: np.ndarray | None) -> dict[str, np.ndarray]:
+        """The column halves of the pair terms for `cols` (None: the candidates, kept)."""
+        if cols is None and self._candidate_side is not None:
+            return self._candidate_side
+        rows = self.candidates if cols is None else cols
+        _, lat_cols, _, lon_cols = self.trig
+        side = {"lat": np.ascontiguousarray(lat_cols[rows].T),
+                "lon": np.ascontiguousarray(lon_cols[rows].T),
+                "log_population": self.arrays.derived["log_population"][rows],
+                "is_capital": self.arrays.is_capital[rows]}
+        if cols is None:
+            self._candidate_side = side
+        return side
 
     @cached_property
     def positions(self) -> np.ndarray:
@@ -214,7 +229,7 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
             out[kind_rows] = left @ right
 
     _add_country_terms(out, arrays, queries, cols, get, zeros)
-    _add_pair_terms(out, arrays, ready, queries, cols, get, zeros)
+    _add_pair_terms(out, arrays, ready, queries, cols if not default else None, get, zeros)
     _add_graph_terms(out, arrays, queries, cols, get, zeros)
 
     if not default:
@@ -259,35 +274,37 @@ def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.nd
 
 
 def _add_pair_terms(out: np.ndarray, arrays, ready: Prepared, queries: np.ndarray,
-                    cols: np.ndarray, get, zeros: np.ndarray) -> None:
-    """Size gap, distance and capitals: functions of both cities' own attributes."""
+                    cols: np.ndarray | None, get, zeros: np.ndarray) -> None:
+    """Size gap, distance and capitals: functions of both cities' own attributes (`cols`
+    None: the candidates, whose column arrays are kept)."""
     log_population = arrays.derived["log_population"]
-    scratch = np.subtract(log_population[cols].astype(DTYPE)[None, :],
-                          log_population[queries].astype(DTYPE)[:, None])
+    column_side = ready.column_side(cols)
+    scratch = np.subtract(column_side["log_population"][None, :],
+                          log_population[queries][:, None])
     np.abs(scratch, out=scratch)
     scratch *= get("size_gap", zeros).astype(DTYPE)[:, None]
     out += scratch
     weight = get("log_distance", zeros)
     if np.any(weight):
-        _log_distance(ready, queries, cols, scratch)
+        _log_distance(ready, queries, column_side, scratch)
         scratch *= weight.astype(DTYPE)[:, None]
         out += scratch
     capital = get("both_capital", zeros)
     capital_rows = np.flatnonzero(arrays.is_capital[queries] & (capital != 0))
     if len(capital_rows):
-        capital_cols = np.flatnonzero(arrays.is_capital[cols])
+        capital_cols = np.flatnonzero(column_side["is_capital"])
         out[np.ix_(capital_rows, capital_cols)] += capital[capital_rows, None].astype(DTYPE)
 
 
-def _log_distance(ready: Prepared, queries: np.ndarray, cols: np.ndarray,
+def _log_distance(ready: Prepared, queries: np.ndarray, column_side: dict[str, np.ndarray],
                   out: np.ndarray) -> None:
     """log(1 + great-circle km) into `out`, exact haversine without per-pair trigonometry:
     sin(dlat/2) and sqrt(cos lat1 cos lat2) sin(dlon/2) are both rank-2 bilinear forms, so
     two (q, 2) x (2, c) products give them with no cancellation for nearby cities."""
-    lat_rows, lat_cols, lon_rows, lon_cols = ready.trig
-    np.matmul(lat_rows[queries].astype(DTYPE), lat_cols[cols].T.astype(DTYPE), out=out)
+    lat_rows, _, lon_rows, _ = ready.trig
+    np.matmul(lat_rows[queries], column_side["lat"], out=out)
     np.multiply(out, out, out=out)
-    lon_part = lon_rows[queries].astype(DTYPE) @ lon_cols[cols].T.astype(DTYPE)
+    lon_part = lon_rows[queries] @ column_side["lon"]
     np.multiply(lon_part, lon_part, out=lon_part)
     out += lon_part
     np.minimum(out, 1.0, out=out)

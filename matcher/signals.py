@@ -384,27 +384,28 @@ def row_percentiles(table: np.ndarray, rows: np.ndarray, levels: np.ndarray,
     """percentile_from_quantiles(table[rows], levels, values) without gathering whole rows: a
     binary search per value in its own row (the same count of quantiles <= value, so the same
     bits as rank.percentile_in_row)."""
-    rows = np.asarray(rows, dtype=np.int64)
     values = np.asarray(values, dtype=np.float64)
     size = len(levels)
+    flat = table.reshape(-1)
+    start = np.asarray(rows, dtype=np.int64) * size  # flat offset of each value's row
     low = np.zeros(len(values), dtype=np.int64)
     high = np.full(len(values), size, dtype=np.int64)
     for _ in range(int(np.ceil(np.log2(size + 1)))):
         middle = (low + high) >> 1
+        below = flat[start + np.minimum(middle, size - 1)] <= values
         active = low < high
-        below = table[rows, np.minimum(middle, size - 1)] <= values
         low = np.where(active & below, middle + 1, low)
         high = np.where(active & ~below, middle, high)
     above = low
     upper = np.clip(above, 1, size - 1)
-    low_q = table[rows, upper - 1].astype(np.float64)
-    high_q = table[rows, upper].astype(np.float64)
+    low_q = flat[start + upper - 1].astype(np.float64)
+    high_q = flat[start + upper].astype(np.float64)
     span = np.where(high_q > low_q, high_q - low_q, 1.0)
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf or huge / tiny: clipped
         fraction = np.clip((values - low_q) / span, 0.0, 1.0)
     out = levels[upper - 1] + fraction * (levels[upper] - levels[upper - 1])
-    top = beyond_top(values, table[rows, -1].astype(np.float64),
-                     table[rows, -2].astype(np.float64), levels[-1])
+    top = beyond_top(values, flat[start + size - 1].astype(np.float64),
+                     flat[start + size - 2].astype(np.float64), levels[-1])
     out = np.where(above == 0, 0.0, np.where(above >= size, top, out))
     return np.where(np.isfinite(values), out, 0.0)
 
