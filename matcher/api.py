@@ -26,6 +26,9 @@ from matcher.lookup import CityLookup, CityRecord
 _UNSET = object()
 
 
+MUTUAL_SHORTLIST_PER_K, MUTUAL_SHORTLIST_MIN = 64, 512  # first reverse shortlist: max(64 k, 512)
+
+
 @dataclass(frozen=True)
 class Match:
     """One recommended partner; `to_dict()` gives the JSON/CSV row."""
@@ -277,7 +280,7 @@ class Matcher:
         eligible_rows = np.flatnonzero(mask)  # ascending: position order is row order
         values = scores[eligible_rows]
         available = len(eligible_rows)
-        size = min(available, max(64 * spec.k, 512))
+        size = min(available, max(MUTUAL_SHORTLIST_PER_K * spec.k, MUTUAL_SHORTLIST_MIN))
         done = np.zeros(available, dtype=bool)
         cache: dict = {}
         # The best reverse percentile anyone can give: none for a city no list holds.

@@ -130,3 +130,50 @@ def test_stored_lightfm_moments_are_optional_and_checked(tmp_path):
     np.save(directory / "lightfm_moments.npy", np.zeros((2, 3)))
     with pytest.raises(ModelLoadError, match=r"lightfm_moments\.npy has shape"):
         Model.load(directory)
+
+
+@pytest.fixture(scope="module")
+def larger_matcher(tmp_path_factory) -> Matcher:
+    """80 cities, a sparse graph and a high population floor: many cities are not candidates,
+    so nobody's list holds them (their reverse percentile is the floor)."""
+    directory = make_model_dir(tmp_path_factory.mktemp("larger") / "v1", seed=3, synthetic=60,
+                               synthetic_edges=25, candidate_floor=400_000)
+    return Matcher.load(directory)
+
+
+@pytest.mark.parametrize("mutual", [True, False])
+@pytest.mark.parametrize("per_country", [None, 2])
+def test_batch_equals_one_at_a_time_with_non_candidate_queries(larger_matcher, mutual,
+                                                                per_country):
+    """Regression: the mutual bound took sqrt(best forward percentile outside) even for a city
+    that is not a candidate, whose mutual scores are all at most sqrt(floor), so its shortlist
+    grew to every candidate; the bound now uses the reverse ceiling (1, or the floor), and the
+    batch and one-query paths still agree."""
+    arrays = larger_matcher.model.arrays
+    assert (~arrays.candidate_mask).sum() >= 5
+    spec = larger_matcher.make_filters(6, per_country=per_country, mutual=mutual)
+    rows = np.arange(larger_matcher.model.n_cities)
+    lists = [picks.tolist() for picks in batch.top_lists(larger_matcher, rows, spec)]
+    assert lists == one_at_a_time(larger_matcher, rows, spec)
+    outsider = int(np.flatnonzero(~arrays.candidate_mask)[0])
+    if mutual:  # nobody ranks an outsider: its mutual order is its forward order
+        one_sided = larger_matcher.make_filters(6, per_country=per_country, mutual=False)
+        assert lists[outsider] == one_at_a_time(larger_matcher, np.array([outsider]),
+                                                one_sided)[0]
+
+
+def test_an_outsider_needs_one_shortlist(larger_matcher, monkeypatch):
+    """The ceiling bound settles a non-candidate's mutual list on the first shortlist."""
+    import matcher.api as api_module
+
+    monkeypatch.setattr(api_module, "MUTUAL_SHORTLIST_PER_K", 1)
+    monkeypatch.setattr(api_module, "MUTUAL_SHORTLIST_MIN", 4)
+    arrays = larger_matcher.model.arrays
+    outsider = int(np.flatnonzero(~arrays.candidate_mask)[0])
+    calls = []
+    original = larger_matcher._reverse
+    monkeypatch.setattr(larger_matcher, "_reverse",
+                        lambda query, among, cache=None: calls.append(len(among))
+                        or original(query, among, cache))
+    larger_matcher.top_rows(np.array([outsider]), larger_matcher.make_filters(3, mutual=True))
+    assert len(calls) == 1
