@@ -185,7 +185,7 @@ class Matcher:
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) > 1 and batch.supported(spec):
             return batch.top_lists(self, rows, spec)
-        return [self._pick(query, scores, spec)[0] for query, scores in self._scored_rows(rows)]
+        return [self.pick(query, scores, spec)[0] for query, scores in self._scored_rows(rows)]
 
     def _reverse(self, query: int, among: np.ndarray, cache: dict | None = None) -> np.ndarray:
         """Percentile of `query` in each of `among`'s own score distributions."""
@@ -198,9 +198,10 @@ class Matcher:
         return rank.haversine_km(float(ev.lat[query]), float(ev.lon[query]), ev.lat[rows],
                                  ev.lon[rows])
 
-    def _pick(self, query: int, scores: np.ndarray,
-              spec: rank.Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(picks, ranking, forward, reverse) for one query under the filters."""
+    def pick(self, query: int, scores: np.ndarray,
+             spec: rank.Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(picks, ranking, forward, reverse) for one query under the filters, from its scores
+        over every city (-inf where it cannot be recommended): the one-query ranking path."""
         model, ev = self.model, self.evidence
         levels, quantiles = model.quantile_levels, model.quantiles[query]
         mask = rank.eligible(
@@ -224,7 +225,7 @@ class Matcher:
         levels, quantiles = model.quantile_levels, model.quantiles[query]
         partners = ev.partners(query)
         if chosen is None:
-            picks, ranking, forward, reverse = self._pick(query, scores, spec)
+            picks, ranking, forward, reverse = self.pick(query, scores, spec)
         else:  # ranked by the batch path: recompute both sides for the picks only
             picks, ranking = chosen, np.zeros_like(scores)
             forward, reverse = np.zeros_like(scores), np.zeros_like(scores)

@@ -94,7 +94,9 @@ def top_lists(matcher, rows: np.ndarray, spec: rank.Filters,
     for part in shortlists:
         reverse = _reverse_scores(arrays, ready, part, stored, store_index) if spec.mutual \
             else None
-        results.extend(_rank_block(matcher, part, spec, reverse))
+        results.extend(_rank_block(matcher, part, spec, reverse,
+                                   lambda query: stored[store_index[query]]
+                                   if store_index[query] >= 0 else None))
     return results
 
 
@@ -122,7 +124,9 @@ def percentiles(model, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def _rank_block(matcher, part: _Shortlist, spec: rank.Filters,
-                reverse_values: np.ndarray | None) -> list[np.ndarray]:
+                reverse_values: np.ndarray | None, stored_row) -> list[np.ndarray]:
+    """Rank each query of a block from its shortlist; where the bound fails, the one-query
+    path ranks it (from its stored forward row when there is one)."""
     model = matcher.model
     ready = scorer.prepared(model.arrays)
     shape = part.positions.shape
@@ -150,5 +154,16 @@ def _rank_block(matcher, part: _Shortlist, spec: rank.Filters,
         value_of = dict(zip(order.tolist(), values[order_index].tolist(), strict=True))
         exact = not np.isfinite(part.outside[i]) or (
             len(picks) == spec.k and min(value_of[p] for p in picks.tolist()) > bound[i])
-        out.append(picks if exact else matcher.top_rows(np.array([query]), spec)[0])
+        out.append(picks if exact else _one_query(matcher, query, spec, stored_row(query)))
     return out
+
+
+def _one_query(matcher, query: int, spec: rank.Filters, row: np.ndarray | None) -> np.ndarray:
+    """The one-query path's picks, reusing the query's forward row when the batch kept it (its
+    masked cells are ineligible there too)."""
+    if row is None:
+        return matcher.top_rows(np.array([query]), spec)[0]
+    arrays = matcher.model.arrays
+    scores = np.full(arrays.n_cities, -np.inf)
+    scores[scorer.prepared(arrays).candidates] = row
+    return matcher.pick(query, scores, spec)[0]
