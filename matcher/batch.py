@@ -17,7 +17,7 @@ import numpy as np
 
 from matcher import rank, scorer
 
-BLOCK = 256
+BLOCK = 64
 SHORTLIST = 256
 
 

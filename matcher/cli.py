@@ -221,6 +221,48 @@ def _echo_recommendation(result) -> None:
         click.echo(f"Existing partners, excluded above ({len(partners)}): {shown}{more}")
 
 
+@cli.command("lists")
+@click.argument("cities", nargs=-1)
+@click.option("--all", "every_city", is_flag=True, help="Every city in the model.")
+@click.option("-k", "--top", "k", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--mutual/--one-sided", default=None, help="As for `twin with` (default mutual).")
+@click.option("--include-domestic", is_flag=True)
+@click.option("--per-country", type=click.IntRange(min=0), default=None,
+              help="At most N partners from one country (0: no cap; default 3).")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the CSV here (default: standard output).")
+@_MODEL_OPTION
+def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: bool | None,
+                  include_domestic: bool, per_country: int | None, out: str | None,
+                  model_dir: str | None) -> None:
+    """Top-k partners for many CITIES (or --all) as CSV: one row per (city, rank), the same
+    lists as `twin with` gives one at a time, ranked in batches."""
+    import csv
+    import sys
+
+    import numpy as np
+
+    from matcher.errors import InputError
+
+    if bool(cities) == every_city:
+        raise InputError("lists: give CITY arguments or --all, not both or neither")
+    matcher = _load_matcher(model_dir)
+    extra = {} if per_country is None else {"per_country": per_country or None}
+    spec = matcher.make_filters(k, include_domestic=include_domestic, mutual=mutual, **extra)
+    rows = (np.arange(matcher.model.n_cities) if every_city
+            else np.array([matcher.resolve(city) for city in cities], dtype=np.int64))
+    ids, ev = matcher.model.geonameids, matcher.evidence
+    with (open(out, "w", newline="", encoding="utf-8") if out else sys.stdout) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["query_geonameid", "query_name", "query_country", "rank", "geonameid",
+                         "name", "country_code", "population"])
+        for query, picks in zip(rows.tolist(), matcher.top_rows(rows, spec), strict=True):
+            for position, row in enumerate(picks.tolist(), start=1):
+                writer.writerow([ids[query], ev.names[query], ev.country_codes[query], position,
+                                 ids[row], ev.names[row], ev.country_codes[row],
+                                 int(ev.populations[row])])
+
+
 @cli.command("explain")
 @click.argument("city")
 @click.argument("partner")

@@ -128,10 +128,38 @@ def test_explain_text_and_json(model_dir):
     assert payload["partner"]["geonameid"] == 2653822
 
 
-@pytest.mark.parametrize("command", [(), ("with",), ("explain",)])
+@pytest.mark.parametrize("command", [(), ("with",), ("explain",), ("lists",)])
 def test_every_command_has_help(command):
     result = run(*command, "--help")
     assert result.exit_code == 0
     assert "Usage:" in result.output
 
 
+
+
+def test_lists_give_the_with_lists_for_every_city(model_dir, tmp_path):
+    out = tmp_path / "lists.csv"
+    result = run("lists", "--all", "-k", "4", "--model", str(model_dir), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    by_city: dict[str, list[int]] = {}
+    for row in rows:
+        by_city.setdefault(row["query_geonameid"], []).append(int(row["geonameid"]))
+    assert len(by_city) == 20
+    for city in ("Sejong", "Cardiff", "Daejeon"):
+        payload = json.loads(run("with", city, "-k", "4", "--json", "--model",
+                                 str(model_dir)).output)
+        expected = [m["geonameid"] for m in payload["matches"]]
+        assert by_city[str(payload["query"]["geonameid"])] == expected
+    named = run("lists", "Sejong", "Cardiff", "-k", "2", "--one-sided", "--model",
+                str(model_dir))
+    assert named.output.splitlines()[0].startswith("query_geonameid,query_name")
+    assert len(named.output.splitlines()) == 5
+
+
+def test_lists_needs_cities_or_all(model_dir):
+    for args in ((), ("Sejong", "--all")):
+        result = run("lists", *args, "--model", str(model_dir))
+        assert result.exit_code == 2
+        assert result.output == ("Error: lists: give CITY arguments or --all, not both or "
+                                 "neither\n")
