@@ -329,7 +329,7 @@ class Matcher:
 
 
 def _optional_column(model, name: str) -> list:
-    if name in model.table.column_names:
+    if model.has_column(name):
         return model.column(name).tolist()
     return [""] * model.n_cities
 

@@ -48,11 +48,20 @@ def _load_sparse(path: Path) -> sp.csr_matrix:
     return _read(path, "a readable sparse matrix", lambda p: sp.load_npz(p).tocsr())
 
 
-def _load_table(path: Path):
+LAZY_COLUMNS = ("alternatenames",)  # long text, read only when a lookup needs it
+
+
+def _load_table(path: Path, columns: tuple[str, ...] | None = None):
+    """The city index without LAZY_COLUMNS (or only `columns`)."""
     import pyarrow.parquet as pq
 
-    return _read(path, "a readable Parquet table",
-                 lambda p: pq.ParquetFile(p).read(use_pandas_metadata=False))
+    def read(p: Path):
+        handle = pq.ParquetFile(p)
+        wanted = list(columns) if columns is not None else [
+            name for name in handle.schema_arrow.names if name not in LAZY_COLUMNS]
+        return handle.read(columns=wanted, use_pandas_metadata=False)
+
+    return _read(path, "a readable Parquet table", read)
 
 
 def _column_array(column) -> np.ndarray:
@@ -155,11 +164,28 @@ class Model:
     # -- the city index ---------------------------------------------------------------
     def column(self, name: str) -> np.ndarray:
         """One column of the city index as a numpy array (fast; no pandas)."""
+        if name not in self.table.column_names and name in LAZY_COLUMNS:
+            extra = _load_table(self.path / CITIES_FILE, (name,))
+            if name in extra.column_names:
+                self.table = self.table.append_column(name, extra.column(name))
         return _column_array(self.table.column(name))
+
+    def has_column(self, name: str) -> bool:
+        return name in self.table.column_names or (name in LAZY_COLUMNS and \
+            name in self._file_columns)
+
+    @cached_property
+    def _file_columns(self) -> list[str]:
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(self.path / CITIES_FILE).schema_arrow.names
 
     @cached_property
     def cities(self):
-        """The city index as a DataFrame (row i is model city i)."""
+        """The city index as a DataFrame (row i is model city i), every column."""
+        for name in LAZY_COLUMNS:
+            if self.has_column(name):
+                self.column(name)
         return self.table.to_pandas()
 
     @property

@@ -229,7 +229,10 @@ def subscore_signals(arrays: ScoringArrays, query: int,
     """The query's "lightfm" and "geo_cf" signals at `rows`, as (n,) arrays (zero elsewhere)."""
     derived = arrays.derived
     user = derived["user_float64"][query]
-    mean, spread = lightfm_moments(arrays, user[None, :])
+    if "user_moments" in derived:  # stored with the model
+        mean, spread = (values[[query]] for values in derived["user_moments"])
+    else:
+        mean, spread = lightfm_moments(arrays, user[None, :])
     lightfm = np.zeros(arrays.n_cities)
     lightfm[rows] = (derived["item_float64"][rows] @ user + arrays.item_biases[rows]
                      - mean[0]) / spread[0]

@@ -189,3 +189,13 @@ def test_serving_path_imports_no_lightfm_or_sklearn(model_dir):
     assert out.stdout.strip() == "[]"
 
 
+
+
+def test_alternate_names_are_read_only_when_a_lookup_needs_them(model_dir):
+    from matcher.model import Model
+
+    model = Model.load(model_dir)
+    assert "alternatenames" not in model.table.column_names
+    assert model.has_column("alternatenames")
+    assert "alternatenames" in model.cities.columns
+    assert len(model.column("alternatenames")) == model.n_cities
