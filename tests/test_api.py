@@ -199,3 +199,5 @@ def test_alternate_names_are_read_only_when_a_lookup_needs_them(model_dir):
     assert model.has_column("alternatenames")
     assert "alternatenames" in model.cities.columns
     assert len(model.column("alternatenames")) == model.n_cities
+    matcher = Matcher(Model.load(model_dir))
+    assert matcher.resolve("Caerdydd") == matcher.resolve("Cardiff")  # an alternate name
