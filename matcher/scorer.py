@@ -67,14 +67,50 @@ class Prepared:
         return np.flatnonzero(self.arrays.candidate_mask)
 
     def graph_rows(self, query: int) -> dict[str, np.ndarray]:
-        """log(1 + value) of the five graph signals in the query's row, dense (n,); the last
-        query's rows are kept (a recommendation reads them forward and reverse)."""
+        """log(1 + value) of the five graph signals in the query's row, dense (n,), plus the
+        query's partner counts per country ("own_countries") and its neighbours' ("near_
+        countries"), raw. Sums of CSR rows with bincount (no sparse objects: one query is a
+        handful of rows). The last query's rows are kept (read forward and reverse)."""
         if self._graph_query != query:
-            products = _graph_products(self.arrays, np.array([query]), set(_GRAPH))
-            self._graph_rows = {name: matrix.toarray().ravel()
-                                for name, matrix in products.items()}
+            self._graph_rows = self._single_rows(query)
             self._graph_query = query
         return self._graph_rows
+
+    def _single_rows(self, query: int) -> dict[str, np.ndarray]:
+        derived = self.arrays.derived
+        binary, geo = derived["binary"], self.arrays.geo
+        n, countries = self.arrays.n_cities, derived["membership"].shape[1]
+        partners = _indices(binary, query)
+        degree = derived["degree"]
+        inverse_log = np.zeros(len(partners))
+        hub = degree[partners] > 1
+        inverse_log[hub] = 1.0 / np.log(degree[partners][hub])
+        neighbours, closeness = _indices(geo, query), _data(geo, query)
+        scale = 1.0 / np.sqrt(np.maximum(degree, 1.0))
+        # S = D^-1/2 B D^-1/2, so S[i, j] = scale_i scale_j B[i, j]
+        two_hop = _sum_rows(binary, partners, scale[query] * scale[partners] ** 2, n) * scale
+        near_partners = _sum_rows(binary, neighbours, closeness, n)
+        reached = np.flatnonzero(two_hop)
+        three_hop = _sum_rows(binary, reached, two_hop[reached] * scale[reached], n) * scale
+        raw = {
+            "adamic_adar": _sum_rows(binary, partners, inverse_log, n),
+            "geo_cf": near_partners,
+            "partner_geo": _sum_rows(geo, partners, np.ones(len(partners)), n),
+            "three_hop": 10.0 * three_hop,
+            "region_pair": _sum_rows(geo, np.flatnonzero(near_partners),
+                                     near_partners[near_partners != 0], n),
+        }
+        rows = {}
+        for name, values in raw.items():
+            touched = np.flatnonzero(values)
+            values[touched] = np.log1p(values[touched])
+            rows[name] = values
+        country_index = self.arrays.country_index
+        rows["own_countries"] = np.bincount(country_index[partners], minlength=countries)
+        reached = np.flatnonzero(near_partners)
+        rows["near_countries"] = np.bincount(country_index[reached],
+                                             weights=near_partners[reached], minlength=countries)
+        return rows
 
     def row_weights(self, rerank: dict) -> dict[str, np.ndarray]:
         """Every city's weight per signal (n,) as the asking side, its part chosen by history,
@@ -247,6 +283,26 @@ def _positions(n_cities: int, cols: np.ndarray) -> np.ndarray:
     return position
 
 
+def _indices(matrix: sp.csr_matrix, row: int) -> np.ndarray:
+    return matrix.indices[matrix.indptr[row]:matrix.indptr[row + 1]]
+
+
+def _data(matrix: sp.csr_matrix, row: int) -> np.ndarray:
+    return matrix.data[matrix.indptr[row]:matrix.indptr[row + 1]]
+
+
+def _sum_rows(matrix: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray,
+              n: int) -> np.ndarray:
+    """sum_i weights[i] * matrix[rows[i]] as a dense (n,) vector."""
+    if not len(rows):
+        return np.zeros(n)
+    starts, stops = matrix.indptr[rows], matrix.indptr[rows + 1]
+    lengths = stops - starts
+    positions = np.repeat(stops - lengths.cumsum(), lengths) + np.arange(lengths.sum())
+    values = matrix.data[positions] * np.repeat(weights, lengths)
+    return np.bincount(matrix.indices[positions], weights=values, minlength=n)
+
+
 def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray, get,
                        zeros: np.ndarray) -> None:
     """Terms that depend on the query and the candidate's country, or the query's country and
@@ -254,11 +310,14 @@ def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.nd
     derived = arrays.derived
     membership = derived["membership"]
     query_countries = arrays.country_index[queries]
-    own = prepared(arrays).partners_by_country_rows[queries]
-    table = get("country_affinity", zeros)[:, None] * np.log1p(own.toarray())
+    single = prepared(arrays).graph_rows(int(queries[0])) if len(queries) == 1 else None
+    own = single["own_countries"][None, :] if single is not None else \
+        prepared(arrays).partners_by_country_rows[queries].toarray()
+    table = get("country_affinity", zeros)[:, None] * np.log1p(own)
     if np.any(get("region_country", zeros)):
-        neighbours = arrays.geo[queries] @ derived["binary"] @ membership
-        table += get("region_country", zeros)[:, None] * np.log1p(neighbours.toarray())
+        neighbours = single["near_countries"][None, :] if single is not None else \
+            (arrays.geo[queries] @ derived["binary"] @ membership).toarray()
+        table += get("region_country", zeros)[:, None] * np.log1p(neighbours)
     table += get("country_pair", zeros)[:, None] * prepared(arrays).log_country_pairs[
         query_countries]
     table[np.arange(len(queries)), query_countries] += get("same_country", zeros)
