@@ -100,16 +100,16 @@ class Prepared:
             "region_pair": _sum_rows(geo, np.flatnonzero(near_partners),
                                      near_partners[near_partners != 0], n),
         }
-        rows = {}
-        for name, values in raw.items():
+        country_index = self.arrays.country_index
+        reached = np.flatnonzero(near_partners)
+        rows = {"own_countries": np.bincount(country_index[partners], minlength=countries),
+                "near_countries": np.bincount(country_index[reached],
+                                              weights=near_partners[reached],
+                                              minlength=countries)}
+        for name, values in raw.items():  # in place: only the non-zero cells need the log
             touched = np.flatnonzero(values)
             values[touched] = np.log1p(values[touched])
             rows[name] = values
-        country_index = self.arrays.country_index
-        rows["own_countries"] = np.bincount(country_index[partners], minlength=countries)
-        reached = np.flatnonzero(near_partners)
-        rows["near_countries"] = np.bincount(country_index[reached],
-                                             weights=near_partners[reached], minlength=countries)
         return rows
 
     def row_weights(self, rerank: dict) -> dict[str, np.ndarray]:
