@@ -237,8 +237,8 @@ class Matcher:
         else:
             probability = model.probability(scores[picks])
         distances = self._distances(query, picks)
-        lightfm, geo_cf = scoring.subscore_signals(
-            model.arrays, query, np.concatenate([ev.reference(query), picks]))
+        lightfm, geo_cf = scoring.subscore_signals(model.arrays, query, ev.reference_rows,
+                                                   picks)
         subs = subscores(ev, query, picks, lightfm, geo_cf, reverse[picks])
         matches = tuple(
             Match(

@@ -62,6 +62,8 @@ class Evidence:
     _anchor_cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        self._pairs_query: int | None = None
+        self._pairs: tuple = ()
         self._warm_rows = np.flatnonzero(self.degree > 0)
         candidates = np.flatnonzero(self.candidate)
         if len(candidates) > REFERENCE_SAMPLE:
@@ -128,6 +130,19 @@ class Evidence:
         """Partnerships in the model graph between the two cities' countries."""
         return round(float(self.country_pairs[self.country_ids[a], self.country_ids[b]]))
 
+    def anchor_pairs(self, query: int) -> tuple[np.ndarray, str, np.ndarray, np.ndarray]:
+        """anchors(query), and every (anchor, anchor's partner) pair but the query, as two
+        arrays: built once per query (each of its picks reads them)."""
+        if self._pairs_query != query:
+            anchors, kind = self.anchors(query)
+            lists = [self.partners(a) for a in anchors.tolist()]
+            anchor_of = np.repeat(anchors, [len(x) for x in lists]).astype(np.int64)
+            others = np.concatenate(lists).astype(np.int64) if lists else np.empty(0, np.int64)
+            keep = others != query
+            self._pairs = (anchors, kind, anchor_of[keep], others[keep])
+            self._pairs_query = query
+        return self._pairs
+
     def anchors(self, query: int) -> tuple[np.ndarray, str]:
         """The query's partners, or for a city without any its nearest cities that have some."""
         partners = self.partners(query)
@@ -180,25 +195,25 @@ def subscores(ev: Evidence, query: int, picks: np.ndarray, lightfm: np.ndarray,
 
 def collaborative_evidence(ev: Evidence, query: int, partner: int, limit: int = 3) -> list[str]:
     """Who connects the two: the query's anchors twinning with the partner or a city near it."""
-    anchors, kind = ev.anchors(query)
+    anchors, kind, anchor_of, others = ev.anchor_pairs(query)
     qname, pname = ev.names[query], ev.names[partner]
     found: list[str] = []
-    for a in anchors:
+    for a in anchors.tolist():
         if partner in ev.partners(a):
             found.append(f"{'its partner' if kind == 'partner' else 'nearby'} "
                          f"{ev.names[a]} twins with {pname}")
-    if len(found) < limit and len(anchors):
-        pairs = [(a, b) for a in anchors for b in ev.partners(a) if b != partner and b != query]
-        if pairs:
-            others = np.array([b for _, b in pairs])
-            km = haversine_km(ev.lat[partner], ev.lon[partner], ev.lat[others], ev.lon[others])
-            for index in np.argsort(km, kind="stable"):
-                if km[index] > NEAR_KM or len(found) >= limit:
-                    break
-                a, b = pairs[index]
-                lead = f"{qname}'s partner" if kind == "partner" else "nearby"
-                found.append(f"{lead} {ev.names[a]} twins with {ev.names[b]}, "
-                             f"{km[index]:.0f} km from {pname}")
+    if len(found) < limit and len(others):
+        keep = others != partner
+        pair_anchors, pair_others = anchor_of[keep], others[keep]
+        km = haversine_km(ev.lat[partner], ev.lon[partner], ev.lat[pair_others],
+                          ev.lon[pair_others])
+        for index in np.argsort(km, kind="stable"):
+            if km[index] > NEAR_KM or len(found) >= limit:
+                break
+            a, b = int(pair_anchors[index]), int(pair_others[index])
+            lead = f"{qname}'s partner" if kind == "partner" else "nearby"
+            found.append(f"{lead} {ev.names[a]} twins with {ev.names[b]}, "
+                         f"{km[index]:.0f} km from {pname}")
     return found[:limit]
 
 

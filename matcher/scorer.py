@@ -270,7 +270,7 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
 
     if not default:
         out[:, ~arrays.candidate_mask[cols]] = -np.inf
-    position = _positions(arrays.n_cities, cols)[queries]
+    position = (ready.positions if default else _positions(arrays.n_cities, cols))[queries]
     inside = np.flatnonzero(position >= 0)
     out[inside, position[inside]] = -np.inf
     return out.astype(OUT_DTYPE)

@@ -224,18 +224,26 @@ def signal_matrices(arrays: ScoringArrays, queries: np.ndarray,
     }
 
 
-def subscore_signals(arrays: ScoringArrays, query: int,
-                     rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The query's "lightfm" and "geo_cf" signals at `rows`, as (n,) arrays (zero elsewhere)."""
+def subscore_signals(arrays: ScoringArrays, query: int, reference: np.ndarray,
+                     picks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The query's "lightfm" and "geo_cf" signals at the `reference` rows (a fixed sample, its
+    item rows kept between calls) and the picks, as (n,) arrays (zero elsewhere)."""
     derived = arrays.derived
     user = derived["user_float64"][query]
     if "user_moments" in derived:  # stored with the model
         mean, spread = (values[[query]] for values in derived["user_moments"])
     else:
         mean, spread = lightfm_moments(arrays, user[None, :])
+    cached = derived.get("reference_items")
+    if cached is None or cached[0] is not reference:
+        cached = (reference, derived["item_float64"][reference],
+                  arrays.item_biases[reference].astype(np.float64))
+        derived["reference_items"] = cached
+    picks = np.asarray(picks, dtype=np.int64)
     lightfm = np.zeros(arrays.n_cities)
-    lightfm[rows] = (derived["item_float64"][rows] @ user + arrays.item_biases[rows]
-                     - mean[0]) / spread[0]
+    lightfm[reference] = (cached[1] @ user + cached[2] - mean[0]) / spread[0]
+    lightfm[picks] = (derived["item_float64"][picks] @ user + arrays.item_biases[picks]
+                      - mean[0]) / spread[0]
     return lightfm, derived["prepared"].graph_rows(query)["geo_cf"]
 
 
