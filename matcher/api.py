@@ -335,11 +335,11 @@ def _optional_column(model, name: str) -> list:
 
 
 def _country_names(model) -> dict[str, str]:
-    if "country_name" not in model.table.column_names:
+    if not model.has_column("country_name"):
         return {}
     codes, first = np.unique(model.column("country_code").astype(str), return_index=True)
     names = model.column("country_name")[first]
-    return {str(c): str(n) for c, n in zip(codes, names, strict=True) if n is not None}
+    return {str(c): str(n) for c, n in zip(codes, names, strict=True) if n}
 
 
 __all__ = ["CityNotFoundError", "Match", "Matcher", "Recommendation", "default_model_dir"]

@@ -81,7 +81,7 @@ class Evidence:
         degree = np.asarray(arrays.derived["degree"], dtype=np.float64)
         names = [str(x) for x in model.column("name")]
         codes = model.column("country_code").astype(str)
-        if "partner_countries" in model.table.column_names:
+        if model.has_column("partner_countries"):
             partner_countries = model.column("partner_countries").astype(np.float64)
         else:
             partner_countries = np.zeros_like(degree)

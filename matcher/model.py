@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from matcher import signals
+from matcher.cityindex import CITIES_FILE, SERVING_FILE, CityIndex
 from matcher.columns import Columns as C
 from matcher.errors import ModelLoadError
 
@@ -17,9 +18,8 @@ ARRAY_FILES = ("user_embeddings.npy", "item_embeddings.npy", "user_biases.npy",
                "item_biases.npy", "score_quantiles.npy")
 SPARSE_FILES = ("graph.npz", "geo.npz", "features.npz")
 JSON_FILES = ("rerank.json", "schema.json", "config.json", "metrics.json", "manifest.json")
-CITIES_FILE = "cities.parquet"
 REQUIRED_FILES = (CITIES_FILE, *ARRAY_FILES, *SPARSE_FILES, *JSON_FILES)
-OPTIONAL_FILES = ("lightfm_moments.npy",)
+OPTIONAL_FILES = ("lightfm_moments.npy", SERVING_FILE)  # absent in models before 0.2
 CITY_COLUMNS = (C.GEONAMEID, C.NAME, C.COUNTRY, C.LAT, C.LON, C.POPULATION, C.IS_CAPITAL,
                 "is_candidate")
 
@@ -46,41 +46,6 @@ def _load_array(path: Path) -> np.ndarray:
 
 def _load_sparse(path: Path) -> sp.csr_matrix:
     return _read(path, "a readable sparse matrix", lambda p: sp.load_npz(p).tocsr())
-
-
-LAZY_COLUMNS = ("alternatenames",)  # long text, read only when a lookup needs it
-
-
-def _load_table(path: Path, columns: tuple[str, ...] | None = None):
-    """The city index without LAZY_COLUMNS (or only `columns`)."""
-    import pyarrow.parquet as pq
-
-    def read(p: Path):
-        handle = pq.ParquetFile(p)
-        wanted = list(columns) if columns is not None else [
-            name for name in handle.schema_arrow.names if name not in LAZY_COLUMNS]
-        return handle.read(columns=wanted, use_pandas_metadata=False)
-
-    return _read(path, "a readable Parquet table", read)
-
-
-def _column_array(column) -> np.ndarray:
-    """A pyarrow column as numpy without pandas: pyarrow's own conversion imports pandas, a
-    quarter of a second on every fresh `twin with`. Text goes through Python lists, numbers and
-    booleans are read from the Arrow buffers."""
-    import pyarrow as pa
-
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) \
-            or array.null_count:
-        return np.array(array.to_pylist(), dtype=object)
-    if pa.types.is_boolean(array.type):
-        bits = np.frombuffer(array.buffers()[1], dtype=np.uint8)
-        return np.unpackbits(bits, bitorder="little")[array.offset:array.offset + len(array)] \
-            .astype(bool)
-    dtype = np.dtype(array.type.to_pandas_dtype())
-    return np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset
-                         * dtype.itemsize).copy()
 
 
 class Model:
@@ -117,10 +82,10 @@ class Model:
         documents = {name.removesuffix(".json"): _load_json(path / name) for name in JSON_FILES}
         loaded = {name: _load_array(path / name) for name in ARRAY_FILES}
         sparse = {name: _load_sparse(path / name) for name in SPARSE_FILES}
-        table = _load_table(path / CITIES_FILE)
-        absent = [name for name in CITY_COLUMNS if name not in table.column_names]
+        table = CityIndex.load(path)
+        absent = [name for name in CITY_COLUMNS if name not in table.loaded_names]
         if absent:
-            raise ModelLoadError(f"model file {path / CITIES_FILE} lacks columns {absent}; "
+            raise ModelLoadError(f"model city index in {path} lacks columns {absent}; "
                                  "retrain with `make train`")
         n = table.num_rows
         expected = {
@@ -137,18 +102,18 @@ class Model:
                                      f"{tuple('*' if e is None else e for e in shape)} for {n} "
                                      "cities; the directory is inconsistent, retrain with "
                                      "`make train`")
-        country_codes = _column_array(table.column(C.COUNTRY))
+        country_codes = table.column(C.COUNTRY)
         _, country_index = np.unique(country_codes.astype(str), return_inverse=True)
         arrays = signals.ScoringArrays(
             user_embeddings=loaded["user_embeddings.npy"],
             item_embeddings=loaded["item_embeddings.npy"],
             user_biases=loaded["user_biases.npy"], item_biases=loaded["item_biases.npy"],
             graph=sparse["graph.npz"], geo=sparse["geo.npz"],
-            lat=_column_array(table.column(C.LAT)), lon=_column_array(table.column(C.LON)),
-            population=_column_array(table.column(C.POPULATION)),
+            lat=table.column(C.LAT), lon=table.column(C.LON),
+            population=table.column(C.POPULATION),
             country_index=country_index.astype(np.int64),
-            candidate_mask=_column_array(table.column("is_candidate")).astype(bool),
-            is_capital=_column_array(table.column(C.IS_CAPITAL)).astype(bool),
+            candidate_mask=table.column("is_candidate").astype(bool),
+            is_capital=table.column(C.IS_CAPITAL).astype(bool),
             rerank=documents["rerank"],
         )
         moments_file = path / OPTIONAL_FILES[0]  # LightFM score mean, spread
@@ -164,28 +129,14 @@ class Model:
     # -- the city index ---------------------------------------------------------------
     def column(self, name: str) -> np.ndarray:
         """One column of the city index as a numpy array (fast; no pandas)."""
-        if name not in self.table.column_names and name in LAZY_COLUMNS:
-            extra = _load_table(self.path / CITIES_FILE, (name,))
-            if name in extra.column_names:
-                self.table = self.table.append_column(name, extra.column(name))
-        return _column_array(self.table.column(name))
+        return self.table.column(name)
 
     def has_column(self, name: str) -> bool:
-        return name in self.table.column_names or (name in LAZY_COLUMNS and \
-            name in self._file_columns)
-
-    @cached_property
-    def _file_columns(self) -> list[str]:
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(self.path / CITIES_FILE).schema_arrow.names
+        return self.table.has(name)
 
     @cached_property
     def cities(self):
         """The city index as a DataFrame (row i is model city i), every column."""
-        for name in LAZY_COLUMNS:
-            if self.has_column(name):
-                self.column(name)
         return self.table.to_pandas()
 
     @property

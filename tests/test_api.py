@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -189,15 +190,72 @@ def test_serving_path_imports_no_lightfm_or_sklearn(model_dir):
     assert out.stdout.strip() == "[]"
 
 
+def test_with_a_serving_index_a_recommendation_imports_no_pyarrow_or_pandas(model_dir,
+                                                                           tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    from matcher.cityindex import SERVING_FILE, write_serving_index
+
+    served = tmp_path / "served"
+    shutil.copytree(model_dir, served)
+    write_serving_index(pd.read_parquet(served / "cities.parquet"), served / SERVING_FILE)
+    code = (
+        "import sys\n"
+        "from matcher.api import Matcher\n"
+        f"Matcher.load({str(served)!r}).recommend('Sejong, KR')\n"
+        "print(sorted(m for m in ('pyarrow', 'pandas') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip() == "[]"
 
 
 def test_alternate_names_are_read_only_when_a_lookup_needs_them(model_dir):
     from matcher.model import Model
 
     model = Model.load(model_dir)
-    assert "alternatenames" not in model.table.column_names
+    assert "alternatenames" not in model.table.loaded_names
     assert model.has_column("alternatenames")
     assert "alternatenames" in model.cities.columns
     assert len(model.column("alternatenames")) == model.n_cities
     matcher = Matcher(Model.load(model_dir))
     assert matcher.resolve("Caerdydd") == matcher.resolve("Cardiff")  # an alternate name
+
+
+def test_serving_index_gives_the_parquet_columns_and_the_same_answers(model_dir, tmp_path):
+    """cities_serving.npz (what a fresh `twin with` reads instead of importing pyarrow) holds
+    the same columns as cities.parquet, and the recommendations do not change."""
+    import shutil
+
+    import pandas as pd
+
+    from matcher.cityindex import SERVING_COLUMNS, SERVING_FILE, write_serving_index
+    from matcher.model import Model
+
+    served = tmp_path / "served"
+    shutil.copytree(model_dir, served)
+    write_serving_index(pd.read_parquet(served / "cities.parquet"), served / SERVING_FILE)
+    fast, plain = Model.load(served), Model.load(model_dir)
+    assert set(fast.table.loaded_names) == set(SERVING_COLUMNS) & set(plain.table.loaded_names)
+    for name in fast.table.loaded_names:
+        expected = plain.column(name)
+        if expected.dtype == object:
+            expected = np.array(["" if v is None else v for v in expected], dtype=object)
+        assert (fast.column(name) == expected).all(), name
+    assert Matcher(fast).recommend("Sejong") == Matcher(plain).recommend("Sejong")
+    assert fast.column("timezone").tolist() == plain.column("timezone").tolist()  # from Parquet
+
+
+def test_damaged_serving_index_names_the_file(model_dir, tmp_path):
+    import shutil
+
+    from matcher.cityindex import SERVING_FILE
+    from matcher.model import Model
+
+    broken = tmp_path / "broken"
+    shutil.copytree(model_dir, broken)
+    (broken / SERVING_FILE).write_bytes(b"not a zip")
+    with pytest.raises(ModelLoadError, match=r"cities_serving\.npz is not a readable city index"):
+        Model.load(broken)

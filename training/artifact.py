@@ -11,6 +11,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from matcher import signals
+from matcher.cityindex import SERVING_FILE, write_serving_index
 from matcher.errors import DataError
 from matcher.signals import ScoringArrays
 from training.dataset import EncodedFeatures
@@ -86,6 +87,7 @@ def write_artifact(out_dir: Path, arrays: ScoringArrays, encoded: EncodedFeature
     sp.save_npz(out_dir / "features.npz", sp.csr_matrix(encoded.matrix, dtype=np.float32),
                 compressed=False)
     city_table.to_parquet(out_dir / "cities.parquet", index=False)
+    write_serving_index(city_table, out_dir / SERVING_FILE)
     _dump_json(out_dir / "rerank.json", arrays.rerank)
     _dump_json(out_dir / "schema.json", {
         "feature_names": encoded.names, "feature_groups": encoded.groups,

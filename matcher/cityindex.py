@@ -1,0 +1,135 @@
+"""The model's city index as numpy columns: serving reads them from `cities_serving.npz` (no
+pyarrow import, a tenth of a second on every fresh `twin with`), any other column from
+`cities.parquet` when first asked for. Models without the npz read the Parquet file only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from matcher.errors import ModelLoadError
+
+CITIES_FILE = "cities.parquet"
+SERVING_FILE = "cities_serving.npz"
+# What `twin with` reads: the lookup, the scoring arrays, the evidence and the output rows.
+SERVING_COLUMNS = ("geonameid", "name", "asciiname", "country_code", "admin1_code", "lat", "lon",
+                   "population", "country_name", "is_capital", "is_candidate",
+                   "partner_countries")
+LAZY_COLUMNS = ("alternatenames",)  # long text, read only when a lookup needs it
+_TEXT = "text__"  # npz key prefix: a column of text stored as NUL-separated UTF-8 bytes
+_ROWS = "rows__"
+
+
+def write_serving_index(table, path: Path) -> None:
+    """Write the SERVING_COLUMNS of a city DataFrame as numpy arrays (no pickle): numbers as
+    they are, text as one NUL-separated UTF-8 buffer per column (missing text as "")."""
+    arrays: dict[str, np.ndarray] = {_ROWS: np.array(len(table), dtype=np.int64)}
+    for name in SERVING_COLUMNS:
+        if name not in table.columns:
+            continue
+        column = table[name]
+        if column.dtype.kind in "biuf":
+            arrays[name] = column.to_numpy()
+        else:
+            texts = ["" if value is None or value != value else str(value) for value in column]
+            arrays[_TEXT + name] = np.frombuffer("\x00".join(texts).encode("utf-8"),
+                                                dtype=np.uint8)
+    np.savez(path, **arrays)
+
+
+def _read_serving(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as stored:
+        rows = int(stored[_ROWS])
+        columns = {}
+        for key in stored.files:
+            if key.startswith(_TEXT):
+                texts = stored[key].tobytes().decode("utf-8").split("\x00") if rows else []
+                if len(texts) != rows:
+                    raise ValueError(f"column {key[len(_TEXT):]} has {len(texts)} values, "
+                                     f"expected {rows}")
+                columns[key[len(_TEXT):]] = np.array(texts, dtype=object)
+            elif key != _ROWS:
+                columns[key] = stored[key]
+    return columns
+
+
+def _column_array(column) -> np.ndarray:
+    """A pyarrow column as numpy without pandas: pyarrow's own conversion imports pandas, a
+    quarter of a second on every fresh `twin with`. Text goes through Python lists, numbers and
+    booleans are read from the Arrow buffers."""
+    import pyarrow as pa
+
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) \
+            or array.null_count:
+        return np.array(array.to_pylist(), dtype=object)
+    if pa.types.is_boolean(array.type):
+        bits = np.frombuffer(array.buffers()[1], dtype=np.uint8)
+        return np.unpackbits(bits, bitorder="little")[array.offset:array.offset + len(array)] \
+            .astype(bool)
+    dtype = np.dtype(array.type.to_pandas_dtype())
+    return np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset
+                         * dtype.itemsize).copy()
+
+
+def _parquet_columns(path: Path, names: list[str] | None) -> dict[str, np.ndarray]:
+    import pyarrow.parquet as pq
+
+    handle = pq.ParquetFile(path)
+    wanted = names if names is not None else [
+        name for name in handle.schema_arrow.names if name not in LAZY_COLUMNS]
+    table = handle.read(columns=wanted, use_pandas_metadata=False)
+    return {name: _column_array(table.column(name)) for name in table.column_names}
+
+
+class CityIndex:
+    """Row i is model city i; `column(name)` gives a numpy array (text as objects)."""
+
+    def __init__(self, directory: Path, columns: dict[str, np.ndarray]) -> None:
+        self.directory = Path(directory)
+        self._columns = columns
+
+    @classmethod
+    def load(cls, directory: Path) -> CityIndex:
+        directory = Path(directory)
+        serving, parquet = directory / SERVING_FILE, directory / CITIES_FILE
+        source = serving if serving.is_file() else parquet
+        try:
+            columns = _read_serving(serving) if source == serving else \
+                _parquet_columns(parquet, None)
+        except (OSError, ValueError, KeyError, UnicodeDecodeError) as error:
+            raise ModelLoadError(f"model file {source} is not a readable city index ({error}); "
+                                 "retrain with `make train` or roll back with "
+                                 "`twin models rollback`") from error
+        return cls(directory, columns)
+
+    @property
+    def num_rows(self) -> int:
+        return len(next(iter(self._columns.values()))) if self._columns else 0
+
+    @property
+    def loaded_names(self) -> list[str]:
+        return list(self._columns)
+
+    def file_names(self) -> list[str]:
+        import pyarrow.parquet as pq
+
+        return list(pq.ParquetFile(self.directory / CITIES_FILE).schema_arrow.names)
+
+    def has(self, name: str) -> bool:
+        return name in self._columns or name in self.file_names()
+
+    def column(self, name: str) -> np.ndarray:
+        if name not in self._columns:
+            if name not in self.file_names():
+                raise KeyError(f"the city index has no column {name!r}")
+            self._columns.update(_parquet_columns(self.directory / CITIES_FILE, [name]))
+        return self._columns[name]
+
+    def to_pandas(self):
+        """Every column of cities.parquet as a DataFrame."""
+        import pandas as pd
+
+        return pd.read_parquet(self.directory / CITIES_FILE)
