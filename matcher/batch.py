@@ -2,10 +2,12 @@
 
 Blocks of query rows are scored with `scorer.block_scores` (two threads; numpy releases the GIL)
 and each row keeps a shortlist of its best forward scores. The reverse scores s(j -> q) for the
-shortlisted pairs are read from the forward rows of the candidate cities, so a full batch scores
-every pair once. The shortlist is exact under the same bound as the one-query path: the mutual
-score sqrt(f * r) is at most sqrt(f), so when the k picks all beat sqrt(best f outside the
-shortlist) nobody outside could enter; rows where that fails are ranked by the one-query path.
+shortlisted pairs are read from the forward rows of the candidate cities, which the batch keeps
+(float32, candidates asked x candidates: 2 GB for every city of the snapshot), so a full batch
+scores every pair once. The shortlist is exact under the one-query path's bound: the mutual
+score sqrt(f * r) is at most sqrt(f * ceiling) (ceiling 1, or the floor for a city no list
+holds), so when the k picks all beat sqrt(best f outside the shortlist * ceiling) nobody outside
+could enter; a row where that fails is ranked by the one-query path (`Matcher.pick`).
 """
 
 from __future__ import annotations
@@ -118,11 +120,6 @@ def _reverse_scores(arrays, ready, part: _Shortlist, stored: np.ndarray,
     return out
 
 
-def percentiles(model, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Where each value sits in its row city's score distribution (model.percentile_of)."""
-    return model.percentile_of(rows, values)
-
-
 def _rank_block(matcher, part: _Shortlist, spec: rank.Filters,
                 reverse_values: np.ndarray | None, stored_row) -> list[np.ndarray]:
     """Rank each query of a block from its shortlist; where the bound fails, the one-query
@@ -131,11 +128,11 @@ def _rank_block(matcher, part: _Shortlist, spec: rank.Filters,
     ready = scorer.prepared(model.arrays)
     shape = part.positions.shape
     query_repeat = np.repeat(part.queries, shape[1])
-    forward = percentiles(model, query_repeat, part.scores.ravel()).reshape(shape)
-    bound = np.maximum(percentiles(model, part.queries, part.outside), rank.PERCENTILE_FLOOR)
+    forward = model.percentile_of(query_repeat, part.scores.ravel()).reshape(shape)
+    bound = np.maximum(model.percentile_of(part.queries, part.outside), rank.PERCENTILE_FLOOR)
     if spec.mutual:
         partner_rows = ready.candidates[part.positions].ravel()
-        reverse = percentiles(model, partner_rows, reverse_values.ravel()).reshape(shape)
+        reverse = model.percentile_of(partner_rows, reverse_values.ravel()).reshape(shape)
         ranking = rank.combine_sides(forward, reverse, True)
         ceiling = np.where(ready.positions[part.queries] >= 0, 1.0, rank.PERCENTILE_FLOOR)
         bound = np.sqrt(bound * ceiling)
