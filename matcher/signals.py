@@ -303,6 +303,8 @@ def combine(rerank_part: dict, signals: dict[str, np.ndarray]) -> np.ndarray:
 def _combine_by_history(arrays: ScoringArrays, warm: np.ndarray,
                         signals: dict[str, np.ndarray]) -> np.ndarray:
     """The warm re-ranker where `warm` (the asking city has partnerships), else the cold one."""
+    if warm.all() or not warm.any():  # one kind: no per-row copy of every signal
+        return combine(arrays.rerank["warm" if warm.all() else "cold"], signals)
     scores = np.empty(np.shape(signals["lightfm"]))
     for kind, part in (("warm", warm), ("cold", ~warm)):
         if part.any():
@@ -361,14 +363,37 @@ def quantile_levels(size: int = 101) -> np.ndarray:
 
 
 def score_quantiles(arrays: ScoringArrays, sample: np.ndarray, levels: np.ndarray,
-                    batch: int = 512) -> np.ndarray:
-    """Each city's score quantiles over a fixed candidate sample, (n, len(levels)) float32."""
-    out = np.empty((arrays.n_cities, len(levels)), dtype=np.float32)
-    for start in range(0, arrays.n_cities, batch):
-        rows = np.arange(start, min(start + batch, arrays.n_cities))
-        scores = score_matrix(arrays, rows, columns=sample)
-        scores = np.where(np.isfinite(scores), scores, np.nan)
-        out[rows] = np.nanquantile(scores, levels, axis=1).T
+                    batch: int = 64, rows: np.ndarray | None = None) -> np.ndarray:
+    """Each city's (or each of `rows`') score quantiles over a fixed candidate sample,
+    (len(rows), len(levels)) float32.
+
+    Rows are scored in batches of one kind (warm or cold), which spares the per-row split of
+    the signals; every row's values are the same whatever batch it falls in.
+    """
+    rows = np.arange(arrays.n_cities) if rows is None else np.asarray(rows, dtype=np.int64)
+    order = np.argsort(~arrays.has_history(rows), kind="stable")
+    out = np.empty((len(rows), len(levels)), dtype=np.float32)
+    for start in range(0, len(rows), batch):
+        positions = order[start:start + batch]
+        out[positions] = _row_quantiles(score_matrix(arrays, rows[positions], columns=sample),
+                                        levels)
+    return out
+
+
+def _row_quantiles(scores: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """np.nanquantile of each row's finite values, (q, len(levels)); vectorised for the usual
+    rows, where at most the query itself (-inf) is not finite."""
+    out = np.empty((len(scores), len(levels)))
+    missing = (~np.isfinite(scores)).sum(axis=1)
+    only_minus_inf = np.isneginf(scores).sum(axis=1) == missing
+    for count in (0, 1):
+        part = only_minus_inf & (missing == count)
+        if part.any():  # -inf sorts first: dropping the first column drops it
+            values = np.sort(scores[part], axis=1)[:, count:] if count else scores[part]
+            out[part] = np.quantile(values, levels, axis=1).T
+    for row in np.flatnonzero(~only_minus_inf | (missing > 1)):
+        out[row] = np.nanquantile(np.where(np.isfinite(scores[row]), scores[row], np.nan),
+                                  levels)
     return out
 
 

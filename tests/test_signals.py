@@ -135,3 +135,18 @@ def test_row_percentiles_equal_the_gathered_and_single_row_versions(seed):
         chosen = rows == row
         np.testing.assert_array_equal(fast[chosen], percentile_in_row(table[row], levels,
                                                                       values[chosen]))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_score_quantiles_equal_nanquantile_of_each_row_in_any_batch(seed):
+    """Batches of one history kind and the vectorised quantiles change no value."""
+    arrays = random_arrays(seed, n=40)
+    sample = np.flatnonzero(arrays.candidate_mask)
+    levels = signals.quantile_levels(11)
+    scores = signals.score_matrix(arrays, np.arange(arrays.n_cities), columns=sample)
+    expected = np.nanquantile(np.where(np.isfinite(scores), scores, np.nan), levels, axis=1).T
+    np.testing.assert_array_equal(signals.score_quantiles(arrays, sample, levels, batch=7),
+                                  expected.astype(np.float32))
+    rows = np.array([33, 2, 17, 5])
+    np.testing.assert_array_equal(signals.score_quantiles(arrays, sample, levels, rows=rows),
+                                  expected[rows].astype(np.float32))
