@@ -85,7 +85,18 @@ def fit_logistic(sample: PairSample, names: tuple[str, ...], c: float, seed: int
     it learns to order one city's candidates, not to separate queries; its scale is then
     calibrated by a one-variable logistic fit on the pairs, so sigmoid(score) stays a
     probability. pointwise: a plain logistic regression on the pairs.
+
+    BLAS runs on one thread here: its sums, and so the last bits of the coefficients, would
+    otherwise depend on the machine's core count and on whether a worker process fits it.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return _fit_logistic(sample, names, c, seed, objective, negatives_per_positive)
+
+
+def _fit_logistic(sample: PairSample, names: tuple[str, ...], c: float, seed: int,
+                  objective: str, negatives_per_positive: int) -> dict:
     from sklearn.linear_model import LogisticRegression
 
     design = np.column_stack([sample.signals[name] for name in names])
