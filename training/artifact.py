@@ -61,10 +61,27 @@ def quantile_sample(candidate_mask: np.ndarray, seed: int) -> np.ndarray:
     return np.sort(rng.choice(pool, size=min(QUANTILE_SAMPLE, len(pool)), replace=False))
 
 
+def quantile_jobs(arrays: ScoringArrays, seed: int = 0, parts: int = 1) -> list:
+    """Jobs that score the quantiles of `parts` slices of the cities; their results, stacked in
+    order, are what write_artifact computes itself when not given them."""
+    from functools import partial
+
+    from training.evaluate import warm_up
+
+    warm_up(arrays)
+    sample = quantile_sample(arrays.candidate_mask, seed)
+    return [partial(signals.score_quantiles, arrays, sample, signals.quantile_levels(),
+                    rows=rows)
+            for rows in np.array_split(np.arange(arrays.n_cities), max(1, parts))]
+
+
 def write_artifact(out_dir: Path, arrays: ScoringArrays, encoded: EncodedFeatures,
                    city_table: pd.DataFrame, config: dict, metrics: dict, data_manifest: dict,
-                   seed: int = 0) -> Path:
-    """Write every file of docs/CONTRACTS.md "Model directory" into out_dir (must be empty)."""
+                   seed: int = 0, quantiles: np.ndarray | None = None) -> Path:
+    """Write every file of docs/CONTRACTS.md "Model directory" into out_dir (must be empty).
+
+    `quantiles`: the stacked results of `quantile_jobs(arrays, seed)`, if already scored.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if any(out_dir.iterdir()):
@@ -72,8 +89,11 @@ def write_artifact(out_dir: Path, arrays: ScoringArrays, encoded: EncodedFeature
     if not arrays.rerank:
         raise DataError("the scoring arrays have no re-ranker; fit it before writing the model")
     levels = signals.quantile_levels()
-    quantiles = signals.score_quantiles(arrays, quantile_sample(arrays.candidate_mask, seed),
-                                        levels)
+    if quantiles is None:
+        quantiles = np.vstack([job() for job in quantile_jobs(arrays, seed)])
+    if quantiles.shape != (arrays.n_cities, len(levels)):
+        raise DataError(f"score quantiles have shape {quantiles.shape}, expected "
+                        f"{(arrays.n_cities, len(levels))}; this is a bug")
     for name in ("user_embeddings", "item_embeddings", "user_biases", "item_biases"):
         np.save(out_dir / f"{name}.npy", getattr(arrays, name).astype(np.float32),
                 allow_pickle=False)

@@ -78,8 +78,11 @@ def _with_config_options(command):
 @click.option("--models-dir", type=click.Path(file_okay=False), default=None,
               help="Where versions live (default: models/).")
 @click.option("--no-promote", is_flag=True, help="Write the version but leave `current` as is.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes for the independent fits and the scoring (default: "
+              "$TWIN_WORKERS, else up to 2); the model does not depend on it.")
 def train_command(config_file, epochs, components, seed, threads, candidate_min_population,
-                  data_dir, tune, budget, seeds, models_dir, no_promote) -> None:
+                  data_dir, tune, budget, seeds, models_dir, no_promote, workers) -> None:
     """Train the hybrid model, evaluate it against the baselines, and promote it."""
     from pathlib import Path
 
@@ -95,12 +98,13 @@ def train_command(config_file, epochs, components, seed, threads, candidate_min_
         "epochs": epochs, "components": components, "seed": seed, "threads": threads,
         "candidate_min_population": candidate_min_population})
     if tune:
-        config, history = tune_search(processed, config, budget)
+        config, history = tune_search(processed, config, budget, workers=workers)
         click.echo(f"tuning chose {config.to_dict()} after {len(history)} trials", err=True)
     staging = registry.staging_dir(models, "train")
     try:
         result = train_model(processed, staging / "model", config,
-                             seeds=tuple(range(config.seed, config.seed + seeds)))
+                             seeds=tuple(range(config.seed, config.seed + seeds)),
+                             workers=workers)
         version_dir = staging / "model"
         if no_promote:
             target = registry.install_version(version_dir, models)

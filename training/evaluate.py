@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -12,11 +14,15 @@ from matcher import signals as signal_module
 from matcher.columns import Columns as C
 from matcher.signals import ScoringArrays
 
+if TYPE_CHECKING:
+    from training.holdout import Holdout
+
 KS = (10, 50)
 NDCG_K = 10
 FEATURE_KNN_NEIGHBOURS = 50
 BASELINES = ("popularity", "geo_nearest", "country_pair", "feature_knn", "adamic_adar")
 WARM_ONLY = ("adamic_adar",)
+QUERY_BATCH = 32  # queries scored at once: small blocks stay in cache (256 was 1.5x slower)
 
 
 @dataclass(frozen=True)
@@ -180,15 +186,28 @@ def feature_knn_scores(arrays: ScoringArrays, queries: np.ndarray,
 
 def evaluate_queries(arrays: ScoringArrays, queries: np.ndarray, targets: list[np.ndarray],
                      features: sp.csr_matrix, methods: dict[str, dict | str],
-                     batch: int = 256) -> dict[str, dict]:
+                     batch: int = QUERY_BATCH) -> dict[str, dict]:
     """Metrics for every method: a re-ranker dict (scored by the signals) or a baseline name.
 
     Only candidate columns are scored (the others can never be recommended).
     """
+    per_query = query_metric_values(arrays, queries, targets, features, methods, batch)
+    return {name: summarise({metric: [values] for metric, values in metrics.items()})
+            for name, metrics in per_query.items()}
+
+
+def query_metric_values(arrays: ScoringArrays, queries: np.ndarray, targets: list[np.ndarray],
+                        features: sp.csr_matrix, methods: dict[str, dict | str],
+                        batch: int = QUERY_BATCH) -> dict[str, dict[str, np.ndarray]]:
+    """Per-query metrics of every method, method -> metric -> (len(queries),), in query order.
+
+    A query's values do not depend on the batch it is scored in, so parts of a query list can
+    be evaluated apart (in parallel) and joined.
+    """
     columns = np.flatnonzero(arrays.candidate_mask)
     position = np.full(arrays.n_cities, -1)
     position[columns] = np.arange(len(columns))
-    per_method = {name: {} for name in methods}
+    per_method: dict[str, dict[str, list[np.ndarray]]] = {name: {} for name in methods}
     for start in range(0, len(queries), batch):
         chunk = queries[start:start + batch]
         chunk_targets = [position[target] for target in targets[start:start + batch]]
@@ -201,7 +220,8 @@ def evaluate_queries(arrays: ScoringArrays, queries: np.ndarray, targets: list[n
             scores = mask_known(scores, chunk, arrays, position)
             for metric, values in query_metrics(scores, chunk_targets).items():
                 per_method[name].setdefault(metric, []).append(values)
-    return {name: summarise(values) for name, values in per_method.items()}
+    return {name: {metric: np.concatenate(parts) for metric, parts in metrics.items()}
+            for name, metrics in per_method.items()}
 
 
 def format_table(metrics: dict) -> str:
@@ -221,88 +241,61 @@ def format_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def _queries(split: Split, dataset, arrays: ScoringArrays):
-    warm = query_targets(split.warm_test, dataset.rows_of, arrays.derived["binary"], cold=False)
-    cold = query_targets(split.cold_test, dataset.rows_of, arrays.derived["binary"], cold=True,
-                         cold_cities=split.cold_cities)
-    return warm, cold
-
-
-@dataclass
-class Holdout:
-    """A model fitted on a holdout split's training part, with its re-rankers and test queries."""
-
-    split: Split
-    test_arrays: ScoringArrays  # rerank set to the shipped re-ranker ("model")
-    test_dataset: object
-    features: object  # EncodedFeatures of the test fit
-    queries: dict[str, tuple[np.ndarray, list[np.ndarray]]]  # warm/cold: rows, hidden partners
-    rerankers: dict[str, dict]  # variant name -> {"warm": ..., "cold": ...}
-
-
-def fit_holdout(data, config, seed: int = 0, progress: bool = False) -> Holdout:
-    """Fit the re-rankers on a validation split inside the training part, then the test model.
-
-    The test split's partnerships are never seen by LightFM or by the re-rankers.
-    """
-    from training.fit import fit_arrays
-    from training.rerank import COLD_SIGNALS, WARM_SIGNALS, fit_logistic, training_pairs
-
-    config = config.replace(seed=seed)
-    candidates = _full_candidate_mask(data, config)
-    test_split = holdout_split(data.partnerships, config.holdout_fraction, seed)
-    validation_split = holdout_split(test_split.train, config.validation_fraction, seed + 1000)
-
-    validation_arrays, _, validation_dataset = fit_arrays(
-        data, validation_split.train, config, candidates, progress)
-    validation_queries = _queries(validation_split, validation_dataset, validation_arrays)
-    variants = {"model": (WARM_SIGNALS, COLD_SIGNALS),
-                "rerank without lightfm": (tuple(s for s in WARM_SIGNALS if s != "lightfm"),
-                                           tuple(s for s in COLD_SIGNALS if s != "lightfm"))}
-    rerankers: dict[str, dict] = {name: {} for name in variants}
-    for kind, (queries, targets) in zip(("warm", "cold"), validation_queries, strict=True):
-        sample = training_pairs(validation_arrays, queries, targets, config.rerank_negatives,
-                                seed)
-        for name, (warm_names, cold_names) in variants.items():
-            names = warm_names if kind == "warm" else cold_names
-            rerankers[name][kind] = fit_logistic(sample, names, config.rerank_c, seed,
-                                                 config.rerank_objective)
-
-    test_arrays, features, test_dataset = fit_arrays(data, test_split.train, config, candidates,
-                                                     progress)
-    test_arrays.rerank = rerankers["model"]
-    warm, cold = _queries(test_split, test_dataset, test_arrays)
-    return Holdout(test_split, test_arrays, test_dataset, features,
-                   {"warm": warm, "cold": cold}, rerankers)
-
-
-def holdout_evaluation(data, config, seed: int = 0, progress: bool = False) -> tuple[dict, dict]:
-    """Metrics of the model, its ablations and every baseline on one holdout split.
-
-    Returns (metrics, rerank): metrics[split][method], and the shipped re-ranker.
-    """
+def metric_jobs(holdout: Holdout, parts: int = 1) -> list[tuple[str, object]]:
+    """(split, job) pairs whose results `join_metrics` turns into metrics[split][method]: the
+    model, its ablations and every baseline, each split's queries cut into `parts` pieces."""
     from training.rerank import single_signal
 
-    holdout = fit_holdout(data, config, seed, progress)
-    metrics = {}
+    warm_up(holdout.test_arrays)
+    jobs = []
     for kind, (queries, targets) in holdout.queries.items():
-        methods: dict[str, dict | str] = {name: parts[kind]
-                                          for name, parts in holdout.rerankers.items()}
+        methods: dict[str, dict | str] = {name: variant[kind]
+                                          for name, variant in holdout.rerankers.items()}
         methods["lightfm alone"] = single_signal("lightfm")
         for baseline in BASELINES:
             if kind == "warm" or baseline not in WARM_ONLY:
                 methods[baseline] = baseline
-        metrics[kind] = evaluate_queries(holdout.test_arrays, queries, targets,
-                                         holdout.features.matrix, methods)
+        for piece in np.array_split(np.arange(len(queries)), max(1, min(parts, len(queries)))):
+            jobs.append((kind, partial(query_metric_values, holdout.test_arrays, queries[piece],
+                                       [targets[i] for i in piece], holdout.features.matrix,
+                                       methods)))
+    return jobs
+
+
+def join_metrics(kinds: list[str], results: list[dict]) -> dict:
+    """metrics[split][method] from the per-query values of `metric_jobs`, in job order."""
+    joined: dict[str, dict[str, dict[str, list[np.ndarray]]]] = {}
+    for kind, values in zip(kinds, results, strict=True):
+        for name, metrics in values.items():
+            for metric, part in metrics.items():
+                joined.setdefault(kind, {}).setdefault(name, {}).setdefault(metric, []) \
+                    .append(part)
+    return {kind: {name: summarise(metrics) for name, metrics in methods.items()}
+            for kind, methods in joined.items()}
+
+
+def warm_up(arrays: ScoringArrays) -> None:
+    """Compute the arrays' derived arrays once here, not in every worker that scores."""
+    rows = np.flatnonzero(arrays.candidate_mask)[:1]
+    signal_module.signal_matrices(arrays, rows, rows)
+
+
+def holdout_evaluation(data, config, seed: int = 0, progress: bool = False,
+                       workers: int | None = None) -> tuple[dict, dict]:
+    """Metrics of the model, its ablations and every baseline on one holdout split.
+
+    Returns (metrics, rerank): metrics[split][method], and the shipped re-ranker. `workers`
+    processes share the fits and the scoring (None: the default); results do not depend on it.
+    """
+    from training.holdout import fit_holdout
+    from training.parallel import resolve_workers, run_jobs
+
+    workers = resolve_workers(workers)
+    holdout = fit_holdout(data, config, seed, progress, workers)
+    jobs = metric_jobs(holdout, parts=2 * workers if workers > 1 else 1)
+    metrics = join_metrics([kind for kind, _ in jobs],
+                           run_jobs([job for _, job in jobs], workers))
     return metrics, holdout.rerankers["model"]
-
-
-def _full_candidate_mask(data, config) -> np.ndarray:
-    """The candidate set the CLI ranks: every city with a partnership plus those above the floor."""
-    from training.dataset import candidate_mask, partnership_graph
-
-    graph = partnership_graph(data.cities, data.partnerships)
-    return candidate_mask(data.cities, graph, config.candidate_min_population)
 
 
 def aggregate_seeds(runs: list[dict]) -> dict:

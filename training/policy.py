@@ -62,7 +62,7 @@ def evaluate_policies(data, config, seed: int = 0, policies=POLICIES,
     """Metrics of every policy for warm and cold queries of one holdout split."""
     from matcher.api import Matcher
     from training import artifact
-    from training.evaluate import fit_holdout
+    from training.holdout import fit_holdout
 
     holdout = fit_holdout(data, config, seed, progress)
     arrays = holdout.test_arrays

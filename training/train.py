@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -38,36 +39,54 @@ def _log(message: str, progress: bool) -> None:
 
 
 def train_model(processed_dir: Path, out_dir: Path, config: TrainConfig | None = None, *,
-                seeds: tuple[int, ...] | None = None, progress: bool = True) -> TrainResult:
+                seeds: tuple[int, ...] | None = None, progress: bool = True,
+                workers: int | None = None) -> TrainResult:
     """Evaluate `config` on grouped holdouts (the re-ranker fits on a validation split inside the
     training part), then fit on every partnership and write a complete model directory.
 
     `seeds` repeats the evaluation with other splits and seeds and reports mean and spread.
+    `workers` processes (None: $TWIN_WORKERS or up to 2) run the independent LightFM fits, then
+    the scoring; every LightFM fit stays on one thread, so the model does not depend on it.
     """
     from training import artifact
     from training.dataset import load_training_data
-    from training.evaluate import aggregate_seeds, holdout_evaluation
+    from training.evaluate import aggregate_seeds, join_metrics, metric_jobs
     from training.fit import fit_arrays
+    from training.holdout import plan_holdout
+    from training.parallel import resolve_workers, run_jobs
 
     started = time.perf_counter()
     config = config or TrainConfig()
+    workers = resolve_workers(workers) if config.threads == 1 else 1
     data = load_training_data(processed_dir)
-    _log(f"evaluating on holdout splits (seed {config.seed}) ...", progress)
-    metrics, rerank = holdout_evaluation(data, config, config.seed, progress)
-    runs = [metrics]
-    for extra_seed in seeds or ():
-        if extra_seed != config.seed:
-            _log(f"evaluating seed {extra_seed} ...", progress)
-            runs.append(holdout_evaluation(data, config, extra_seed, progress)[0])
+    data.geo_kernel(config.geo_radius_km, config.geo_scale_km)  # once, before workers fork
+    seed_list = [config.seed, *[s for s in seeds or () if s != config.seed]]
+    plans = [plan_holdout(data, config, seed) for seed in seed_list]
+    bars = progress and workers == 1
+    _log(f"fitting {2 * len(plans) + 1} LightFM models (holdout seeds {seed_list}: validation "
+         f"and test; then every partnership) with {workers} worker(s) ...", progress)
+    jobs = [job for plan in plans for job in plan.jobs(data, bars)]
+    fitted = run_jobs([*jobs, partial(fit_arrays, data, data.partnerships, config, None, bars)],
+                      workers)
+    holdouts = [plan.assemble(fitted[2 * i:2 * i + 2]) for i, plan in enumerate(plans)]
+    arrays, encoded, dataset = fitted[-1]
+    arrays.rerank = holdouts[0].rerankers["model"]
+    _log("scoring the holdout queries and the final model's score quantiles ...", progress)
+    parts = 2 * workers if workers > 1 else 1
+    quantile_jobs = artifact.quantile_jobs(arrays, config.seed, parts)
+    scoring = [metric_jobs(holdout, parts) for holdout in holdouts]
+    results = run_jobs([*quantile_jobs, *(job for jobs in scoring for _, job in jobs)], workers)
+    quantiles = np.vstack(results[:len(quantile_jobs)])
+    runs, offset = [], len(quantile_jobs)
+    for jobs in scoring:
+        runs.append(join_metrics([kind for kind, _ in jobs], results[offset:offset + len(jobs)]))
+        offset += len(jobs)
     metrics = aggregate_seeds(runs)
-    metrics["seeds"] = [config.seed, *[s for s in seeds or () if s != config.seed]]
-    _log("fitting on every partnership ...", progress)
-    arrays, encoded, dataset = fit_arrays(data, data.partnerships, config, progress=progress)
-    arrays.rerank = rerank
+    metrics["seeds"] = seed_list
     city_table = artifact.city_index_table(dataset.cities, data.features, arrays)
     _log("writing the model directory ...", progress)
     artifact.write_artifact(out_dir, arrays, encoded, city_table, config.to_dict(), metrics,
-                            data.manifest, seed=config.seed)
+                            data.manifest, seed=config.seed, quantiles=quantiles)
     rng = np.random.default_rng(config.seed)
     probe = rng.choice(np.flatnonzero(arrays.candidate_mask), size=min(50, arrays.n_cities),
                        replace=False)
@@ -76,7 +95,7 @@ def train_model(processed_dir: Path, out_dir: Path, config: TrainConfig | None =
 
 
 def tune(processed_dir: Path, base: TrainConfig, budget_seconds: float, trials: int = 12,
-         progress: bool = True) -> tuple[TrainConfig, list[dict]]:
+         progress: bool = True, workers: int | None = None) -> tuple[TrainConfig, list[dict]]:
     """Seeded random search, chosen on a validation split only: the test split's partnerships are
     removed first, and each trial is scored on a holdout of what remains.
     """
@@ -101,7 +120,8 @@ def tune(processed_dir: Path, base: TrainConfig, budget_seconds: float, trials: 
             _log(f"time budget of {budget_seconds:.0f} s reached after {len(history)} trials",
                  progress)
             break
-        metrics, _ = holdout_evaluation(inner, candidate, base.seed + 7, progress=False)
+        metrics, _ = holdout_evaluation(inner, candidate, base.seed + 7, progress=False,
+                                        workers=workers)
         score = (metrics["warm"]["model"]["recall@10"] + metrics["cold"]["model"]["recall@10"]
                  + 0.5 * metrics["cold"]["model"]["recall@50"])
         history.append({"config": candidate.to_dict(), "score": score,

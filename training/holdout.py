@@ -1,0 +1,111 @@
+"""The fits behind one holdout seed: re-rankers on a validation split inside the training part,
+and the test model on the training part (two independent LightFM fits, run in parallel)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from matcher.signals import ScoringArrays
+from training.evaluate import Split, holdout_split, query_targets
+
+
+def _queries(split: Split, dataset, arrays: ScoringArrays):
+    warm = query_targets(split.warm_test, dataset.rows_of, arrays.derived["binary"], cold=False)
+    cold = query_targets(split.cold_test, dataset.rows_of, arrays.derived["binary"], cold=True,
+                         cold_cities=split.cold_cities)
+    return warm, cold
+
+
+@dataclass
+class Holdout:
+    """A model fitted on a holdout split's training part, with its re-rankers and test queries."""
+
+    split: Split
+    test_arrays: ScoringArrays  # rerank set to the shipped re-ranker ("model")
+    test_dataset: object
+    features: object  # EncodedFeatures of the test fit
+    queries: dict[str, tuple[np.ndarray, list[np.ndarray]]]  # warm/cold: rows, hidden partners
+    rerankers: dict[str, dict]  # variant name -> {"warm": ..., "cold": ...}
+
+
+@dataclass(frozen=True)
+class HoldoutPlan:
+    """The splits of one holdout seed and the two independent fits it needs: the re-rankers (on
+    a validation split inside the training part) and the test model (on the training part)."""
+
+    config: object  # TrainConfig with seed set
+    candidates: np.ndarray
+    test_split: Split
+    validation_split: Split
+
+    def jobs(self, data, progress: bool = False) -> list:
+        from training.fit import fit_arrays
+
+        return [partial(_fit_rerankers, data, self.config, self.validation_split,
+                        self.candidates, progress),
+                partial(fit_arrays, data, self.test_split.train, self.config, self.candidates,
+                        progress)]
+
+    def assemble(self, results: list) -> Holdout:
+        rerankers, (test_arrays, features, test_dataset) = results
+        test_arrays.rerank = rerankers["model"]
+        warm, cold = _queries(self.test_split, test_dataset, test_arrays)
+        return Holdout(self.test_split, test_arrays, test_dataset, features,
+                       {"warm": warm, "cold": cold}, rerankers)
+
+
+def plan_holdout(data, config, seed: int = 0) -> HoldoutPlan:
+    config = config.replace(seed=seed)
+    test_split = holdout_split(data.partnerships, config.holdout_fraction, seed)
+    validation_split = holdout_split(test_split.train, config.validation_fraction, seed + 1000)
+    return HoldoutPlan(config, _full_candidate_mask(data, config), test_split, validation_split)
+
+
+def _fit_rerankers(data, config, validation_split: Split, candidates: np.ndarray,
+                   progress: bool) -> dict[str, dict]:
+    """The re-ranker variants, fitted on a LightFM model of the validation split's training
+    part; variant name -> {"warm": ..., "cold": ...}."""
+    from training.fit import fit_arrays
+    from training.rerank import COLD_SIGNALS, WARM_SIGNALS, fit_logistic, training_pairs
+
+    seed = config.seed
+    validation_arrays, _, validation_dataset = fit_arrays(
+        data, validation_split.train, config, candidates, progress)
+    validation_queries = _queries(validation_split, validation_dataset, validation_arrays)
+    variants = {"model": (WARM_SIGNALS, COLD_SIGNALS),
+                "rerank without lightfm": (tuple(s for s in WARM_SIGNALS if s != "lightfm"),
+                                           tuple(s for s in COLD_SIGNALS if s != "lightfm"))}
+    rerankers: dict[str, dict] = {name: {} for name in variants}
+    for kind, (queries, targets) in zip(("warm", "cold"), validation_queries, strict=True):
+        sample = training_pairs(validation_arrays, queries, targets, config.rerank_negatives,
+                                seed)
+        for name, (warm_names, cold_names) in variants.items():
+            names = warm_names if kind == "warm" else cold_names
+            rerankers[name][kind] = fit_logistic(sample, names, config.rerank_c, seed,
+                                                 config.rerank_objective)
+    return rerankers
+
+
+def fit_holdout(data, config, seed: int = 0, progress: bool = False,
+                workers: int | None = None) -> Holdout:
+    """Fit the re-rankers on a validation split inside the training part, and the test model
+    (two independent LightFM fits, run by `workers` processes; None: the default).
+
+    The test split's partnerships are never seen by LightFM or by the re-rankers.
+    """
+    from training.parallel import resolve_workers, run_jobs
+
+    workers = resolve_workers(workers)
+    plan = plan_holdout(data, config, seed)
+    return plan.assemble(run_jobs(plan.jobs(data, progress and workers == 1), workers))
+
+
+def _full_candidate_mask(data, config) -> np.ndarray:
+    """The candidate set the CLI ranks: every city with a partnership plus those above the floor."""
+    from training.dataset import candidate_mask, partnership_graph
+
+    graph = partnership_graph(data.cities, data.partnerships)
+    return candidate_mask(data.cities, graph, config.candidate_min_population)
