@@ -448,9 +448,8 @@ def reverse_scores(arrays, query: int, among: np.ndarray, rerank: dict | None = 
         rows = ready.graph_rows(query)
         cache["rows"] = [(weights[name], rows[_TRANSPOSED[name]]) for name in _GRAPH
                          if np.any(weights[name])]
-        cache["own_partners"] = np.log1p(ready.partners_by_country_rows[query].toarray().ravel())
-        cache["lightfm"] = derived["user_float64"] @ ready.items[query, :-1].astype(np.float64) \
-            + float(ready.items[query, -1])
+        cache["own_partners"] = np.log1p(rows["own_countries"])
+        cache["item"] = ready.items[query].astype(np.float64)
     lat_rows, lat_cols, lon_rows, lon_cols = ready.trig
     half = (lat_rows[among] @ lat_cols[query]) ** 2 + (lon_rows[among] @ lon_cols[query]) ** 2
     distance = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(half, 1.0)))
@@ -460,8 +459,9 @@ def reverse_scores(arrays, query: int, among: np.ndarray, rerank: dict | None = 
     def weight(name: str) -> np.ndarray:
         return weights[name][among]
 
-    total = weights["lightfm_const"][among] + weights["lightfm_scale"][among] \
-        * cache["lightfm"][among]
+    item = cache["item"]
+    lightfm = derived["user_float64"][among] @ item[:-1] + item[-1]
+    total = weights["lightfm_const"][among] + weights["lightfm_scale"][among] * lightfm
     total += weight("log_degree") * ready.log_degree[query]
     total += weight("log_population") * log_population[query]
     total += weight("country_affinity") * ready.in_country(query_country)[among]
