@@ -22,6 +22,7 @@ from matcher import signals as scoring
 from matcher.errors import CityNotFoundError, InputError
 from matcher.explain import Evidence, reasons, subscores
 from matcher.lookup import CityLookup, CityRecord
+from matcher.prepared import prepared
 
 _UNSET = object()
 
@@ -165,7 +166,7 @@ class Matcher:
     def _scored_rows(self, rows: np.ndarray):
         """(query row, its scores over every city, -inf where it cannot be recommended)."""
         arrays = self.model.arrays
-        candidates = scoring_fast.prepared(arrays).candidates
+        candidates = prepared(arrays).candidates
         for query in rows.tolist():  # one at a time: the same floats however many are asked
             scores = np.full(arrays.n_cities, -np.inf)
             scores[candidates] = scoring_fast.block_scores(arrays, np.array([query]))[0]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from matcher import rank, scorer
+from matcher.prepared import prepared
 
 BLOCK = 64
 SHORTLIST = 256
@@ -43,7 +44,7 @@ def supported(spec: rank.Filters) -> bool:
 def masked_block(arrays, queries: np.ndarray, include_domestic: bool) -> np.ndarray:
     """Scores (q, candidates) with the query, its partners and (unless allowed) its own
     country's cities set to -inf: the masks that hold both ways, so reverse reads stay right."""
-    ready = scorer.prepared(arrays)
+    ready = prepared(arrays)
     block = scorer.block_scores(arrays, queries)
     position = ready.positions
     graph = arrays.graph
@@ -72,7 +73,7 @@ def top_lists(matcher, rows: np.ndarray, spec: rank.Filters,
               threads: int = 2) -> list[np.ndarray]:
     """Ranked candidate rows for each query row, equal to the one-query path's picks."""
     arrays = matcher.model.arrays
-    ready = scorer.prepared(arrays)
+    ready = prepared(arrays)
     rows = np.asarray(rows, dtype=np.int64)
     query_position = ready.positions[rows]
     # Forward rows of queries that are candidates are the reverse rows of everyone else.
@@ -125,7 +126,7 @@ def _rank_block(matcher, part: _Shortlist, spec: rank.Filters,
     """Rank each query of a block from its shortlist; where the bound fails, the one-query
     path ranks it (from its stored forward row when there is one)."""
     model = matcher.model
-    ready = scorer.prepared(model.arrays)
+    ready = prepared(model.arrays)
     shape = part.positions.shape
     query_repeat = np.repeat(part.queries, shape[1])
     forward = model.percentile_of(query_repeat, part.scores.ravel()).reshape(shape)
@@ -162,5 +163,5 @@ def _one_query(matcher, query: int, spec: rank.Filters, row: np.ndarray | None) 
         return matcher.top_rows(np.array([query]), spec)[0]
     arrays = matcher.model.arrays
     scores = np.full(arrays.n_cities, -np.inf)
-    scores[scorer.prepared(arrays).candidates] = row
+    scores[prepared(arrays).candidates] = row
     return matcher.pick(query, scores, spec)[0]

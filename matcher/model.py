@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from matcher import signals
+from matcher import percentiles, signals
 from matcher.cityindex import CITIES_FILE, SERVING_FILE, CityIndex
 from matcher.columns import Columns as C
 from matcher.errors import ModelLoadError
@@ -176,7 +176,7 @@ class Model:
     def percentile_of(self, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Where each value sits in each row city's own score distribution, 0..1."""
         rows = np.asarray(rows, dtype=np.int64)
-        return signals.row_percentiles(self.quantiles, rows, self.quantile_levels,
+        return percentiles.row_percentiles(self.quantiles, rows, self.quantile_levels,
                                                  np.asarray(values, dtype=np.float64))
 
     def signals(self, row: int) -> dict[str, np.ndarray]:

@@ -12,7 +12,7 @@ import numpy as np
 
 from matcher import signals
 from matcher.errors import InputError
-from matcher.signals import beyond_top
+from matcher.percentiles import beyond_top
 
 MUTUAL_DEFAULT = True
 """Rank by both directions (a pair ranks high only if each city ranks the other high)."""
@@ -199,8 +199,8 @@ def midrank_percentile(population: np.ndarray, values: np.ndarray) -> np.ndarray
 
 
 def percentile_in_row(quantiles: np.ndarray, levels: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Where each value sits in ONE city's score distribution, 0..1 (same interpolation as
-    matcher.signals.percentile_from_quantiles, vectorised with searchsorted for a single row)."""
+    """Where each value sits in ONE city's score distribution, 0..1 (the interpolation of
+    matcher.percentiles.percentile_from_quantiles, with searchsorted for a single row)."""
     quantiles = np.asarray(quantiles, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
     size = len(levels)

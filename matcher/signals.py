@@ -148,7 +148,7 @@ class ScoringArrays:
         return lightfm_moments(self, self.user_embeddings)
 
     def _derive_prepared(self):
-        from matcher.scorer import Prepared
+        from matcher.prepared import Prepared
 
         return Prepared(self)
 
@@ -328,7 +328,7 @@ def score_matrix(arrays: ScoringArrays, queries: np.ndarray,
         if columns is not None:
             return scorer.block_scores(arrays, queries, columns).astype(np.float64)
         out = np.full((len(queries), arrays.n_cities), -np.inf)
-        out[:, scorer.prepared(arrays).candidates] = scorer.block_scores(arrays, queries)
+        out[:, arrays.derived["prepared"].candidates] = scorer.block_scores(arrays, queries)
         return out
     cols = np.arange(arrays.n_cities) if columns is None else np.asarray(columns, dtype=np.int64)
     scores = _combine_by_history(arrays, arrays.has_history(queries), signals)
@@ -355,105 +355,3 @@ def reverse_score_vector(arrays: ScoringArrays, query: int, among: np.ndarray | 
 def sigmoid(values: np.ndarray) -> np.ndarray:
     """The logistic link, safe for large magnitudes and -inf."""
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(values, dtype=np.float64)))
-
-
-def quantile_levels(size: int = 101) -> np.ndarray:
-    """Quantile levels dense near the top, where reciprocal ranking needs resolution."""
-    return 1.0 - np.geomspace(1.0, 1e-4, size)
-
-
-def score_quantiles(arrays: ScoringArrays, sample: np.ndarray, levels: np.ndarray,
-                    batch: int = 64, rows: np.ndarray | None = None) -> np.ndarray:
-    """Each city's (or each of `rows`') score quantiles over a fixed candidate sample,
-    (len(rows), len(levels)) float32.
-
-    Rows are scored in batches of one kind (warm or cold), which spares the per-row split of
-    the signals; every row's values are the same whatever batch it falls in.
-    """
-    rows = np.arange(arrays.n_cities) if rows is None else np.asarray(rows, dtype=np.int64)
-    order = np.argsort(~arrays.has_history(rows), kind="stable")
-    out = np.empty((len(rows), len(levels)), dtype=np.float32)
-    for start in range(0, len(rows), batch):
-        positions = order[start:start + batch]
-        out[positions] = _row_quantiles(score_matrix(arrays, rows[positions], columns=sample),
-                                        levels)
-    return out
-
-
-def _row_quantiles(scores: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """np.nanquantile of each row's finite values, (q, len(levels)); vectorised for the usual
-    rows, where at most the query itself (-inf) is not finite."""
-    out = np.empty((len(scores), len(levels)))
-    missing = (~np.isfinite(scores)).sum(axis=1)
-    only_minus_inf = np.isneginf(scores).sum(axis=1) == missing
-    for count in (0, 1):
-        part = only_minus_inf & (missing == count)
-        if part.any():  # -inf sorts first: dropping the first column drops it
-            values = np.sort(scores[part], axis=1)[:, count:] if count else scores[part]
-            out[part] = np.quantile(values, levels, axis=1).T
-    for row in np.flatnonzero(~only_minus_inf | (missing > 1)):
-        out[row] = np.nanquantile(np.where(np.isfinite(scores[row]), scores[row], np.nan),
-                                  levels)
-    return out
-
-
-def percentile_from_quantiles(quantiles: np.ndarray, levels: np.ndarray,
-                              values: np.ndarray) -> np.ndarray:
-    """Where each value sits in its row's distribution (0..1), by interpolating the quantiles."""
-    quantiles = np.asarray(quantiles, dtype=np.float64)
-    values = np.asarray(values, dtype=np.float64)
-    above = (quantiles <= values[:, None]).sum(axis=1)
-    upper = np.clip(above, 1, len(levels) - 1)
-    low_q = quantiles[np.arange(len(values)), upper - 1]
-    high_q = quantiles[np.arange(len(values)), upper]
-    span = np.where(high_q > low_q, high_q - low_q, 1.0)
-    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf or huge / tiny: clipped
-        fraction = np.clip((values - low_q) / span, 0.0, 1.0)
-    out = levels[upper - 1] + fraction * (levels[upper] - levels[upper - 1])
-    top = beyond_top(values, quantiles[:, -1], quantiles[:, -2], levels[-1])
-    out = np.where(above == 0, 0.0, np.where(above >= len(levels), top, out))
-    return np.where(np.isfinite(values), out, 0.0)
-
-
-def row_percentiles(table: np.ndarray, rows: np.ndarray, levels: np.ndarray,
-                    values: np.ndarray) -> np.ndarray:
-    """percentile_from_quantiles(table[rows], levels, values) without gathering whole rows: a
-    binary search per value in its own row (the same count of quantiles <= value, so the same
-    bits as rank.percentile_in_row)."""
-    values = np.asarray(values, dtype=np.float64)
-    size = len(levels)
-    flat = table.reshape(-1)
-    start = np.asarray(rows, dtype=np.int64) * size  # flat offset of each value's row
-    low = np.zeros(len(values), dtype=np.int64)
-    high = np.full(len(values), size, dtype=np.int64)
-    for _ in range(int(np.ceil(np.log2(size + 1)))):
-        middle = (low + high) >> 1
-        below = flat[start + np.minimum(middle, size - 1)] <= values
-        active = low < high
-        low = np.where(active & below, middle + 1, low)
-        high = np.where(active & ~below, middle, high)
-    above = low
-    upper = np.clip(above, 1, size - 1)
-    low_q = flat[start + upper - 1].astype(np.float64)
-    high_q = flat[start + upper].astype(np.float64)
-    span = np.where(high_q > low_q, high_q - low_q, 1.0)
-    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf or huge / tiny: clipped
-        fraction = np.clip((values - low_q) / span, 0.0, 1.0)
-    out = levels[upper - 1] + fraction * (levels[upper] - levels[upper - 1])
-    top = beyond_top(values, flat[start + size - 1].astype(np.float64),
-                     flat[start + size - 2].astype(np.float64), levels[-1])
-    out = np.where(above == 0, 0.0, np.where(above >= size, top, out))
-    return np.where(np.isfinite(values), out, 0.0)
-
-
-def beyond_top(values: np.ndarray, top: np.ndarray, below_top: np.ndarray,
-               top_level: float) -> np.ndarray:
-    """Percentiles above the highest stored quantile: still strictly increasing, below 1.
-
-    Without this every candidate above a city's top quantile would tie at 1.0, and the best
-    few, the ones that matter, would be ordered by row number.
-    """
-    spread = np.maximum(np.asarray(top) - np.asarray(below_top), 1e-9)
-    with np.errstate(invalid="ignore", over="ignore"):  # +inf: NaN here, 0 for the caller
-        excess = np.maximum(np.asarray(values) - top, 0.0) / spread
-        return top_level + (1.0 - top_level) * excess / (1.0 + excess)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from matcher import rank
 from matcher.errors import InputError
-from matcher.signals import percentile_from_quantiles
+from matcher.percentiles import percentile_from_quantiles
 
 
 def test_mutual_is_the_geometric_mean_and_one_sided_the_forward_side():

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from matcher import signals
+from matcher import percentiles, signals
 from matcher.cityindex import SERVING_FILE, write_serving_index
 from matcher.errors import DataError
 from matcher.signals import ScoringArrays
@@ -70,7 +70,7 @@ def quantile_jobs(arrays: ScoringArrays, seed: int = 0, parts: int = 1) -> list:
 
     warm_up(arrays)
     sample = quantile_sample(arrays.candidate_mask, seed)
-    return [partial(signals.score_quantiles, arrays, sample, signals.quantile_levels(),
+    return [partial(percentiles.score_quantiles, arrays, sample, percentiles.quantile_levels(),
                     rows=rows)
             for rows in np.array_split(np.arange(arrays.n_cities), max(1, parts))]
 
@@ -88,7 +88,7 @@ def write_artifact(out_dir: Path, arrays: ScoringArrays, encoded: EncodedFeature
         raise DataError(f"model output directory {out_dir} is not empty; choose a new one")
     if not arrays.rerank:
         raise DataError("the scoring arrays have no re-ranker; fit it before writing the model")
-    levels = signals.quantile_levels()
+    levels = percentiles.quantile_levels()
     if quantiles is None:
         quantiles = np.vstack([job() for job in quantile_jobs(arrays, seed)])
     if quantiles.shape != (arrays.n_cities, len(levels)):

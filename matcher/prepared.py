@@ -1,0 +1,239 @@
+"""Per-model state the fast scorer reuses: re-ranker weights per city, one query's graph rows,
+per-country columns and the candidates' column arrays, each built on first use.
+
+One query's graph rows are sums of CSR rows (np.bincount), not sparse products: a query touches
+a handful of rows, and scipy's per-call overhead would cost more than the arithmetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+
+from matcher.signals import SIGNALS, lightfm_moments
+
+GRAPH = ("adamic_adar", "geo_cf", "partner_geo", "three_hop", "region_pair")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One re-ranker part as raw-signal weights: logit = offset + sum(weight * signal)."""
+
+    weights: dict[str, float]
+    offset: float
+
+    @classmethod
+    def of(cls, part: dict) -> Plan:
+        names = list(part["signals"])
+        weights = np.asarray(part["coef"], dtype=np.float64) / np.asarray(part["scale"],
+                                                                           dtype=np.float64)
+        offset = float(part["intercept"]) - float(np.dot(weights, np.asarray(part["mean"],
+                                                                             dtype=np.float64)))
+        return cls(dict(zip(names, weights.tolist(), strict=True)), offset)
+
+    def weight(self, name: str) -> float:
+        return self.weights.get(name, 0.0)
+
+
+class Prepared:
+    """Per-model arrays the fast path reuses across calls, each built on first use."""
+
+    def __init__(self, arrays) -> None:
+        self.arrays = arrays
+        self.right: dict[tuple[float, float], np.ndarray] = {}  # item side of the product
+        self._graph_query: int | None = None
+        self._graph_rows: dict[str, np.ndarray] = {}
+        self._weights_for: dict | None = None
+        self._weights: dict[str, np.ndarray] = {}
+        self._in_country: dict[int, np.ndarray] = {}
+        self._candidate_side: dict[str, np.ndarray] | None = None
+        self._near_country: dict[int, np.ndarray] = {}
+
+    @cached_property
+    def candidates(self) -> np.ndarray:
+        return np.flatnonzero(self.arrays.candidate_mask)
+
+    def graph_rows(self, query: int) -> dict[str, np.ndarray]:
+        """log(1 + value) of the five graph signals in the query's row, dense (n,), plus the
+        query's partner counts per country ("own_countries") and its neighbours' ("near_
+        countries"), raw. Sums of CSR rows with bincount (no sparse objects: one query is a
+        handful of rows). The last query's rows are kept (read forward and reverse)."""
+        if self._graph_query != query:
+            self._graph_rows = self._single_rows(query)
+            self._graph_query = query
+        return self._graph_rows
+
+    def _single_rows(self, query: int) -> dict[str, np.ndarray]:
+        derived = self.arrays.derived
+        binary, geo = derived["binary"], self.arrays.geo
+        n, countries = self.arrays.n_cities, derived["membership"].shape[1]
+        partners = indices(binary, query)
+        degree = derived["degree"]
+        inverse_log = np.zeros(len(partners))
+        hub = degree[partners] > 1
+        inverse_log[hub] = 1.0 / np.log(degree[partners][hub])
+        neighbours, closeness = indices(geo, query), data(geo, query)
+        scale = 1.0 / np.sqrt(np.maximum(degree, 1.0))
+        # S = D^-1/2 B D^-1/2, so S[i, j] = scale_i scale_j B[i, j]
+        two_hop = sum_rows(binary, partners, scale[query] * scale[partners] ** 2, n) * scale
+        near_partners = sum_rows(binary, neighbours, closeness, n)
+        reached = np.flatnonzero(two_hop)
+        three_hop = sum_rows(binary, reached, two_hop[reached] * scale[reached], n) * scale
+        raw = {
+            "adamic_adar": sum_rows(binary, partners, inverse_log, n),
+            "geo_cf": near_partners,
+            "partner_geo": sum_rows(geo, partners, np.ones(len(partners)), n),
+            "three_hop": 10.0 * three_hop,
+            "region_pair": sum_rows(geo, np.flatnonzero(near_partners),
+                                     near_partners[near_partners != 0], n),
+        }
+        country_index = self.arrays.country_index
+        reached = np.flatnonzero(near_partners)
+        rows = {"own_countries": np.bincount(country_index[partners], minlength=countries),
+                "near_countries": np.bincount(country_index[reached],
+                                              weights=near_partners[reached],
+                                              minlength=countries)}
+        for name, values in raw.items():  # in place: only the non-zero cells need the log
+            touched = np.flatnonzero(values)
+            values[touched] = np.log1p(values[touched])
+            rows[name] = values
+        return rows
+
+    def row_weights(self, rerank: dict) -> dict[str, np.ndarray]:
+        """Every city's weight per signal (n,) as the asking side, its part chosen by history,
+        plus the LightFM term folded: const + scale * (u . v + b). Kept per re-ranker."""
+        if self._weights_for is not rerank:
+            rows = np.arange(self.arrays.n_cities)
+            weights, offset = query_weights(self.arrays, rows, rerank)
+            out = {name: weights.get(name, np.zeros(len(rows))) for name in SIGNALS}
+            mean, spread = user_moments(self.arrays, rows)
+            out["lightfm_scale"] = out["lightfm"] / spread
+            out["lightfm_const"] = offset - out["lightfm_scale"] * mean
+            self._weights, self._weights_for = out, rerank
+        return self._weights
+
+    def in_country(self, country: int) -> np.ndarray:
+        """log(1 + partners each city has in `country`), (n,), kept per country."""
+        if country not in self._in_country:
+            column = self.arrays.derived["partners_by_country"][:, country].toarray().ravel()
+            self._in_country[country] = np.log1p(column)
+        return self._in_country[country]
+
+    def near_country(self, country: int) -> np.ndarray:
+        """log(1 + partners each city's geographic neighbours have in `country`), (n,), kept
+        per country (a product with the whole neighbour kernel)."""
+        if country not in self._near_country:
+            column = self.arrays.derived["partners_by_country"][:, country].toarray().ravel()
+            self._near_country[country] = np.log1p(self.arrays.geo @ column)
+        return self._near_country[country]
+
+    def column_side(self, cols: np.ndarray | None) -> dict[str, np.ndarray]:
+        """The column halves of the pair terms for `cols` (None: the candidates, kept)."""
+        if cols is None and self._candidate_side is not None:
+            return self._candidate_side
+        rows = self.candidates if cols is None else cols
+        _, lat_cols, _, lon_cols = self.trig
+        side = {"lat": np.ascontiguousarray(lat_cols[rows].T),
+                "lon": np.ascontiguousarray(lon_cols[rows].T),
+                "log_population": self.arrays.derived["log_population"][rows],
+                "is_capital": self.arrays.is_capital[rows]}
+        if cols is None:
+            self._candidate_side = side
+        return side
+
+    @cached_property
+    def positions(self) -> np.ndarray:
+        """Each city's position among the candidates (-1 for the others)."""
+        return positions_in(self.arrays.n_cities, self.candidates)
+
+    @cached_property
+    def candidate_countries(self) -> np.ndarray:
+        return self.arrays.country_index[self.candidates]
+
+    @cached_property
+    def items(self) -> np.ndarray:
+        """(n, d + 1) float64: item vector and item bias."""
+        arrays = self.arrays
+        return np.hstack([arrays.item_embeddings, arrays.item_biases[:, None]]).astype(np.float64)
+
+    @cached_property
+    def candidate_items(self) -> np.ndarray:
+        return np.ascontiguousarray(self.items[self.candidates])
+
+    @cached_property
+    def trig(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Half-angle terms for the haversine as two bilinear forms (see `_log_distance`)."""
+        lat = self.arrays.derived["lat_rad"]
+        lon = self.arrays.derived["lon_rad"]
+        root_cos = np.sqrt(np.maximum(np.cos(lat), 0.0))
+        lat_rows = np.stack([np.cos(lat / 2), -np.sin(lat / 2)], axis=1)
+        lat_cols = np.stack([np.sin(lat / 2), np.cos(lat / 2)], axis=1)
+        lon_rows = root_cos[:, None] * np.stack([np.cos(lon / 2), -np.sin(lon / 2)], axis=1)
+        lon_cols = root_cos[:, None] * np.stack([np.sin(lon / 2), np.cos(lon / 2)], axis=1)
+        return lat_rows, lat_cols, lon_rows, lon_cols
+
+    @cached_property
+    def partners_by_country_rows(self) -> sp.csr_matrix:
+        return sp.csr_matrix(self.arrays.derived["partners_by_country"])
+
+    @cached_property
+    def log_degree(self) -> np.ndarray:
+        return np.log1p(self.arrays.derived["degree"])
+
+    @cached_property
+    def log_country_pairs(self) -> np.ndarray:
+        return np.log1p(self.arrays.derived["country_pairs"])
+
+
+def user_moments(arrays, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and spread of each row's LightFM scores over the candidates (signals._moments)."""
+    if "user_moments" in arrays.derived:  # every city's, stored with the model
+        mean, spread = arrays.derived["user_moments"]
+        return mean[rows], spread[rows]
+    return lightfm_moments(arrays, arrays.user_embeddings[rows])
+
+
+def prepared(arrays) -> Prepared:
+    return arrays.derived["prepared"]
+
+
+def query_weights(arrays, queries: np.ndarray,
+                   rerank: dict) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Each query's weight per signal and offset: the warm part for cities with history."""
+    warm = arrays.has_history(queries)
+    plans = {kind: Plan.of(part) for kind, part in rerank.items()}
+    names = set(plans["warm"].weights) | set(plans["cold"].weights)
+    weights = {name: np.where(warm, plans["warm"].weight(name), plans["cold"].weight(name))
+               for name in names}
+    offset = np.where(warm, plans["warm"].offset, plans["cold"].offset)
+    return weights, offset
+
+
+def positions_in(n_cities: int, cols: np.ndarray) -> np.ndarray:
+    """Each city's position among `cols` (-1 when absent)."""
+    position = np.full(n_cities, -1, dtype=np.int64)
+    position[cols] = np.arange(len(cols))
+    return position
+
+
+def indices(matrix: sp.csr_matrix, row: int) -> np.ndarray:
+    return matrix.indices[matrix.indptr[row]:matrix.indptr[row + 1]]
+
+
+def data(matrix: sp.csr_matrix, row: int) -> np.ndarray:
+    return matrix.data[matrix.indptr[row]:matrix.indptr[row + 1]]
+
+
+def sum_rows(matrix: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray,
+              n: int) -> np.ndarray:
+    """sum_i weights[i] * matrix[rows[i]] as a dense (n,) vector."""
+    if not len(rows):
+        return np.zeros(n)
+    starts, stops = matrix.indptr[rows], matrix.indptr[rows + 1]
+    lengths = stops - starts
+    positions = np.repeat(stops - lengths.cumsum(), lengths) + np.arange(lengths.sum())
+    values = matrix.data[positions] * np.repeat(weights, lengths)
+    return np.bincount(matrix.indices[positions], weights=values, minlength=n)
