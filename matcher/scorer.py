@@ -66,7 +66,9 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
             out[kind_rows] = left @ right
 
     _add_country_terms(out, arrays, queries, cols, get, zeros)
-    _add_pair_terms(out, arrays, ready, queries, cols if not default else None, get, zeros)
+    distance = _add_pair_terms(out, arrays, ready, queries, cols if not default else None, get,
+                               zeros)
+    _add_interactions(out, arrays, queries, cols, items, distance, get, zeros)
     _add_graph_terms(out, arrays, queries, cols, get, zeros)
 
     if not default:
@@ -107,19 +109,25 @@ def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.nd
 
 
 def _add_pair_terms(out: np.ndarray, arrays, ready: Prepared, queries: np.ndarray,
-                    cols: np.ndarray | None, get, zeros: np.ndarray) -> None:
-    """Size gap, distance and capitals: functions of both cities' own attributes (`cols`
-    None: the candidates, whose column arrays are kept)."""
+                    cols: np.ndarray | None, get, zeros: np.ndarray) -> np.ndarray | None:
+    """Size gap, distance (and their squares) and capitals: functions of both cities' own
+    attributes (`cols` None: the candidates, whose column arrays are kept). Returns log(1 +
+    km) when a LightFM interaction needs it."""
     log_population = arrays.derived["log_population"]
     column_side = ready.column_side(cols)
     scratch = np.subtract(column_side["log_population"][None, :],
                           log_population[queries][:, None])
     np.abs(scratch, out=scratch)
+    _add_squared(out, scratch, get("size_gap_squared", zeros))
     scratch *= get("size_gap", zeros).astype(DTYPE)[:, None]
     out += scratch
     weight = get("log_distance", zeros)
-    if np.any(weight):
+    distance = None
+    if np.any(weight) or any(np.any(get(name, zeros)) for name in _DISTANCE_INTERACTIONS):
         _log_distance(ready, queries, column_side, scratch)
+        _add_squared(out, scratch, get("log_distance_squared", zeros))
+        if np.any(get("lightfm_distance", zeros)):
+            distance = scratch.copy()
         scratch *= weight.astype(DTYPE)[:, None]
         out += scratch
     capital = get("both_capital", zeros)
@@ -127,6 +135,37 @@ def _add_pair_terms(out: np.ndarray, arrays, ready: Prepared, queries: np.ndarra
     if len(capital_rows):
         capital_cols = np.flatnonzero(column_side["is_capital"])
         out[np.ix_(capital_rows, capital_cols)] += capital[capital_rows, None].astype(DTYPE)
+    return distance
+
+
+_DISTANCE_INTERACTIONS = ("lightfm_distance", "log_distance_squared")
+
+
+def _add_squared(out: np.ndarray, values: np.ndarray, weight: np.ndarray) -> None:
+    """out += weight * values^2, on the rows whose weight is not zero."""
+    rows = np.flatnonzero(weight)
+    if len(rows):
+        out[rows] += weight[rows, None] * np.square(values[rows])
+
+
+def _add_interactions(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray,
+                      items: np.ndarray, distance: np.ndarray | None, get,
+                      zeros: np.ndarray) -> None:
+    """lightfm * log_distance and lightfm * country_pair, on the rows that weigh them: the
+    standardised LightFM score is one more product, over those rows only."""
+    by_distance, by_pair = get("lightfm_distance", zeros), get("lightfm_country_pair", zeros)
+    rows = np.flatnonzero((by_distance != 0) | (by_pair != 0))
+    if not len(rows):
+        return
+    mean, spread = user_moments(arrays, queries[rows])
+    left = np.hstack([arrays.user_embeddings[queries[rows]] / spread[:, None],
+                      (1.0 / spread)[:, None]])
+    lightfm = left @ items.T - (mean / spread)[:, None]
+    pairs = prepared(arrays).log_country_pairs[arrays.country_index[queries[rows]]]
+    factor = by_pair[rows, None] * np.take(pairs, arrays.country_index[cols], axis=1)
+    if distance is not None:
+        factor += by_distance[rows, None] * distance[rows]
+    out[rows] += lightfm * factor
 
 
 def _log_distance(ready: Prepared, queries: np.ndarray, column_side: dict[str, np.ndarray],
@@ -244,8 +283,17 @@ def reverse_scores(arrays, query: int, among: np.ndarray, rerank: dict | None = 
     total += weight("country_pair") * ready.log_country_pairs[among_countries, query_country]
     total += weight("same_country") * (among_countries == query_country)
     total += weight("candidate_affinity") * cache["own_partners"][among_countries]
-    total += weight("size_gap") * np.abs(log_population[query] - log_population[among])
-    total += weight("log_distance") * np.log1p(distance)
+    size_gap = np.abs(log_population[query] - log_population[among])
+    log_distance = np.log1p(distance)
+    total += weight("size_gap") * size_gap + weight("size_gap_squared") * size_gap ** 2
+    total += weight("log_distance") * log_distance \
+        + weight("log_distance_squared") * log_distance ** 2
+    by_distance, by_pair = weight("lightfm_distance"), weight("lightfm_country_pair")
+    if np.any(by_distance) or np.any(by_pair):
+        mean, spread = user_moments(arrays, among)
+        standard = (lightfm - mean) / spread
+        pairs = ready.log_country_pairs[among_countries, query_country]
+        total += standard * (by_distance * log_distance + by_pair * pairs)
     total += weight("both_capital") * (arrays.is_capital[among] & arrays.is_capital[query])
     for row_weights, row in cache["rows"]:
         total += row_weights[among] * row[among]

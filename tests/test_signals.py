@@ -90,3 +90,19 @@ def test_self_and_non_candidates_are_never_scored():
     scores = signals.score_matrix(arrays, np.arange(arrays.n_cities))
     assert np.isneginf(np.diag(scores)).all()
     assert np.isneginf(scores[:, ~arrays.candidate_mask]).all()
+
+
+def test_interaction_signals_are_the_products_of_their_parts_both_ways():
+    arrays = random_arrays(4)
+    forward = signals.signal_matrices(arrays, np.array([3, 8]))
+    np.testing.assert_array_equal(forward["lightfm_distance"],
+                                  forward["lightfm"] * forward["log_distance"])
+    np.testing.assert_array_equal(forward["size_gap_squared"], forward["size_gap"] ** 2)
+    reverse = signals.reverse_signals(arrays, 3)
+    assert set(reverse) == set(SIGNALS)
+    np.testing.assert_allclose(reverse["lightfm_country_pair"],
+                               reverse["lightfm"] * reverse["country_pair"])
+    from training.rerank import COLD_SIGNALS, WARM_SIGNALS
+
+    assert set(signals.INTERACTION_SIGNALS) <= set(COLD_SIGNALS)
+    assert not set(signals.INTERACTION_SIGNALS) & set(WARM_SIGNALS)
