@@ -56,3 +56,11 @@ def test_unknown_objective_is_named():
 def test_single_signal_passes_the_signal_through():
     values = np.array([0.5, -1.0, 3.0])
     np.testing.assert_allclose(combine(single_signal("x"), {"x": values}), values)
+
+
+def test_ablation_without_lightfm_drops_its_products_too():
+    from training.holdout import without_lightfm
+    from training.rerank import COLD_SIGNALS
+
+    kept = without_lightfm(COLD_SIGNALS)
+    assert "log_distance" in kept and not any("lightfm" in name for name in kept)

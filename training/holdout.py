@@ -76,8 +76,8 @@ def _fit_rerankers(data, config, validation_split: Split, candidates: np.ndarray
         data, validation_split.train, config, candidates, progress)
     validation_queries = _queries(validation_split, validation_dataset, validation_arrays)
     variants = {"model": (WARM_SIGNALS, COLD_SIGNALS),
-                "rerank without lightfm": (tuple(s for s in WARM_SIGNALS if s != "lightfm"),
-                                           tuple(s for s in COLD_SIGNALS if s != "lightfm"))}
+                "rerank without lightfm": (without_lightfm(WARM_SIGNALS),
+                                           without_lightfm(COLD_SIGNALS))}
     rerankers: dict[str, dict] = {name: {} for name in variants}
     for kind, (queries, targets) in zip(("warm", "cold"), validation_queries, strict=True):
         sample = training_pairs(validation_arrays, queries, targets, config.rerank_negatives,
@@ -109,3 +109,8 @@ def _full_candidate_mask(data, config) -> np.ndarray:
 
     graph = partnership_graph(data.cities, data.partnerships)
     return candidate_mask(data.cities, graph, config.candidate_min_population)
+
+
+def without_lightfm(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The ablation's signals: neither LightFM's score nor any product with it."""
+    return tuple(name for name in names if name.split("_")[0] != "lightfm")
