@@ -64,7 +64,7 @@ def masked_block(arrays, queries: np.ndarray, include_domestic: bool) -> np.ndar
 def _shortlist(block: np.ndarray, queries: np.ndarray, size: int) -> _Shortlist:
     size = min(size, block.shape[1] - 1)
     part = np.argpartition(block, block.shape[1] - size - 1, axis=1)
-    top = part[:, -size:]
+    top = part[:, -size:].copy()  # a copy: a view would keep the whole (q, c) partition alive
     outside = np.take_along_axis(block, part[:, -size - 1:-size], axis=1)[:, 0]
     return _Shortlist(queries, top, np.take_along_axis(block, top, axis=1), outside)
 
