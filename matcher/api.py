@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher import batch, config, rank
+from matcher import config, rank
 from matcher import scorer as scoring_fast
 from matcher import signals as scoring
 from matcher.errors import CityNotFoundError, InputError
@@ -184,8 +184,11 @@ class Matcher:
     def top_rows(self, rows: np.ndarray, spec: rank.Filters) -> list[np.ndarray]:
         """Only the ranked rows for each query (no reasons): the batch path for many cities."""
         rows = np.asarray(rows, dtype=np.int64)
-        if len(rows) > 1 and batch.supported(spec):
-            return batch.top_lists(self, rows, spec)
+        if len(rows) > 1:
+            from matcher import batch  # threads: not imported for one query
+
+            if batch.supported(spec):
+                return batch.top_lists(self, rows, spec)
         return [self.pick(query, scores, spec)[0] for query, scores in self._scored_rows(rows)]
 
     def _reverse(self, query: int, among: np.ndarray, cache: dict | None = None) -> np.ndarray:

@@ -41,7 +41,9 @@ def _load_json(path: Path) -> dict:
 
 
 def _load_array(path: Path) -> np.ndarray:
-    return _read(path, "a readable numpy array", lambda p: np.load(p, allow_pickle=False))
+    """Memory-mapped (read-only): a query reads a few rows of each array, not the whole file."""
+    return _read(path, "a readable numpy array",
+                 lambda p: np.load(p, mmap_mode="r", allow_pickle=False))
 
 
 def _load_sparse(path: Path) -> sp.csr_matrix:

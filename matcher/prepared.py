@@ -153,15 +153,18 @@ class Prepared:
     def candidate_countries(self) -> np.ndarray:
         return self.arrays.country_index[self.candidates]
 
-    @cached_property
-    def items(self) -> np.ndarray:
-        """(n, d + 1) float64: item vector and item bias."""
+    def items_at(self, rows: np.ndarray | int) -> np.ndarray:
+        """(len(rows), d + 1) float64 item vectors and biases (one row: (d + 1,))."""
         arrays = self.arrays
-        return np.hstack([arrays.item_embeddings, arrays.item_biases[:, None]]).astype(np.float64)
+        if np.ndim(rows) == 0:
+            return np.append(arrays.item_embeddings[rows], arrays.item_biases[rows]) \
+                .astype(np.float64)
+        return np.hstack([arrays.item_embeddings[rows], arrays.item_biases[rows, None]]) \
+            .astype(np.float64)
 
     @cached_property
     def candidate_items(self) -> np.ndarray:
-        return np.ascontiguousarray(self.items[self.candidates])
+        return self.items_at(self.candidates)
 
     @cached_property
     def trig(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

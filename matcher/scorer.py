@@ -41,7 +41,7 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
     scale = get("lightfm", zeros) / spread
     users = np.hstack([arrays.user_embeddings[queries] * scale[:, None], scale[:, None],
                        np.ones((len(queries), 1)), (offset - mean * scale)[:, None]])
-    items = ready.candidate_items if default else ready.items[cols]
+    items = ready.candidate_items if default else ready.items_at(cols)
     log_population = derived["log_population"]
     warm = arrays.has_history(queries)
     out = np.empty((len(queries), len(cols)), dtype=DTYPE)
@@ -262,7 +262,7 @@ def reverse_scores(arrays, query: int, among: np.ndarray, rerank: dict | None = 
         cache["rows"] = [(weights[name], rows[_TRANSPOSED[name]]) for name in GRAPH
                          if np.any(weights[name])]
         cache["own_partners"] = np.log1p(rows["own_countries"])
-        cache["item"] = ready.items[query].astype(np.float64)
+        cache["item"] = ready.items_at(query)
     lat_rows, lat_cols, lon_rows, lon_cols = ready.trig
     half = (lat_rows[among] @ lat_cols[query]) ** 2 + (lon_rows[among] @ lon_cols[query]) ** 2
     distance = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(half, 1.0)))
@@ -273,7 +273,7 @@ def reverse_scores(arrays, query: int, among: np.ndarray, rerank: dict | None = 
         return weights[name][among]
 
     item = cache["item"]
-    lightfm = derived["user_float64"][among] @ item[:-1] + item[-1]
+    lightfm = arrays.user_embeddings[among].astype(np.float64) @ item[:-1] + item[-1]
     total = weights["lightfm_const"][among] + weights["lightfm_scale"][among] * lightfm
     total += weight("log_degree") * ready.log_degree[query]
     total += weight("log_population") * log_population[query]

@@ -251,20 +251,21 @@ def subscore_signals(arrays: ScoringArrays, query: int, reference: np.ndarray,
     """The query's "lightfm" and "geo_cf" signals at the `reference` rows (a fixed sample, its
     item rows kept between calls) and the picks, as (n,) arrays (zero elsewhere)."""
     derived = arrays.derived
-    user = derived["user_float64"][query]
+    user = arrays.user_embeddings[query].astype(np.float64)
     if "user_moments" in derived:  # stored with the model
         mean, spread = (values[[query]] for values in derived["user_moments"])
     else:
         mean, spread = lightfm_moments(arrays, user[None, :])
     cached = derived.get("reference_items")
     if cached is None or cached[0] is not reference:
-        cached = (reference, derived["item_float64"][reference],
+        cached = (reference, arrays.item_embeddings[reference].astype(np.float64),
                   arrays.item_biases[reference].astype(np.float64))
         derived["reference_items"] = cached
     picks = np.asarray(picks, dtype=np.int64)
     lightfm = np.zeros(arrays.n_cities)
     lightfm[reference] = (cached[1] @ user + cached[2] - mean[0]) / spread[0]
-    lightfm[picks] = (derived["item_float64"][picks] @ user + arrays.item_biases[picks]
+    lightfm[picks] = (arrays.item_embeddings[picks].astype(np.float64) @ user
+                      + arrays.item_biases[picks]
                       - mean[0]) / spread[0]
     return lightfm, derived["prepared"].graph_rows(query)["geo_cf"]
 
