@@ -41,9 +41,10 @@ def _load_json(path: Path) -> dict:
 
 
 def _load_array(path: Path) -> np.ndarray:
-    """Memory-mapped (read-only): a query reads a few rows of each array, not the whole file."""
+    """Memory-mapped (read-only): a query reads a few rows of each array, not the whole file.
+    Returned as a plain ndarray view, which indexes without np.memmap's Python overhead."""
     return _read(path, "a readable numpy array",
-                 lambda p: np.load(p, mmap_mode="r", allow_pickle=False))
+                 lambda p: np.asarray(np.load(p, mmap_mode="r", allow_pickle=False)))
 
 
 def _load_sparse(path: Path) -> sp.csr_matrix:
