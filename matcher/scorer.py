@@ -1,11 +1,12 @@
-"""Fast scores: the re-ranker's logit without materialising the sixteen signal arrays.
+"""Fast scores: the re-ranker's logit without materialising one array per signal.
 
-`signals.combine(signal_matrices(...))` is the reference: sixteen dense (q, c) float64 arrays,
-then a weighted sum. Here the same sum is folded so that a block of queries costs a few passes
-over one float32 (q, c) array: LightFM and every candidate-only term are one matrix product, the
-country terms one gather, the graph terms one sparse scatter, and the haversine distance two
-rank-2 products. Serving, batch ranking and the score quantiles all call `block_scores`; tests
-hold it equal to the reference.
+`signals.combine(signal_matrices(...))` is the reference: one dense (q, c) float64 array per
+signal, then a weighted sum. Here the same sum is folded so that a block of queries costs a few
+passes over one (q, c) array: LightFM and every candidate-only term are one matrix product, the
+country terms one gather, the graph terms one sparse scatter, the haversine distance two rank-2
+products, and the cold re-ranker's interaction signals a second product on the rows that weigh
+them. Serving, batch ranking and the score quantiles all call `block_scores` (and the mutual
+ranking `reverse_scores`); tests hold both equal to the reference.
 """
 
 from __future__ import annotations
