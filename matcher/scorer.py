@@ -46,6 +46,15 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
     log_population = derived["log_population"]
     warm = arrays.has_history(queries)
     out = np.empty((len(queries), len(cols)), dtype=DTYPE)
+    # Rows whose re-ranker multiplies LightFM by other signals need its standardised score on
+    # its own: one product gives it, and their first terms are added from it.
+    interacting = (get("lightfm_distance", zeros) != 0) | (get("lightfm_country_pair", zeros) != 0)
+    lightfm = None
+    if interacting.any():
+        rows = np.flatnonzero(interacting)
+        left = np.hstack([arrays.user_embeddings[queries[rows]] / spread[rows, None],
+                          (1.0 / spread[rows])[:, None]])
+        lightfm = left @ items.T - (mean[rows] / spread[rows])[:, None]
     # The column-only weights differ between the warm and cold parts: one product for each.
     for kind_rows in (np.flatnonzero(warm), np.flatnonzero(~warm)):
         if not len(kind_rows):
@@ -60,6 +69,14 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
             right = np.hstack([items, column_terms]).T
             if default:
                 ready.right[key] = right
+        if lightfm is not None and interacting[kind_rows].any():
+            done = kind_rows[interacting[kind_rows]]
+            position = np.searchsorted(np.flatnonzero(interacting), done)
+            out[done] = scale[done, None] * spread[done, None] * lightfm[position] \
+                + right[-2][None, :] + offset[done, None]
+            kind_rows = kind_rows[~interacting[kind_rows]]
+            if not len(kind_rows):
+                continue
         left = users[kind_rows].astype(DTYPE)
         if len(kind_rows) == len(queries):
             np.matmul(left, right, out=out)
@@ -69,7 +86,7 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
     _add_country_terms(out, arrays, queries, cols, get, zeros)
     distance = _add_pair_terms(out, arrays, ready, queries, cols if not default else None, get,
                                zeros)
-    _add_interactions(out, arrays, queries, cols, items, distance, get, zeros)
+    _add_interactions(out, arrays, queries, cols, lightfm, interacting, distance, get, zeros)
     _add_graph_terms(out, arrays, queries, cols, get, zeros)
 
     if not default:
@@ -150,18 +167,14 @@ def _add_squared(out: np.ndarray, values: np.ndarray, weight: np.ndarray) -> Non
 
 
 def _add_interactions(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray,
-                      items: np.ndarray, distance: np.ndarray | None, get,
-                      zeros: np.ndarray) -> None:
-    """lightfm * log_distance and lightfm * country_pair, on the rows that weigh them: the
-    standardised LightFM score is one more product, over those rows only."""
-    by_distance, by_pair = get("lightfm_distance", zeros), get("lightfm_country_pair", zeros)
-    rows = np.flatnonzero((by_distance != 0) | (by_pair != 0))
-    if not len(rows):
+                      lightfm: np.ndarray | None, interacting: np.ndarray,
+                      distance: np.ndarray | None, get, zeros: np.ndarray) -> None:
+    """lightfm * log_distance and lightfm * country_pair on the `interacting` rows, from their
+    standardised LightFM scores (`lightfm`, one row per interacting query)."""
+    if lightfm is None:
         return
-    mean, spread = user_moments(arrays, queries[rows])
-    left = np.hstack([arrays.user_embeddings[queries[rows]] / spread[:, None],
-                      (1.0 / spread)[:, None]])
-    lightfm = left @ items.T - (mean / spread)[:, None]
+    rows = np.flatnonzero(interacting)
+    by_distance, by_pair = get("lightfm_distance", zeros), get("lightfm_country_pair", zeros)
     pairs = prepared(arrays).log_country_pairs[arrays.country_index[queries[rows]]]
     factor = by_pair[rows, None] * np.take(pairs, arrays.country_index[cols], axis=1)
     if distance is not None:
