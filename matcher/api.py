@@ -193,6 +193,8 @@ class Matcher:
 
     def _reverse(self, query: int, among: np.ndarray, cache: dict | None = None) -> np.ndarray:
         """Percentile of `query` in each of `among`'s own score distributions."""
+        if not self.model.arrays.candidate_mask[query]:
+            return np.zeros(len(among))  # nobody's list holds it (reverse_scores: all -inf)
         values = scoring_fast.reverse_scores(self.model.arrays, query, among, cache=cache)
         return self.model.percentile_of(among, values.astype(np.float64))
 
