@@ -62,8 +62,7 @@ class Evidence:
     _anchor_cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self._pairs_query: int | None = None
-        self._pairs: tuple = ()
+        self._pairs: tuple | None = None
         self._warm_rows = np.flatnonzero(self.degree > 0)
         candidates = np.flatnonzero(self.candidate)
         if len(candidates) > REFERENCE_SAMPLE:
@@ -133,15 +132,16 @@ class Evidence:
     def anchor_pairs(self, query: int) -> tuple[np.ndarray, str, np.ndarray, np.ndarray]:
         """anchors(query), and every (anchor, anchor's partner) pair but the query, as two
         arrays: built once per query (each of its picks reads them)."""
-        if self._pairs_query != query:
+        cached = self._pairs  # one (query, pairs) tuple: threads never see a mixed pair
+        if cached is None or cached[0] != query:
             anchors, kind = self.anchors(query)
             lists = [self.partners(a) for a in anchors.tolist()]
             anchor_of = np.repeat(anchors, [len(x) for x in lists]).astype(np.int64)
             others = np.concatenate(lists).astype(np.int64) if lists else np.empty(0, np.int64)
             keep = others != query
-            self._pairs = (anchors, kind, anchor_of[keep], others[keep])
-            self._pairs_query = query
-        return self._pairs
+            cached = (query, (anchors, kind, anchor_of[keep], others[keep]))
+            self._pairs = cached
+        return cached[1]
 
     def anchors(self, query: int) -> tuple[np.ndarray, str]:
         """The query's partners, or for a city without any its nearest cities that have some."""

@@ -44,10 +44,8 @@ class Prepared:
     def __init__(self, arrays) -> None:
         self.arrays = arrays
         self.right: dict[tuple[float, float], np.ndarray] = {}  # item side of the product
-        self._graph_query: int | None = None
-        self._graph_rows: dict[str, np.ndarray] = {}
-        self._weights_for: dict | None = None
-        self._weights: dict[str, np.ndarray] = {}
+        self._graph_cache: tuple[int, dict[str, np.ndarray]] | None = None
+        self._weights_cache: tuple[dict, dict[str, np.ndarray]] | None = None
         self._in_country: dict[int, np.ndarray] = {}
         self._candidate_side: dict[str, np.ndarray] | None = None
         self._near_country: dict[int, np.ndarray] = {}
@@ -61,10 +59,11 @@ class Prepared:
         query's partner counts per country ("own_countries") and its neighbours' ("near_
         countries"), raw. Sums of CSR rows with bincount (no sparse objects: one query is a
         handful of rows). The last query's rows are kept (read forward and reverse)."""
-        if self._graph_query != query:
-            self._graph_rows = self._single_rows(query)
-            self._graph_query = query
-        return self._graph_rows
+        cached = self._graph_cache  # one (query, rows) tuple: threads never see a mixed pair
+        if cached is None or cached[0] != query:
+            cached = (query, self._single_rows(query))
+            self._graph_cache = cached
+        return cached[1]
 
     def _single_rows(self, query: int) -> dict[str, np.ndarray]:
         derived = self.arrays.derived
@@ -105,15 +104,17 @@ class Prepared:
     def row_weights(self, rerank: dict) -> dict[str, np.ndarray]:
         """Every city's weight per signal (n,) as the asking side, its part chosen by history,
         plus the LightFM term folded: const + scale * (u . v + b). Kept per re-ranker."""
-        if self._weights_for is not rerank:
+        cached = self._weights_cache  # one (re-ranker, weights) tuple, as above
+        if cached is None or cached[0] is not rerank:
             rows = np.arange(self.arrays.n_cities)
             weights, offset = query_weights(self.arrays, rows, rerank)
             out = {name: weights.get(name, np.zeros(len(rows))) for name in SIGNALS}
             mean, spread = user_moments(self.arrays, rows)
             out["lightfm_scale"] = out["lightfm"] / spread
             out["lightfm_const"] = offset - out["lightfm_scale"] * mean
-            self._weights, self._weights_for = out, rerank
-        return self._weights
+            cached = (rerank, out)
+            self._weights_cache = cached
+        return cached[1]
 
     def in_country(self, country: int) -> np.ndarray:
         """log(1 + partners each city has in `country`), (n,), kept per country."""

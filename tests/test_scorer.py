@@ -188,3 +188,16 @@ def test_regression_shortlists_do_not_keep_their_block_alive():
     expected = np.sort(np.argsort(-block, axis=1)[:, :20], axis=1)
     np.testing.assert_array_equal(np.sort(part.positions, axis=1), expected)
     np.testing.assert_array_equal(part.outside, -np.sort(-block, axis=1)[:, 20])
+
+
+def test_threads_sharing_one_matcher_get_the_sequential_answers(larger_matcher):
+    """The per-query caches (graph rows, anchor pairs, weights) are swapped as whole tuples, so
+    concurrent recommendations never read another query's rows."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cities = [int(g) for g in larger_matcher.model.geonameids]
+    expected = [larger_matcher.recommend(city, k=5) for city in cities]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            assert list(pool.map(lambda city: larger_matcher.recommend(city, k=5),
+                                 cities)) == expected
