@@ -53,22 +53,32 @@ def _row_quantiles(scores: np.ndarray, levels: np.ndarray) -> np.ndarray:
     return out
 
 
+def interpolate(values: np.ndarray, above: np.ndarray, quantile_at,
+                levels: np.ndarray) -> np.ndarray:
+    """Each value's percentile from `above`, the count of its row's quantiles <= it, and
+    `quantile_at(i)`, each value's row's i-th quantile (float64): the one interpolation every
+    way of counting shares, so all of them give the same bits."""
+    size = len(levels)
+    upper = np.clip(above, 1, size - 1)
+    low_q, high_q = quantile_at(upper - 1), quantile_at(upper)
+    span = np.where(high_q > low_q, high_q - low_q, 1.0)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf or huge / tiny: clipped
+        fraction = np.clip((values - low_q) / span, 0.0, 1.0)
+    out = levels[upper - 1] + fraction * (levels[upper] - levels[upper - 1])
+    last = np.full(np.shape(above), size - 1)
+    top = beyond_top(values, quantile_at(last), quantile_at(last - 1), levels[-1])
+    out = np.where(above == 0, 0.0, np.where(above >= size, top, out))
+    return np.where(np.isfinite(values), out, 0.0)
+
+
 def percentile_from_quantiles(quantiles: np.ndarray, levels: np.ndarray,
                               values: np.ndarray) -> np.ndarray:
     """Where each value sits in its row's distribution (0..1), by interpolating the quantiles."""
     quantiles = np.asarray(quantiles, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
     above = (quantiles <= values[:, None]).sum(axis=1)
-    upper = np.clip(above, 1, len(levels) - 1)
-    low_q = quantiles[np.arange(len(values)), upper - 1]
-    high_q = quantiles[np.arange(len(values)), upper]
-    span = np.where(high_q > low_q, high_q - low_q, 1.0)
-    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf or huge / tiny: clipped
-        fraction = np.clip((values - low_q) / span, 0.0, 1.0)
-    out = levels[upper - 1] + fraction * (levels[upper] - levels[upper - 1])
-    top = beyond_top(values, quantiles[:, -1], quantiles[:, -2], levels[-1])
-    out = np.where(above == 0, 0.0, np.where(above >= len(levels), top, out))
-    return np.where(np.isfinite(values), out, 0.0)
+    index = np.arange(len(values))
+    return interpolate(values, above, lambda i: quantiles[index, i], levels)
 
 
 def row_percentiles(table: np.ndarray, rows: np.ndarray, levels: np.ndarray,
@@ -88,18 +98,7 @@ def row_percentiles(table: np.ndarray, rows: np.ndarray, levels: np.ndarray,
         active = low < high
         low = np.where(active & below, middle + 1, low)
         high = np.where(active & ~below, middle, high)
-    above = low
-    upper = np.clip(above, 1, size - 1)
-    low_q = flat[start + upper - 1].astype(np.float64)
-    high_q = flat[start + upper].astype(np.float64)
-    span = np.where(high_q > low_q, high_q - low_q, 1.0)
-    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf or huge / tiny: clipped
-        fraction = np.clip((values - low_q) / span, 0.0, 1.0)
-    out = levels[upper - 1] + fraction * (levels[upper] - levels[upper - 1])
-    top = beyond_top(values, flat[start + size - 1].astype(np.float64),
-                     flat[start + size - 2].astype(np.float64), levels[-1])
-    out = np.where(above == 0, 0.0, np.where(above >= size, top, out))
-    return np.where(np.isfinite(values), out, 0.0)
+    return interpolate(values, low, lambda i: flat[start + i].astype(np.float64), levels)
 
 
 def beyond_top(values: np.ndarray, top: np.ndarray, below_top: np.ndarray,

@@ -12,7 +12,7 @@ import numpy as np
 
 from matcher import signals
 from matcher.errors import InputError
-from matcher.percentiles import beyond_top
+from matcher.percentiles import interpolate
 
 MUTUAL_DEFAULT = True
 """Rank by both directions (a pair ranks high only if each city ranks the other high)."""
@@ -200,17 +200,8 @@ def midrank_percentile(population: np.ndarray, values: np.ndarray) -> np.ndarray
 
 def percentile_in_row(quantiles: np.ndarray, levels: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Where each value sits in ONE city's score distribution, 0..1 (the interpolation of
-    matcher.percentiles.percentile_from_quantiles, with searchsorted for a single row)."""
+    matcher.percentiles, with searchsorted for a single row)."""
     quantiles = np.asarray(quantiles, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
-    size = len(levels)
     above = np.searchsorted(quantiles, values, side="right")
-    upper = np.clip(above, 1, size - 1)
-    low_q, high_q = quantiles[upper - 1], quantiles[upper]
-    span = np.where(high_q > low_q, high_q - low_q, 1.0)
-    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf or huge / tiny: clipped
-        fraction = np.clip((values - low_q) / span, 0.0, 1.0)
-    out = levels[upper - 1] + fraction * (levels[upper] - levels[upper - 1])
-    top = beyond_top(values, quantiles[-1], quantiles[-2], levels[-1])
-    out = np.where(above == 0, 0.0, np.where(above >= size, top, out))
-    return np.where(np.isfinite(values), out, 0.0)
+    return interpolate(values, above, lambda i: quantiles[i], levels)
