@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from matcher.signals import SIGNALS, lightfm_moments
+from matcher.signals import SIGNALS, linear_weights, user_moments
 
 GRAPH = ("adamic_adar", "geo_cf", "partner_geo", "three_hop", "region_pair")
 
@@ -27,11 +27,7 @@ class Plan:
 
     @classmethod
     def of(cls, part: dict) -> Plan:
-        names = list(part["signals"])
-        weights = np.asarray(part["coef"], dtype=np.float64) / np.asarray(part["scale"],
-                                                                           dtype=np.float64)
-        offset = float(part["intercept"]) - float(np.dot(weights, np.asarray(part["mean"],
-                                                                             dtype=np.float64)))
+        names, weights, offset = linear_weights(part)
         return cls(dict(zip(names, weights.tolist(), strict=True)), offset)
 
     def weight(self, name: str) -> float:
@@ -190,14 +186,6 @@ class Prepared:
     @cached_property
     def log_country_pairs(self) -> np.ndarray:
         return np.log1p(self.arrays.derived["country_pairs"])
-
-
-def user_moments(arrays, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and spread of each row's LightFM scores over the candidates (signals._moments)."""
-    if "user_moments" in arrays.derived:  # every city's, stored with the model
-        mean, spread = arrays.derived["user_moments"]
-        return mean[rows], spread[rows]
-    return lightfm_moments(arrays, arrays.user_embeddings[rows])
 
 
 def prepared(arrays) -> Prepared:

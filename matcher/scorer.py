@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from matcher.prepared import GRAPH, Prepared, positions_in, prepared, query_weights, user_moments
-from matcher.signals import EARTH_RADIUS_KM
+from matcher.prepared import GRAPH, Prepared, positions_in, prepared, query_weights
+from matcher.signals import EARTH_RADIUS_KM, user_moments
 
 # Sums run in float64 and are rounded to float32 at the end: paths that add the same terms in
 # another order (a block, one row, the reverse gathers) then give the same bits but for values

@@ -246,16 +246,21 @@ def signal_matrices(arrays: ScoringArrays, queries: np.ndarray,
     })
 
 
+def user_moments(arrays: ScoringArrays, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """lightfm_moments of `rows`, read from every city's when the model stored them."""
+    if "user_moments" in arrays.derived:
+        mean, spread = arrays.derived["user_moments"]
+        return mean[rows], spread[rows]
+    return lightfm_moments(arrays, arrays.user_embeddings[rows])
+
+
 def subscore_signals(arrays: ScoringArrays, query: int, reference: np.ndarray,
                      picks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The query's "lightfm" and "geo_cf" signals at the `reference` rows (a fixed sample, its
     item rows kept between calls) and the picks, as (n,) arrays (zero elsewhere)."""
     derived = arrays.derived
     user = arrays.user_embeddings[query].astype(np.float64)
-    if "user_moments" in derived:  # stored with the model
-        mean, spread = (values[[query]] for values in derived["user_moments"])
-    else:
-        mean, spread = lightfm_moments(arrays, user[None, :])
+    mean, spread = user_moments(arrays, np.array([query]))
     cached = derived.get("reference_items")
     if cached is None or cached[0] is not reference:
         cached = (reference, arrays.item_embeddings[reference].astype(np.float64),
@@ -307,13 +312,20 @@ def reverse_signals(arrays: ScoringArrays, query: int, among: np.ndarray | None 
     })
 
 
-def combine(rerank_part: dict, signals: dict[str, np.ndarray]) -> np.ndarray:
-    """The re-ranker's logit: intercept + sum of coef * standardised signal."""
-    names = rerank_part["signals"]
+def linear_weights(rerank_part: dict) -> tuple[list[str], np.ndarray, float]:
+    """(signal names, weights, offset) with logit = offset + sum(weight * raw signal): the
+    standardisation folded into the coefficients."""
+    names = list(rerank_part["signals"])
     weights = np.asarray(rerank_part["coef"], dtype=np.float64) / np.asarray(
         rerank_part["scale"], dtype=np.float64)
     offset = float(rerank_part["intercept"]) - float(
         np.dot(weights, np.asarray(rerank_part["mean"], dtype=np.float64)))
+    return names, weights, offset
+
+
+def combine(rerank_part: dict, signals: dict[str, np.ndarray]) -> np.ndarray:
+    """The re-ranker's logit: intercept + sum of coef * standardised signal."""
+    names, weights, offset = linear_weights(rerank_part)
     logit = np.full(np.shape(signals[names[0]]), offset)
     scratch = np.empty_like(logit)
     for name, weight in zip(names, weights, strict=True):
