@@ -168,13 +168,9 @@ class Model:
         return signals.score_matrix(self.arrays, np.asarray(rows, dtype=np.int64),
                                     columns=columns)
 
-    def reverse_scores(self, row: int, among: np.ndarray | None = None,
-                       forward: dict[str, np.ndarray] | None = None) -> np.ndarray:
-        """s(j -> row) for every city j (or only `among`): how strongly each would want `row`.
-
-        `forward`: row's own signal vectors (as `signals(row)` gives them), reused if given.
-        """
-        return signals.reverse_score_vector(self.arrays, row, among, forward)
+    def reverse_scores(self, row: int, among: np.ndarray | None = None) -> np.ndarray:
+        """s(j -> row) for every city j (or only `among`): how strongly each would want `row`."""
+        return signals.reverse_score_vector(self.arrays, row, among)
 
     def percentile_of(self, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Where each value sits in each row city's own score distribution, 0..1."""

@@ -275,19 +275,15 @@ def subscore_signals(arrays: ScoringArrays, query: int, reference: np.ndarray,
     return lightfm, derived["prepared"].graph_rows(query)["geo_cf"]
 
 
-def reverse_signals(arrays: ScoringArrays, query: int, among: np.ndarray | None = None,
-                    forward: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+def reverse_signals(arrays: ScoringArrays, query: int,
+                    among: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Every signal for each city j (all, or `among`) as the query and `query` as the candidate.
 
-    Symmetric signals reuse the forward values (pass the query's full forward signal rows, as
-    signal_matrices gives them for one query, to save computing them again).
+    Symmetric signals reuse the forward values; the others are read from the other side.
     """
     derived = arrays.derived
     rows = slice(None) if among is None else np.asarray(among, dtype=np.int64)
-    if forward is None:
-        forward = signal_matrices(arrays, np.array([query]), None if among is None else rows)
-    else:
-        forward = {name: values[None, rows] for name, values in forward.items()}
+    forward = signal_matrices(arrays, np.array([query]), None if among is None else rows)
     binary = derived["binary"]
     binary_column = binary[query].toarray().ravel()
     geo_column = arrays.geo[query].toarray().ravel()
@@ -372,14 +368,11 @@ def score_matrix(arrays: ScoringArrays, queries: np.ndarray,
     return scores
 
 
-def reverse_score_vector(arrays: ScoringArrays, query: int, among: np.ndarray | None = None,
-                         forward: dict[str, np.ndarray] | None = None) -> np.ndarray:
-    """s(j -> query) for every city j, or for `among`: how strongly each would want `query`.
-
-    `forward`: the query's own signal rows (n,) each, reused for the symmetric signals.
-    """
+def reverse_score_vector(arrays: ScoringArrays, query: int,
+                         among: np.ndarray | None = None) -> np.ndarray:
+    """s(j -> query) for every city j, or for `among`: how strongly each would want `query`."""
     rows = np.arange(arrays.n_cities) if among is None else np.asarray(among, dtype=np.int64)
-    signals = reverse_signals(arrays, query, among, forward)
+    signals = reverse_signals(arrays, query, among)
     scores = _combine_by_history(arrays, arrays.has_history(rows), signals)
     scores[rows == query] = -np.inf
     if not arrays.candidate_mask[query]:
