@@ -173,10 +173,21 @@ class Matcher:
             yield int(query), scores
 
     def _rank_rows(self, rows: np.ndarray, spec: rank.Filters) -> list[Recommendation]:
-        """Rank a batch of query rows (the batch path when there are many), then explain each."""
-        picks = self.top_rows(rows, spec) if len(rows) > 1 else [None]
-        return [self._rank_one(query, scores, spec, chosen)
-                for (query, scores), chosen in zip(self._scored_rows(rows), picks, strict=True)]
+        """Rank query rows (the batch path when there are many), then explain each."""
+        if len(rows) == 1:
+            query, scores = next(self._scored_rows(rows))
+            return [self._rank_one(query, scores, spec)]
+        return [self._rank_one(int(query), self._scores_at(int(query), chosen), spec, chosen)
+                for query, chosen in zip(rows.tolist(), self.top_rows(rows, spec), strict=True)]
+
+    def _scores_at(self, query: int, rows: np.ndarray) -> np.ndarray:
+        """The query's scores at `rows` only (-inf elsewhere): what explaining batch picks
+        reads, without scoring every candidate again."""
+        arrays = self.model.arrays
+        scores = np.full(arrays.n_cities, -np.inf)
+        if len(rows):
+            scores[rows] = scoring_fast.block_scores(arrays, np.array([query]), rows)[0]
+        return scores
 
     def _country_ids(self, codes: tuple[str, ...]) -> np.ndarray:
         return np.array([self._country_id[c] for c in codes], dtype=np.int64)
