@@ -5,6 +5,7 @@ pyarrow import, a tenth of a second on every fresh `twin with`), any other colum
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -113,17 +114,19 @@ class CityIndex:
     def loaded_names(self) -> list[str]:
         return list(self._columns)
 
+    @cached_property
     def file_names(self) -> list[str]:
+        """Every column of cities.parquet (its schema read once)."""
         import pyarrow.parquet as pq
 
         return list(pq.ParquetFile(self.directory / CITIES_FILE).schema_arrow.names)
 
     def has(self, name: str) -> bool:
-        return name in self._columns or name in self.file_names()
+        return name in self._columns or name in self.file_names
 
     def column(self, name: str) -> np.ndarray:
         if name not in self._columns:
-            if name not in self.file_names():
+            if name not in self.file_names:
                 raise KeyError(f"the city index has no column {name!r}")
             self._columns.update(_parquet_columns(self.directory / CITIES_FILE, [name]))
         return self._columns[name]
