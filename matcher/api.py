@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher import config, rank
+from matcher import config, rank, refine
 from matcher import scorer as scoring_fast
 from matcher import signals as scoring
 from matcher.errors import CityNotFoundError, InputError
@@ -169,7 +169,9 @@ class Matcher:
         candidates = prepared(arrays).candidates
         for query in rows.tolist():  # one at a time: the same floats however many are asked
             scores = np.full(arrays.n_cities, -np.inf)
-            scores[candidates] = scoring_fast.block_scores(arrays, np.array([query]))[0]
+            one = np.array([query])
+            scores[candidates] = refine.refine_block(arrays, one,
+                                                     scoring_fast.block_scores(arrays, one))[0]
             yield int(query), scores
 
     def _rank_rows(self, rows: np.ndarray, spec: rank.Filters) -> list[Recommendation]:
@@ -184,6 +186,8 @@ class Matcher:
         """The query's scores at `rows` only (-inf elsewhere): what explaining batch picks
         reads, without scoring every candidate again."""
         arrays = self.model.arrays
+        if refine.part_for(arrays, query) is not None:  # stage two reads the whole row
+            return next(self._scored_rows(np.array([query])))[1]
         scores = np.full(arrays.n_cities, -np.inf)
         if len(rows):
             scores[rows] = scoring_fast.block_scores(arrays, np.array([query]), rows)[0]

@@ -1,8 +1,10 @@
 """Top-k lists for many cities at once, the same lists `Matcher.recommend` gives one at a time.
 
-Blocks of query rows are scored with `scorer.block_scores` (two threads; numpy releases the GIL)
-and each row keeps a shortlist of its best forward scores. The reverse scores s(j -> q) for the
-shortlisted pairs are read from the forward rows of the candidate cities, which the batch keeps
+Blocks of query rows are scored with `scorer.block_scores` (two threads; numpy releases the
+GIL), stage two reorders each row's best candidates (`refine.refine_block`, before the domestic
+filter, as the one-query path does), and each row keeps a shortlist of its best forward scores.
+The reverse scores s(j -> q) for the shortlisted pairs are read from the stage-one forward rows
+of the candidate cities (the reverse side reads stage one everywhere), which the batch keeps
 (float32, candidates asked x candidates: 2 GB for every city of the snapshot), so a full batch
 scores every pair once. The shortlist is exact under the one-query path's bound: the mutual
 score sqrt(f * r) is at most sqrt(f * ceiling) (ceiling 1, or the floor for a city no list
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matcher import rank, scorer
+from matcher import rank, refine, scorer
 from matcher.prepared import prepared
 
 BLOCK = 64
@@ -41,9 +43,11 @@ def supported(spec: rank.Filters) -> bool:
                 or spec.max_population is not None or spec.max_km is not None)
 
 
-def masked_block(arrays, queries: np.ndarray, include_domestic: bool) -> np.ndarray:
+def masked_block(arrays, queries: np.ndarray,
+                 include_domestic: bool) -> tuple[np.ndarray, np.ndarray]:
     """Scores (q, candidates) with the query, its partners and (unless allowed) its own
-    country's cities set to -inf: the masks that hold both ways, so reverse reads stay right."""
+    country's cities set to -inf (the masks that hold both ways, so reverse reads stay right):
+    stage one's (what reverse reads) and the final ones (stage two applied, matcher.refine)."""
     ready = prepared(arrays)
     block = scorer.block_scores(arrays, queries)
     position = ready.positions
@@ -55,10 +59,12 @@ def masked_block(arrays, queries: np.ndarray, include_domestic: bool) -> np.ndar
     where = position[partners]
     keep = where >= 0
     block[partner_rows[keep], where[keep]] = -np.inf
+    final = refine.refine_block(arrays, queries, block.copy())  # before the domestic filter
     if not include_domestic:
         same = arrays.country_index[queries][:, None] == ready.candidate_countries[None, :]
         block[same] = -np.inf
-    return block
+        final[same] = -np.inf
+    return block, final
 
 
 def _shortlist(block: np.ndarray, queries: np.ndarray, size: int) -> _Shortlist:
@@ -84,12 +90,12 @@ def top_lists(matcher, rows: np.ndarray, spec: rank.Filters,
 
     def work(start: int) -> _Shortlist:
         chunk = rows[start:start + BLOCK]
-        block = masked_block(arrays, chunk, spec.include_domestic)
+        block, final = masked_block(arrays, chunk, spec.include_domestic)
         if len(stored_rows):
             slots = store_index[chunk]
             keep = slots >= 0
             stored[slots[keep]] = block[keep]
-        return _shortlist(block, chunk, max(SHORTLIST, 4 * spec.k))
+        return _shortlist(final, chunk, max(SHORTLIST, 4 * spec.k))
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         shortlists = list(pool.map(work, range(0, len(rows), BLOCK)))
@@ -158,8 +164,8 @@ def _rank_block(matcher, part: _Shortlist, spec: rank.Filters,
 
 def _one_query(matcher, query: int, spec: rank.Filters, row: np.ndarray | None) -> np.ndarray:
     """The one-query path's picks, reusing the query's forward row when the batch kept it (its
-    masked cells are ineligible there too)."""
-    if row is None:
+    masked cells are ineligible there too) and stage two does not reorder it."""
+    if row is None or refine.part_for(matcher.model.arrays, query) is not None:
         return matcher.top_rows(np.array([query]), spec)[0]
     arrays = matcher.model.arrays
     scores = np.full(arrays.n_cities, -np.inf)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from matcher import percentiles, signals
+from matcher import percentiles, refine, signals
 from matcher.cityindex import CITIES_FILE, SERVING_FILE, CityIndex
 from matcher.columns import Columns as C
 from matcher.errors import ModelLoadError
@@ -83,6 +83,10 @@ class Model:
             raise ModelLoadError(f"model directory {path} is incomplete: missing "
                                  f"{', '.join(missing)}; {RETRAIN_HINT}")
         documents = {name.removesuffix(".json"): _load_json(path / name) for name in JSON_FILES}
+        bad = refine.problems(documents["rerank"])
+        if bad:
+            raise ModelLoadError(f"model file {path / 'rerank.json'} has a damaged stage-two "
+                                 f"part ({'; '.join(bad)}); {RETRAIN_HINT}")
         loaded = {name: _load_array(path / name) for name in ARRAY_FILES}
         sparse = {name: _load_sparse(path / name) for name in SPARSE_FILES}
         table = CityIndex.load(path)

@@ -66,13 +66,18 @@ def _score_rows(model, rows: np.ndarray, columns: np.ndarray,
     from concurrent.futures import ThreadPoolExecutor
 
     n = model.n_cities
+    staged = any(isinstance(part, dict) and part.get("refine")
+                 for part in model.arrays.rerank.values())
     out = np.empty((len(rows), len(columns)))
     kept = {name: np.empty((len(rows) if keep_signals else 0, n)) for name in _KEPT}
 
     def score(start: int) -> None:
         chunk = rows[start:start + _CHUNK]
         stop = start + len(chunk)
-        out[start:stop] = scoring.score_matrix(model.arrays, chunk, columns=columns)
+        if staged:  # stage two reorders within whole rows, so score them whole
+            out[start:stop] = scoring.score_matrix(model.arrays, chunk)[:, columns]
+        else:
+            out[start:stop] = scoring.score_matrix(model.arrays, chunk, columns=columns)
         if keep_signals:  # the explanations' signal rows, from the reference computation
             signal_rows = scoring.signal_matrices(model.arrays, chunk)
             for name in _KEPT:

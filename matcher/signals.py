@@ -350,8 +350,12 @@ def score_matrix(arrays: ScoringArrays, queries: np.ndarray,
     """Final scores (q, n), or (q, c) for `columns`: from `signals` (the reference sum, as
     evaluation uses it), else from matcher.scorer (the same sum folded; equal within 1e-4).
 
+    Whole rows get stage two (matcher.refine); `columns` gives stage one's scores there (what
+    the score quantiles sample: stage two does not change a row's values, only their order).
     The query itself and non-candidates get -inf; existing partners are not masked here.
     """
+    from matcher import refine
+
     queries = np.asarray(queries, dtype=np.int64)
     if signals is None:  # the folded float32 path (matcher.scorer), scattered to the columns
         from matcher import scorer
@@ -359,12 +363,21 @@ def score_matrix(arrays: ScoringArrays, queries: np.ndarray,
         if columns is not None:
             return scorer.block_scores(arrays, queries, columns).astype(np.float64)
         out = np.full((len(queries), arrays.n_cities), -np.inf)
-        out[:, arrays.derived["prepared"].candidates] = scorer.block_scores(arrays, queries)
+        candidates = arrays.derived["prepared"].candidates
+        out[:, candidates] = refine.refine_block(arrays, queries,
+                                                 scorer.block_scores(arrays, queries))
         return out
     cols = np.arange(arrays.n_cities) if columns is None else np.asarray(columns, dtype=np.int64)
     scores = _combine_by_history(arrays, arrays.has_history(queries), signals)
     scores[:, ~arrays.candidate_mask[cols]] = -np.inf
     scores[queries[:, None] == cols[None, :]] = -np.inf
+    if columns is None:  # stage two needs whole rows
+        for i, query in enumerate(queries.tolist()):
+            part = refine.part_for(arrays, query)
+            if part is not None:
+                refine.refine_from_signals(part, scores[i],
+                                           {name: values[i] for name, values in signals.items()},
+                                           arrays.partners(query))
     return scores
 
 

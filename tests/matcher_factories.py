@@ -202,9 +202,18 @@ def embeddings(cities: pd.DataFrame, seed: int) -> tuple[np.ndarray, ...]:
     return user.astype(np.float32), item.astype(np.float32), user_bias, item_bias
 
 
-def _rerank_part(names: tuple[str, ...]) -> dict:
-    return {"signals": list(names), "mean": [0.0] * len(names), "scale": [1.0] * len(names),
+# A stage two (matcher.refine) that bends distance and size: it reorders the fixtures' lists.
+REFINE = {"signals": ["log_distance", "size_gap", "lightfm"], "mean": [7.0, 0.5, 0.0],
+          "scale": [1.0, 0.5, 1.0], "knots": [[0.0], [0.0, 1.0], []],
+          "coef": [0.5, -1.5, -0.5, 0.5, -0.2, 0.8], "intercept": 0.0}
+
+
+def _rerank_part(names: tuple[str, ...], refine_depth: int = 0) -> dict:
+    part = {"signals": list(names), "mean": [0.0] * len(names), "scale": [1.0] * len(names),
             "coef": [COEF[s] for s in names], "intercept": -2.0}
+    if refine_depth:
+        part["refine"] = {**REFINE, "depth": refine_depth}
+    return part
 
 
 def _write_json(path: Path, payload: dict) -> None:
@@ -212,11 +221,13 @@ def _write_json(path: Path, payload: dict) -> None:
 
 
 def make_model_dir(path: Path, seed: int = 0, synthetic: int = 0,
-                   synthetic_edges: int | None = None, candidate_floor: int = 20_000) -> Path:
+                   synthetic_edges: int | None = None, candidate_floor: int = 20_000,
+                   refine_depth: int = 0) -> Path:
     """Write a complete model directory at `path` (created) and return it.
 
     Every city with a partnership or population >= candidate_floor is a candidate; score
-    quantiles are computed from the model's own scores, as training does.
+    quantiles are computed from the model's own scores, as training does. `refine_depth` > 0
+    adds a stage two (REFINE) reordering that many candidates.
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -249,8 +260,8 @@ def make_model_dir(path: Path, seed: int = 0, synthetic: int = 0,
     n = len(cities)
     np.save(path / "score_quantiles.npy", np.zeros((n, 101), dtype=np.float32))
     cold = tuple(s for s in SIGNAL_NAMES if s not in ("adamic_adar", "partner_geo"))
-    _write_json(path / "rerank.json", {"warm": _rerank_part(SIGNAL_NAMES),
-                                       "cold": _rerank_part(cold)})
+    _write_json(path / "rerank.json", {"warm": _rerank_part(SIGNAL_NAMES, refine_depth),
+                                       "cold": _rerank_part(cold, refine_depth)})
     _write_json(path / "schema.json", {"feature_names": names, "feature_groups": groups,
                                        "signals": list(SIGNAL_NAMES),
                                        "quantile_levels": levels.tolist()})

@@ -17,9 +17,10 @@ from matcher.lookup import CityLookup
 # ----------------------------------------------------------------- on a tiny model
 
 
-@pytest.fixture(scope="module")
-def matcher(tmp_path_factory) -> Matcher:
-    return Matcher.load(make_bilateral_model_dir(tmp_path_factory.mktemp("pair") / "v1"))
+@pytest.fixture(scope="module", params=[0, 8], ids=["stage-one", "stage-two"])
+def matcher(tmp_path_factory, request) -> Matcher:
+    return Matcher.load(make_bilateral_model_dir(tmp_path_factory.mktemp("pair") / "v1",
+                                                 refine_depth=request.param))
 
 
 def test_compatibility_is_rank_mutual_score_pair_by_pair(matcher):

@@ -59,6 +59,9 @@ def test_model_finds_the_planted_partners(tmp_path, planted_dir):
         assert model["recall@10"] >= 0.5, (split, model)
         assert model["recall@10"] > popularity["recall@10"] + 0.2, (split, model, popularity)
     model = Model.load(result.out_dir)
+    for split in ("warm", "cold"):  # stage two fitted, and measured beside stage one alone
+        assert model.rerank[split]["refine"]["positives"] > 0
+        assert "stage one alone" in result.metrics[split]
     names = list(model.column("name"))
     for query, partner_country in (("FR-r1-t0", "DE"), ("KR-r2-t3", "GB")):
         row = names.index(query)

@@ -12,6 +12,7 @@ import scipy.sparse as sp
 
 from matcher import signals as signal_module
 from matcher.columns import Columns as C
+from matcher.refine import refine_from_signals
 from matcher.signals import ScoringArrays
 
 if TYPE_CHECKING:
@@ -218,6 +219,11 @@ def query_metric_values(arrays: ScoringArrays, queries: np.ndarray, targets: lis
             else:
                 scores = signal_module.combine(method, signals)
             scores = mask_known(scores, chunk, arrays, position)
+            if isinstance(method, dict) and method.get("refine"):
+                for i in range(len(chunk)):
+                    refine_from_signals(method["refine"], scores[i],
+                                        {name: values[i] for name, values in signals.items()},
+                                        np.empty(0, dtype=np.int64))
             for metric, values in query_metrics(scores, chunk_targets).items():
                 per_method[name].setdefault(metric, []).append(values)
     return {name: {metric: np.concatenate(parts) for metric, parts in metrics.items()}
@@ -252,6 +258,10 @@ def metric_jobs(holdout: Holdout, parts: int = 1) -> list[tuple[str, object]]:
         methods: dict[str, dict | str] = {name: variant[kind]
                                           for name, variant in holdout.rerankers.items()}
         methods["lightfm alone"] = single_signal("lightfm")
+        model_part = holdout.rerankers["model"][kind]
+        if model_part.get("refine"):
+            methods["stage one alone"] = {key: value for key, value in model_part.items()
+                                          if key != "refine"}
         for baseline in BASELINES:
             if kind == "warm" or baseline not in WARM_ONLY:
                 methods[baseline] = baseline

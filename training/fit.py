@@ -35,6 +35,10 @@ class TrainConfig:
     rerank_negatives: int = 300
     rerank_c: float = 1.0
     rerank_objective: str = "pairwise"
+    # Stage two (matcher.refine) reorders stage one's best `refine_depth` candidates; 0: none.
+    refine_depth: int = 100
+    refine_knots: int = 4
+    refine_c: float = 1.0
     holdout_fraction: float = 0.1
     validation_fraction: float = 0.1
     lightfm_groups: tuple[str, ...] = ("performance", "synergies", "context")

@@ -69,7 +69,14 @@ def _fit_rerankers(data, config, validation_split: Split, candidates: np.ndarray
     """The re-ranker variants, fitted on a LightFM model of the validation split's training
     part; variant name -> {"warm": ..., "cold": ...}."""
     from training.fit import fit_arrays
-    from training.rerank import COLD_SIGNALS, WARM_SIGNALS, fit_logistic, training_pairs
+    from training.rerank import (
+        COLD_SIGNALS,
+        WARM_SIGNALS,
+        fit_logistic,
+        fit_refine,
+        refine_sample,
+        training_pairs,
+    )
 
     seed = config.seed
     validation_arrays, _, validation_dataset = fit_arrays(
@@ -86,6 +93,14 @@ def _fit_rerankers(data, config, validation_split: Split, candidates: np.ndarray
             names = warm_names if kind == "warm" else cold_names
             rerankers[name][kind] = fit_logistic(sample, names, config.rerank_c, seed,
                                                  config.rerank_objective)
+        if config.refine_depth > 0:
+            part = rerankers["model"][kind]
+            values, labels = refine_sample(validation_arrays, queries, targets, part,
+                                           config.refine_depth)
+            fitted = fit_refine(values, labels, tuple(part["signals"]), config.refine_depth,
+                                config.refine_knots, config.refine_c, seed)
+            if fitted is not None:
+                part["refine"] = fitted
     return rerankers
 
 
