@@ -14,7 +14,7 @@ from training.evaluate import holdout_split, query_metrics
 
 def naive_metrics(scores: np.ndarray, targets: list[np.ndarray]) -> dict[str, list[float]]:
     """Straight from the definitions, one query and one pair at a time."""
-    out = {"recall@10": [], "recall@50": [], "ndcg@10": [], "auc": []}
+    out = {"recall@10": [], "recall@50": [], "ndcg@10": [], "auc": [], "reachable": []}
     for row, target in zip(scores, targets, strict=True):
         candidates = [j for j in range(len(row)) if np.isfinite(row[j])]
         ranked = sorted(candidates, key=lambda j: (-row[j], j))
@@ -24,6 +24,7 @@ def naive_metrics(scores: np.ndarray, targets: list[np.ndarray]) -> dict[str, li
         ideal = sum(1 / np.log2(i + 2) for i in range(min(len(target), 10)))
         out["ndcg@10"].append(dcg / ideal)
         positives = [j for j in target if np.isfinite(row[j])]
+        out["reachable"].append(len(positives) / len(target))
         negatives = [j for j in candidates if j not in target]
         wins = sum(1.0 if row[p] > row[n] else 0.5 if row[p] == row[n] else 0.0
                    for p in positives for n in negatives)
@@ -40,7 +41,7 @@ def test_metrics_match_the_naive_version(seed):
     targets = [np.sort(rng.choice(80, size=rng.integers(1, 6), replace=False)) for _ in range(4)]
     fast = query_metrics(scores, targets)
     slow = naive_metrics(scores, targets)
-    for name in ("recall@10", "recall@50", "ndcg@10", "auc"):
+    for name in ("recall@10", "recall@50", "ndcg@10", "auc", "reachable"):
         np.testing.assert_allclose(fast[name], slow[name], atol=1e-9, err_msg=name)
 
 
@@ -94,6 +95,23 @@ def test_holdout_evaluation_reports_model_and_every_baseline(processed_dir, tiny
         for values in metrics[split].values():
             assert 0.0 <= values["recall@10"] <= 1.0 and 0.0 <= values["auc"] <= 1.0
             assert values["queries"] >= 1
+
+
+def test_regression_holdout_candidates_come_from_the_training_part(processed_dir, tiny_config):
+    """Regression: every holdout fit ranked the candidates of the whole data, so a town whose
+    only partnerships were held out stayed a candidate because of them, and the re-rankers
+    learnt to pick such towns. Now each fit's candidates come from its own training part."""
+    from training.dataset import load_training_data
+    from training.holdout import fit_holdout
+
+    data = load_training_data(processed_dir)
+    config = tiny_config.replace(candidate_min_population=10**9)  # partnered cities only
+    holdout = fit_holdout(data, config, seed=1, workers=1)
+    cities = holdout.test_dataset.cities[C.GEONAMEID].to_numpy()
+    trained = set(holdout.split.train[C.CITY_A]) | set(holdout.split.train[C.CITY_B])
+    expected = np.array([city in trained for city in cities])
+    assert (~expected).sum() >= 1  # some city has only held-out partnerships
+    np.testing.assert_array_equal(holdout.test_arrays.candidate_mask, expected)
 
 
 def test_policies_are_measured_as_the_cli_ranks(planted_dir):

@@ -111,12 +111,14 @@ def query_metrics(scores: np.ndarray, targets: list[np.ndarray]) -> dict[str, np
     out = {f"recall@{k}": np.zeros(n_queries) for k in KS}
     out["ndcg@10"] = np.zeros(n_queries)
     out["auc"] = np.zeros(n_queries)
+    out["reachable"] = np.zeros(n_queries)  # share of the hidden partners that are candidates
     top = top_indices(scores, max(*KS, NDCG_K))
     discounts = 1.0 / np.log2(np.arange(2, NDCG_K + 2))
     for i, target in enumerate(targets):
         row = scores[i]
         listed = target[target >= 0]  # -1: not a column (never a candidate), a miss
         valid_target = listed[np.isfinite(row[listed])]
+        out["reachable"][i] = len(valid_target) / len(target)
         hits = np.isin(top[i], target) & np.isfinite(row[top[i]])
         for k in KS:
             out[f"recall@{k}"][i] = hits[:k].sum() / len(target)
@@ -244,6 +246,12 @@ def format_table(metrics: dict) -> str:
                 cells.append(f"{mean:.3f}" + (f" ± {spread:.3f}" if spread is not None else ""))
             lines.append(f"| {split} | {method} | " + " | ".join(cells)
                          + f" | {values.get('queries', 0)} |")
+    reachable = {split: metrics[split]["model"]["reachable"] for split in ("warm", "cold")
+                 if "reachable" in metrics.get(split, {}).get("model", {})}
+    if reachable:  # the same for every method: the hidden partners the candidate set holds
+        lines.append("\nHidden partners that are candidates (the most any method can find): "
+                     + ", ".join(f"{split} {share:.1%}" for split, share in reachable.items())
+                     + ".")
     return "\n".join(lines)
 
 
