@@ -49,7 +49,8 @@ def masked_block(arrays, queries: np.ndarray,
     country's cities set to -inf (the masks that hold both ways, so reverse reads stay right):
     stage one's (what reverse reads) and the final ones (stage two applied, matcher.refine)."""
     ready = prepared(arrays)
-    block = scorer.block_scores(arrays, queries)
+    products: dict = {}
+    block = scorer.block_scores(arrays, queries, graph_out=products)
     position = ready.positions
     graph = arrays.graph
     counts = np.diff(graph.indptr)[queries]
@@ -59,7 +60,8 @@ def masked_block(arrays, queries: np.ndarray,
     where = position[partners]
     keep = where >= 0
     block[partner_rows[keep], where[keep]] = -np.inf
-    final = refine.refine_block(arrays, queries, block.copy())  # before the domestic filter
+    final = refine.refine_block(arrays, queries, block.copy(), graph=products)  # before the
+    # domestic filter, as the one-query path
     if not include_domestic:
         same = arrays.country_index[queries][:, None] == ready.candidate_countries[None, :]
         block[same] = -np.inf

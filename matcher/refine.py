@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from matcher.prepared import prepared
+from matcher.prepared import GRAPH, prepared
 from matcher.signals import SIGNALS, ScoringArrays, _with_interactions, haversine_km, user_moments
 
 
@@ -117,20 +117,98 @@ def pair_signals(arrays: ScoringArrays, query: int, cols: np.ndarray) -> dict[st
     return _with_interactions(values)
 
 
+def pair_signals_block(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndarray,
+                       graph: dict | None = None) -> dict[str, np.ndarray]:
+    """Every signal of each query against its own cities, `cols` (q, d): (q, d) each, the same
+    values as pair_signals row by row. The graph signals are read from the block's sparse
+    products (`graph`, as block_scores keeps them; the missing ones are computed here)."""
+    from matcher.scorer import graph_products
+
+    queries = np.asarray(queries, dtype=np.int64)
+    ready = prepared(arrays)
+    derived = arrays.derived
+    graph = dict(graph or {})
+    missing = {name for name in GRAPH if name not in graph}
+    if missing:
+        graph.update(graph_products(arrays, queries, missing))
+    rows = np.repeat(np.arange(len(queries)), cols.shape[1])
+    flat = cols.ravel()
+    values = {name: np.asarray(graph[name][rows, flat]).reshape(cols.shape)
+              for name in GRAPH}
+    query_countries = arrays.country_index[queries]
+    column_countries = arrays.country_index[cols]
+    own = ready.partners_by_country_rows[queries].toarray()
+    near = (arrays.geo[queries] @ derived["binary"] @ derived["membership"]).toarray()
+    mean, spread = user_moments(arrays, queries)
+    users = derived["user_float64"][queries]
+    lightfm = np.einsum("qdk,qk->qd", derived["item_float64"][cols], users) \
+        + arrays.item_biases[cols]
+    lat, lon = derived["lat_rad"], derived["lon_rad"]
+    distance = haversine_km(lat[queries, None], lon[queries, None], lat[cols], lon[cols])
+    log_population = derived["log_population"]
+    in_country = derived["partners_by_country"][flat, np.repeat(query_countries, cols.shape[1])]
+    values.update({
+        "lightfm": (lightfm - mean[:, None]) / spread[:, None],
+        "country_affinity": np.log1p(np.take_along_axis(own, column_countries, axis=1)),
+        "region_country": np.log1p(np.take_along_axis(near, column_countries, axis=1)),
+        "candidate_affinity": np.log1p(np.asarray(in_country).reshape(cols.shape)),
+        "country_pair": ready.log_country_pairs[query_countries[:, None], column_countries],
+        "log_distance": np.log1p(distance),
+        "log_degree": ready.log_degree[cols],
+        "log_population": log_population[cols],
+        "size_gap": np.abs(log_population[queries, None] - log_population[cols]),
+        "both_capital": (arrays.is_capital[queries, None] & arrays.is_capital[cols])
+        .astype(float),
+        "same_country": (column_countries == query_countries[:, None]).astype(float),
+    })
+    return _with_interactions(values)
+
+
 def refine_block(arrays: ScoringArrays, queries: np.ndarray, block: np.ndarray,
-                 rerank: dict | None = None) -> np.ndarray:
+                 rerank: dict | None = None, graph: dict | None = None) -> np.ndarray:
     """Stage two applied to rows of scores over the candidates, (q, candidates), in place:
-    each query's partners are left out of its shortlist. Returns `block`."""
+    each query's partners are left out of its shortlist. Returns `block`. Several queries
+    read their signals as one block (`graph`: block_scores' sparse graph products)."""
     ready = prepared(arrays)
     candidates = ready.candidates
-    for i, query in enumerate(np.asarray(queries, dtype=np.int64).tolist()):
-        refine = part_for(arrays, query, rerank)
-        if refine is None:
-            continue
-        partners = ready.positions[arrays.partners(query)]
-        refine_row(block[i], partners[partners >= 0], refine,
-                   lambda positions, q=query: pair_signals(arrays, q, candidates[positions]))
+    queries = np.asarray(queries, dtype=np.int64)
+    parts = [part_for(arrays, query, rerank) for query in queries.tolist()]
+    todo = [i for i, part in enumerate(parts) if part is not None]
+    if not todo:
+        return block
+    shortlists, excluded = {}, {}
+    for i in todo:
+        partners = ready.positions[arrays.partners(int(queries[i]))]
+        excluded[i] = partners[partners >= 0]
+        masked = block[i].astype(np.float64)
+        masked[excluded[i]] = -np.inf
+        shortlists[i] = top_positions(masked, int(parts[i]["depth"]))
+    if len(queries) == 1:
+        query = int(queries[0])
+        refine_row(block[0], excluded[0], parts[0],
+                   lambda positions: pair_signals(arrays, query, candidates[positions]))
+        return block
+    width = max(len(shortlist) for shortlist in shortlists.values())
+    padded = np.zeros((len(todo), width), dtype=np.int64)
+    for slot, i in enumerate(todo):
+        padded[slot, :len(shortlists[i])] = candidates[shortlists[i]]
+    rows = np.asarray(todo, dtype=np.int64)
+    kept = {name: matrix[rows] for name, matrix in graph.items()} if graph else None
+    values = pair_signals_block(arrays, queries[rows], padded, kept)
+    for slot, i in enumerate(todo):
+        size = len(shortlists[i])
+        row_values = {name: matrix[slot, :size] for name, matrix in values.items()}
+        refine_row(block[i], excluded[i], parts[i],
+                   lambda positions, v=row_values, s=shortlists[i]: _at(v, s, positions))
     return block
+
+
+def _at(values: dict[str, np.ndarray], shortlist: np.ndarray,
+        positions: np.ndarray) -> dict[str, np.ndarray]:
+    """Signal values of `positions`, given `values` in the order of `shortlist`."""
+    order = np.argsort(shortlist)
+    where = order[np.searchsorted(shortlist, positions, sorter=order)]
+    return {name: column[where] for name, column in values.items()}
 
 
 def refine_from_signals(refine: dict, scores: np.ndarray, row_signals: dict[str, np.ndarray],

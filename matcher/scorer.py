@@ -25,9 +25,11 @@ OUT_DTYPE = np.float32
 
 
 def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
-                 rerank: dict | None = None) -> np.ndarray:
+                 rerank: dict | None = None, graph_out: dict | None = None) -> np.ndarray:
     """Re-ranker logits (q, c), float32, for queries against `columns` (default: the candidates,
-    in row order). The query itself and non-candidates get -inf; partners are not masked."""
+    in row order). The query itself and non-candidates get -inf; partners are not masked.
+    `graph_out` receives the block's sparse graph signals when several queries are scored
+    against the candidates (stage two reads them again)."""
     queries = np.asarray(queries, dtype=np.int64)
     ready = prepared(arrays)
     default = columns is None
@@ -87,7 +89,7 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
     distance = _add_pair_terms(out, arrays, ready, queries, cols if not default else None, get,
                                zeros)
     _add_interactions(out, arrays, queries, cols, lightfm, interacting, distance, get, zeros)
-    _add_graph_terms(out, arrays, queries, cols, get, zeros)
+    _add_graph_terms(out, arrays, queries, cols, get, zeros, graph_out)
 
     if not default:
         out[:, ~arrays.candidate_mask[cols]] = -np.inf
@@ -200,7 +202,7 @@ def _log_distance(ready: Prepared, queries: np.ndarray, column_side: dict[str, n
     np.log1p(out, out=out)
 
 
-def _graph_products(arrays, rows: np.ndarray, names: set[str]) -> dict[str, sp.csr_matrix]:
+def graph_products(arrays, rows: np.ndarray, names: set[str]) -> dict[str, sp.csr_matrix]:
     """log(1 + value) of each wanted graph signal for `rows` against every city, sparse."""
     derived = arrays.derived
     binary = derived["binary"]
@@ -230,8 +232,9 @@ _TRANSPOSED = {"adamic_adar": "adamic_adar", "three_hop": "three_hop",
 
 
 def _add_graph_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray, get,
-                     zeros: np.ndarray) -> None:
-    """The sparse graph signals, summed as sparse rows, then added where they are non-zero."""
+                     zeros: np.ndarray, graph_out: dict | None = None) -> None:
+    """The sparse graph signals, summed as sparse rows, then added where they are non-zero
+    (and kept in `graph_out`, when given, on the many-queries path)."""
     names = {name for name in GRAPH if np.any(get(name, zeros))}
     if not names:
         return
@@ -241,13 +244,16 @@ def _add_graph_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndar
         out[0] += total.astype(DTYPE)
         return
     if len(cols) < len(queries):
-        products = _graph_products(arrays, cols, {_TRANSPOSED[name] for name in names})
+        products = graph_products(arrays, cols, {_TRANSPOSED[name] for name in names})
         for name in names:
             values = products[_TRANSPOSED[name]][:, queries].toarray().T
             out += (get(name, zeros)[:, None] * values).astype(DTYPE)
         return
     total = None
-    for name, matrix in _graph_products(arrays, queries, names).items():
+    products = graph_products(arrays, queries, names)
+    if graph_out is not None:
+        graph_out.update(products)
+    for name, matrix in products.items():
         matrix = sp.csr_matrix(matrix.multiply(get(name, zeros)[:, None]))
         total = matrix if total is None else total + matrix
     if total is None or not total.nnz:

@@ -128,3 +128,30 @@ def test_damaged_stage_two_is_named_at_load(tmp_path):
     with pytest.raises(ModelLoadError, match=r"rerank\.json has a damaged stage-two part "
                                              r"\(cold: 1 coefficients, expected 6\)"):
         Matcher.load(path)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_block_signals_and_refinement_equal_one_query_at_a_time(seed):
+    from matcher import scorer
+
+    arrays = random_arrays(seed)
+    for part in arrays.rerank.values():
+        part["refine"] = {**REFINE, "depth": 8}
+    queries = np.array([0, 3, 7, 13, 21, 29])
+    rng = np.random.default_rng(seed)
+    cols = rng.integers(0, arrays.n_cities, size=(len(queries), 9))
+    graph: dict = {}
+    block = scorer.block_scores(arrays, queries, graph_out=graph)
+    together = refine.pair_signals_block(arrays, queries, cols, graph)
+    alone = refine.pair_signals_block(arrays, queries, cols)  # graph products computed there
+    for i, query in enumerate(queries.tolist()):
+        expected = refine.pair_signals(arrays, query, cols[i])
+        for name in signals.SIGNALS:
+            np.testing.assert_allclose(together[name][i], expected[name], rtol=1e-9, atol=1e-9,
+                                       err_msg=name)
+            np.testing.assert_array_equal(together[name][i], alone[name][i], err_msg=name)
+    refined = refine.refine_block(arrays, queries, block.copy(), graph=graph)
+    for i, query in enumerate(queries.tolist()):
+        one = scorer.block_scores(arrays, np.array([query]))
+        np.testing.assert_array_equal(refine.refine_block(arrays, np.array([query]), one)[0],
+                                      refined[i])
