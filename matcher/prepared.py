@@ -42,6 +42,7 @@ class Prepared:
         self.right: dict[tuple[float, float], np.ndarray] = {}  # item side of the product
         self._graph_cache: tuple[int, dict[str, np.ndarray]] | None = None
         self._weights_cache: tuple[dict, dict[str, np.ndarray]] | None = None
+        self._plans_cache: tuple[dict, tuple[list[str], np.ndarray, np.ndarray]] | None = None
         self._in_country: dict[int, np.ndarray] = {}
         self._candidate_side: dict[str, np.ndarray] | None = None
         self._near_country: dict[int, np.ndarray] = {}
@@ -110,6 +111,18 @@ class Prepared:
             out["lightfm_const"] = offset - out["lightfm_scale"] * mean
             cached = (rerank, out)
             self._weights_cache = cached
+        return cached[1]
+
+    def plans(self, rerank: dict) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(signal names, (2, names) weights, (2,) offsets), row 0 warm, row 1 cold: the
+        re-ranker's parts folded once per re-ranker, not on every query."""
+        cached = self._plans_cache  # one (re-ranker, plans) tuple, as above
+        if cached is None or cached[0] is not rerank:
+            plans = [Plan.of(rerank[kind]) for kind in ("warm", "cold")]
+            names = sorted(set(plans[0].weights) | set(plans[1].weights))
+            table = np.array([[plan.weight(name) for name in names] for plan in plans])
+            cached = (rerank, (names, table, np.array([plan.offset for plan in plans])))
+            self._plans_cache = cached
         return cached[1]
 
     def in_country(self, country: int) -> np.ndarray:
@@ -195,13 +208,10 @@ def prepared(arrays) -> Prepared:
 def query_weights(arrays, queries: np.ndarray,
                    rerank: dict) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Each query's weight per signal and offset: the warm part for cities with history."""
-    warm = arrays.has_history(queries)
-    plans = {kind: Plan.of(part) for kind, part in rerank.items()}
-    names = set(plans["warm"].weights) | set(plans["cold"].weights)
-    weights = {name: np.where(warm, plans["warm"].weight(name), plans["cold"].weight(name))
-               for name in names}
-    offset = np.where(warm, plans["warm"].offset, plans["cold"].offset)
-    return weights, offset
+    names, table, offsets = prepared(arrays).plans(rerank)
+    kind = np.where(arrays.has_history(queries), 0, 1)
+    columns = np.ascontiguousarray(table[kind].T)  # one row per signal, one value per query
+    return dict(zip(names, columns, strict=True)), offsets[kind]
 
 
 def positions_in(n_cities: int, cols: np.ndarray) -> np.ndarray:
