@@ -72,30 +72,30 @@ class Prepared:
         hub = degree[partners] > 1
         inverse_log[hub] = 1.0 / np.log(degree[partners][hub])
         neighbours, closeness = indices(geo, query), data(geo, query)
-        scale = 1.0 / np.sqrt(np.maximum(degree, 1.0))
+        scale = self.degree_scale
         # S = D^-1/2 B D^-1/2, so S[i, j] = scale_i scale_j B[i, j]
-        two_hop = sum_rows(binary, partners, scale[query] * scale[partners] ** 2, n) * scale
+        two_hop = sum_rows(binary, partners, scale[query] * scale[partners] ** 2, n)
+        two_hop.values *= scale
         near_partners = sum_rows(binary, neighbours, closeness, n)
-        reached = np.flatnonzero(two_hop)
-        three_hop = sum_rows(binary, reached, two_hop[reached] * scale[reached], n) * scale
+        reached = two_hop.nonzero()
+        three_hop = sum_rows(binary, reached, two_hop.values[reached] * scale[reached], n)
+        three_hop.values *= scale
+        three_hop.values *= 10.0
+        near_rows = near_partners.nonzero()
         raw = {
             "adamic_adar": sum_rows(binary, partners, inverse_log, n),
             "geo_cf": near_partners,
             "partner_geo": sum_rows(geo, partners, np.ones(len(partners)), n),
-            "three_hop": 10.0 * three_hop,
-            "region_pair": sum_rows(geo, np.flatnonzero(near_partners),
-                                     near_partners[near_partners != 0], n),
+            "three_hop": three_hop,
+            "region_pair": sum_rows(geo, near_rows, near_partners.values[near_rows], n),
         }
         country_index = self.arrays.country_index
-        reached = np.flatnonzero(near_partners)
         rows = {"own_countries": np.bincount(country_index[partners], minlength=countries),
-                "near_countries": np.bincount(country_index[reached],
-                                              weights=near_partners[reached],
+                "near_countries": np.bincount(country_index[near_rows],
+                                              weights=near_partners.values[near_rows],
                                               minlength=countries)}
-        for name, values in raw.items():  # in place: only the non-zero cells need the log
-            touched = np.flatnonzero(values)
-            values[touched] = np.log1p(values[touched])
-            rows[name] = values
+        for name, summed in raw.items():  # in place: log1p(0) is 0
+            rows[name] = summed.log1p()
         return rows
 
     def row_weights(self, rerank: dict) -> dict[str, np.ndarray]:
@@ -193,6 +193,11 @@ class Prepared:
         return sp.csr_matrix(self.arrays.derived["partners_by_country"])
 
     @cached_property
+    def degree_scale(self) -> np.ndarray:
+        """1 / sqrt(degree), 1 for cities without partners: the walks' normalisation."""
+        return 1.0 / np.sqrt(np.maximum(self.arrays.derived["degree"], 1.0))
+
+    @cached_property
     def log_degree(self) -> np.ndarray:
         return np.log1p(self.arrays.derived["degree"])
 
@@ -229,13 +234,37 @@ def data(matrix: sp.csr_matrix, row: int) -> np.ndarray:
     return matrix.data[matrix.indptr[row]:matrix.indptr[row + 1]]
 
 
-def sum_rows(matrix: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray,
-              n: int) -> np.ndarray:
-    """sum_i weights[i] * matrix[rows[i]] as a dense (n,) vector."""
+@dataclass
+class RowSum:
+    """A dense (n,) sum of sparse rows and the cells it touched (with repeats): the non-zero
+    cells are among them, so a short list of touched cells spares scans of all n."""
+
+    values: np.ndarray
+    touched: np.ndarray
+
+    def nonzero(self) -> np.ndarray:
+        """Ascending rows of the non-zero values (np.flatnonzero, without scanning n when few
+        cells were touched)."""
+        if len(self.touched) * 8 > len(self.values):
+            return np.flatnonzero(self.values)
+        cells = np.unique(self.touched)
+        return cells[self.values[cells] != 0]
+
+    def log1p(self) -> np.ndarray:
+        """log(1 + values) in place; untouched cells stay 0."""
+        if len(self.touched) * 8 > len(self.values):
+            return np.log1p(self.values, out=self.values)
+        self.values[self.touched] = np.log1p(self.values[self.touched])
+        return self.values
+
+
+def sum_rows(matrix: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray, n: int) -> RowSum:
+    """sum_i weights[i] * matrix[rows[i]] as a dense (n,) vector, with the cells touched."""
     if not len(rows):
-        return np.zeros(n)
+        return RowSum(np.zeros(n), np.empty(0, dtype=np.int64))
     starts, stops = matrix.indptr[rows], matrix.indptr[rows + 1]
     lengths = stops - starts
     positions = np.repeat(stops - lengths.cumsum(), lengths) + np.arange(lengths.sum())
     values = matrix.data[positions] * np.repeat(weights, lengths)
-    return np.bincount(matrix.indices[positions], weights=values, minlength=n)
+    touched = matrix.indices[positions]
+    return RowSum(np.bincount(touched, weights=values, minlength=n), touched)
