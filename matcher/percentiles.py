@@ -53,22 +53,35 @@ def _row_quantiles(scores: np.ndarray, levels: np.ndarray) -> np.ndarray:
     return out
 
 
-def interpolate(values: np.ndarray, above: np.ndarray, quantile_at,
+def interpolate(values: np.ndarray, above: np.ndarray, flat: np.ndarray, start,
                 levels: np.ndarray) -> np.ndarray:
-    """Each value's percentile from `above`, the count of its row's quantiles <= it, and
-    `quantile_at(i)`, each value's row's i-th quantile (float64): the one interpolation every
-    way of counting shares, so all of them give the same bits."""
+    """Each value's percentile from `above`, the count of its row's quantiles <= it; a row's
+    i-th quantile is flat[start + i] (`start` per value, or one for a single row), read as
+    float64: the one interpolation every way of counting shares, so all give the same bits."""
     size = len(levels)
-    upper = np.clip(above, 1, size - 1)
-    low_q, high_q = quantile_at(upper - 1), quantile_at(upper)
-    span = np.where(high_q > low_q, high_q - low_q, 1.0)
+    upper = np.minimum(np.maximum(above, 1), size - 1)
+    position = upper + start  # flat index of each value's upper quantile
+    high_q = flat[position].astype(np.float64)
+    position -= 1
+    low_q = flat[position].astype(np.float64)
+    span = high_q - low_q
+    span[~(high_q > low_q)] = 1.0
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf or huge / tiny: clipped
-        fraction = np.clip((values - low_q) / span, 0.0, 1.0)
-    out = levels[upper - 1] + fraction * (levels[upper] - levels[upper - 1])
-    last = np.full(np.shape(above), size - 1)
-    top = beyond_top(values, quantile_at(last), quantile_at(last - 1), levels[-1])
-    out = np.where(above == 0, 0.0, np.where(above >= size, top, out))
-    return np.where(np.isfinite(values), out, 0.0)
+        fraction = np.subtract(values, low_q, out=low_q)
+        fraction /= span
+    np.maximum(fraction, 0.0, out=fraction)
+    np.minimum(fraction, 1.0, out=fraction)
+    upper -= 1
+    fraction *= np.diff(levels)[upper]
+    out = levels[upper] + fraction
+    out[above == 0] = 0.0
+    beyond = np.flatnonzero(above >= size)
+    if len(beyond):
+        first = start if np.ndim(start) == 0 else start[beyond]
+        out[beyond] = beyond_top(values[beyond], flat[first + size - 1].astype(np.float64),
+                                 flat[first + size - 2].astype(np.float64), levels[-1])
+    out[~np.isfinite(values)] = 0.0
+    return out
 
 
 def percentile_from_quantiles(quantiles: np.ndarray, levels: np.ndarray,
@@ -77,28 +90,37 @@ def percentile_from_quantiles(quantiles: np.ndarray, levels: np.ndarray,
     quantiles = np.asarray(quantiles, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
     above = (quantiles <= values[:, None]).sum(axis=1)
-    index = np.arange(len(values))
-    return interpolate(values, above, lambda i: quantiles[index, i], levels)
+    start = np.arange(len(values)) * quantiles.shape[1]
+    return interpolate(values, above, quantiles.reshape(-1), start, levels)
 
 
 def row_percentiles(table: np.ndarray, rows: np.ndarray, levels: np.ndarray,
                     values: np.ndarray) -> np.ndarray:
     """percentile_from_quantiles(table[rows], levels, values) without gathering whole rows: a
-    binary search per value in its own row (the same count of quantiles <= value, so the same
-    bits as rank.percentile_in_row)."""
+    branchless binary search per value in its own row (the same count of quantiles <= value,
+    so the same bits as rank.percentile_in_row)."""
     values = np.asarray(values, dtype=np.float64)
     size = len(levels)
     flat = table.reshape(-1)
     start = np.asarray(rows, dtype=np.int64) * size  # flat offset of each value's row
-    low = np.zeros(len(values), dtype=np.int64)
-    high = np.full(len(values), size, dtype=np.int64)
-    for _ in range(int(np.ceil(np.log2(size + 1)))):
-        middle = (low + high) >> 1
-        below = flat[start + np.minimum(middle, size - 1)] <= values
-        active = low < high
-        low = np.where(active & below, middle + 1, low)
-        high = np.where(active & ~below, middle, high)
-    return interpolate(values, low, lambda i: flat[start + i].astype(np.float64), levels)
+    return interpolate(values, sorted_counts(flat, start, size, values), flat, start, levels)
+
+
+def sorted_counts(flat: np.ndarray, start: np.ndarray, size: int,
+                  values: np.ndarray) -> np.ndarray:
+    """How many of each value's row's `size` sorted entries flat[start:start + size] are <= it.
+
+    Steps of 2^j from the largest power of two down; a step past the row's end reads its last
+    entry, so it is taken only when every entry is <= the value, and the count is clipped."""
+    count = np.zeros(len(values), dtype=np.int64)
+    last = start - 1
+    step = 1 << (size.bit_length() - 1) if size else 0
+    while step:
+        index = np.minimum(count + step, size)
+        index += last
+        count += (flat[index] <= values) * step
+        step >>= 1
+    return np.minimum(count, size, out=count)
 
 
 def beyond_top(values: np.ndarray, top: np.ndarray, below_top: np.ndarray,

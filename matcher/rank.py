@@ -204,4 +204,4 @@ def percentile_in_row(quantiles: np.ndarray, levels: np.ndarray, values: np.ndar
     quantiles = np.asarray(quantiles, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
     above = np.searchsorted(quantiles, values, side="right")
-    return interpolate(values, above, lambda i: quantiles[i], levels)
+    return interpolate(values, above, quantiles, 0, levels)
