@@ -28,6 +28,7 @@ _UNSET = object()
 
 
 MUTUAL_SHORTLIST_PER_K, MUTUAL_SHORTLIST_MIN = 64, 512  # first reverse shortlist: max(64 k, 512)
+MUTUAL_SHORTLIST_GROWTH = 1.25  # at least this factor more when a shortlist falls short
 
 
 @dataclass(frozen=True)
@@ -335,8 +336,9 @@ class Matcher:
             if len(picks) == spec.k:
                 level = float(ranking[picks].min()) ** 2 / ceiling
                 threshold = np.interp(level, levels, quantiles)
-                needed = max(needed, int(np.count_nonzero(values >= threshold)) + 1)
-            size = min(available, needed)
+                needed = max(size * MUTUAL_SHORTLIST_GROWTH,
+                             int(np.count_nonzero(values >= threshold)) + 1)
+            size = min(available, int(needed))
 
     # ------------------------------------------------------------------ explaining
     def explain(self, city: str | int, partner: str | int):
