@@ -34,6 +34,20 @@ class Plan:
         return self.weights.get(name, 0.0)
 
 
+@dataclass(frozen=True)
+class ReverseSide:
+    """s(j -> query) = const_j + scale_j * (u_j . v_query + b_query) + sum over `names` of
+    weights[kind_j] * signal: each city j's own numbers are a row of `table` (columns named by
+    `row`), so a shortlist's are one gather; the signal weights depend on j's kind only (0 warm,
+    1 cold)."""
+
+    names: list[str]  # the signals either kind weighs, LightFM and the query's own aside
+    weights: np.ndarray  # (2, len(names))
+    row: dict[str, int]
+    table: np.ndarray  # (n, len(row)) float64
+    query_terms: dict[str, np.ndarray]  # (2,) weights of the query's log degree, population
+
+
 class Prepared:
     """Per-model arrays the fast path reuses across calls, each built on first use."""
 
@@ -41,7 +55,7 @@ class Prepared:
         self.arrays = arrays
         self.right: dict[tuple[float, float], np.ndarray] = {}  # item side of the product
         self._graph_cache: tuple[int, dict[str, np.ndarray]] | None = None
-        self._weights_cache: tuple[dict, dict[str, np.ndarray]] | None = None
+        self._reverse_cache: tuple[dict, ReverseSide] | None = None
         self._plans_cache: tuple[dict, tuple[list[str], np.ndarray, np.ndarray]] | None = None
         self._in_country: dict[int, np.ndarray] = {}
         self._candidate_side: dict[str, np.ndarray] | None = None
@@ -98,20 +112,35 @@ class Prepared:
             rows[name] = summed.log1p()
         return rows
 
-    def row_weights(self, rerank: dict) -> dict[str, np.ndarray]:
-        """Every city's weight per signal (n,) as the asking side, its part chosen by history,
-        plus the LightFM term folded: const + scale * (u . v + b). Kept per re-ranker."""
-        cached = self._weights_cache  # one (re-ranker, weights) tuple, as above
+    def reverse_side(self, rerank: dict) -> ReverseSide:
+        """Every city's part of the reverse sum as the asking side (see ReverseSide), kept per
+        re-ranker."""
+        cached = self._reverse_cache  # one (re-ranker, side) tuple, as above
         if cached is None or cached[0] is not rerank:
-            rows = np.arange(self.arrays.n_cities)
-            weights, offset = query_weights(self.arrays, rows, rerank)
-            out = {name: weights.get(name, np.zeros(len(rows))) for name in SIGNALS}
-            mean, spread = user_moments(self.arrays, rows)
-            out["lightfm_scale"] = out["lightfm"] / spread
-            out["lightfm_const"] = offset - out["lightfm_scale"] * mean
-            cached = (rerank, out)
-            self._weights_cache = cached
+            cached = (rerank, self._reverse_side(rerank))
+            self._reverse_cache = cached
         return cached[1]
+
+    def _reverse_side(self, rerank: dict) -> ReverseSide:
+        arrays = self.arrays
+        names, table, offsets = self.plans(rerank)
+        weights = dict(zip(names, table.T, strict=True))
+        kind = np.where(arrays.has_history(np.arange(arrays.n_cities)), 0, 1)
+        mean, spread = user_moments(arrays, np.arange(arrays.n_cities))
+        scale = weights.get("lightfm", np.zeros(2))[kind] / spread
+        lat_rows, _, lon_rows, _ = self.trig
+        own = {"lightfm_const": offsets[kind] - scale * mean, "lightfm_scale": scale,
+               "lat_0": lat_rows[:, 0], "lat_1": lat_rows[:, 1], "lon_0": lon_rows[:, 0],
+               "lon_1": lon_rows[:, 1], "log_population": arrays.derived["log_population"],
+               "is_capital": arrays.is_capital, "cold": kind, "mean": mean, "spread": spread,
+               "country": arrays.country_index}
+        used = [name for name in SIGNALS if name in weights and np.any(weights[name])
+                and name not in ("lightfm", "log_degree", "log_population")]  # the query's own
+        return ReverseSide(used, np.array([weights[name] for name in used]).T.copy(),
+                           {name: i for i, name in enumerate(own)},
+                           np.array(list(own.values()), dtype=np.float64).T.copy(),
+                           {name: weights.get(name, np.zeros(2))
+                            for name in ("log_degree", "log_population")})
 
     def plans(self, rerank: dict) -> tuple[list[str], np.ndarray, np.ndarray]:
         """(signal names, (2, names) weights, (2,) offsets), row 0 warm, row 1 cold: the
@@ -267,4 +296,5 @@ def sum_rows(matrix: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray, n: in
     positions = np.repeat(stops - lengths.cumsum(), lengths) + np.arange(lengths.sum())
     values = matrix.data[positions] * np.repeat(weights, lengths)
     touched = matrix.indices[positions]
-    return RowSum(np.bincount(touched, weights=values, minlength=n), touched)
+    summed = np.bincount(touched, weights=values, minlength=n).astype(np.float64, copy=False)
+    return RowSum(summed, touched)  # float even when no cell was touched (bincount: int)
