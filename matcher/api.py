@@ -303,11 +303,13 @@ class Matcher:
         eligible_rows = np.flatnonzero(mask)  # ascending: position order is row order
         values = scores[eligible_rows]
         available = len(eligible_rows)
-        size = min(available, max(MUTUAL_SHORTLIST_PER_K * spec.k, MUTUAL_SHORTLIST_MIN))
         done = np.zeros(available, dtype=bool)
         cache: dict = {}
-        # The best reverse percentile anyone can give: none for a city no list holds.
+        # The best reverse percentile anyone can give: none for a city no list holds, whose
+        # ranking then follows its forward side (a top_k-sized first shortlist).
         ceiling = 1.0 if model.arrays.candidate_mask[query] else rank.PERCENTILE_FLOOR
+        size = min(available, max(MUTUAL_SHORTLIST_PER_K * spec.k, MUTUAL_SHORTLIST_MIN)
+                   if ceiling == 1.0 else max(4 * spec.k, 64))
         while True:
             if size >= available:
                 inside = np.ones(available, dtype=bool)
