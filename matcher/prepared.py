@@ -58,6 +58,7 @@ class Prepared:
         self._reverse_cache: tuple[dict, ReverseSide] | None = None
         self._plans_cache: tuple[dict, tuple[list[str], np.ndarray, np.ndarray]] | None = None
         self._in_country: dict[int, np.ndarray] = {}
+        self._in_country_candidates: dict[int, np.ndarray] = {}
         self._candidate_side: dict[str, np.ndarray] | None = None
         self._near_country: dict[int, np.ndarray] = {}
 
@@ -160,6 +161,19 @@ class Prepared:
             column = self.arrays.derived["partners_by_country"][:, country].toarray().ravel()
             self._in_country[country] = np.log1p(column)
         return self._in_country[country]
+
+    def in_country_at(self, country: int, cols: np.ndarray) -> np.ndarray:
+        """in_country(country)[cols], kept per country for the candidates."""
+        if cols is not self.candidates:
+            return self.in_country(country)[cols]
+        if country not in self._in_country_candidates:
+            self._in_country_candidates[country] = self.in_country(country)[cols]
+        return self._in_country_candidates[country]
+
+    def countries_at(self, cols: np.ndarray) -> np.ndarray:
+        """The country of each of `cols` (the candidates' kept)."""
+        return self.candidate_countries if cols is self.candidates else \
+            self.arrays.country_index[cols]
 
     def near_country(self, country: int) -> np.ndarray:
         """log(1 + partners each city's geographic neighbours have in `country`), (n,), kept

@@ -117,14 +117,15 @@ def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.nd
     table += get("country_pair", zeros)[:, None] * prepared(arrays).log_country_pairs[
         query_countries]
     table[np.arange(len(queries)), query_countries] += get("same_country", zeros)
-    out += np.take(table.astype(DTYPE), arrays.country_index[cols], axis=1)
+    ready = prepared(arrays)
+    out += np.take(table.astype(DTYPE), ready.countries_at(cols), axis=1)
     affinity = get("candidate_affinity", zeros)
     if np.any(affinity):
-        unique, inverse = np.unique(query_countries, return_inverse=True)
-        ready = prepared(arrays)
-        columns = np.stack([ready.in_country(int(country))[cols] for country in unique])
-        scratch = np.take(columns, inverse, axis=0)
-        scratch *= affinity[:, None].astype(DTYPE)
+        unique, inverse = np.unique(query_countries, return_inverse=True) if len(queries) > 1 \
+            else (query_countries, np.zeros(1, dtype=np.int64))
+        columns = [ready.in_country_at(int(country), cols) for country in unique]
+        scratch = columns[0][None, :] * affinity[:, None] if len(queries) == 1 else \
+            np.take(np.stack(columns), inverse, axis=0) * affinity[:, None]
         out += scratch
 
 
@@ -164,7 +165,9 @@ _DISTANCE_INTERACTIONS = ("lightfm_distance", "log_distance_squared")
 def _add_squared(out: np.ndarray, values: np.ndarray, weight: np.ndarray) -> None:
     """out += weight * values^2, on the rows whose weight is not zero."""
     rows = np.flatnonzero(weight)
-    if len(rows):
+    if len(rows) == len(out):  # every row: no gather and scatter back
+        out += weight[:, None] * np.square(values)
+    elif len(rows):
         out[rows] += weight[rows, None] * np.square(values[rows])
 
 
@@ -177,11 +180,16 @@ def _add_interactions(out: np.ndarray, arrays, queries: np.ndarray, cols: np.nda
         return
     rows = np.flatnonzero(interacting)
     by_distance, by_pair = get("lightfm_distance", zeros), get("lightfm_country_pair", zeros)
-    pairs = prepared(arrays).log_country_pairs[arrays.country_index[queries[rows]]]
-    factor = by_pair[rows, None] * np.take(pairs, arrays.country_index[cols], axis=1)
+    ready = prepared(arrays)
+    pairs = ready.log_country_pairs[arrays.country_index[queries[rows]]]
+    factor = by_pair[rows, None] * np.take(pairs, ready.countries_at(cols), axis=1)
+    every = len(rows) == len(out)  # every row: no gathers and scatter back
     if distance is not None:
-        factor += by_distance[rows, None] * distance[rows]
-    out[rows] += lightfm * factor
+        factor += by_distance[rows, None] * (distance if every else distance[rows])
+    if every:
+        out += lightfm * factor
+    else:
+        out[rows] += lightfm * factor
 
 
 def _log_distance(ready: Prepared, queries: np.ndarray, column_side: dict[str, np.ndarray],
