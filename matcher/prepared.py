@@ -53,7 +53,7 @@ class Prepared:
 
     def __init__(self, arrays) -> None:
         self.arrays = arrays
-        self.right: dict[tuple[float, float], np.ndarray] = {}  # item side of the product
+        self.right: dict[tuple[float, float], tuple] = {}  # item side of the product
         self._graph_cache: tuple[int, dict[str, np.ndarray]] | None = None
         self._reverse_cache: tuple[dict, ReverseSide] | None = None
         self._plans_cache: tuple[dict, tuple[list[str], np.ndarray, np.ndarray]] | None = None

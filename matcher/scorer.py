@@ -63,19 +63,21 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
             continue
         first = kind_rows[0]
         key = (float(get("log_degree", zeros)[first]), float(get("log_population", zeros)[first]))
-        right = ready.right.get(key) if default else None
-        if right is None:
+        cached = ready.right.get(key) if default else None
+        if cached is None:
             column_terms = np.stack([key[0] * ready.log_degree[cols]
                                      + key[1] * log_population[cols], np.ones(len(cols))],
                                     axis=1).astype(DTYPE)
-            right = np.hstack([items, column_terms]).T
+            cached = (np.hstack([items, column_terms]).T, column_terms[:, 0].copy())
             if default:
-                ready.right[key] = right
+                ready.right[key] = cached
+        right, column_row = cached  # column_row: right[-2], contiguous
         if lightfm is not None and interacting[kind_rows].any():
             done = kind_rows[interacting[kind_rows]]
             position = np.searchsorted(np.flatnonzero(interacting), done)
-            out[done] = scale[done, None] * spread[done, None] * lightfm[position] \
-                + right[-2][None, :] + offset[done, None]
+            standard = lightfm if len(position) == len(lightfm) else lightfm[position]
+            out[done] = scale[done, None] * spread[done, None] * standard \
+                + column_row[None, :] + offset[done, None]
             kind_rows = kind_rows[~interacting[kind_rows]]
             if not len(kind_rows):
                 continue
