@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from matcher.rank import haversine_km, midrank_percentile
+from matcher.signals import haversine_km as great_circle_km
 
 NEAR_KM = 100.0
 SIMILAR_SIZE_RATIO = 2.0
@@ -63,6 +64,7 @@ class Evidence:
 
     def __post_init__(self) -> None:
         self._pairs: tuple | None = None
+        self.radians = (np.radians(self.lat), np.radians(self.lon))  # what haversine_km reads
         self._warm_rows = np.flatnonzero(self.degree > 0)
         candidates = np.flatnonzero(self.candidate)
         if len(candidates) > REFERENCE_SAMPLE:
@@ -218,8 +220,8 @@ def collaborative_evidence(ev: Evidence, query: int, partner: int, limit: int = 
     if len(found) < limit and len(others):
         keep = others != partner
         pair_anchors, pair_others = anchor_of[keep], others[keep]
-        km = haversine_km(ev.lat[partner], ev.lon[partner], ev.lat[pair_others],
-                          ev.lon[pair_others])
+        lat, lon = ev.radians
+        km = great_circle_km(lat[partner], lon[partner], lat[pair_others], lon[pair_others])
         for index in np.argsort(km, kind="stable"):
             if km[index] > NEAR_KM or len(found) >= limit:
                 break
