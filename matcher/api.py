@@ -317,7 +317,10 @@ class Matcher:
                 threshold = np.partition(values, available - size)[available - size]
                 inside = values >= threshold
             rows = eligible_rows[inside & ~done]  # only the rows new to the shortlist
-            forward[rows] = rank.percentile_in_row(quantiles, levels, scores[rows])
+            complete = bool(inside.all())
+            asked = scores[rows] if complete else np.append(scores[rows], values[~inside].max())
+            found = rank.percentile_in_row(quantiles, levels, asked)  # and the best outside's
+            forward[rows] = found[:len(rows)]
             reverse[rows] = self._reverse(query, rows, cache)
             ranking[rows] = rank.combine_sides(forward[rows], reverse[rows], True)
             done |= inside
@@ -325,12 +328,10 @@ class Matcher:
             picks = shortlist[rank.top_k(ranking[shortlist], np.ones(len(shortlist), dtype=bool),
                                          spec.k, self.evidence.country_ids[shortlist],
                                          spec.cap)]
-            if inside.all():
+            if complete:
                 return picks, ranking, forward, reverse
-            best_outside = rank.percentile_in_row(quantiles, levels,
-                                                  np.array([values[~inside].max()]))[0]
             if len(picks) == spec.k and ranking[picks].min() > np.sqrt(
-                    max(best_outside, rank.PERCENTILE_FLOOR) * ceiling):
+                    max(found[-1], rank.PERCENTILE_FLOOR) * ceiling):
                 return picks, ranking, forward, reverse
             # Only cities whose forward percentile reaches (k-th mutual score)^2 / ceiling can
             # still enter: take exactly those (a score threshold read off the quantiles).
