@@ -69,7 +69,8 @@ class Prepared:
     def graph_rows(self, query: int) -> dict[str, np.ndarray]:
         """log(1 + value) of the five graph signals in the query's row, dense (n,), plus the
         query's partner counts per country ("own_countries") and its neighbours' ("near_
-        countries"), raw. Sums of CSR rows with bincount (no sparse objects: one query is a
+        countries"), raw, and the cells any of the five may be non-zero at ("cells", None when
+        they are many). Sums of CSR rows with bincount (no sparse objects: one query is a
         handful of rows). The last query's rows are kept (read forward and reverse)."""
         cached = self._graph_cache  # one (query, rows) tuple: threads never see a mixed pair
         if cached is None or cached[0] != query:
@@ -111,6 +112,9 @@ class Prepared:
                                               minlength=countries)}
         for name, summed in raw.items():  # in place: log1p(0) is 0
             rows[name] = summed.log1p()
+        touched = [summed.touched for summed in raw.values()]
+        rows["cells"] = np.unique(np.concatenate(touched)) \
+            if sum(map(len, touched)) * 8 <= n else None  # where any row may be non-zero
         return rows
 
     def reverse_side(self, rerank: dict) -> ReverseSide:

@@ -249,9 +249,17 @@ def _add_graph_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndar
     if not names:
         return
     if len(queries) == 1:
-        rows = prepared(arrays).graph_rows(int(queries[0]))
-        total = sum(float(get(name, zeros)[0]) * rows[name][cols] for name in names)
-        out[0] += total.astype(DTYPE)
+        ready = prepared(arrays)
+        rows = ready.graph_rows(int(queries[0]))
+        cells, where = rows["cells"], slice(None)
+        if cells is not None and cols is ready.candidates:  # the few cells that can be non-zero
+            where = ready.positions[cells]
+            cells = cells[where >= 0]
+            where = where[where >= 0]
+        else:
+            cells = cols
+        total = sum(float(get(name, zeros)[0]) * rows[name][cells] for name in names)
+        out[0, where] += total.astype(DTYPE)
         return
     if len(cols) < len(queries):
         products = graph_products(arrays, cols, {_TRANSPOSED[name] for name in names})
