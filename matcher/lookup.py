@@ -114,6 +114,7 @@ class CityLookup:
         self._alternates = alternate_names  # a sequence, or a callable giving one when first needed
         self._alternates_lower: list[str] | None = None
         self._id_order = np.argsort(self.geonameids, kind="stable")
+        self._sorted_ids = self.geonameids[self._id_order]
         self._by_lower: dict[str, list[int]] | None = None  # built on the second lookup
         self._exact_lookups = 0
         self._by_fold: dict[str, list[int]] | None = None  # built only if the above misses
@@ -191,7 +192,7 @@ class CityLookup:
 
     def row_of_id(self, geonameid: int) -> int:
         """Row of a geonameid; CityNotFoundError if the model does not know it."""
-        ids = self.geonameids[self._id_order]
+        ids = self._sorted_ids
         position = int(np.searchsorted(ids, int(geonameid)))
         row = int(self._id_order[position]) if position < len(ids) and ids[position] == int(
             geonameid) else None
