@@ -8,7 +8,7 @@ a handful of rows, and scipy's per-call overhead would cost more than the arithm
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -91,12 +91,12 @@ class Prepared:
         scale = self.degree_scale
         # S = D^-1/2 B D^-1/2, so S[i, j] = scale_i scale_j B[i, j]
         two_hop = sum_rows(binary, partners, scale[query] * scale[partners] ** 2, n)
-        two_hop.values *= scale
+        two_hop.scale(scale)
         near_partners = sum_rows(binary, neighbours, closeness, n)
         reached = two_hop.nonzero()
         three_hop = sum_rows(binary, reached, two_hop.values[reached] * scale[reached], n)
-        three_hop.values *= scale
-        three_hop.values *= 10.0
+        three_hop.scale(scale)
+        three_hop.scale(10.0)
         near_rows = near_partners.nonzero()
         raw = {
             "adamic_adar": sum_rows(binary, partners, inverse_log, n),
@@ -297,18 +297,33 @@ class RowSum:
         cells = np.unique(self.touched)
         return cells[self.values[cells] != 0]
 
+    def scale(self, by: np.ndarray | float) -> None:
+        """values *= by, in place (nothing to do when no cell was touched)."""
+        if len(self.touched):
+            self.values *= by
+
     def log1p(self) -> np.ndarray:
         """log(1 + values) in place; untouched cells stay 0."""
+        if not len(self.touched):
+            return self.values
         if len(self.touched) * 8 > len(self.values):
             return np.log1p(self.values, out=self.values)
         self.values[self.touched] = np.log1p(self.values[self.touched])
         return self.values
 
 
+@lru_cache(maxsize=4)
+def _zeros(n: int) -> np.ndarray:
+    """One read-only (n,) zero row shared by every empty sum (a fresh one costs page faults)."""
+    zeros = np.zeros(n)
+    zeros.flags.writeable = False
+    return zeros
+
+
 def sum_rows(matrix: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray, n: int) -> RowSum:
     """sum_i weights[i] * matrix[rows[i]] as a dense (n,) vector, with the cells touched."""
     if not len(rows):
-        return RowSum(np.zeros(n), np.empty(0, dtype=np.int64))
+        return RowSum(_zeros(n), np.empty(0, dtype=np.int64))
     starts, stops = matrix.indptr[rows], matrix.indptr[rows + 1]
     lengths = stops - starts
     positions = np.repeat(stops - lengths.cumsum(), lengths) + np.arange(lengths.sum())
