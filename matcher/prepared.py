@@ -54,7 +54,7 @@ class Prepared:
     def __init__(self, arrays) -> None:
         self.arrays = arrays
         self.right: dict[tuple[float, float], tuple] = {}  # item side of the product
-        self._graph_cache: tuple[int, dict[str, np.ndarray]] | None = None
+        self._graph_cache: tuple[int, dict] | None = None
         self._reverse_cache: tuple[dict, ReverseSide] | None = None
         self._plans_cache: tuple[dict, tuple[list[str], np.ndarray, np.ndarray]] | None = None
         self._in_country: dict[int, np.ndarray] = {}
@@ -66,19 +66,20 @@ class Prepared:
     def candidates(self) -> np.ndarray:
         return np.flatnonzero(self.arrays.candidate_mask)
 
-    def graph_rows(self, query: int) -> dict[str, np.ndarray]:
+    def graph_rows(self, query: int) -> dict:
         """log(1 + value) of the five graph signals in the query's row, dense (n,), plus the
         query's partner counts per country ("own_countries") and its neighbours' ("near_
-        countries"), raw, and the cells any of the five may be non-zero at ("cells", None when
-        they are many). Sums of CSR rows with bincount (no sparse objects: one query is a
-        handful of rows). The last query's rows are kept (read forward and reverse)."""
+        countries"), raw, the cells any of the five may be non-zero at ("cells", None when
+        they are many) and the names of the rows that are zero ("empty"). Sums of CSR rows
+        with bincount (no sparse objects: one query is a handful of rows). The last query's
+        rows are kept (read forward and reverse)."""
         cached = self._graph_cache  # one (query, rows) tuple: threads never see a mixed pair
         if cached is None or cached[0] != query:
             cached = (query, self._single_rows(query))
             self._graph_cache = cached
         return cached[1]
 
-    def _single_rows(self, query: int) -> dict[str, np.ndarray]:
+    def _single_rows(self, query: int) -> dict:
         derived = self.arrays.derived
         binary, geo = derived["binary"], self.arrays.geo
         n, countries = self.arrays.n_cities, derived["membership"].shape[1]
@@ -112,6 +113,7 @@ class Prepared:
                                               minlength=countries)}
         for name, summed in raw.items():  # in place: log1p(0) is 0
             rows[name] = summed.log1p()
+        rows["empty"] = {name for name, summed in raw.items() if not len(summed.touched)}
         touched = [summed.touched for summed in raw.values()]
         rows["cells"] = np.unique(np.concatenate(touched)) \
             if sum(map(len, touched)) * 8 <= n else None  # where any row may be non-zero

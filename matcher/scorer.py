@@ -336,8 +336,8 @@ def _reverse_query(arrays, ready: Prepared, side, query: int) -> dict:
              "country": country, "trig": (ready.trig[1][query], ready.trig[3][query]),
              "log_population": arrays.derived["log_population"][query],
              "is_capital": float(arrays.is_capital[query])}
-    for name in GRAPH:
-        terms[name] = rows[_TRANSPOSED[name]]
+    for name in GRAPH:  # None: a zero row, nothing to gather
+        terms[name] = None if _TRANSPOSED[name] in rows["empty"] else rows[_TRANSPOSED[name]]
     if "country_affinity" in weights:
         terms["country_affinity"] = ready.in_country(country)
     if "region_country" in weights:
@@ -363,7 +363,9 @@ def _reverse_features(arrays, side, cache: dict, own: np.ndarray, among: np.ndar
         standard = (lightfm - own[row["mean"]]) / own[row["spread"]]
     features = np.empty((len(side.names), len(among)))
     for out, name in zip(features, side.names, strict=True):
-        if name in GRAPH or name in ("country_affinity", "region_country"):
+        if name in GRAPH and cache[name] is None:
+            out[:] = 0.0
+        elif name in GRAPH or name in ("country_affinity", "region_country"):
             np.take(cache[name], among, out=out)
         elif name == "country_pair":
             out[:] = pairs
