@@ -143,7 +143,8 @@ class Prepared:
                "country": arrays.country_index}
         used = [name for name in SIGNALS if name in weights and np.any(weights[name])
                 and name not in ("lightfm", "log_degree", "log_population")]  # the query's own
-        return ReverseSide(used, np.array([weights[name] for name in used]).T.copy(),
+        by_kind = np.array([weights[name] for name in used], dtype=np.float64).reshape(-1, 2)
+        return ReverseSide(used, by_kind.T.copy(),
                            {name: i for i, name in enumerate(own)},
                            np.array(list(own.values()), dtype=np.float64).T.copy(),
                            {name: weights.get(name, np.zeros(2))

@@ -67,6 +67,10 @@ def test_unused_signals_cost_nothing_and_change_nothing():
     fast = scorer.block_scores(arrays, rows, rerank=only)
     finite = np.isfinite(fast)
     np.testing.assert_allclose(fast[finite], (0.5 + 2.0 * lightfm)[finite], rtol=1e-5, atol=1e-5)
+    for position in (0, 3):  # the reverse side reads the same LightFM-only logit
+        column = int(candidates[position])
+        np.testing.assert_allclose(scorer.reverse_scores(arrays, column, rows, rerank=only),
+                                   fast[:, position], rtol=1e-6, atol=1e-5)
 
 
 @pytest.fixture(scope="module", params=[0, 6], ids=["stage-one", "stage-two"])
