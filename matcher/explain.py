@@ -291,6 +291,7 @@ class PairExplanation:
     country_pair: dict  # count, examples
     evidence: list
     signals: dict  # name -> {"value": v, "contribution": c} for the re-ranker in use
+    stage_two: dict | None = None  # depth, stage_one_position, position (None: no stage two)
 
     def to_dict(self) -> dict:
         return {key: getattr(self, key) for key in self.__dataclass_fields__}
@@ -324,8 +325,16 @@ class PairExplanation:
         lines.append("collaborative evidence:")
         lines.extend(f"  {e}" for e in self.evidence or ["none found"])
         lines.append("re-ranker signals (value, contribution to the score):")
-        lines.extend(f"  {name:<18} {v['value']:9.3f} {v['contribution']:+8.3f}"
+        lines.extend(f"  {name:<20} {v['value']:9.3f} {v['contribution']:+8.3f}"
                      for name, v in self.signals.items())
+        if self.stage_two is not None:
+            two = self.stage_two
+            where = (f"among {q['name']}'s best {two['depth']} by the re-ranker "
+                     f"(#{two['stage_one_position']:,}); stage two puts it at #{two['position']:,}"
+                     if two["stage_one_position"] <= two["depth"] else
+                     f"outside {q['name']}'s best {two['depth']} by the re-ranker "
+                     f"(#{two['stage_one_position']:,}): stage two leaves its place")
+            lines.append(f"stage two: {where}")
         return "\n".join(lines)
 
 
@@ -389,4 +398,18 @@ def explain_pair(matcher, query: int, partner: int) -> PairExplanation:
                       "examples": country_pair_examples(ev, query, partner)},
         evidence=collaborative_evidence(ev, query, partner, limit=5),
         signals=signal_table,
+        stage_two=_stage_two(model, query, partner, forward_scores, ev.partners(query)),
     )
+
+
+def _stage_two(model, query: int, partner: int, final: np.ndarray,
+               partners: np.ndarray) -> dict | None:
+    """Where the re-ranker alone put the partner and where stage two put it (positions among
+    the query's candidates, its partners left out), or None for a model without stage two."""
+    refine = model.rerank["warm" if model.has_history(query) else "cold"].get("refine")
+    if refine is None:
+        return None
+    stage_one = model.scores_batch(np.array([query]), np.arange(model.n_cities))[0]
+    return {"depth": int(refine["depth"]),
+            "stage_one_position": _rank_position(stage_one, partners, partner)["position"],
+            "position": _rank_position(final, partners, partner)["position"]}

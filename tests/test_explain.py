@@ -13,9 +13,10 @@ from matcher.errors import InputError
 from matcher.explain import SUBSCORES, _short_population, reasons, subscores
 
 
-@pytest.fixture(scope="module")
-def matcher(tmp_path_factory) -> Matcher:
-    return Matcher.load(make_model_dir(tmp_path_factory.mktemp("model") / "v1"))
+@pytest.fixture(scope="module", params=[0, 6], ids=["stage-one", "stage-two"])
+def matcher(tmp_path_factory, request) -> Matcher:
+    return Matcher.load(make_model_dir(tmp_path_factory.mktemp("model") / "v1",
+                                       refine_depth=request.param))
 
 
 def test_short_population():
@@ -80,6 +81,19 @@ def test_explain_agrees_with_recommend(matcher):
                                                                      abs=1e-6)
     for name in ("performance", "appetite", "synergies"):
         assert result.subscores[name]["score"] == pytest.approx(getattr(top, name), abs=0.11)
+
+
+def test_explain_says_where_stage_two_moved_the_partner(matcher):
+    for partner in ("Cardiff", "Nantes", "Daejeon"):
+        result = matcher.explain("Sejong", partner)
+        if "refine" not in matcher.model.rerank["cold"]:
+            assert result.stage_two is None and "stage two" not in result.render()
+            continue
+        two = result.stage_two
+        assert two["position"] == result.query_ranks_partner["position"]
+        if two["stage_one_position"] > two["depth"]:  # outside the shortlist: unmoved
+            assert two["position"] == two["stage_one_position"]
+        assert "stage two: " in result.render()
 
 
 def test_explain_existing_pair_and_same_city(matcher):
