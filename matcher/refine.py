@@ -37,18 +37,23 @@ def hinge_design(standardised: np.ndarray, knots: list[list[float]]) -> np.ndarr
     """[z, max(0, z_s - knot) for each signal s and knot]: stage two's design matrix."""
     columns = [standardised]
     for position, signal_knots in enumerate(knots):
-        for knot in signal_knots:
-            columns.append(np.maximum(standardised[:, position] - knot, 0.0)[:, None])
+        if signal_knots:
+            column = standardised[:, position, None]
+            columns.append(np.maximum(column - np.asarray(signal_knots)[None, :], 0.0))
     return np.hstack(columns)
 
 
 def stage_two(refine: dict, values: dict[str, np.ndarray]) -> np.ndarray:
-    """Stage two's logit for pairs whose signal `values` are given (name -> (m,))."""
+    """Stage two's logit for pairs whose signal `values` are given (name -> any shape), rounded
+    to float32 so that inputs equal to within float noise (a block or one query) tie alike."""
     names = refine["signals"]
-    raw = np.column_stack([np.asarray(values[name], dtype=np.float64) for name in names])
+    shape = np.shape(values[names[0]])
+    raw = np.column_stack([np.asarray(values[name], dtype=np.float64).ravel() for name in names])
     standardised = (raw - np.asarray(refine["mean"])) / np.asarray(refine["scale"])
     design = hinge_design(standardised, refine["knots"])
-    return design @ np.asarray(refine["coef"], dtype=np.float64) + float(refine["intercept"])
+    coef = np.asarray(refine["coef"], dtype=np.float64)
+    logit = (design * coef).sum(axis=1) + float(refine["intercept"])  # row by row: same bits
+    return logit.astype(np.float32).reshape(shape)
 
 
 def top_positions(row: np.ndarray, depth: int) -> np.ndarray:
@@ -68,20 +73,28 @@ def top_positions(row: np.ndarray, depth: int) -> np.ndarray:
     return chosen[np.lexsort((chosen, -row[chosen]))]
 
 
+def shortlist_of(row: np.ndarray, excluded: np.ndarray, depth: int) -> np.ndarray:
+    """What stage two reorders: the row's best `depth` cells, not `excluded`, not -inf."""
+    masked = row.astype(np.float64, copy=True)
+    masked[excluded] = -np.inf
+    return top_positions(masked, depth)
+
+
+def reorder(row: np.ndarray, shortlist: np.ndarray, logit: np.ndarray) -> None:
+    """Hand the shortlist's stage-one scores (best first) out in stage two's order, in place;
+    equal logits keep stage one's order."""
+    order = np.lexsort((np.arange(len(shortlist)), -logit))
+    row[shortlist[order]] = row[shortlist]
+
+
 def refine_row(row: np.ndarray, excluded: np.ndarray, refine: dict,
                signals_at: Callable[[np.ndarray], dict[str, np.ndarray]]) -> None:
     """Reorder the row's best `depth` cells (not `excluded`, not -inf) by stage two, in place.
 
     `signals_at(positions)` gives the signal values at those positions of the row."""
-    masked = row.astype(np.float64, copy=True)
-    masked[excluded] = -np.inf
-    shortlist = top_positions(masked, int(refine["depth"]))
-    if len(shortlist) < 2:
-        return
-    logit = stage_two(refine, signals_at(shortlist))
-    stage_one = row[shortlist]  # best first: the scores handed out in stage two's order
-    order = np.lexsort((np.arange(len(shortlist)), -logit))
-    row[shortlist[order]] = stage_one
+    shortlist = shortlist_of(row, excluded, int(refine["depth"]))
+    if len(shortlist) >= 2:
+        reorder(row, shortlist, stage_two(refine, signals_at(shortlist)))
 
 
 def pair_signals(arrays: ScoringArrays, query: int, cols: np.ndarray) -> dict[str, np.ndarray]:
@@ -95,7 +108,7 @@ def pair_signals(arrays: ScoringArrays, query: int, cols: np.ndarray) -> dict[st
     column_countries = arrays.country_index[cols]
     log_population = derived["log_population"]
     mean, spread = (float(value[0]) for value in user_moments(arrays, np.array([query])))
-    lightfm = derived["item_float64"][cols] @ derived["user_float64"][query] \
+    lightfm = (derived["item_float64"][cols] * derived["user_float64"][query]).sum(axis=-1) \
         + arrays.item_biases[cols]
     distance = haversine_km(derived["lat_rad"][query], derived["lon_rad"][query],
                             derived["lat_rad"][cols], derived["lon_rad"][cols])
@@ -141,7 +154,7 @@ def pair_signals_block(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndar
     near = (arrays.geo[queries] @ derived["binary"] @ derived["membership"]).toarray()
     mean, spread = user_moments(arrays, queries)
     users = derived["user_float64"][queries]
-    lightfm = np.einsum("qdk,qk->qd", derived["item_float64"][cols], users) \
+    lightfm = (derived["item_float64"][cols] * users[:, None, :]).sum(axis=-1) \
         + arrays.item_biases[cols]
     lat, lon = derived["lat_rad"], derived["lon_rad"]
     distance = haversine_km(lat[queries, None], lon[queries, None], lat[cols], lon[cols])
@@ -168,47 +181,40 @@ def refine_block(arrays: ScoringArrays, queries: np.ndarray, block: np.ndarray,
                  rerank: dict | None = None, graph: dict | None = None) -> np.ndarray:
     """Stage two applied to rows of scores over the candidates, (q, candidates), in place:
     each query's partners are left out of its shortlist. Returns `block`. Several queries
-    read their signals as one block (`graph`: block_scores' sparse graph products)."""
+    read their signals as one block (`graph`: block_scores' sparse graph products), and each
+    kind's logits come from one design matrix."""
     ready = prepared(arrays)
     candidates = ready.candidates
     queries = np.asarray(queries, dtype=np.int64)
     parts = [part_for(arrays, query, rerank) for query in queries.tolist()]
-    todo = [i for i, part in enumerate(parts) if part is not None]
-    if not todo:
+    todo = np.array([i for i, part in enumerate(parts) if part is not None], dtype=np.int64)
+    if not len(todo):
         return block
-    shortlists, excluded = {}, {}
-    for i in todo:
+    shortlists = {}
+    for i in todo.tolist():
         partners = ready.positions[arrays.partners(int(queries[i]))]
-        excluded[i] = partners[partners >= 0]
-        masked = block[i].astype(np.float64)
-        masked[excluded[i]] = -np.inf
-        shortlists[i] = top_positions(masked, int(parts[i]["depth"]))
-    if len(queries) == 1:
-        query = int(queries[0])
-        refine_row(block[0], excluded[0], parts[0],
-                   lambda positions: pair_signals(arrays, query, candidates[positions]))
-        return block
+        shortlists[i] = shortlist_of(block[i], partners[partners >= 0], int(parts[i]["depth"]))
     width = max(len(shortlist) for shortlist in shortlists.values())
+    if width < 2:
+        return block
     padded = np.zeros((len(todo), width), dtype=np.int64)
-    for slot, i in enumerate(todo):
+    for slot, i in enumerate(todo.tolist()):
         padded[slot, :len(shortlists[i])] = candidates[shortlists[i]]
-    rows = np.asarray(todo, dtype=np.int64)
-    kept = {name: matrix[rows] for name, matrix in graph.items()} if graph else None
-    values = pair_signals_block(arrays, queries[rows], padded, kept)
-    for slot, i in enumerate(todo):
+    if len(queries) == 1:
+        values = {name: column[None, :] for name, column in
+                  pair_signals(arrays, int(queries[0]), padded[0]).items()}
+    else:
+        kept = {name: matrix[todo] for name, matrix in graph.items()} if graph else None
+        values = pair_signals_block(arrays, queries[todo], padded, kept)
+    logits = np.empty(padded.shape, dtype=np.float32)
+    for part in {id(parts[i]): parts[i] for i in todo.tolist()}.values():
+        slots = np.flatnonzero([parts[i] is part for i in todo.tolist()])
+        logits[slots] = stage_two(part, {name: column[slots] for name, column in values.items()})
+    for slot, i in enumerate(todo.tolist()):
         size = len(shortlists[i])
-        row_values = {name: matrix[slot, :size] for name, matrix in values.items()}
-        refine_row(block[i], excluded[i], parts[i],
-                   lambda positions, v=row_values, s=shortlists[i]: _at(v, s, positions))
+        if size >= 2:
+            reorder(block[i], shortlists[i], logits[slot, :size])
     return block
-
-
-def _at(values: dict[str, np.ndarray], shortlist: np.ndarray,
-        positions: np.ndarray) -> dict[str, np.ndarray]:
-    """Signal values of `positions`, given `values` in the order of `shortlist`."""
-    order = np.argsort(shortlist)
-    where = order[np.searchsorted(shortlist, positions, sorter=order)]
-    return {name: column[where] for name, column in values.items()}
 
 
 def refine_from_signals(refine: dict, scores: np.ndarray, row_signals: dict[str, np.ndarray],
