@@ -220,10 +220,15 @@ class Matcher:
         return rank.haversine_km(float(ev.lat[query]), float(ev.lon[query]), ev.lat[rows],
                                  ev.lon[rows])
 
-    def pick(self, query: int, scores: np.ndarray,
-             spec: rank.Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def pick(self, query: int, scores: np.ndarray, spec: rank.Filters,
+             reverse_of=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(picks, ranking, forward, reverse) for one query under the filters, from its scores
-        over every city (-inf where it cannot be recommended): the one-query ranking path."""
+        over every city (-inf where it cannot be recommended): the one-query ranking path.
+        `reverse_of(rows, cache)` gives the reverse percentiles (default: `_reverse`; the batch
+        reads them from the forward rows it keeps)."""
+        if reverse_of is None:
+            def reverse_of(rows, cache=None):
+                return self._reverse(query, rows, cache)
         model, ev = self.model, self.evidence
         levels, quantiles = model.quantile_levels, model.quantiles[query]
         mask = rank.eligible(
@@ -233,12 +238,12 @@ class Matcher:
             self._country_ids(spec.exclude_countries),
         )
         if spec.mutual:
-            return self._mutual_top_k(scores, query, mask, spec)
+            return self._mutual_top_k(scores, query, mask, spec, reverse_of)
         forward = np.zeros_like(scores)
         forward[mask] = rank.percentile_in_row(quantiles, levels, scores[mask])
         reverse = np.zeros_like(forward)
         picks = rank.top_k(forward, mask, spec.k, ev.country_ids, spec.cap)
-        reverse[picks] = self._reverse(query, picks)
+        reverse[picks] = reverse_of(picks)
         return picks, forward, forward, reverse
 
     def _rank_one(self, query: int, scores: np.ndarray, spec: rank.Filters,
@@ -286,8 +291,8 @@ class Matcher:
             existing_partners=tuple(self.lookup.record(r) for r in order),
         )
 
-    def _mutual_top_k(self, scores: np.ndarray, query: int, mask: np.ndarray,
-                      spec: rank.Filters) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _mutual_top_k(self, scores: np.ndarray, query: int, mask: np.ndarray, spec: rank.Filters,
+                      reverse_of) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Exact mutual top-k, computing percentiles only for a shortlist.
 
         The mutual score sqrt(f * r) is at most sqrt(f * ceiling) (ceiling 1, or the floor for a
@@ -321,7 +326,7 @@ class Matcher:
             asked = scores[rows] if complete else np.append(scores[rows], values[~inside].max())
             found = rank.percentile_in_row(quantiles, levels, asked)  # and the best outside's
             forward[rows] = found[:len(rows)]
-            reverse[rows] = self._reverse(query, rows, cache)
+            reverse[rows] = reverse_of(rows, cache)
             ranking[rows] = rank.combine_sides(forward[rows], reverse[rows], True)
             done |= inside
             shortlist = eligible_rows[inside]

@@ -90,6 +90,10 @@ def top_lists(matcher, rows: np.ndarray, spec: rank.Filters,
     store_index = np.full(arrays.n_cities, -1, dtype=np.int64)
     store_index[rows[stored_rows]] = np.arange(len(stored_rows))
 
+    # At least stage two's depth: a kept row plus the shortlist's final scores is the final row.
+    size = max(SHORTLIST, 4 * spec.k, *(int(part["refine"]["depth"])
+                                       for part in arrays.rerank.values() if part.get("refine")))
+
     def work(start: int) -> _Shortlist:
         chunk = rows[start:start + BLOCK]
         block, final = masked_block(arrays, chunk, spec.include_domestic)
@@ -97,7 +101,7 @@ def top_lists(matcher, rows: np.ndarray, spec: rank.Filters,
             slots = store_index[chunk]
             keep = slots >= 0
             stored[slots[keep]] = block[keep]
-        return _shortlist(final, chunk, max(SHORTLIST, 4 * spec.k))
+        return _shortlist(final, chunk, size)
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         shortlists = list(pool.map(work, range(0, len(rows), BLOCK)))
@@ -105,10 +109,40 @@ def top_lists(matcher, rows: np.ndarray, spec: rank.Filters,
     for part in shortlists:
         reverse = _reverse_scores(arrays, ready, part, stored, store_index) if spec.mutual \
             else None
-        results.extend(_rank_block(matcher, part, spec, reverse,
-                                   lambda query: stored[store_index[query]]
-                                   if store_index[query] >= 0 else None))
+        results.extend(_rank_block(matcher, part, spec, reverse, _Kept(stored, store_index)))
     return results
+
+
+@dataclass
+class _Kept:
+    """The stage-one forward rows the batch keeps (candidate queries), by city row."""
+
+    stored: np.ndarray
+    store_index: np.ndarray
+
+    def row(self, query: int) -> np.ndarray | None:
+        slot = self.store_index[query]
+        return self.stored[slot] if slot >= 0 else None
+
+    def reverse_of(self, matcher, query: int):
+        """reverse_of(rows, cache) for Matcher.pick: each row's percentile of `query`, read
+        from the kept rows (the same values `Matcher._reverse` computes)."""
+        arrays = matcher.model.arrays
+        position = prepared(arrays).positions[query]
+
+        def read(rows: np.ndarray, cache: dict | None = None) -> np.ndarray:
+            rows = np.asarray(rows, dtype=np.int64)
+            if position < 0:
+                return np.zeros(len(rows))  # nobody's list holds it
+            slots = self.store_index[rows]
+            values = np.empty(len(rows), dtype=scorer.OUT_DTYPE)
+            kept = slots >= 0
+            values[kept] = self.stored[slots[kept], position]
+            if not kept.all():
+                values[~kept] = scorer.reverse_scores(arrays, query, rows[~kept])
+            return matcher.model.percentile_of(rows, values.astype(np.float64))
+
+        return read
 
 
 def _reverse_scores(arrays, ready, part: _Shortlist, stored: np.ndarray,
@@ -130,9 +164,9 @@ def _reverse_scores(arrays, ready, part: _Shortlist, stored: np.ndarray,
 
 
 def _rank_block(matcher, part: _Shortlist, spec: rank.Filters,
-                reverse_values: np.ndarray | None, stored_row) -> list[np.ndarray]:
+                reverse_values: np.ndarray | None, kept: _Kept) -> list[np.ndarray]:
     """Rank each query of a block from its shortlist; where the bound fails, the one-query
-    path ranks it (from its stored forward row when there is one)."""
+    path ranks it (from its kept forward row when there is one)."""
     model = matcher.model
     ready = prepared(model.arrays)
     shape = part.positions.shape
@@ -160,16 +194,22 @@ def _rank_block(matcher, part: _Shortlist, spec: rank.Filters,
         value_of = dict(zip(order.tolist(), values[order_index].tolist(), strict=True))
         exact = not np.isfinite(part.outside[i]) or (
             len(picks) == spec.k and min(value_of[p] for p in picks.tolist()) > bound[i])
-        out.append(picks if exact else _one_query(matcher, query, spec, stored_row(query)))
+        out.append(picks if exact else _one_query(matcher, query, spec, kept,
+                                                  part.positions[i], part.scores[i]))
     return out
 
 
-def _one_query(matcher, query: int, spec: rank.Filters, row: np.ndarray | None) -> np.ndarray:
-    """The one-query path's picks, reusing the query's forward row when the batch kept it (its
-    masked cells are ineligible there too) and stage two does not reorder it."""
-    if row is None or refine.part_for(matcher.model.arrays, query) is not None:
+def _one_query(matcher, query: int, spec: rank.Filters, kept: _Kept,
+               positions: np.ndarray, final: np.ndarray) -> np.ndarray:
+    """The one-query path's picks, from the query's kept stage-one row when there is one (its
+    masked cells are ineligible there too) with the shortlist's final scores written back:
+    stage two only reorders cells inside the shortlist, so that is the final row."""
+    row = kept.row(query)
+    if row is None:
         return matcher.top_rows(np.array([query]), spec)[0]
     arrays = matcher.model.arrays
+    candidates = prepared(arrays).candidates
     scores = np.full(arrays.n_cities, -np.inf)
-    scores[prepared(arrays).candidates] = row
-    return matcher.pick(query, scores, spec)[0]
+    scores[candidates] = row
+    scores[candidates[positions]] = final
+    return matcher.pick(query, scores, spec, kept.reverse_of(matcher, query))[0]
