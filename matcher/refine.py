@@ -58,24 +58,23 @@ def stage_two(refine: dict, values: dict[str, np.ndarray]) -> np.ndarray:
 
 def top_positions(row: np.ndarray, depth: int) -> np.ndarray:
     """Positions of the `depth` best finite values, best first; ties go to the lower position."""
-    finite = np.flatnonzero(np.isfinite(row))
-    depth = min(depth, len(finite))
+    size = len(row)
+    depth = min(depth, size)
     if depth == 0:
         return np.empty(0, dtype=np.int64)
-    values = row[finite]
-    if depth < len(finite):
-        threshold = np.partition(values, len(values) - depth)[len(values) - depth]
-        above = finite[values > threshold]
-        tied = finite[values == threshold][:depth - len(above)]
-        chosen = np.concatenate([above, tied])
+    threshold = np.partition(row, size - depth)[size - depth]  # -inf sorts first
+    if np.isneginf(threshold):  # fewer finite values than `depth`: all of them
+        chosen = np.flatnonzero(np.isfinite(row))
     else:
-        chosen = finite
+        above = np.flatnonzero(row > threshold)
+        tied = np.flatnonzero(row == threshold)[:depth - len(above)]
+        chosen = np.concatenate([above, tied])
     return chosen[np.lexsort((chosen, -row[chosen]))]
 
 
 def shortlist_of(row: np.ndarray, excluded: np.ndarray, depth: int) -> np.ndarray:
     """What stage two reorders: the row's best `depth` cells, not `excluded`, not -inf."""
-    masked = row.astype(np.float64, copy=True)
+    masked = row.copy()
     masked[excluded] = -np.inf
     return top_positions(masked, depth)
 
