@@ -99,34 +99,12 @@ def refine_row(row: np.ndarray, excluded: np.ndarray, refine: dict,
 def pair_signals(arrays: ScoringArrays, query: int, cols: np.ndarray) -> dict[str, np.ndarray]:
     """Every signal of `query` against the cities `cols`, (len(cols),) each: the same values as
     signals.signal_matrices(arrays, [query], cols), read from the query's cached graph rows."""
-    cols = np.asarray(cols, dtype=np.int64)
-    ready = prepared(arrays)
-    derived = arrays.derived
-    rows = ready.graph_rows(int(query))
-    query_country = int(arrays.country_index[query])
-    column_countries = arrays.country_index[cols]
-    log_population = derived["log_population"]
-    mean, spread = (float(value[0]) for value in user_moments(arrays, np.array([query])))
-    lightfm = (derived["item_float64"][cols] * derived["user_float64"][query]).sum(axis=-1) \
-        + arrays.item_biases[cols]
-    distance = haversine_km(derived["lat_rad"][query], derived["lon_rad"][query],
-                            derived["lat_rad"][cols], derived["lon_rad"][cols])
-    values = {name: rows[name][cols] for name in
-              ("adamic_adar", "geo_cf", "partner_geo", "three_hop", "region_pair")}
-    values.update({
-        "lightfm": (lightfm - mean) / spread,
-        "country_affinity": np.log1p(rows["own_countries"][column_countries].astype(np.float64)),
-        "region_country": np.log1p(rows["near_countries"][column_countries]),
-        "candidate_affinity": ready.in_country(query_country)[cols],
-        "country_pair": ready.log_country_pairs[query_country, column_countries],
-        "log_distance": np.log1p(distance),
-        "log_degree": ready.log_degree[cols],
-        "log_population": log_population[cols],
-        "size_gap": np.abs(log_population[query] - log_population[cols]),
-        "both_capital": (arrays.is_capital[query] & arrays.is_capital[cols]).astype(float),
-        "same_country": (column_countries == query_country).astype(float),
-    })
-    return _with_interactions(values)
+    rows = prepared(arrays).graph_rows(int(query))
+    cols = np.asarray(cols, dtype=np.int64)[None, :]
+    values = _pair_values(arrays, np.array([query]), cols, rows["own_countries"][None, :],
+                          rows["near_countries"][None, :])
+    values.update({name: rows[name][cols] for name in GRAPH})
+    return {name: column[0] for name, column in _with_interactions(values).items()}
 
 
 def pair_signals_block(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndarray,
@@ -137,20 +115,28 @@ def pair_signals_block(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndar
     from matcher.scorer import graph_products
 
     queries = np.asarray(queries, dtype=np.int64)
-    ready = prepared(arrays)
     derived = arrays.derived
     graph = dict(graph or {})
     missing = {name for name in GRAPH if name not in graph}
     if missing:
         graph.update(graph_products(arrays, queries, missing))
+    own = prepared(arrays).partners_by_country_rows[queries].toarray()
+    near = (arrays.geo[queries] @ derived["binary"] @ derived["membership"]).toarray()
+    values = _pair_values(arrays, queries, cols, own, near)
     rows = np.repeat(np.arange(len(queries)), cols.shape[1])
-    flat = cols.ravel()
-    values = {name: np.asarray(graph[name][rows, flat]).reshape(cols.shape)
-              for name in GRAPH}
+    values.update({name: np.asarray(graph[name][rows, cols.ravel()]).reshape(cols.shape)
+                   for name in GRAPH})
+    return _with_interactions(values)
+
+
+def _pair_values(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndarray, own: np.ndarray,
+                 near: np.ndarray) -> dict[str, np.ndarray]:
+    """The signals that are not graph products, (q, d), from each query's partner counts per
+    country (`own`) and its neighbours' (`near`), (q, countries)."""
+    ready = prepared(arrays)
+    derived = arrays.derived
     query_countries = arrays.country_index[queries]
     column_countries = arrays.country_index[cols]
-    own = ready.partners_by_country_rows[queries].toarray()
-    near = (arrays.geo[queries] @ derived["binary"] @ derived["membership"]).toarray()
     mean, spread = user_moments(arrays, queries)
     users = derived["user_float64"][queries]
     lightfm = (derived["item_float64"][cols] * users[:, None, :]).sum(axis=-1) \
@@ -158,12 +144,15 @@ def pair_signals_block(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndar
     lat, lon = derived["lat_rad"], derived["lon_rad"]
     distance = haversine_km(lat[queries, None], lon[queries, None], lat[cols], lon[cols])
     log_population = derived["log_population"]
-    in_country = derived["partners_by_country"][flat, np.repeat(query_countries, cols.shape[1])]
-    values.update({
+    in_country = derived["partners_by_country"][cols.ravel(),
+                                                np.repeat(query_countries, cols.shape[1])]
+    return {
         "lightfm": (lightfm - mean[:, None]) / spread[:, None],
-        "country_affinity": np.log1p(np.take_along_axis(own, column_countries, axis=1)),
+        "country_affinity": np.log1p(np.take_along_axis(own, column_countries, axis=1)
+                                     .astype(np.float64)),
         "region_country": np.log1p(np.take_along_axis(near, column_countries, axis=1)),
-        "candidate_affinity": np.log1p(np.asarray(in_country).reshape(cols.shape)),
+        "candidate_affinity": np.log1p(np.asarray(in_country, dtype=np.float64)
+                                       .reshape(cols.shape)),
         "country_pair": ready.log_country_pairs[query_countries[:, None], column_countries],
         "log_distance": np.log1p(distance),
         "log_degree": ready.log_degree[cols],
@@ -172,8 +161,7 @@ def pair_signals_block(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndar
         "both_capital": (arrays.is_capital[queries, None] & arrays.is_capital[cols])
         .astype(float),
         "same_country": (column_countries == query_countries[:, None]).astype(float),
-    })
-    return _with_interactions(values)
+    }
 
 
 def refine_block(arrays: ScoringArrays, queries: np.ndarray, block: np.ndarray,
