@@ -138,9 +138,9 @@ def _pair_values(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndarray, o
     query_countries = arrays.country_index[queries]
     column_countries = arrays.country_index[cols]
     mean, spread = user_moments(arrays, queries)
-    users = derived["user_float64"][queries]
-    lightfm = (derived["item_float64"][cols] * users[:, None, :]).sum(axis=-1) \
-        + arrays.item_biases[cols]
+    users = arrays.user_embeddings[queries].astype(np.float64)  # rows only: a fresh process
+    items = arrays.item_embeddings[cols].astype(np.float64)  # converts no whole matrix
+    lightfm = (items * users[:, None, :]).sum(axis=-1) + arrays.item_biases[cols]
     lat, lon = derived["lat_rad"], derived["lon_rad"]
     distance = haversine_km(lat[queries, None], lon[queries, None], lat[cols], lon[cols])
     log_population = derived["log_population"]
