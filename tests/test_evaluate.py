@@ -14,7 +14,8 @@ from training.evaluate import holdout_split, query_metrics
 
 def naive_metrics(scores: np.ndarray, targets: list[np.ndarray]) -> dict[str, list[float]]:
     """Straight from the definitions, one query and one pair at a time."""
-    out = {"recall@10": [], "recall@50": [], "ndcg@10": [], "auc": [], "reachable": []}
+    out = {"recall@10": [], "recall@50": [], "ndcg@10": [], "auc": [], "reachable": [],
+           "auc_reachable": []}
     for row, target in zip(scores, targets, strict=True):
         candidates = [j for j in range(len(row)) if np.isfinite(row[j])]
         ranked = sorted(candidates, key=lambda j: (-row[j], j))
@@ -25,6 +26,11 @@ def naive_metrics(scores: np.ndarray, targets: list[np.ndarray]) -> dict[str, li
         out["ndcg@10"].append(dcg / ideal)
         positives = [j for j in target if np.isfinite(row[j])]
         out["reachable"].append(len(positives) / len(target))
+        out["auc_reachable"].append(
+            sum(1.0 if row[p] > row[n] else 0.5 if row[p] == row[n] else 0.0
+                for p in positives for n in candidates if n not in target)
+            / (len(positives) * len([n for n in candidates if n not in target]))
+            if positives else np.nan)
         negatives = [j for j in candidates if j not in target]
         wins = sum(1.0 if row[p] > row[n] else 0.5 if row[p] == row[n] else 0.0
                    for p in positives for n in negatives)
@@ -41,7 +47,7 @@ def test_metrics_match_the_naive_version(seed):
     targets = [np.sort(rng.choice(80, size=rng.integers(1, 6), replace=False)) for _ in range(4)]
     fast = query_metrics(scores, targets)
     slow = naive_metrics(scores, targets)
-    for name in ("recall@10", "recall@50", "ndcg@10", "auc", "reachable"):
+    for name in ("recall@10", "recall@50", "ndcg@10", "auc", "reachable", "auc_reachable"):
         np.testing.assert_allclose(fast[name], slow[name], atol=1e-9, err_msg=name)
 
 

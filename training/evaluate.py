@@ -112,6 +112,7 @@ def query_metrics(scores: np.ndarray, targets: list[np.ndarray]) -> dict[str, np
     out["ndcg@10"] = np.zeros(n_queries)
     out["auc"] = np.zeros(n_queries)
     out["reachable"] = np.zeros(n_queries)  # share of the hidden partners that are candidates
+    out["auc_reachable"] = np.full(n_queries, np.nan)  # AUC over those only (NaN: none)
     top = top_indices(scores, max(*KS, NDCG_K))
     discounts = 1.0 / np.log2(np.arange(2, NDCG_K + 2))
     for i, target in enumerate(targets):
@@ -138,6 +139,7 @@ def query_metrics(scores: np.ndarray, targets: list[np.ndarray]) -> dict[str, np
         wins = (below - positives_below) + 0.5 * (equal - positives_equal)
         auc_hits = wins.sum() / (len(valid_target) * negatives)
         out["auc"][i] = auc_hits * len(valid_target) / len(target)
+        out["auc_reachable"][i] = auc_hits
     return out
 
 
@@ -145,7 +147,7 @@ def summarise(per_query: dict[str, list[np.ndarray]]) -> dict:
     """Mean of each metric over queries, plus the number of queries."""
     joined = {name: np.concatenate(parts) if parts else np.zeros(0)
               for name, parts in per_query.items()}
-    summary = {name: float(values.mean()) if len(values) else 0.0
+    summary = {name: float(np.nanmean(values)) if np.isfinite(values).any() else 0.0
                for name, values in joined.items()}
     summary["queries"] = len(next(iter(joined.values())))
     return summary
@@ -246,12 +248,15 @@ def format_table(metrics: dict) -> str:
                 cells.append(f"{mean:.3f}" + (f" ± {spread:.3f}" if spread is not None else ""))
             lines.append(f"| {split} | {method} | " + " | ".join(cells)
                          + f" | {values.get('queries', 0)} |")
-    reachable = {split: metrics[split]["model"]["reachable"] for split in ("warm", "cold")
-                 if "reachable" in metrics.get(split, {}).get("model", {})}
-    if reachable:  # the same for every method: the hidden partners the candidate set holds
+    model = {split: metrics[split]["model"] for split in ("warm", "cold")
+             if "reachable" in metrics.get(split, {}).get("model", {})}
+    if model:  # the same for every method: the hidden partners the candidate set holds
         lines.append("\nHidden partners that are candidates (the most any method can find): "
-                     + ", ".join(f"{split} {share:.1%}" for split, share in reachable.items())
-                     + ".")
+                     + ", ".join(f"{split} {values['reachable']:.1%}"
+                                 for split, values in model.items())
+                     + "; the model's AUC over those alone: "
+                     + ", ".join(f"{split} {values.get('auc_reachable', 0.0):.3f}"
+                                 for split, values in model.items()) + ".")
     return "\n".join(lines)
 
 
