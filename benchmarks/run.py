@@ -94,6 +94,7 @@ def bench_warm(results: dict, repeats: int, batch_rows: int | None) -> None:
     results["warm_recommend_sejong_ms"] = 1000 * statistics.median(sejong)
     results["numpy_dot_argsort_ms"] = 1000 * statistics.median(baseline)
     results["warm_ratio_to_numpy"] = statistics.median(times) / statistics.median(baseline)
+    _bench_kinds(results, matcher, repeats)
 
     rows = np.arange(n if batch_rows is None else min(batch_rows, n))
     results["batch_rows"] = len(rows)
@@ -118,6 +119,31 @@ def bench_warm(results: dict, repeats: int, batch_rows: int | None) -> None:
     result = matcher.recommend_many(list(model.geonameids[:500]), k=10)
     results["recommend_many_500_cities_s"] = time.perf_counter() - start
     results["recommend_many_500_cities_lists"] = len(result)
+
+
+def _bench_kinds(results: dict, matcher, repeats: int, per_kind: int = 60) -> None:
+    """recommend() by kind of city (they take different paths): not a candidate, a city with
+    partnerships, a candidate without any (like Sejong); median and p90 of each."""
+    import numpy as np
+
+    arrays = matcher.model.arrays
+    history = arrays.derived["degree"] > 0
+    kinds = {"not_candidate": ~arrays.candidate_mask, "with_partners": history,
+             "cold_candidate": arrays.candidate_mask & ~history}
+    rng = np.random.default_rng(1)
+    for kind, mask in kinds.items():
+        rows = np.flatnonzero(mask)
+        cities = [int(matcher.model.geonameids[r])
+                  for r in rng.choice(rows, size=min(per_kind, len(rows)), replace=False)]
+        for city in cities:
+            matcher.recommend(city)
+        times = []
+        for city in cities * max(1, repeats // 5):
+            start = time.perf_counter()
+            matcher.recommend(city)
+            times.append(time.perf_counter() - start)
+        results[f"warm_recommend_ms_median_{kind}"] = 1000 * statistics.median(times)
+        results[f"warm_recommend_ms_p90_{kind}"] = 1000 * float(np.percentile(times, 90))
 
 
 def bench_pair(results: dict, repeats: int) -> None:
