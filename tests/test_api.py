@@ -122,6 +122,15 @@ def test_match_is_frozen_with_json_fields(matcher):
         assert key in row
 
 
+@pytest.fixture(scope="module", params=[0, 6], ids=["stage-one", "stage-two"])
+def any_matcher(request, matcher, tmp_path_factory) -> Matcher:
+    """The module's matcher, and one whose model reorders each top 6 with a stage two."""
+    if not request.param:
+        return matcher
+    return Matcher.load(make_model_dir(tmp_path_factory.mktemp("refined") / "v1",
+                                       refine_depth=request.param))
+
+
 @settings(max_examples=40, deadline=None)
 @given(city=st.sampled_from(["Sejong", "Cardiff", "London", "Daejeon", "Toronto", "Malmo"]),
        k=st.integers(1, 12), per_country=st.one_of(st.none(), st.integers(1, 3)),
@@ -130,8 +139,9 @@ def test_match_is_frozen_with_json_fields(matcher):
        excluded=st.lists(st.sampled_from(["GB", "FR", "DE"]), max_size=2),
        min_population=st.one_of(st.none(), st.integers(0, 2_000_000)),
        max_km=st.one_of(st.none(), st.floats(100, 20_000)))
-def test_ranking_invariants(matcher, city, k, per_country, include_domestic, mutual, countries,
-                            excluded, min_population, max_km):
+def test_ranking_invariants(any_matcher, city, k, per_country, include_domestic, mutual,
+                            countries, excluded, min_population, max_km):
+    matcher = any_matcher
     matches = matcher.recommend(city, k=k, per_country=per_country,
                                 include_domestic=include_domestic, mutual=mutual,
                                 countries=countries, exclude_countries=excluded,
