@@ -68,13 +68,7 @@ def bench_warm(results: dict, repeats: int, batch_rows: int | None) -> None:
     n = model.n_cities
     rng = np.random.default_rng(0)
     cities = [int(g) for g in rng.choice(model.geonameids, size=100, replace=False)]
-    for city in cities:  # a warm process: lookup index, derived arrays, per-country columns
-        matcher.recommend(city)
-    times = []
-    for city in cities * max(1, repeats // 5):
-        start = time.perf_counter()
-        matcher.recommend(city)
-        times.append(time.perf_counter() - start)
+    times = _recommend_times(matcher, cities, repeats)
     sejong = []
     for _ in range(repeats * 5):
         start = time.perf_counter()
@@ -121,6 +115,19 @@ def bench_warm(results: dict, repeats: int, batch_rows: int | None) -> None:
     results["recommend_many_500_cities_lists"] = len(result)
 
 
+def _recommend_times(matcher, cities: list[int], repeats: int) -> list[float]:
+    """Seconds of each recommend() over `cities` (repeated), after one warm-up pass (a warm
+    process: lookup index, derived arrays, per-country columns)."""
+    for city in cities:
+        matcher.recommend(city)
+    times = []
+    for city in cities * max(1, repeats // 5):
+        start = time.perf_counter()
+        matcher.recommend(city)
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def _bench_kinds(results: dict, matcher, repeats: int, per_kind: int = 60) -> None:
     """recommend() by kind of city (they take different paths): not a candidate, a city with
     partnerships, a candidate without any (like Sejong); median and p90 of each."""
@@ -135,13 +142,7 @@ def _bench_kinds(results: dict, matcher, repeats: int, per_kind: int = 60) -> No
         rows = np.flatnonzero(mask)
         cities = [int(matcher.model.geonameids[r])
                   for r in rng.choice(rows, size=min(per_kind, len(rows)), replace=False)]
-        for city in cities:
-            matcher.recommend(city)
-        times = []
-        for city in cities * max(1, repeats // 5):
-            start = time.perf_counter()
-            matcher.recommend(city)
-            times.append(time.perf_counter() - start)
+        times = _recommend_times(matcher, cities, repeats)
         results[f"warm_recommend_ms_median_{kind}"] = 1000 * statistics.median(times)
         results[f"warm_recommend_ms_p90_{kind}"] = 1000 * float(np.percentile(times, 90))
 
