@@ -91,8 +91,7 @@ def top_lists(matcher, rows: np.ndarray, spec: rank.Filters,
     store_index[rows[stored_rows]] = np.arange(len(stored_rows))
 
     # At least stage two's depth: a kept row plus the shortlist's final scores is the final row.
-    size = max(SHORTLIST, 4 * spec.k, *(int(part["refine"]["depth"])
-                                       for part in arrays.rerank.values() if part.get("refine")))
+    size = max(SHORTLIST, 4 * spec.k, refine.deepest(arrays.rerank))
 
     def work(start: int) -> _Shortlist:
         chunk = rows[start:start + BLOCK]
@@ -105,11 +104,11 @@ def top_lists(matcher, rows: np.ndarray, spec: rank.Filters,
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         shortlists = list(pool.map(work, range(0, len(rows), BLOCK)))
+    kept = _Kept(stored, store_index)
     results: list[np.ndarray] = []
     for part in shortlists:
-        reverse = _reverse_scores(arrays, ready, part, stored, store_index) if spec.mutual \
-            else None
-        results.extend(_rank_block(matcher, part, spec, reverse, _Kept(stored, store_index)))
+        reverse = _reverse_scores(arrays, ready, part, kept) if spec.mutual else None
+        results.extend(_rank_block(matcher, part, spec, reverse, kept))
     return results
 
 
@@ -145,17 +144,16 @@ class _Kept:
         return read
 
 
-def _reverse_scores(arrays, ready, part: _Shortlist, stored: np.ndarray,
-                    store_index: np.ndarray) -> np.ndarray:
+def _reverse_scores(arrays, ready, part: _Shortlist, kept: _Kept) -> np.ndarray:
     """s(j -> q) for every shortlisted j of every query q in the block, (q, SHORTLIST): read
     from j's stored forward row, else computed from q's rows (scorer.reverse_scores)."""
     out = np.full(part.positions.shape, -np.inf, dtype=np.float64)
     query_position = ready.positions[part.queries]
     partner_rows = ready.candidates[part.positions]
-    slots = store_index[partner_rows]
+    slots = kept.store_index[partner_rows]
     readable = (slots >= 0) & (query_position[:, None] >= 0)
     which = np.nonzero(readable)
-    out[which] = stored[slots[which], query_position[which[0]]]
+    out[which] = kept.stored[slots[which], query_position[which[0]]]
     for i in np.flatnonzero(~readable.all(axis=1) & (query_position >= 0)).tolist():
         missing = ~readable[i]
         out[i, missing] = scorer.reverse_scores(arrays, int(part.queries[i]),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher import rank
+from matcher import rank, refine
 from matcher import signals as scoring
 from matcher.errors import AmbiguousCityError, CityNotFoundError, InputError
 from matcher.explain import reasons, subscores
@@ -66,8 +66,7 @@ def _score_rows(model, rows: np.ndarray, columns: np.ndarray,
     from concurrent.futures import ThreadPoolExecutor
 
     n = model.n_cities
-    staged = any(isinstance(part, dict) and part.get("refine")
-                 for part in model.arrays.rerank.values())
+    staged = refine.deepest(model.arrays.rerank) > 0
     out = np.empty((len(rows), len(columns)))
     kept = {name: np.empty((len(rows) if keep_signals else 0, n)) for name in _KEPT}
 

@@ -33,6 +33,12 @@ def part_for(arrays: ScoringArrays, query: int, rerank: dict | None = None) -> d
     return part.get("refine")
 
 
+def deepest(rerank: dict) -> int:
+    """The largest stage-two depth of a re-ranker's parts (0: stage one alone)."""
+    return max((int(part["refine"]["depth"]) for part in rerank.values()
+                if isinstance(part, dict) and part.get("refine")), default=0)
+
+
 def hinge_design(standardised: np.ndarray, knots: list[list[float]]) -> np.ndarray:
     """[z, max(0, z_s - knot) for each signal s and knot]: stage two's design matrix."""
     columns = [standardised]

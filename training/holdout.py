@@ -40,7 +40,7 @@ class HoldoutPlan:
     plus those above the floor), as the CLI does with the shipped model. The candidates of the
     whole data would leak the held-out edges: a small town whose only partnerships are hidden
     is a candidate only because of them, and a re-ranker learns to pick such towns (on the
-    snapshot that alone lifted cold recall@10 by about 0.015)."""
+    snapshot stage two's cold recall@10 gain was 0.015 with the leak, 0.004 without)."""
 
     config: object  # TrainConfig with seed set
     test_split: Split
