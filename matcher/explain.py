@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 
+from matcher.csr import CSR
 from matcher.rank import haversine_km, midrank_percentile
 from matcher.signals import haversine_km as great_circle_km
 
@@ -57,9 +57,9 @@ class Evidence:
     degree: np.ndarray
     activity: np.ndarray
     candidate: np.ndarray  # bool
-    graph: sp.csr_matrix  # binary partnerships
+    graph: CSR  # binary partnerships
     country_pairs: np.ndarray  # (countries, countries) partnership counts
-    groups: dict  # group -> (CSR block (n, f_g), feature names, row norms)
+    groups: dict  # group -> (CSR block (n, f_g) float64, feature names, row norms)
     _anchor_cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -71,14 +71,14 @@ class Evidence:
             rng = np.random.default_rng(REFERENCE_SEED)
             candidates = np.sort(rng.choice(candidates, REFERENCE_SAMPLE, replace=False))
         self.reference_rows = candidates
-        self._reference_blocks = {group: block[candidates]
+        self._reference_blocks = {group: block.rows(candidates)
                                   for group, (block, _, _) in self.groups.items()}
 
     @classmethod
     def from_model(cls, model) -> Evidence:
         """Collect the arrays from a loaded matcher.model.Model."""
         arrays = model.arrays
-        binary = arrays.derived["binary"].tocsr()
+        binary = arrays.derived["binary"]
         degree = np.asarray(arrays.derived["degree"], dtype=np.float64)
         names = [str(x) for x in model.column("name")]
         codes = model.column("country_code").astype(str)
@@ -90,8 +90,8 @@ class Evidence:
         labels = np.asarray(model.feature_groups, dtype=object)
         for group in ("performance", "appetite", "synergies", "context"):
             columns = np.flatnonzero(labels == group)
-            block = model.features[:, columns].tocsr().astype(np.float64)
-            norms = np.sqrt(np.asarray(block.multiply(block).sum(axis=1)).ravel())
+            block = CSR.of(model.features).columns(columns)
+            norms = np.sqrt(block.row_sums(squared=True))
             groups[group] = (block, [model.feature_names[c] for c in columns], norms)
         return cls(
             names=names, country_codes=codes, country_ids=np.asarray(arrays.country_index),
@@ -115,7 +115,7 @@ class Evidence:
         if block.shape[1] == 0 or norms[query] == 0:
             return np.zeros(len(reference)), np.zeros(len(rows))
         vector = row_dots(block, np.array([query]), None)
-        sample = self._reference_blocks[group] @ vector
+        sample = self._reference_blocks[group].matvec(vector)
         sample = sample[self.reference_rows != query]
         picked = row_dots(block, np.asarray(rows, dtype=np.int64), vector)
 
@@ -125,7 +125,7 @@ class Evidence:
         return scale(sample, reference), scale(picked, rows)
 
     def partners(self, row: int) -> np.ndarray:
-        return self.graph.indices[self.graph.indptr[row]:self.graph.indptr[row + 1]]
+        return self.graph.row(row)
 
     def pair_count(self, a: int, b: int) -> int:
         """Partnerships in the model graph between the two cities' countries."""
@@ -166,7 +166,7 @@ class Evidence:
         return cached, "neighbour"
 
 
-def row_dots(matrix: sp.csr_matrix, rows: np.ndarray, vector: np.ndarray | None) -> np.ndarray:
+def row_dots(matrix: CSR, rows: np.ndarray, vector: np.ndarray | None) -> np.ndarray:
     """matrix[rows] @ vector, each row's products summed in order as scipy does (the same
     bits) without building matrix[rows]; vector None: the one row, dense."""
     starts, stops = matrix.indptr[rows], matrix.indptr[rows + 1]
@@ -255,8 +255,7 @@ def group_drivers(ev: Evidence, group: str, query: int, partner: int,
     block, names, norms = ev.groups[group]
     if block.shape[1] == 0 or norms[query] == 0 or norms[partner] == 0:
         return []
-    product = block[query].multiply(block[partner]).toarray().ravel() / (
-        norms[query] * norms[partner])
+    product = block.dense_row(query) * block.dense_row(partner) / (norms[query] * norms[partner])
     order = np.argsort(-product, kind="stable")
     return [(names[c], float(product[c])) for c in order[:limit] if product[c] > 0]
 
@@ -264,8 +263,9 @@ def group_drivers(ev: Evidence, group: str, query: int, partner: int,
 def country_pair_examples(ev: Evidence, a: int, b: int, limit: int = 5) -> list[str]:
     """Up to `limit` partnerships between the two cities' countries, biggest cities first."""
     ca, cb = ev.country_ids[a], ev.country_ids[b]
-    coo = sp.triu(ev.graph, k=0 if ca != cb else 1).tocoo()
-    rows, cols = coo.row, coo.col
+    rows, cols = ev.graph.row_of_entry, ev.graph.indices
+    upper = rows < cols if ca == cb else rows <= cols  # each partnership once (sp.triu)
+    rows, cols = rows[upper], cols[upper]
     cross = ((ev.country_ids[rows] == ca) & (ev.country_ids[cols] == cb)) | (
         (ev.country_ids[rows] == cb) & (ev.country_ids[cols] == ca))
     rows, cols = rows[cross], cols[cross]

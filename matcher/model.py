@@ -7,11 +7,11 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 
 from matcher import percentiles, refine, signals
 from matcher.cityindex import CITIES_FILE, SERVING_FILE, CityIndex
 from matcher.columns import Columns as C
+from matcher.csr import CSR
 from matcher.errors import ModelLoadError
 
 ARRAY_FILES = ("user_embeddings.npy", "item_embeddings.npy", "user_biases.npy",
@@ -47,14 +47,15 @@ def _load_array(path: Path) -> np.ndarray:
                  lambda p: np.asarray(np.load(p, mmap_mode="r", allow_pickle=False)))
 
 
-def _load_sparse(path: Path) -> sp.csr_matrix:
-    return _read(path, "a readable sparse matrix", lambda p: sp.load_npz(p).tocsr())
+def _load_sparse(path: Path) -> CSR:
+    """Raw CSR arrays (matcher.csr): serving one query needs no scipy."""
+    return _read(path, "a readable sparse matrix", CSR.load)
 
 
 class Model:
     """A trained model directory, loaded for serving (see docs/CONTRACTS.md, "Scoring")."""
 
-    def __init__(self, path: Path, table, arrays: signals.ScoringArrays, features: sp.csr_matrix,
+    def __init__(self, path: Path, table, arrays: signals.ScoringArrays, features: CSR,
                  quantiles: np.ndarray, documents: dict[str, dict]) -> None:
         self.path = path
         self.table = table

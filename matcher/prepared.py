@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
+from matcher.csr import CSR
 from matcher.signals import SIGNALS, linear_weights, user_moments
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 GRAPH = ("adamic_adar", "geo_cf", "partner_geo", "three_hop", "region_pair")
 
@@ -82,13 +86,13 @@ class Prepared:
     def _single_rows(self, query: int) -> dict:
         derived = self.arrays.derived
         binary, geo = derived["binary"], self.arrays.geo
-        n, countries = self.arrays.n_cities, derived["membership"].shape[1]
-        partners = indices(binary, query)
+        n, countries = self.arrays.n_cities, derived["n_countries"]
+        partners = binary.row(query)
         degree = derived["degree"]
         inverse_log = np.zeros(len(partners))
         hub = degree[partners] > 1
         inverse_log[hub] = 1.0 / np.log(degree[partners][hub])
-        neighbours, closeness = indices(geo, query), data(geo, query)
+        neighbours, closeness = geo.row(query), geo.row_values(query)
         scale = self.degree_scale
         # S = D^-1/2 B D^-1/2, so S[i, j] = scale_i scale_j B[i, j]
         two_hop = sum_rows(binary, partners, scale[query] * scale[partners] ** 2, n)
@@ -162,11 +166,23 @@ class Prepared:
             self._plans_cache = cached
         return cached[1]
 
+    def partners_in(self, country: int) -> np.ndarray:
+        """How many partners each city has in `country`, (n,) float64 (a count over the graph's
+        entries, not a sparse product: a fresh process needs one country)."""
+        binary = self.arrays.derived["binary"]
+        in_country = self.partner_countries == country
+        return np.bincount(binary.row_of_entry[in_country], minlength=binary.shape[0]) \
+            .astype(np.float64)
+
+    @cached_property
+    def partner_countries(self) -> np.ndarray:
+        """The country of each entry's partner in the graph, (nnz,)."""
+        return self.arrays.country_index[self.arrays.graph.indices]
+
     def in_country(self, country: int) -> np.ndarray:
         """log(1 + partners each city has in `country`), (n,), kept per country."""
         if country not in self._in_country:
-            column = self.arrays.derived["partners_by_country"][:, country].toarray().ravel()
-            self._in_country[country] = np.log1p(column)
+            self._in_country[country] = np.log1p(self.partners_in(country))
         return self._in_country[country]
 
     def in_country_at(self, country: int, cols: np.ndarray) -> np.ndarray:
@@ -186,8 +202,12 @@ class Prepared:
         """log(1 + partners each city's geographic neighbours have in `country`), (n,), kept
         per country (a product with the whole neighbour kernel)."""
         if country not in self._near_country:
-            column = self.arrays.derived["partners_by_country"][:, country].toarray().ravel()
-            self._near_country[country] = np.log1p(self.arrays.geo @ column)
+            counts = self.partners_in(country)
+            holders = np.flatnonzero(counts)
+            # geo is symmetric, so geo @ counts is the sum of the holders' rows: a few hundred
+            # rows, not all 1.7M entries, added in the order a row-wise product adds them
+            near = sum_rows(self.arrays.geo, holders, counts[holders], self.arrays.n_cities)
+            self._near_country[country] = np.log1p(near.values)
         return self._near_country[country]
 
     def column_side(self, cols: np.ndarray | None) -> dict[str, np.ndarray]:
@@ -240,6 +260,8 @@ class Prepared:
 
     @cached_property
     def partners_by_country_rows(self) -> sp.csr_matrix:
+        import scipy.sparse as sp
+
         return sp.csr_matrix(self.arrays.derived["partners_by_country"])
 
     @cached_property
@@ -274,14 +296,6 @@ def positions_in(n_cities: int, cols: np.ndarray) -> np.ndarray:
     position = np.full(n_cities, -1, dtype=np.int64)
     position[cols] = np.arange(len(cols))
     return position
-
-
-def indices(matrix: sp.csr_matrix, row: int) -> np.ndarray:
-    return matrix.indices[matrix.indptr[row]:matrix.indptr[row + 1]]
-
-
-def data(matrix: sp.csr_matrix, row: int) -> np.ndarray:
-    return matrix.data[matrix.indptr[row]:matrix.indptr[row + 1]]
 
 
 @dataclass
@@ -323,7 +337,7 @@ def _zeros(n: int) -> np.ndarray:
     return zeros
 
 
-def sum_rows(matrix: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray, n: int) -> RowSum:
+def sum_rows(matrix: CSR, rows: np.ndarray, weights: np.ndarray, n: int) -> RowSum:
     """sum_i weights[i] * matrix[rows[i]] as a dense (n,) vector, with the cells touched."""
     if not len(rows):
         return RowSum(_zeros(n), np.empty(0, dtype=np.int64))

@@ -127,7 +127,8 @@ def pair_signals_block(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndar
     if missing:
         graph.update(graph_products(arrays, queries, missing))
     own = prepared(arrays).partners_by_country_rows[queries].toarray()
-    near = (arrays.geo[queries] @ derived["binary"] @ derived["membership"]).toarray()
+    near = (arrays.geo.matrix[queries] @ derived["binary"].matrix
+            @ derived["membership"]).toarray()
     values = _pair_values(arrays, queries, cols, own, near)
     rows = np.repeat(np.arange(len(queries)), cols.shape[1])
     values.update({name: np.asarray(graph[name][rows, cols.ravel()]).reshape(cols.shape)
@@ -150,15 +151,12 @@ def _pair_values(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndarray, o
     lat, lon = derived["lat_rad"], derived["lon_rad"]
     distance = haversine_km(lat[queries, None], lon[queries, None], lat[cols], lon[cols])
     log_population = derived["log_population"]
-    in_country = derived["partners_by_country"][cols.ravel(),
-                                                np.repeat(query_countries, cols.shape[1])]
     return {
         "lightfm": (lightfm - mean[:, None]) / spread[:, None],
         "country_affinity": np.log1p(np.take_along_axis(own, column_countries, axis=1)
                                      .astype(np.float64)),
         "region_country": np.log1p(np.take_along_axis(near, column_countries, axis=1)),
-        "candidate_affinity": np.log1p(np.asarray(in_country, dtype=np.float64)
-                                       .reshape(cols.shape)),
+        "candidate_affinity": _candidate_affinity(ready, query_countries, cols),
         "country_pair": ready.log_country_pairs[query_countries[:, None], column_countries],
         "log_distance": np.log1p(distance),
         "log_degree": ready.log_degree[cols],
@@ -168,6 +166,15 @@ def _pair_values(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndarray, o
         .astype(float),
         "same_country": (column_countries == query_countries[:, None]).astype(float),
     }
+
+
+def _candidate_affinity(ready, query_countries: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(q, d): log(1 + partners each of a query's cities has in the query's country)."""
+    out = np.empty(cols.shape)
+    for country in np.unique(query_countries).tolist():
+        rows = query_countries == country
+        out[rows] = ready.in_country(country)[cols[rows]]
+    return out
 
 
 def refine_block(arrays: ScoringArrays, queries: np.ndarray, block: np.ndarray,

@@ -11,11 +11,15 @@ ranking `reverse_scores`); tests hold both equal to the reference.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import scipy.sparse as sp
 
 from matcher.prepared import GRAPH, Prepared, positions_in, prepared, query_weights
 from matcher.signals import EARTH_RADIUS_KM, user_moments
+
+if TYPE_CHECKING:  # imported where blocks are multiplied; a single query needs no scipy
+    import scipy.sparse as sp
 
 # Sums run in float64 and are rounded to float32 at the end: paths that add the same terms in
 # another order (a block, one row, the reverse gathers) then give the same bits but for values
@@ -106,7 +110,6 @@ def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.nd
     """Terms that depend on the query and the candidate's country, or the query's country and
     the candidate: one (q, countries) table gathered by column country, one row gather."""
     derived = arrays.derived
-    membership = derived["membership"]
     query_countries = arrays.country_index[queries]
     single = prepared(arrays).graph_rows(int(queries[0])) if len(queries) == 1 else None
     own = single["own_countries"][None, :] if single is not None else \
@@ -114,7 +117,8 @@ def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.nd
     table = get("country_affinity", zeros)[:, None] * np.log1p(own)
     if np.any(get("region_country", zeros)):
         neighbours = single["near_countries"][None, :] if single is not None else \
-            (arrays.geo[queries] @ derived["binary"] @ membership).toarray()
+            (arrays.geo.matrix[queries] @ derived["binary"].matrix
+             @ derived["membership"]).toarray()
         table += get("region_country", zeros)[:, None] * np.log1p(neighbours)
     table += get("country_pair", zeros)[:, None] * prepared(arrays).log_country_pairs[
         query_countries]
@@ -214,18 +218,19 @@ def _log_distance(ready: Prepared, queries: np.ndarray, column_side: dict[str, n
 
 def graph_products(arrays, rows: np.ndarray, names: set[str]) -> dict[str, sp.csr_matrix]:
     """log(1 + value) of each wanted graph signal for `rows` against every city, sparse."""
+    import scipy.sparse as sp
+
     derived = arrays.derived
-    binary = derived["binary"]
+    binary, geo = derived["binary"].matrix, arrays.geo.matrix
     binary_rows = binary[rows]
-    neighbours_partners = arrays.geo[rows] @ binary if names & {"geo_cf", "region_pair"} \
-        else None
+    neighbours_partners = geo[rows] @ binary if names & {"geo_cf", "region_pair"} else None
     symmetric = derived["symmetric"]
     products = {
         "adamic_adar": lambda: binary_rows @ derived["weighted_binary"],
         "geo_cf": lambda: neighbours_partners,
-        "partner_geo": lambda: binary_rows @ arrays.geo,
+        "partner_geo": lambda: binary_rows @ geo,
         "three_hop": lambda: 10.0 * (symmetric[rows] @ symmetric @ symmetric),
-        "region_pair": lambda: neighbours_partners @ arrays.geo,
+        "region_pair": lambda: neighbours_partners @ geo,
     }
     out = {}
     for name in names:
@@ -267,6 +272,8 @@ def _add_graph_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndar
             values = products[_TRANSPOSED[name]][:, queries].toarray().T
             out += (get(name, zeros)[:, None] * values).astype(DTYPE)
         return
+    import scipy.sparse as sp
+
     total = None
     products = graph_products(arrays, queries, names)
     if graph_out is not None:

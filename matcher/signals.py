@@ -8,9 +8,14 @@ Every signal is computed from the query's own sparse rows, so one query costs O(
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
+
+from matcher.csr import CSR
+
+if TYPE_CHECKING:  # scipy.sparse is imported where whole blocks are multiplied (see matcher.csr)
+    import scipy.sparse as sp
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -83,8 +88,8 @@ class ScoringArrays:
     item_embeddings: np.ndarray  # (n, d) float32
     user_biases: np.ndarray  # (n,)
     item_biases: np.ndarray  # (n,)
-    graph: sp.csr_matrix  # (n, n) symmetric partnership weights
-    geo: sp.csr_matrix  # (n, n) symmetric kernel of geographic neighbours (no diagonal)
+    graph: CSR  # (n, n) symmetric partnership weights (a scipy matrix is converted)
+    geo: CSR  # (n, n) symmetric kernel of geographic neighbours, no diagonal (as graph)
     lat: np.ndarray  # (n,) degrees
     lon: np.ndarray  # (n,) degrees
     population: np.ndarray  # (n,)
@@ -95,8 +100,8 @@ class ScoringArrays:
     derived: _Derived = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.graph = sp.csr_matrix(self.graph, dtype=np.float64)
-        self.geo = sp.csr_matrix(self.geo, dtype=np.float64)
+        self.graph = CSR.of(self.graph)
+        self.geo = CSR.of(self.geo)
         self.derived = _Derived(self)
 
     @property
@@ -108,14 +113,11 @@ class ScoringArrays:
 
     def partners(self, row: int) -> np.ndarray:
         """Rows of a city's partners in the graph (a view; copy before changing it)."""
-        graph = self.graph
-        return graph.indices[graph.indptr[row]:graph.indptr[row + 1]]
+        return self.graph.row(row)
 
     # -- derived arrays, computed on first use through `derived[name]` ----------------------
-    def _derive_binary(self) -> sp.csr_matrix:
-        binary = self.graph.copy()
-        binary.data[:] = 1.0
-        return binary
+    def _derive_binary(self) -> CSR:
+        return self.graph.with_values(np.ones(self.graph.nnz))
 
     def _derive_degree(self) -> np.ndarray:
         return np.diff(self.graph.indptr).astype(np.float64)
@@ -125,27 +127,39 @@ class ScoringArrays:
         degree = self.derived["degree"]
         inverse_log = np.zeros_like(degree)
         inverse_log[degree > 1] = 1.0 / np.log(degree[degree > 1])
-        return sp.csr_matrix(self.derived["binary"].multiply(inverse_log[:, None]))
+        import scipy.sparse as sp
+
+        return sp.csr_matrix(self.derived["binary"].matrix.multiply(inverse_log[:, None]))
 
     def _derive_symmetric(self) -> sp.csr_matrix:
         """D^-1/2 A D^-1/2: walks normalised so that hubs do not dominate."""
+        import scipy.sparse as sp
+
         scale = 1.0 / np.sqrt(np.maximum(self.derived["degree"], 1.0))
-        return sp.csr_matrix(self.derived["binary"].multiply(scale[:, None])
+        return sp.csr_matrix(self.derived["binary"].matrix.multiply(scale[:, None])
                              .multiply(scale[None, :]))
 
+    def _derive_n_countries(self) -> int:
+        return int(self.country_index.max()) + 1 if len(self.country_index) else 0
+
     def _derive_membership(self) -> sp.csr_matrix:
+        import scipy.sparse as sp
+
         n = len(self.country_index)
-        n_countries = int(self.country_index.max()) + 1 if n else 0
         return sp.csr_matrix((np.ones(n), (np.arange(n), self.country_index)),
-                             shape=(n, n_countries))
+                             shape=(n, self.derived["n_countries"]))
 
     def _derive_partners_by_country(self) -> sp.csc_matrix:
         """(n, countries), column-major: how many partners each city has in each country."""
-        return sp.csc_matrix(self.derived["binary"] @ self.derived["membership"])
+        import scipy.sparse as sp
+
+        return sp.csc_matrix(self.derived["binary"].matrix @ self.derived["membership"])
 
     def _derive_country_pairs(self) -> np.ndarray:
-        membership = self.derived["membership"]
-        return (membership.T @ self.derived["binary"] @ membership).toarray()
+        """(countries, countries): partnerships between each two countries (both directions)."""
+        countries = self.derived["n_countries"]
+        return self.derived["binary"].count_by(self.country_index, self.country_index,
+                                               countries, countries)
 
     def _derive_lat_rad(self) -> np.ndarray:
         return np.radians(self.lat.astype(np.float64))
@@ -209,9 +223,10 @@ def signal_matrices(arrays: ScoringArrays, queries: np.ndarray,
     queries = np.asarray(queries, dtype=np.int64)
     cols = slice(None) if columns is None else np.asarray(columns, dtype=np.int64)
     derived = arrays.derived
-    binary = derived["binary"]
+    binary = derived["binary"].matrix
+    geo = arrays.geo.matrix
     binary_rows = binary[queries]
-    neighbours_partners = arrays.geo[queries] @ binary
+    neighbours_partners = geo[queries] @ binary
     membership = derived["membership"]
     symmetric = derived["symmetric"]
     distance = haversine_km(derived["lat_rad"][queries, None], derived["lon_rad"][queries, None],
@@ -227,9 +242,9 @@ def signal_matrices(arrays: ScoringArrays, queries: np.ndarray,
         "lightfm": (lightfm - user_mean[:, None]) / user_spread[:, None],
         "adamic_adar": np.log1p(_dense(binary_rows @ derived["weighted_binary"], cols)),
         "geo_cf": np.log1p(_dense(neighbours_partners, cols)),
-        "partner_geo": np.log1p(_dense(binary_rows @ arrays.geo, cols)),
+        "partner_geo": np.log1p(_dense(binary_rows @ geo, cols)),
         "three_hop": np.log1p(10.0 * _dense(symmetric[queries] @ symmetric @ symmetric, cols)),
-        "region_pair": np.log1p(_dense(neighbours_partners @ arrays.geo, cols)),
+        "region_pair": np.log1p(_dense(neighbours_partners @ geo, cols)),
         "country_affinity": np.log1p((binary_rows @ membership).toarray()[:, column_countries]),
         "region_country": np.log1p(
             (neighbours_partners @ membership).toarray()[:, column_countries]),
@@ -284,9 +299,10 @@ def reverse_signals(arrays: ScoringArrays, query: int,
     derived = arrays.derived
     rows = slice(None) if among is None else np.asarray(among, dtype=np.int64)
     forward = signal_matrices(arrays, np.array([query]), None if among is None else rows)
-    binary = derived["binary"]
+    binary = derived["binary"].matrix
+    geo = arrays.geo.matrix
     binary_column = binary[query].toarray().ravel()
-    geo_column = arrays.geo[query].toarray().ravel()
+    geo_column = geo[query].toarray().ravel()
     in_query_country = (arrays.country_index == arrays.country_index[query]).astype(np.float64)
     partners_in_country = binary @ in_query_country
     users = derived["user_float64"][rows]
@@ -297,12 +313,12 @@ def reverse_signals(arrays: ScoringArrays, query: int,
     return _with_interactions({
         **{name: forward[name][0] for name in SYMMETRIC_SIGNALS},
         "lightfm": (lightfm - user_mean) / user_spread,
-        "geo_cf": np.log1p(arrays.geo[rows] @ binary_column),
+        "geo_cf": np.log1p(geo[rows] @ binary_column),
         "partner_geo": np.log1p(binary[rows] @ geo_column),
         "country_affinity": np.log1p(partners_in_country[rows]),
         "candidate_affinity": np.log1p(
             (binary[query] @ derived["membership"]).toarray().ravel()[arrays.country_index[rows]]),
-        "region_country": np.log1p(arrays.geo[rows] @ partners_in_country),
+        "region_country": np.log1p(geo[rows] @ partners_in_country),
         "log_degree": np.full(size, np.log1p(derived["degree"][query])),
         "log_population": np.full(size, derived["log_population"][query]),
     })

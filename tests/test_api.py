@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -200,22 +201,24 @@ def test_serving_path_imports_no_lightfm_or_sklearn(model_dir):
     assert out.stdout.strip() == "[]"
 
 
-def test_with_a_serving_index_a_recommendation_imports_no_pyarrow_or_pandas(model_dir,
-                                                                           tmp_path):
-    import shutil
-
-    import pandas as pd
-
+@pytest.mark.parametrize("refine_depth", [0, 20])
+def test_with_a_serving_index_a_recommendation_imports_no_pyarrow_pandas_or_scipy(
+        tmp_path, refine_depth):
+    """Regression: a fresh `twin with` imported scipy.sparse (about 0.1 s) to read a few graph
+    rows; the one-query path reads raw CSR arrays (matcher.csr)."""
     from matcher.cityindex import SERVING_FILE, write_serving_index
 
-    served = tmp_path / "served"
-    shutil.copytree(model_dir, served)
+    served = make_model_dir(tmp_path / "served", refine_depth=refine_depth)
     write_serving_index(pd.read_parquet(served / "cities.parquet"), served / SERVING_FILE)
     code = (
         "import sys\n"
         "from matcher.api import Matcher\n"
-        f"Matcher.load({str(served)!r}).recommend('Sejong, KR')\n"
-        "print(sorted(m for m in ('pyarrow', 'pandas') if m in sys.modules))\n"
+        f"matcher = Matcher.load({str(served)!r})\n"
+        "for city in ('Sejong, KR', 'Cardiff'):\n"
+        "    matcher.recommend(city)\n"
+        "    matcher.recommend(city, mutual=False, per_country=None, include_domestic=True)\n"
+        "    matcher.recommend(city, countries=['KR'], max_km=9000)\n"
+        "print(sorted(m for m in ('pyarrow', 'pandas', 'scipy') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parent.parent)

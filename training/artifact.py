@@ -100,9 +100,9 @@ def write_artifact(out_dir: Path, arrays: ScoringArrays, encoded: EncodedFeature
     np.save(out_dir / "score_quantiles.npy", quantiles, allow_pickle=False)
     np.save(out_dir / "lightfm_moments.npy", np.stack(arrays.derived["user_moments"]),
             allow_pickle=False)
-    sp.save_npz(out_dir / "graph.npz", sp.csr_matrix(arrays.graph, dtype=np.float32),
+    sp.save_npz(out_dir / "graph.npz", arrays.graph.matrix.astype(np.float32),
                 compressed=False)  # uncompressed: a fresh `twin with` loads it faster
-    sp.save_npz(out_dir / "geo.npz", sp.csr_matrix(arrays.geo, dtype=np.float32),
+    sp.save_npz(out_dir / "geo.npz", arrays.geo.matrix.astype(np.float32),
                 compressed=False)
     sp.save_npz(out_dir / "features.npz", sp.csr_matrix(encoded.matrix, dtype=np.float32),
                 compressed=False)

@@ -186,7 +186,7 @@ def feature_knn_scores(arrays: ScoringArrays, queries: np.ndarray,
     rows = np.repeat(np.arange(len(queries)), k)
     neighbour_matrix = sp.csr_matrix((weights.ravel(), (rows, neighbours.ravel())),
                                      shape=(len(queries), arrays.n_cities))
-    return (neighbour_matrix @ arrays.derived["binary"]).toarray()
+    return (neighbour_matrix @ arrays.derived["binary"].matrix).toarray()
 
 
 def evaluate_queries(arrays: ScoringArrays, queries: np.ndarray, targets: list[np.ndarray],
