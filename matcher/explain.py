@@ -44,6 +44,18 @@ def _short_population(value: float) -> str:
     return f"{int(value)}"
 
 
+class _OnFirstUse(dict):
+    """A dict whose missing keys are built by `build(key)` when first read."""
+
+    def __init__(self, build) -> None:
+        super().__init__()
+        self._build = build
+
+    def __missing__(self, key):
+        value = self[key] = self._build(key)
+        return value
+
+
 @dataclass
 class Evidence:
     """Arrays the explanations read, built once per model (one row per model city)."""
@@ -59,7 +71,8 @@ class Evidence:
     candidate: np.ndarray  # bool
     graph: CSR  # binary partnerships
     country_pairs: np.ndarray  # (countries, countries) partnership counts
-    groups: dict  # group -> (CSR block (n, f_g) float64, feature names, row norms)
+    groups: dict  # group -> (CSR block (n, f_g) float64, feature names, row norms), built
+    # when first read
     _anchor_cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -71,8 +84,7 @@ class Evidence:
             rng = np.random.default_rng(REFERENCE_SEED)
             candidates = np.sort(rng.choice(candidates, REFERENCE_SAMPLE, replace=False))
         self.reference_rows = candidates
-        self._reference_blocks = {group: block.rows(candidates)
-                                  for group, (block, _, _) in self.groups.items()}
+        self._reference_blocks = _OnFirstUse(lambda group: self.groups[group][0].rows(candidates))
 
     @classmethod
     def from_model(cls, model) -> Evidence:
@@ -86,13 +98,15 @@ class Evidence:
             partner_countries = model.column("partner_countries").astype(np.float64)
         else:
             partner_countries = np.zeros_like(degree)
-        groups: dict = {}
         labels = np.asarray(model.feature_groups, dtype=object)
-        for group in ("performance", "appetite", "synergies", "context"):
+
+        def group_block(group: str) -> tuple[CSR, list[str], np.ndarray]:
             columns = np.flatnonzero(labels == group)
             block = CSR.of(model.features).columns(columns)
             norms = np.sqrt(block.row_sums(squared=True))
-            groups[group] = (block, [model.feature_names[c] for c in columns], norms)
+            return block, [model.feature_names[c] for c in columns], norms
+
+        groups = _OnFirstUse(group_block)  # a query reads a few groups, not the large "context"
         return cls(
             names=names, country_codes=codes, country_ids=np.asarray(arrays.country_index),
             populations=np.asarray(arrays.population, dtype=np.float64),

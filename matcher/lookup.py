@@ -150,7 +150,7 @@ class CityLookup:
 
     # ---------------------------------------------------------------- countries
     def _build_country_keys(self) -> dict[str, str]:
-        codes = {str(c) for c in np.unique(self.country_codes.astype(str))}
+        codes = set(self.country_codes.tolist())  # a set, not np.unique: no string sort
         keys = {code.lower(): code for code in codes}
         for code, name in self.country_names.items():
             keys.setdefault(fold(name), code)
