@@ -55,7 +55,9 @@ _CONFIG_OPTIONS = [
     click.option("--threads", type=click.IntRange(min=1), default=None,
                  help="LightFM threads; only 1 is deterministic (the default)."),
     click.option("--min-population", "candidate_min_population", type=click.IntRange(min=0),
-                 default=None, help="Population floor for candidates without partnerships."),
+                 default=None, help="Population floor for candidates without partnerships "
+                 "(never below the city table's floor, 15,000: every smaller city in the table "
+                 "has partnerships)."),
     click.option("--data-dir", type=click.Path(file_okay=False), default=None,
                  help="Processed data (default: data/processed)."),
 ]

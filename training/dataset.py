@@ -230,6 +230,14 @@ class TrainingData:
                                                 self.cities[C.LON].to_numpy(), radius_km, scale_km)
         return self._geo_kernels[key]
 
+    def candidate_floor(self, requested: int) -> int:
+        """The population above which a city without partnerships is a candidate: `requested`,
+        but never below the city table's own floor (from the manifest). Below it a city is in
+        the table only because of its partnerships, so with a lower floor a holdout fit would
+        keep exactly the small towns whose hidden partnerships put them there (a leak)."""
+        table_floor = self.manifest.get("gazetteer", {}).get("city_table_min_population", 0)
+        return max(int(requested), int(table_floor))
+
     def features_for(self, partnerships: pd.DataFrame) -> pd.DataFrame:
         """The feature table with the appetite group recomputed from `partnerships` only.
 

@@ -109,7 +109,7 @@ def fit_arrays(data, partnerships, config: TrainConfig, candidate_mask: np.ndarr
     from training.dataset import build_dataset, with_identity
 
     dataset = build_dataset(data.cities, data.features_for(partnerships), data.schema,
-                            partnerships, config.candidate_min_population)
+                            partnerships, data.candidate_floor(config.candidate_min_population))
     mask = dataset.candidate_mask if candidate_mask is None else candidate_mask
     features = with_identity(lightfm_feature_columns(dataset.features, config.lightfm_groups),
                              dataset.interactions, config.identity_weight)
