@@ -17,7 +17,7 @@ SERVING_FILE = "cities_serving.npz"
 # What `twin with` reads: the lookup, the scoring arrays, the evidence and the output rows.
 SERVING_COLUMNS = ("geonameid", "name", "asciiname", "country_code", "admin1_code", "lat", "lon",
                    "population", "country_name", "is_capital", "is_candidate",
-                   "partner_countries")
+                   "partner_countries", "admin1_index")
 LAZY_COLUMNS = ("alternatenames",)  # long text, read only when a lookup needs it
 _TEXT = "text__"  # npz key prefix: a column of text stored as NUL-separated UTF-8 bytes
 _ROWS = "rows__"
@@ -88,9 +88,11 @@ def _parquet_columns(path: Path, names: list[str] | None) -> dict[str, np.ndarra
 class CityIndex:
     """Row i is model city i; `column(name)` gives a numpy array (text as objects)."""
 
-    def __init__(self, directory: Path, columns: dict[str, np.ndarray]) -> None:
+    def __init__(self, directory: Path, columns: dict[str, np.ndarray],
+                 from_serving: bool = False) -> None:
         self.directory = Path(directory)
         self._columns = columns
+        self._from_serving = from_serving  # the serving file holds every serving column
 
     @classmethod
     def load(cls, directory: Path) -> CityIndex:
@@ -104,7 +106,7 @@ class CityIndex:
             raise ModelLoadError(f"model file {source} is not a readable city index ({error}); "
                                  "retrain with `make train` or roll back with "
                                  "`twin models rollback`") from error
-        return cls(directory, columns)
+        return cls(directory, columns, from_serving=source == serving)
 
     @property
     def num_rows(self) -> int:
@@ -122,7 +124,11 @@ class CityIndex:
         return list(pq.ParquetFile(self.directory / CITIES_FILE).schema_arrow.names)
 
     def has(self, name: str) -> bool:
-        return name in self._columns or name in self.file_names
+        if name in self._columns:
+            return True
+        if self._from_serving and name in SERVING_COLUMNS:
+            return False  # written with every serving column the table had: no Parquet read
+        return name in self.file_names
 
     def column(self, name: str) -> np.ndarray:
         if name not in self._columns:

@@ -52,6 +52,23 @@ def _load_sparse(path: Path) -> CSR:
     return _read(path, "a readable sparse matrix", CSR.load)
 
 
+def _admin1_index(table, path: Path, country_index: np.ndarray) -> np.ndarray | None:
+    """Each city's first-level region (models before 0.3.1 have none: None); ModelLoadError
+    when a region is out of range or spans two countries."""
+    if not table.has("admin1_index"):
+        return None
+    admin1 = table.column("admin1_index").astype(np.int64)
+    if len(admin1) and (admin1.min() < 0 or admin1.max() >= len(admin1)):
+        raise ModelLoadError(f"model city index in {path} has admin1_index values outside "
+                             f"0..{len(admin1) - 1}; {RETRAIN_HINT}")
+    country_of = np.zeros(int(admin1.max()) + 1 if len(admin1) else 0, dtype=np.int64)
+    country_of[admin1] = country_index
+    if not np.array_equal(country_of[admin1], country_index):
+        raise ModelLoadError(f"model city index in {path} has an admin1_index region in two "
+                             f"countries; {RETRAIN_HINT}")
+    return admin1
+
+
 class Model:
     """A trained model directory, loaded for serving (see docs/CONTRACTS.md, "Scoring")."""
 
@@ -123,6 +140,7 @@ class Model:
             candidate_mask=table.column("is_candidate").astype(bool),
             is_capital=table.column(C.IS_CAPITAL).astype(bool),
             rerank=documents["rerank"],
+            admin1_index=_admin1_index(table, path, country_index),
         )
         moments_file = path / OPTIONAL_FILES[0]  # LightFM score mean, spread
         if moments_file.is_file():  # optional: models trained before 0.2 compute it on demand

@@ -65,6 +65,7 @@ class Prepared:
         self._in_country_candidates: dict[int, np.ndarray] = {}
         self._candidate_side: dict[str, np.ndarray] | None = None
         self._near_country: dict[int, np.ndarray] = {}
+        self._admin1_rows: dict[int, np.ndarray] = {}
 
     @cached_property
     def candidates(self) -> np.ndarray:
@@ -144,7 +145,7 @@ class Prepared:
                "lat_0": lat_rows[:, 0], "lat_1": lat_rows[:, 1], "lon_0": lon_rows[:, 0],
                "lon_1": lon_rows[:, 1], "log_population": arrays.derived["log_population"],
                "is_capital": arrays.is_capital, "cold": kind, "mean": mean, "spread": spread,
-               "country": arrays.country_index}
+               "country": arrays.country_index, "admin1": arrays.derived["admin1"]}
         used = [name for name in SIGNALS if name in weights and np.any(weights[name])
                 and name not in ("lightfm", "log_degree", "log_population")]  # the query's own
         by_kind = np.array([weights[name] for name in used], dtype=np.float64).reshape(-1, 2)
@@ -178,6 +179,41 @@ class Prepared:
     def partner_countries(self) -> np.ndarray:
         """The country of each entry's partner in the graph, (nnz,)."""
         return self.arrays.country_index[self.arrays.graph.indices]
+
+    def admin1_row(self, region: int) -> np.ndarray:
+        """log(1 + partnerships between `region` and each first-level region), (regions,),
+        kept per region: the admin1_pair signal of a query in `region` (a count over the
+        graph's entries, as partners_in)."""
+        if region not in self._admin1_rows:
+            admin1 = self.arrays.derived["admin1"]
+            graph = self.arrays.graph
+            from_region = admin1[graph.row_of_entry] == region
+            counts = np.bincount(admin1[graph.indices[from_region]],
+                                 minlength=self.arrays.derived["n_admin1"])
+            self._admin1_rows[region] = np.log1p(counts.astype(np.float64))
+        return self._admin1_rows[region]
+
+    def admin1_rows(self, queries: np.ndarray) -> np.ndarray:
+        """(q, regions): admin1_row of each query's region."""
+        regions = self.arrays.derived["admin1"][queries]
+        return np.stack([self.admin1_row(int(region)) for region in regions.tolist()]) \
+            if len(regions) else np.zeros((0, self.arrays.derived["n_admin1"]))
+
+    @cached_property
+    def admin1_country(self) -> np.ndarray:
+        """The country of each first-level region, (regions,)."""
+        out = np.zeros(self.arrays.derived["n_admin1"], dtype=np.int64)
+        out[self.arrays.derived["admin1"]] = self.arrays.country_index
+        return out
+
+    @cached_property
+    def candidate_admin1(self) -> np.ndarray:
+        return self.arrays.derived["admin1"][self.candidates]
+
+    def admin1_at(self, cols: np.ndarray) -> np.ndarray:
+        """The first-level region of each of `cols` (the candidates' kept)."""
+        return self.candidate_admin1 if cols is self.candidates else \
+            self.arrays.derived["admin1"][cols]
 
     def in_country(self, country: int) -> np.ndarray:
         """log(1 + partners each city has in `country`), (n,), kept per country."""

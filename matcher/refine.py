@@ -165,6 +165,8 @@ def _pair_values(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndarray, o
         "both_capital": (arrays.is_capital[queries, None] & arrays.is_capital[cols])
         .astype(float),
         "same_country": (column_countries == query_countries[:, None]).astype(float),
+        "admin1_pair": np.take_along_axis(ready.admin1_rows(queries), derived["admin1"][cols],
+                                          axis=1),
     }
 
 

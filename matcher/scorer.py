@@ -124,7 +124,12 @@ def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.nd
         query_countries]
     table[np.arange(len(queries)), query_countries] += get("same_country", zeros)
     ready = prepared(arrays)
-    out += np.take(table.astype(DTYPE), ready.countries_at(cols), axis=1)
+    admin1 = get("admin1_pair", zeros)
+    if np.any(admin1):  # a region lies in one country: one (q, regions) table, one gather
+        table = table[:, ready.admin1_country] + admin1[:, None] * ready.admin1_rows(queries)
+        out += np.take(table.astype(DTYPE), ready.admin1_at(cols), axis=1)
+    else:
+        out += np.take(table.astype(DTYPE), ready.countries_at(cols), axis=1)
     affinity = get("candidate_affinity", zeros)
     if np.any(affinity):
         unique, inverse = np.unique(query_countries, return_inverse=True) if len(queries) > 1 \
@@ -349,6 +354,8 @@ def _reverse_query(arrays, ready: Prepared, side, query: int) -> dict:
         terms["country_affinity"] = ready.in_country(country)
     if "region_country" in weights:
         terms["region_country"] = ready.near_country(country)
+    if "admin1_pair" in weights:
+        terms["admin1_pair"] = ready.admin1_row(int(arrays.derived["admin1"][query]))
     return terms
 
 
@@ -390,6 +397,8 @@ def _reverse_features(arrays, side, cache: dict, own: np.ndarray, among: np.ndar
             np.multiply(standard, pairs, out=out)
         elif name == "both_capital":
             np.multiply(own[row["is_capital"]], cache["is_capital"], out=out)
+        elif name == "admin1_pair":  # symmetric: the query's region row, at each j's region
+            np.take(cache["admin1_pair"], own[row["admin1"]].astype(np.int64), out=out)
         else:
             raise ValueError(f"reverse scoring does not know the signal {name!r}")
     return features

@@ -45,13 +45,15 @@ SIGNALS = (
     "size_gap",  # |log10 population difference|
     "both_capital",  # 1 when both are national capitals
     "same_country",  # 1 for a domestic pair
+    "admin1_pair",  # log(1 + partnerships between the two cities' first-level regions)
     *INTERACTION_SIGNALS,
 )
 # Signals that are zero for a query without partnerships (the cold re-ranker leaves them out).
 GRAPH_SIGNALS = ("adamic_adar", "partner_geo", "three_hop", "country_affinity")
 # Signals that do not depend on which side asks (reverse scoring reuses the forward values).
 SYMMETRIC_SIGNALS = ("adamic_adar", "three_hop", "region_pair", "country_pair", "log_distance",
-                     "size_gap", "both_capital", "same_country", "size_gap_squared",
+                     "size_gap", "both_capital", "same_country", "admin1_pair",
+                     "size_gap_squared",
                      "log_distance_squared")
 
 
@@ -97,6 +99,9 @@ class ScoringArrays:
     candidate_mask: np.ndarray  # (n,) bool: may be recommended
     is_capital: np.ndarray  # (n,) bool
     rerank: dict  # {"warm": {...}, "cold": {...}}: signals, mean, scale, coef, intercept
+    # (n,) int: the city's first-level region (country and admin1 code), 0..regions-1; None
+    # (models before 0.3.1): each country is one region
+    admin1_index: np.ndarray | None = None
     derived: _Derived = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -138,6 +143,23 @@ class ScoringArrays:
         scale = 1.0 / np.sqrt(np.maximum(self.derived["degree"], 1.0))
         return sp.csr_matrix(self.derived["binary"].matrix.multiply(scale[:, None])
                              .multiply(scale[None, :]))
+
+    def _derive_admin1(self) -> np.ndarray:
+        return self.country_index if self.admin1_index is None else \
+            np.asarray(self.admin1_index, dtype=np.int64)
+
+    def _derive_n_admin1(self) -> int:
+        admin1 = self.derived["admin1"]
+        return int(admin1.max()) + 1 if len(admin1) else 0
+
+    def _derive_admin1_pairs(self) -> sp.csr_matrix:
+        """(regions, regions): partnerships between each two first-level regions."""
+        import scipy.sparse as sp
+
+        admin1, count = self.derived["admin1"], self.derived["n_admin1"]
+        graph = self.derived["binary"]
+        return sp.csr_matrix((graph.data, (admin1[graph.row_of_entry], admin1[graph.indices])),
+                             shape=(count, count))
 
     def _derive_n_countries(self) -> int:
         return int(self.country_index.max()) + 1 if len(self.country_index) else 0
@@ -258,6 +280,8 @@ def signal_matrices(arrays: ScoringArrays, queries: np.ndarray,
         "both_capital": (arrays.is_capital[queries, None] & arrays.is_capital[None, cols])
         .astype(float),
         "same_country": (query_countries[:, None] == column_countries[None, :]).astype(float),
+        "admin1_pair": np.log1p(derived["admin1_pairs"][derived["admin1"][queries]].toarray()[
+            :, derived["admin1"][cols]]),
     })
 
 

@@ -69,7 +69,7 @@ SIGNAL_NAMES = ("lightfm", "adamic_adar", "geo_cf", "partner_geo", "country_pair
                 "log_distance", "log_degree", "log_population", "same_country")
 COEF = {"lightfm": 1.0, "adamic_adar": 0.4, "geo_cf": 0.5, "partner_geo": 0.3,
         "country_pair": 0.6, "log_distance": -0.2, "log_degree": 0.3, "log_population": 0.2,
-        "same_country": -1.0}
+        "same_country": -1.0, "admin1_pair": 0.7}
 EMBEDDING_DIM = 8
 
 
@@ -222,12 +222,13 @@ def _write_json(path: Path, payload: dict) -> None:
 
 def make_model_dir(path: Path, seed: int = 0, synthetic: int = 0,
                    synthetic_edges: int | None = None, candidate_floor: int = 20_000,
-                   refine_depth: int = 0) -> Path:
+                   refine_depth: int = 0, admin1: bool = False) -> Path:
     """Write a complete model directory at `path` (created) and return it.
 
     Every city with a partnership or population >= candidate_floor is a candidate; score
     quantiles are computed from the model's own scores, as training does. `refine_depth` > 0
-    adds a stage two (REFINE) reordering that many candidates.
+    adds a stage two (REFINE) reordering that many candidates; `admin1` stores the cities'
+    first-level regions and weighs the admin1_pair signal (models from 0.3.1).
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -247,6 +248,11 @@ def make_model_dir(path: Path, seed: int = 0, synthetic: int = 0,
     table = cities.drop(columns=["tags"]).assign(
         tags=cities["tags"], is_candidate=(degree > 0) | (cities["population"] >= candidate_floor),
         degree=degree, partner_countries=partner_countries)
+    signal_names = SIGNAL_NAMES
+    if admin1:
+        regions = table["country_code"].astype(str) + "." + table["admin1_code"].astype(str)
+        table["admin1_index"] = pd.factorize(regions)[0].astype(np.int64)
+        signal_names = (*SIGNAL_NAMES, "admin1_pair")
     table.to_parquet(path / "cities.parquet", index=False)
     user, item, user_bias, item_bias = embeddings(cities, seed)
     np.save(path / "user_embeddings.npy", user)
@@ -259,11 +265,11 @@ def make_model_dir(path: Path, seed: int = 0, synthetic: int = 0,
     levels = 1.0 - np.geomspace(1.0, 1e-4, 101)
     n = len(cities)
     np.save(path / "score_quantiles.npy", np.zeros((n, 101), dtype=np.float32))
-    cold = tuple(s for s in SIGNAL_NAMES if s not in ("adamic_adar", "partner_geo"))
-    _write_json(path / "rerank.json", {"warm": _rerank_part(SIGNAL_NAMES, refine_depth),
+    cold = tuple(s for s in signal_names if s not in ("adamic_adar", "partner_geo"))
+    _write_json(path / "rerank.json", {"warm": _rerank_part(signal_names, refine_depth),
                                        "cold": _rerank_part(cold, refine_depth)})
     _write_json(path / "schema.json", {"feature_names": names, "feature_groups": groups,
-                                       "signals": list(SIGNAL_NAMES),
+                                       "signals": list(signal_names),
                                        "quantile_levels": levels.tolist()})
     _write_json(path / "config.json", {"seed": seed, "embedding_dim": EMBEDDING_DIM,
                                        "candidate_min_population": candidate_floor})

@@ -39,7 +39,8 @@ def extra_cities(code: str, count: int, seed: int, first_id: int) -> pd.DataFram
 
 
 def make_bilateral_model_dir(path: Path, extra_gb: int = 6, extra_kr: int = 4, seed: int = 0,
-                             synthetic: int = 0, refine_depth: int = 0) -> Path:
+                             synthetic: int = 0, refine_depth: int = 0,
+                             admin1: bool = False) -> Path:
     """make_model_dir with extra GB and KR cities (see the module docstring)."""
     original = matcher_factories.city_frame
 
@@ -58,4 +59,4 @@ def make_bilateral_model_dir(path: Path, extra_gb: int = 6, extra_kr: int = 4, s
 
     with mock.patch.object(matcher_factories, "city_frame", city_frame):
         return matcher_factories.make_model_dir(path, seed=seed, synthetic=synthetic,
-                                                refine_depth=refine_depth)
+                                                refine_depth=refine_depth, admin1=admin1)

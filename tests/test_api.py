@@ -123,13 +123,13 @@ def test_match_is_frozen_with_json_fields(matcher):
         assert key in row
 
 
-@pytest.fixture(scope="module", params=[0, 6], ids=["stage-one", "stage-two"])
+@pytest.fixture(scope="module", params=[0, 6], ids=["stage-one", "stage-two+admin1"])
 def any_matcher(request, matcher, tmp_path_factory) -> Matcher:
     """The module's matcher, and one whose model reorders each top 6 with a stage two."""
     if not request.param:
         return matcher
     return Matcher.load(make_model_dir(tmp_path_factory.mktemp("refined") / "v1",
-                                       refine_depth=request.param))
+                                       refine_depth=request.param, admin1=True))
 
 
 @settings(max_examples=40, deadline=None)
@@ -188,6 +188,22 @@ def test_damaged_model_names_the_file(tmp_path):
         Matcher.load(path)
 
 
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda column: column * 0 - 1, r"admin1_index values outside 0\.\.\d+"),
+    (lambda column: column * 0, "an admin1_index region in two countries"),
+])
+def test_a_damaged_admin1_index_is_named_at_load(tmp_path, change, message):
+    from matcher.cityindex import SERVING_FILE
+
+    path = make_model_dir(tmp_path / "v1", admin1=True)
+    table = pd.read_parquet(path / "cities.parquet")
+    table["admin1_index"] = change(table["admin1_index"])
+    table.to_parquet(path / "cities.parquet", index=False)
+    (path / SERVING_FILE).unlink(missing_ok=True)
+    with pytest.raises(ModelLoadError, match=message):
+        Matcher.load(path)
+
+
 def test_serving_path_imports_no_lightfm_or_sklearn(model_dir):
     code = (
         "import sys\n"
@@ -208,7 +224,8 @@ def test_with_a_serving_index_a_recommendation_imports_no_pyarrow_pandas_or_scip
     rows; the one-query path reads raw CSR arrays (matcher.csr)."""
     from matcher.cityindex import SERVING_FILE, write_serving_index
 
-    served = make_model_dir(tmp_path / "served", refine_depth=refine_depth)
+    served = make_model_dir(tmp_path / "served", refine_depth=refine_depth,
+                            admin1=refine_depth > 0)
     write_serving_index(pd.read_parquet(served / "cities.parquet"), served / SERVING_FILE)
     code = (
         "import sys\n"

@@ -17,10 +17,11 @@ from matcher.lookup import CityLookup
 # ----------------------------------------------------------------- on a tiny model
 
 
-@pytest.fixture(scope="module", params=[0, 8], ids=["stage-one", "stage-two"])
+@pytest.fixture(scope="module", params=[0, 8], ids=["stage-one", "stage-two+admin1"])
 def matcher(tmp_path_factory, request) -> Matcher:
     return Matcher.load(make_bilateral_model_dir(tmp_path_factory.mktemp("pair") / "v1",
-                                                 refine_depth=request.param))
+                                                 refine_depth=request.param,
+                                                 admin1=request.param > 0))
 
 
 def test_compatibility_is_rank_mutual_score_pair_by_pair(matcher):

@@ -73,10 +73,10 @@ def test_unused_signals_cost_nothing_and_change_nothing():
                                    fast[:, position], rtol=1e-6, atol=1e-5)
 
 
-@pytest.fixture(scope="module", params=[0, 6], ids=["stage-one", "stage-two"])
+@pytest.fixture(scope="module", params=[0, 6], ids=["stage-one", "stage-two+admin1"])
 def matcher(tmp_path_factory, request) -> Matcher:
     return Matcher.load(make_model_dir(tmp_path_factory.mktemp("model") / "v1",
-                                       refine_depth=request.param))
+                                       refine_depth=request.param, admin1=request.param > 0))
 
 
 def one_at_a_time(matcher: Matcher, rows: np.ndarray, spec: rank.Filters) -> list[list[int]]:
@@ -137,13 +137,13 @@ def test_stored_lightfm_moments_are_optional_and_checked(tmp_path):
         Model.load(directory)
 
 
-@pytest.fixture(scope="module", params=[0, 10], ids=["stage-one", "stage-two"])
+@pytest.fixture(scope="module", params=[0, 10], ids=["stage-one", "stage-two+admin1"])
 def larger_matcher(tmp_path_factory, request) -> Matcher:
     """80 cities, a sparse graph and a high population floor: many cities are not candidates,
     so nobody's list holds them (their reverse percentile is the floor)."""
     directory = make_model_dir(tmp_path_factory.mktemp("larger") / "v1", seed=3, synthetic=60,
                                synthetic_edges=25, candidate_floor=400_000,
-                               refine_depth=request.param)
+                               refine_depth=request.param, admin1=request.param > 0)
     return Matcher.load(directory)
 
 

@@ -25,14 +25,18 @@ def random_arrays(seed: int, n: int = 30) -> ScoringArrays:
                      "coef": rng.normal(size=len(SIGNALS)).tolist(), "intercept": -1.0}
               for kind in ("warm", "cold")}
     candidate = rng.random(n) < 0.8
+    country_index = rng.integers(0, 4, n)
+    # first-level regions nested in the countries (three per country at most)
+    admin1 = np.unique(country_index * 3 + rng.integers(0, 3, n), return_inverse=True)[1]
     return ScoringArrays(
         user_embeddings=rng.normal(size=(n, 3)).astype(np.float32),
         item_embeddings=rng.normal(size=(n, 3)).astype(np.float32),
         user_biases=rng.normal(size=n).astype(np.float32),
         item_biases=rng.normal(size=n).astype(np.float32), graph=graph, geo=geo,
         lat=rng.uniform(-60, 60, n), lon=rng.uniform(-180, 180, n),
-        population=rng.integers(1000, 10**7, n), country_index=rng.integers(0, 4, n),
-        candidate_mask=candidate, is_capital=rng.random(n) < 0.2, rerank=rerank)
+        population=rng.integers(1000, 10**7, n), country_index=country_index,
+        candidate_mask=candidate, is_capital=rng.random(n) < 0.2, rerank=rerank,
+        admin1_index=admin1)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

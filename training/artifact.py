@@ -46,6 +46,7 @@ def city_index_table(cities: pd.DataFrame, features: pd.DataFrame,
                       axis=1)
     graph = arrays.derived["binary"]
     table["is_candidate"] = arrays.candidate_mask
+    table["admin1_index"] = arrays.derived["admin1"]
     table["degree"] = np.diff(graph.indptr).astype(np.int64)
     partner_country = arrays.country_index[graph.indices]
     owner = np.repeat(np.arange(graph.shape[0]), np.diff(graph.indptr))

@@ -146,6 +146,14 @@ def interaction_matrix(partnerships: pd.DataFrame, rows_a: np.ndarray, rows_b: n
     return matrix
 
 
+def admin1_index(cities: pd.DataFrame) -> np.ndarray:
+    """Each city's first-level region, 0..regions-1: its country and admin1 code together (an
+    admin1 code is only unique within its country; a missing code is one region per country)."""
+    codes = cities[C.ADMIN1].fillna("").astype(str) if C.ADMIN1 in cities.columns else ""
+    keys = cities[C.COUNTRY].astype(str) + "." + codes
+    return pd.factorize(keys)[0].astype(np.int64)
+
+
 def candidate_mask(cities: pd.DataFrame, interactions: sp.csr_matrix,
                    min_population: int) -> np.ndarray:
     """Cities that may be recommended: every city with a partnership, plus large enough ones."""

@@ -106,7 +106,7 @@ def fit_arrays(data, partnerships, config: TrainConfig, candidate_mask: np.ndarr
     Returns (ScoringArrays, EncodedFeatures, Dataset).
     """
     from matcher.signals import ScoringArrays
-    from training.dataset import build_dataset, with_identity
+    from training.dataset import admin1_index, build_dataset, with_identity
 
     dataset = build_dataset(data.cities, data.features_for(partnerships), data.schema,
                             partnerships, data.candidate_floor(config.candidate_min_population))
@@ -122,6 +122,7 @@ def fit_arrays(data, partnerships, config: TrainConfig, candidate_mask: np.ndarr
         user_biases=embeddings.user_biases, item_biases=embeddings.item_biases,
         graph=dataset.interactions,
         geo=data.geo_kernel(config.geo_radius_km, config.geo_scale_km),
+        admin1_index=admin1_index(cities),
         lat=cities["lat"].to_numpy(), lon=cities["lon"].to_numpy(),
         population=cities["population"].to_numpy(), country_index=country_index.astype(np.int64),
         candidate_mask=mask, is_capital=cities["is_capital"].fillna(False).to_numpy(dtype=bool),
