@@ -44,6 +44,19 @@ def _short_population(value: float) -> str:
     return f"{int(value)}"
 
 
+def _region_pairs(arrays):
+    """region_pairs(a, b) for Evidence: the admin1_pair signal's count, read back from its
+    log(1 + count) row (exact for counts)."""
+    from matcher.prepared import prepared
+
+    admin1 = arrays.derived["admin1"]
+
+    def count(a: int, b: int) -> int:
+        return round(float(np.expm1(prepared(arrays).admin1_row(int(admin1[a]))[admin1[b]])))
+
+    return count
+
+
 class _OnFirstUse(dict):
     """A dict whose missing keys are built by `build(key)` when first read."""
 
@@ -73,6 +86,7 @@ class Evidence:
     country_pairs: np.ndarray  # (countries, countries) partnership counts
     groups: dict  # group -> (CSR block (n, f_g) float64, feature names, row norms), built
     # when first read
+    region_pairs: object = None  # region_pairs(a, b): partnerships between two cities' regions
     _anchor_cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -115,6 +129,7 @@ class Evidence:
             activity=np.log1p(degree) + np.log1p(partner_countries),
             candidate=np.asarray(arrays.candidate_mask, dtype=bool), graph=binary,
             country_pairs=np.asarray(arrays.derived["country_pairs"]), groups=groups,
+            region_pairs=_region_pairs(arrays) if arrays.admin1_index is not None else None,
         )
 
     # ------------------------------------------------------------ building blocks
@@ -140,6 +155,10 @@ class Evidence:
 
     def partners(self, row: int) -> np.ndarray:
         return self.graph.row(row)
+
+    def region_pair_count(self, a: int, b: int) -> int:
+        """Partnerships between the two cities' first-level regions (0 for older models)."""
+        return 0 if self.region_pairs is None else self.region_pairs(a, b)
 
     def pair_count(self, a: int, b: int) -> int:
         """Partnerships in the model graph between the two cities' countries."""
@@ -255,8 +274,10 @@ def reasons(ev: Evidence, query: int, partner: int) -> list[str]:
     count = ev.pair_count(query, partner)
     if count > 0:
         plural = "partnership" if count == 1 else "partnerships"
+        regional = ev.region_pair_count(query, partner)
+        within = f", {regional} between these two regions" if regional else ""
         out.append(f"{count} existing {ev.country_codes[query]}-{ev.country_codes[partner]} "
-                   f"{plural}")
+                   f"{plural}{within}")
     out.extend(collaborative_evidence(ev, query, partner, limit=1))
     if not out:
         out.append("recommended by the learned model from city features alone")
@@ -302,7 +323,7 @@ class PairExplanation:
     query_ranks_partner: dict  # percentile, position, out_of
     partner_ranks_query: dict
     subscores: dict  # name -> {"score": x, "drivers": [[feature, share], ...]}
-    country_pair: dict  # count, examples
+    country_pair: dict  # count, between_regions (admin1), examples
     evidence: list
     signals: dict  # name -> {"value": v, "contribution": c} for the re-ranker in use
     stage_two: dict | None = None  # depth, stage_one_position, position (None: no stage two)
@@ -334,7 +355,8 @@ class PairExplanation:
                          + (f"; shared features: {drivers}" if drivers else ""))
         pair = self.country_pair
         lines.append(f"country pair {q['country_code']}-{p['country_code']}: "
-                     f"{pair['count']} partnerships in the model graph")
+                     f"{pair['count']} partnerships in the model graph, "
+                     f"{pair['between_regions']} of them between the two cities' regions")
         lines.extend(f"  {example}" for example in pair["examples"])
         lines.append("collaborative evidence:")
         lines.extend(f"  {e}" for e in self.evidence or ["none found"])
@@ -409,6 +431,7 @@ def explain_pair(matcher, query: int, partner: int) -> PairExplanation:
                               ev, name, query, partner)]}
                    for name in SUBSCORES},
         country_pair={"count": ev.pair_count(query, partner),
+                      "between_regions": ev.region_pair_count(query, partner),
                       "examples": country_pair_examples(ev, query, partner)},
         evidence=collaborative_evidence(ev, query, partner, limit=5),
         signals=signal_table,

@@ -36,6 +36,30 @@ def test_reasons_cite_size_country_history_and_neighbours(matcher):
     assert "nearby Daejeon twins with Newport, 17 km from Cardiff" in line
 
 
+def test_reasons_count_partnerships_between_the_two_regions(tmp_path):
+    """With first-level regions (admin1_pair), the country-pair reason says how many of those
+    partnerships join the two cities' own regions: the count a naive loop over edges gives."""
+    matcher = Matcher.load(make_model_dir(tmp_path / "v1", admin1=True))
+    ev, arrays = matcher.evidence, matcher.model.arrays
+    admin1 = arrays.derived["admin1"]
+    graph = arrays.graph
+    edges = [(int(a), int(b)) for a in range(arrays.n_cities) for b in graph.row(a)]
+    cheongju, london = matcher.resolve("Cheongju"), matcher.resolve("London, GB")
+    regional = sum(admin1[a] == admin1[cheongju] and admin1[b] == admin1[london]
+                   for a, b in edges)
+    assert regional > 0  # Cheongju twins with Manchester, in London's region
+    assert ev.region_pair_count(cheongju, london) == regional
+    country = ev.pair_count(cheongju, london)
+    assert f"{country} existing KR-GB partnerships, {regional} between these two regions" in \
+        reasons(ev, cheongju, london)
+    explained = matcher.explain("Cheongju", "London, GB")
+    assert explained.country_pair["between_regions"] == regional
+    assert f"{regional} of them between the two cities' regions" in explained.render()
+    sejong = matcher.resolve("Sejong")  # alone in its region: the reason does not mention it
+    assert ev.region_pair_count(sejong, london) == 0
+    assert "4 existing KR-GB partnerships" in reasons(ev, sejong, london)
+
+
 def test_subscores_follow_their_formulas(matcher):
     ev = matcher.evidence
     sejong = matcher.resolve("Sejong")
