@@ -20,7 +20,8 @@ from matcher import config, rank, refine
 from matcher import scorer as scoring_fast
 from matcher import signals as scoring
 from matcher.errors import CityNotFoundError, InputError
-from matcher.explain import Evidence, reasons, subscores
+from matcher.evidence import Evidence
+from matcher.explain import reasons, subscores
 from matcher.lookup import CityLookup, CityRecord
 from matcher.prepared import prepared
 

@@ -1,0 +1,189 @@
+"""The arrays explanations read, built once per model: names, countries, sizes, the partnership
+graph, country and first-level region pair counts, feature groups (built when first read) and a
+fixed reference sample of candidates that sub-score percentiles are taken over.
+
+A query reads a few rows of each: nothing here imports scipy (a fresh `twin with` builds it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from matcher.csr import CSR
+from matcher.rank import haversine_km
+
+NEAR_KM = 100.0
+NEIGHBOURS_FOR_COLD = 5
+REFERENCE_SAMPLE = 4096  # sub-score percentiles are over this evenly spaced sample of candidates
+
+
+def _region_pairs(arrays):
+    """region_pairs(a, b) for Evidence: the admin1_pair signal's count, read back from its
+    log(1 + count) row (exact for counts)."""
+    from matcher.prepared import prepared
+
+    admin1 = arrays.derived["admin1"]
+
+    def count(a: int, b: int) -> int:
+        return round(float(np.expm1(prepared(arrays).admin1_row(int(admin1[a]))[admin1[b]])))
+
+    return count
+
+
+class _OnFirstUse(dict):
+    """A dict whose missing keys are built by `build(key)` when first read."""
+
+    def __init__(self, build) -> None:
+        super().__init__()
+        self._build = build
+
+    def __missing__(self, key):
+        value = self[key] = self._build(key)
+        return value
+
+
+@dataclass
+class Evidence:
+    """Arrays the explanations read, built once per model (one row per model city)."""
+
+    names: list[str]
+    country_codes: np.ndarray  # str
+    country_ids: np.ndarray  # int
+    populations: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    degree: np.ndarray
+    activity: np.ndarray
+    candidate: np.ndarray  # bool
+    graph: CSR  # binary partnerships
+    country_pairs: np.ndarray  # (countries, countries) partnership counts
+    groups: dict  # group -> (CSR block (n, f_g) float64, feature names, row norms), built
+    # when first read
+    region_pairs: object = None  # region_pairs(a, b): partnerships between two cities' regions
+    _anchor_cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._pairs: tuple | None = None
+        self.radians = (np.radians(self.lat), np.radians(self.lon))  # what haversine_km reads
+        self._warm_rows = np.flatnonzero(self.degree > 0)
+        candidates = np.flatnonzero(self.candidate)
+        if len(candidates) > REFERENCE_SAMPLE:  # every (len / sample)-th: no numpy.random
+            # import (about 15 ms of a fresh `twin with`); rows are in GeoNames id order
+            candidates = candidates[np.linspace(0, len(candidates) - 1, REFERENCE_SAMPLE)
+                                    .round().astype(np.int64)]
+        self.reference_rows = candidates
+        self._reference_blocks = _OnFirstUse(lambda group: self.groups[group][0].rows(candidates))
+
+    @classmethod
+    def from_model(cls, model) -> Evidence:
+        """Collect the arrays from a loaded matcher.model.Model."""
+        arrays = model.arrays
+        binary = arrays.derived["binary"]
+        degree = np.asarray(arrays.derived["degree"], dtype=np.float64)
+        names = [str(x) for x in model.column("name")]
+        codes = model.column("country_code").astype(str)
+        if model.has_column("partner_countries"):
+            partner_countries = model.column("partner_countries").astype(np.float64)
+        else:
+            partner_countries = np.zeros_like(degree)
+        labels = np.asarray(model.feature_groups, dtype=object)
+
+        def group_block(group: str) -> tuple[CSR, list[str], np.ndarray]:
+            columns = np.flatnonzero(labels == group)
+            block = CSR.of(model.features).columns(columns)
+            norms = np.sqrt(block.row_sums(squared=True))
+            return block, [model.feature_names[c] for c in columns], norms
+
+        groups = _OnFirstUse(group_block)  # a query reads a few groups, not the large "context"
+        return cls(
+            names=names, country_codes=codes, country_ids=np.asarray(arrays.country_index),
+            populations=np.asarray(arrays.population, dtype=np.float64),
+            lat=np.asarray(arrays.lat, dtype=np.float64),
+            lon=np.asarray(arrays.lon, dtype=np.float64), degree=degree,
+            activity=np.log1p(degree) + np.log1p(partner_countries),
+            candidate=np.asarray(arrays.candidate_mask, dtype=bool), graph=binary,
+            country_pairs=np.asarray(arrays.derived["country_pairs"]), groups=groups,
+            region_pairs=_region_pairs(arrays) if arrays.admin1_index is not None else None,
+        )
+
+    # ------------------------------------------------------------ building blocks
+    def reference(self, query: int) -> np.ndarray:
+        """Rows the percentiles are taken over: the candidates (a fixed sample), not the query."""
+        return self.reference_rows[self.reference_rows != query]
+
+    def cosine(self, group: str, query: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine between the query and (reference rows, `rows`) on one feature group."""
+        block, _, norms = self.groups[group]
+        reference = self.reference(query)
+        if block.shape[1] == 0 or norms[query] == 0:
+            return np.zeros(len(reference)), np.zeros(len(rows))
+        vector = row_dots(block, np.array([query]), None)
+        sample = self._reference_blocks[group].matvec(vector)
+        sample = sample[self.reference_rows != query]
+        picked = row_dots(block, np.asarray(rows, dtype=np.int64), vector)
+
+        def scale(dots: np.ndarray, at: np.ndarray) -> np.ndarray:
+            return dots / np.where(norms[at] > 0, norms[at] * norms[query], 1.0)
+
+        return scale(sample, reference), scale(picked, rows)
+
+    def partners(self, row: int) -> np.ndarray:
+        return self.graph.row(row)
+
+    def region_pair_count(self, a: int, b: int) -> int:
+        """Partnerships between the two cities' first-level regions (0 for older models)."""
+        return 0 if self.region_pairs is None else self.region_pairs(a, b)
+
+    def pair_count(self, a: int, b: int) -> int:
+        """Partnerships in the model graph between the two cities' countries."""
+        return round(float(self.country_pairs[self.country_ids[a], self.country_ids[b]]))
+
+    def anchor_pairs(self, query: int) -> tuple[np.ndarray, str, np.ndarray, np.ndarray]:
+        """anchors(query), and every (anchor, anchor's partner) pair but the query, as two
+        arrays: built once per query (each of its picks reads them)."""
+        cached = self._pairs  # one (query, pairs) tuple: threads never see a mixed pair
+        if cached is None or cached[0] != query:
+            anchors, kind = self.anchors(query)
+            lists = [self.partners(a) for a in anchors.tolist()]
+            anchor_of = np.repeat(anchors, [len(x) for x in lists]).astype(np.int64)
+            others = np.concatenate(lists).astype(np.int64) if lists else np.empty(0, np.int64)
+            keep = others != query
+            cached = (query, (anchors, kind, anchor_of[keep], others[keep]))
+            self._pairs = cached
+        return cached[1]
+
+    def anchors(self, query: int) -> tuple[np.ndarray, str]:
+        """The query's partners, or for a city without any its nearest cities that have some."""
+        partners = self.partners(query)
+        if len(partners):
+            return partners, "partner"
+        cached = self._anchor_cache.get(query)
+        if cached is None:
+            warm = self._warm_rows
+            distance = haversine_km(self.lat[query], self.lon[query], self.lat[warm],
+                                    self.lon[warm])
+            distance[warm == query] = np.inf
+            take = min(NEIGHBOURS_FOR_COLD, len(warm))
+            nearest = np.argpartition(distance, take - 1)[:take] if take else np.empty(0, int)
+            nearest = nearest[np.lexsort((warm[nearest], distance[nearest]))]
+            cached = warm[nearest[distance[nearest] <= 2 * NEAR_KM]]
+            if len(self._anchor_cache) > 1024:
+                self._anchor_cache.clear()
+            self._anchor_cache[query] = cached
+        return cached, "neighbour"
+
+
+def row_dots(matrix: CSR, rows: np.ndarray, vector: np.ndarray | None) -> np.ndarray:
+    """matrix[rows] @ vector, each row's products summed in order as scipy does (the same
+    bits) without building matrix[rows]; vector None: the one row, dense."""
+    starts, stops = matrix.indptr[rows], matrix.indptr[rows + 1]
+    lengths = stops - starts
+    cells = np.repeat(stops - lengths.cumsum(), lengths) + np.arange(lengths.sum())
+    if vector is None:
+        return np.bincount(matrix.indices[cells], weights=matrix.data[cells],
+                           minlength=matrix.shape[1]).astype(np.float64, copy=False)
+    products = matrix.data[cells] * vector[matrix.indices[cells]]
+    return np.bincount(np.repeat(np.arange(len(rows)), lengths), weights=products,
+                       minlength=len(rows)).astype(np.float64, copy=False)
