@@ -68,12 +68,47 @@ def test_count_by_equals_the_membership_product(matrix, row_groups, column_group
     assert np.allclose(counted, expected, rtol=1e-12, atol=0)
 
 
-def test_load_reads_what_scipy_saves_and_shares_nothing_with_pickle(tmp_path):
+@pytest.mark.parametrize("compressed", [False, True])
+def test_load_reads_what_scipy_saves_in_its_own_dtypes(tmp_path, compressed):
+    """Uncompressed members are memory-mapped, compressed ones read; either way the stored
+    dtypes are kept and every product widens them to float64 first."""
     matrix = random_matrix(3).astype(np.float32)
-    sp.save_npz(tmp_path / "m.npz", matrix, compressed=False)
+    sp.save_npz(tmp_path / "m.npz", matrix, compressed=compressed)
     loaded = CSR.load(tmp_path / "m.npz")
-    assert loaded.data.dtype == np.float64 and loaded.indices.dtype == np.int64
+    assert loaded.data.dtype == np.float32 and loaded.indices.dtype == matrix.indices.dtype
+    assert loaded.matrix.dtype == np.float64
     assert np.array_equal(loaded.matrix.toarray(), matrix.toarray().astype(np.float64))
+    wide = CSR.of(matrix.astype(np.float64))
+    vector = np.random.default_rng(0).normal(size=matrix.shape[1])
+    assert np.array_equal(loaded.matvec(vector), wide.matvec(vector))
+    assert np.array_equal(loaded.row_sums(squared=True), wide.row_sums(squared=True))
+
+
+def test_read_npz_maps_uncompressed_members_and_reads_small_ones(tmp_path):
+    from matcher.csr import read_npz
+
+    np.savez(tmp_path / "a.npz", big=np.arange(10, dtype=np.int32), scalar=np.array(b"csr"),
+             empty=np.zeros(0))
+    arrays = read_npz(tmp_path / "a.npz")
+    assert arrays["big"].tolist() == list(range(10)) and not arrays["big"].flags.writeable
+    assert arrays["scalar"].item() == b"csr" and arrays["empty"].shape == (0,)
+
+
+@pytest.mark.parametrize("content", [b"not an archive", b"PK\x03\x04 truncated", b""])
+def test_read_npz_names_a_damaged_file_as_a_value_error(tmp_path, content):
+    from matcher.csr import read_npz
+
+    (tmp_path / "bad.npz").write_bytes(content)
+    with pytest.raises(ValueError):
+        read_npz(tmp_path / "bad.npz")
+
+
+def test_read_npz_refuses_pickled_objects(tmp_path):
+    from matcher.csr import read_npz
+
+    np.savez(tmp_path / "o.npz", objects=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError):
+        read_npz(tmp_path / "o.npz")
 
 
 def test_load_refuses_another_sparse_format(tmp_path):
