@@ -88,7 +88,6 @@ class Model:
         self.feature_names: list[str] = list(self.schema["feature_names"])
         self.feature_groups: list[str] = list(self.schema["feature_groups"])
         self.geonameids = self.column(C.GEONAMEID).astype(np.int64)
-        self._row_of = {int(g): i for i, g in enumerate(self.geonameids)}
 
     @classmethod
     def load(cls, path: Path | str) -> Model:
@@ -168,6 +167,10 @@ class Model:
     @property
     def n_cities(self) -> int:
         return self.arrays.n_cities
+
+    @cached_property
+    def _row_of(self) -> dict[int, int]:
+        return {int(g): i for i, g in enumerate(self.geonameids)}  # 6 ms: not for one query
 
     def index_of(self, geonameid: int) -> int:
         """Model row of a GeoNames id; KeyError when the model does not know it."""
