@@ -48,9 +48,25 @@ def masked_block(arrays, queries: np.ndarray,
     """Scores (q, candidates) with the query, its partners and (unless allowed) its own
     country's cities set to -inf (the masks that hold both ways, so reverse reads stay right):
     stage one's (what reverse reads) and the final ones (stage two applied, matcher.refine)."""
+    block, final = _scored_block(arrays, queries)
+    if not include_domestic:
+        ready = prepared(arrays)
+        same = arrays.country_index[queries][:, None] == ready.candidate_countries[None, :]
+        block[same] = -np.inf
+        final[same] = -np.inf
+    return block, final
+
+
+def _scored_block(arrays, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stage one's and the final scores (q, candidates), the query and its partners -inf, with
+    the compiled kernels of matcher.fused (imported here: the one-query path never loads
+    numba)."""
+    from matcher import fused
+
     ready = prepared(arrays)
     products: dict = {}
-    block = scorer.block_scores(arrays, queries, graph_out=products)
+    block = scorer.block_scores(arrays, queries, graph_out=products,
+                                dense_terms=fused.add_dense_terms)
     position = ready.positions
     graph = arrays.graph
     counts = np.diff(graph.indptr)[queries]
@@ -60,21 +76,21 @@ def masked_block(arrays, queries: np.ndarray,
     where = position[partners]
     keep = where >= 0
     block[partner_rows[keep], where[keep]] = -np.inf
-    final = refine.refine_block(arrays, queries, block.copy(), graph=products)  # before the
-    # domestic filter, as the one-query path
-    if not include_domestic:
-        same = arrays.country_index[queries][:, None] == ready.candidate_countries[None, :]
-        block[same] = -np.inf
-        final[same] = -np.inf
+    final = refine.refine_block(arrays, queries, block.copy(), graph=products,
+                                top=fused.top_positions)  # before the domestic filter, as
+    # the one-query path
     return block, final
 
 
 def _shortlist(block: np.ndarray, queries: np.ndarray, size: int) -> _Shortlist:
-    size = min(size, block.shape[1] - 1)
-    part = np.argpartition(block, block.shape[1] - size - 1, axis=1)
-    top = part[:, -size:].copy()  # a copy: a view would keep the whole (q, c) partition alive
-    outside = np.take_along_axis(block, part[:, -size - 1:-size], axis=1)[:, 0]
-    return _Shortlist(queries, top, np.take_along_axis(block, top, axis=1), outside)
+    """Each row's `size` best cells (fewer columns: all but one) and the best score left
+    outside, the bound (matcher.fused.mask_and_shortlist with no domestic mask)."""
+    from matcher import fused
+
+    none = np.zeros(max(len(queries), block.shape[1]), dtype=np.int64)
+    return _Shortlist(queries, *fused.mask_and_shortlist(
+        block, block, none[:len(queries)], none[:block.shape[1]], False,
+        min(size, block.shape[1] - 1)))
 
 
 def top_lists(matcher, rows: np.ndarray, spec: rank.Filters,
@@ -93,14 +109,23 @@ def top_lists(matcher, rows: np.ndarray, spec: rank.Filters,
     # At least stage two's depth: a kept row plus the shortlist's final scores is the final row.
     size = max(SHORTLIST, 4 * spec.k, refine.deepest(arrays.rerank))
 
+    width = min(size, len(ready.candidates) - 1)
+    query_countries = arrays.country_index.astype(np.int64)
+    column_countries = ready.candidate_countries.astype(np.int64)
+
     def work(start: int) -> _Shortlist:
+        from matcher import fused
+
         chunk = rows[start:start + BLOCK]
-        block, final = masked_block(arrays, chunk, spec.include_domestic)
+        block, final = _scored_block(arrays, chunk)
+        part = _Shortlist(chunk, *fused.mask_and_shortlist(
+            block, final, query_countries[chunk], column_countries, not spec.include_domestic,
+            width))
         if len(stored_rows):
             slots = store_index[chunk]
             keep = slots >= 0
             stored[slots[keep]] = block[keep]
-        return _shortlist(final, chunk, size)
+        return part
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         shortlists = list(pool.map(work, range(0, len(rows), BLOCK)))

@@ -29,18 +29,18 @@ OUT_DTYPE = np.float32
 
 
 def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
-                 rerank: dict | None = None, graph_out: dict | None = None) -> np.ndarray:
+                 rerank: dict | None = None, graph_out: dict | None = None,
+                 dense_terms=None) -> np.ndarray:
     """Re-ranker logits (q, c), float32, for queries against `columns` (default: the candidates,
     in row order). The query itself and non-candidates get -inf; partners are not masked.
-    `graph_out` receives the block's sparse graph signals when several queries are scored
-    against the candidates (stage two reads them again)."""
+    `graph_out` receives the block's sparse graph signals for many queries (stage two reads
+    them). `dense_terms`: the batch passes matcher.fused's, the same sums compiled."""
     queries = np.asarray(queries, dtype=np.int64)
     ready = prepared(arrays)
     default = columns is None
     cols = ready.candidates if default else np.asarray(columns, dtype=np.int64)
     weights, offset = query_weights(arrays, queries, rerank or arrays.rerank)
     get = weights.get
-    derived = arrays.derived
     zeros = np.zeros(len(queries))
 
     # LightFM, standardised per query, plus every term that depends on the column alone.
@@ -49,7 +49,7 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
     users = np.hstack([arrays.user_embeddings[queries] * scale[:, None], scale[:, None],
                        np.ones((len(queries), 1)), (offset - mean * scale)[:, None]])
     items = ready.candidate_items if default else ready.items_at(cols)
-    log_population = derived["log_population"]
+    log_population = arrays.derived["log_population"]
     warm = arrays.has_history(queries)
     out = np.empty((len(queries), len(cols)), dtype=DTYPE)
     # Rows whose re-ranker multiplies LightFM by other signals need its standardised score on
@@ -91,10 +91,8 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
         else:
             out[kind_rows] = left @ right
 
-    _add_country_terms(out, arrays, queries, cols, get, zeros)
-    distance = _add_pair_terms(out, arrays, ready, queries, cols if not default else None, get,
-                               zeros)
-    _add_interactions(out, arrays, queries, cols, lightfm, interacting, distance, get, zeros)
+    (dense_terms or add_dense_terms)(out, arrays, queries, cols if not default else None,
+                                     lightfm, interacting, get, zeros)
     _add_graph_terms(out, arrays, queries, cols, get, zeros, graph_out)
 
     if not default:
@@ -105,10 +103,40 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
     return out.astype(OUT_DTYPE)
 
 
+def add_dense_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray | None,
+                    lightfm: np.ndarray | None, interacting: np.ndarray, get, zeros) -> None:
+    """The country, pair and interaction terms, a numpy pass each (`cols` None: the candidates;
+    `lightfm`: the standardised LightFM rows of the `interacting` queries)."""
+    ready = prepared(arrays)
+    columns = ready.candidates if cols is None else cols  # the kept arrays when None
+    _add_country_terms(out, arrays, queries, columns, get, zeros)
+    distance = _add_pair_terms(out, arrays, ready, queries, cols, get, zeros)
+    _add_interactions(out, arrays, queries, columns, lightfm, interacting, distance, get, zeros)
+
+
 def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray, get,
-                       zeros: np.ndarray) -> None:
+                       zeros) -> None:
     """Terms that depend on the query and the candidate's country, or the query's country and
     the candidate: one (q, countries) table gathered by column country, one row gather."""
+    ready = prepared(arrays)
+    table, by_admin1 = country_table(arrays, queries, get, zeros)
+    out += np.take(table, ready.admin1_at(cols) if by_admin1 else ready.countries_at(cols),
+                   axis=1)
+    query_countries = arrays.country_index[queries]
+    affinity = get("candidate_affinity", zeros)
+    if np.any(affinity):
+        unique, inverse = np.unique(query_countries, return_inverse=True) if len(queries) > 1 \
+            else (query_countries, np.zeros(1, dtype=np.int64))
+        columns = [ready.in_country_at(int(country), cols) for country in unique]
+        out += columns[0][None, :] * affinity[:, None] if len(queries) == 1 else \
+            np.take(np.stack(columns), inverse, axis=0) * affinity[:, None]
+
+
+def country_table(arrays, queries: np.ndarray, get,
+                  zeros: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(q, countries) float64: each query's terms that depend on the candidate's country, and
+    False; or, when a query weighs admin1_pair, (q, regions) with the country terms spread
+    over each country's first-level regions plus that signal, and True."""
     derived = arrays.derived
     query_countries = arrays.country_index[queries]
     single = prepared(arrays).graph_rows(int(queries[0])) if len(queries) == 1 else None
@@ -123,21 +151,12 @@ def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.nd
     table += get("country_pair", zeros)[:, None] * prepared(arrays).log_country_pairs[
         query_countries]
     table[np.arange(len(queries)), query_countries] += get("same_country", zeros)
-    ready = prepared(arrays)
     admin1 = get("admin1_pair", zeros)
     if np.any(admin1):  # a region lies in one country: one (q, regions) table, one gather
+        ready = prepared(arrays)
         table = table[:, ready.admin1_country] + admin1[:, None] * ready.admin1_rows(queries)
-        out += np.take(table.astype(DTYPE), ready.admin1_at(cols), axis=1)
-    else:
-        out += np.take(table.astype(DTYPE), ready.countries_at(cols), axis=1)
-    affinity = get("candidate_affinity", zeros)
-    if np.any(affinity):
-        unique, inverse = np.unique(query_countries, return_inverse=True) if len(queries) > 1 \
-            else (query_countries, np.zeros(1, dtype=np.int64))
-        columns = [ready.in_country_at(int(country), cols) for country in unique]
-        scratch = columns[0][None, :] * affinity[:, None] if len(queries) == 1 else \
-            np.take(np.stack(columns), inverse, axis=0) * affinity[:, None]
-        out += scratch
+        return table.astype(DTYPE), True
+    return table.astype(DTYPE), False
 
 
 def _add_pair_terms(out: np.ndarray, arrays, ready: Prepared, queries: np.ndarray,
@@ -155,7 +174,8 @@ def _add_pair_terms(out: np.ndarray, arrays, ready: Prepared, queries: np.ndarra
     out += scratch
     weight = get("log_distance", zeros)
     distance = None
-    if np.any(weight) or any(np.any(get(name, zeros)) for name in _DISTANCE_INTERACTIONS):
+    if np.any(weight) or any(np.any(get(name, zeros))
+                             for name in ("lightfm_distance", "log_distance_squared")):
         _log_distance(ready, queries, column_side, scratch)
         _add_squared(out, scratch, get("log_distance_squared", zeros))
         if np.any(get("lightfm_distance", zeros)):
@@ -165,12 +185,9 @@ def _add_pair_terms(out: np.ndarray, arrays, ready: Prepared, queries: np.ndarra
     capital = get("both_capital", zeros)
     capital_rows = np.flatnonzero(arrays.is_capital[queries] & (capital != 0))
     if len(capital_rows):
-        capital_cols = np.flatnonzero(column_side["is_capital"])
-        out[np.ix_(capital_rows, capital_cols)] += capital[capital_rows, None].astype(DTYPE)
+        out[np.ix_(capital_rows, np.flatnonzero(column_side["is_capital"]))] += \
+            capital[capital_rows, None].astype(DTYPE)
     return distance
-
-
-_DISTANCE_INTERACTIONS = ("lightfm_distance", "log_distance_squared")
 
 
 def _add_squared(out: np.ndarray, values: np.ndarray, weight: np.ndarray) -> None:
