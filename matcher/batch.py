@@ -1,16 +1,17 @@
 """Top-k lists for many cities at once, the same lists `Matcher.recommend` gives one at a time.
 
-Blocks of query rows are scored with `scorer.block_scores` (two threads; numpy releases the
-GIL), stage two reorders each row's best candidates (`refine.refine_block`, before the domestic
-filter, as the one-query path does), and each row keeps a shortlist of its best forward scores.
-The reverse scores s(j -> q) for the shortlisted pairs are read from the stage-one forward rows
+Blocks of query rows are scored with `scorer.block_scores` (two threads; numpy and the compiled
+kernels of matcher.fused release the GIL), stage two reorders each row's best candidates
+(`refine.refine_block`, before the domestic filter, as the one-query path does), and each row
+keeps a shortlist of its best final scores. matcher.fusedrank ranks each row exactly as the
+one-query path would, expanding past the shortlist where its bound fails: one-sided rows and
+queries no list holds in the worker that scored them, mutual rows of candidate queries once
+every block is done. Their reverse scores s(j -> q) are read from the stage-one forward rows
 of the candidate cities (the reverse side reads stage one everywhere), which the batch keeps
-(float32, candidates asked x candidates: 2 GB for every city of the snapshot), so a full batch
-scores every pair once. The shortlist is exact under the one-query path's bound: the mutual
-score sqrt(f * r) is at most sqrt(f * ceiling) (ceiling 1, or the floor for a city no list
-holds), so when the k picks all beat sqrt(best f outside the shortlist * ceiling) nobody outside
-could enter; a row where that fails is ranked by the one-query path (`Matcher.pick`).
-"""
+twice, as rows and transposed (float32, candidates asked x candidates: 2 GB each for every
+city of the snapshot), so a full batch scores every pair once. A row that needs a city the
+batch did not keep (a partial batch) is ranked from its shortlist in numpy (`_rank_block`),
+or by the one-query path (`Matcher.pick`) where the shortlist's bound fails."""
 
 from __future__ import annotations
 
@@ -43,20 +44,6 @@ def supported(spec: rank.Filters) -> bool:
                 or spec.max_population is not None or spec.max_km is not None)
 
 
-def masked_block(arrays, queries: np.ndarray,
-                 include_domestic: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Scores (q, candidates) with the query, its partners and (unless allowed) its own
-    country's cities set to -inf (the masks that hold both ways, so reverse reads stay right):
-    stage one's (what reverse reads) and the final ones (stage two applied, matcher.refine)."""
-    block, final = _scored_block(arrays, queries)
-    if not include_domestic:
-        ready = prepared(arrays)
-        same = arrays.country_index[queries][:, None] == ready.candidate_countries[None, :]
-        block[same] = -np.inf
-        final[same] = -np.inf
-    return block, final
-
-
 def _scored_block(arrays, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Stage one's and the final scores (q, candidates), the query and its partners -inf, with
     the compiled kernels of matcher.fused (imported here: the one-query path never loads
@@ -82,58 +69,121 @@ def _scored_block(arrays, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return block, final
 
 
-def _shortlist(block: np.ndarray, queries: np.ndarray, size: int) -> _Shortlist:
+def _shortlist(final: np.ndarray, queries: np.ndarray, size: int, block: np.ndarray | None = None,
+               countries: tuple[np.ndarray, np.ndarray] | None = None) -> _Shortlist:
     """Each row's `size` best cells (fewer columns: all but one) and the best score left
-    outside, the bound (matcher.fused.mask_and_shortlist with no domestic mask)."""
+    outside, the bound, after setting each query's own country's cells to -inf in `final` and
+    `block` when `countries` (the queries', the columns') are given."""
     from matcher import fused
 
-    none = np.zeros(max(len(queries), block.shape[1]), dtype=np.int64)
+    none = np.zeros(max(len(queries), final.shape[1]), dtype=np.int64)
+    query_countries, column_countries = countries or (none[:len(queries)],
+                                                      none[:final.shape[1]])
     return _Shortlist(queries, *fused.mask_and_shortlist(
-        block, block, none[:len(queries)], none[:block.shape[1]], False,
-        min(size, block.shape[1] - 1)))
+        final if block is None else block, final, query_countries, column_countries,
+        countries is not None, min(size, final.shape[1] - 1)))
+
+
+def _small_pages(shape: tuple[int, int]) -> np.ndarray:
+    """np.empty(shape, float32) in 4 KB pages: numpy advises transparent huge pages for large
+    arrays, and the kernel may compact memory for each 2 MB page on first touch (on the
+    bench machine 2 GB took 5.0 s to fill that way, 0.9 s in small pages)."""
+    import mmap
+
+    size = shape[0] * shape[1] * np.dtype(scorer.OUT_DTYPE).itemsize
+    if not size:
+        return np.empty(shape, dtype=scorer.OUT_DTYPE)
+    return np.frombuffer(mmap.mmap(-1, size), dtype=scorer.OUT_DTYPE).reshape(shape)
+
+
+@dataclass
+class _Ranking:
+    """What the compiled ranking reads of the model (matcher.fusedrank)."""
+
+    flat: np.ndarray  # the quantile table, one row per city, flattened
+    levels: np.ndarray
+    steps: np.ndarray  # np.diff(levels)
+    country: np.ndarray  # each candidate's country id
+    k: int
+    cap: int
+
+    @classmethod
+    def of(cls, matcher, spec: rank.Filters) -> _Ranking:
+        model, candidates = matcher.model, prepared(matcher.model.arrays).candidates
+        levels = np.asarray(model.quantile_levels, dtype=np.float64)
+        return cls(np.ascontiguousarray(model.quantiles).reshape(-1), levels, np.diff(levels),
+                   matcher.evidence.country_ids[candidates].astype(np.int64), int(spec.k),
+                   int(spec.cap if spec.cap is not None else spec.k))
 
 
 def top_lists(matcher, rows: np.ndarray, spec: rank.Filters,
               threads: int = 2) -> list[np.ndarray]:
     """Ranked candidate rows for each query row, equal to the one-query path's picks."""
+    from matcher import fused, fusedrank
+
     arrays = matcher.model.arrays
     ready = prepared(arrays)
     rows = np.asarray(rows, dtype=np.int64)
     query_position = ready.positions[rows]
-    # Forward rows of queries that are candidates are the reverse rows of everyone else.
+    candidates = ready.candidates
+    # Forward rows of queries that are candidates are the reverse rows of everyone else: kept
+    # as they are (a row to rank) and transposed (a row of reverse scores s(j -> q)).
     stored_rows = np.flatnonzero(query_position >= 0) if spec.mutual else np.empty(0, int)
-    stored = np.empty((len(stored_rows), len(ready.candidates)), dtype=scorer.OUT_DTYPE)
+    stored = _small_pages((len(stored_rows), len(candidates)))
+    reverse = _small_pages((len(candidates) if len(stored_rows) else 0, len(stored_rows)))
     store_index = np.full(arrays.n_cities, -1, dtype=np.int64)
     store_index[rows[stored_rows]] = np.arange(len(stored_rows))
-
     # At least stage two's depth: a kept row plus the shortlist's final scores is the final row.
     size = max(SHORTLIST, 4 * spec.k, refine.deepest(arrays.rerank))
+    countries = arrays.country_index.astype(np.int64), ready.candidate_countries.astype(np.int64)
+    how = _Ranking.of(matcher, spec)
 
-    width = min(size, len(ready.candidates) - 1)
-    query_countries = arrays.country_index.astype(np.int64)
-    column_countries = ready.candidate_countries.astype(np.int64)
-
-    def work(start: int) -> _Shortlist:
-        from matcher import fused
-
+    def work(start: int) -> tuple[_Shortlist, np.ndarray, np.ndarray]:
         chunk = rows[start:start + BLOCK]
         block, final = _scored_block(arrays, chunk)
-        part = _Shortlist(chunk, *fused.mask_and_shortlist(
-            block, final, query_countries[chunk], column_countries, not spec.include_domestic,
-            width))
-        if len(stored_rows):
-            slots = store_index[chunk]
-            keep = slots >= 0
+        part = _shortlist(final, chunk, size, block, None if spec.include_domestic else
+                          (countries[0][chunk], countries[1]))
+        slots = store_index[chunk]
+        if len(stored_rows) and (slots >= 0).any():
+            keep = np.flatnonzero(slots >= 0)
             stored[slots[keep]] = block[keep]
-        return part
+            fused.transpose_into(reverse, block, keep, slots[keep])
+        picks, counts = fusedrank.rank_forward(
+            final, chunk, slots >= 0, part.positions, part.outside, how.flat, how.levels,
+            how.steps, how.country, how.k, how.cap, spec.mutual)
+        return part, picks, counts
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        shortlists = list(pool.map(work, range(0, len(rows), BLOCK)))
+        blocks = list(pool.map(work, range(0, len(rows), BLOCK)))
+        if spec.mutual:
+            slot_of = store_index[candidates]
+            by_level = np.ascontiguousarray(matcher.model.quantiles[candidates].T)
+
+            def mutual(index: int) -> None:
+                part, picks, counts = blocks[index]
+                todo = np.flatnonzero(counts == fusedrank.DEFERRED)
+                if len(todo):
+                    queries = part.queries[todo]
+                    picks[todo], counts[todo] = fusedrank.rank_mutual(
+                        stored, reverse, store_index[queries], ready.positions[queries],
+                        queries, part.positions[todo], part.scores[todo], part.outside[todo],
+                        how.flat, candidates, slot_of, by_level, how.levels, how.steps,
+                        how.country, how.k, how.cap)
+
+            list(pool.map(mutual, range(len(blocks))))
     kept = _Kept(stored, store_index)
     results: list[np.ndarray] = []
-    for part in shortlists:
-        reverse = _reverse_scores(arrays, ready, part, kept) if spec.mutual else None
-        results.extend(_rank_block(matcher, part, spec, reverse, kept))
+    for part, picks, counts in blocks:
+        lists = [candidates[picks[i, :count]] for i, count in enumerate(counts.tolist())]
+        left = np.flatnonzero(counts == fusedrank.DEFERRED)  # a row needs a city not kept
+        if len(left):
+            rest = _Shortlist(part.queries[left], part.positions[left], part.scores[left],
+                              part.outside[left])
+            values = _reverse_scores(arrays, ready, rest, kept) if spec.mutual else None
+            for i, picked in zip(left.tolist(), _rank_block(matcher, rest, spec, values, kept),
+                                 strict=True):
+                lists[i] = picked
+        results.extend(lists)
     return results
 
 

@@ -1,0 +1,120 @@
+"""The compiled batch ranking against ranking every eligible cell with the numpy functions."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from matcher import batch, fused, fusedrank, percentiles, rank
+
+LEVELS = percentiles.quantile_levels(21)
+STEPS = np.diff(LEVELS)
+
+
+def _quantile_table(rng, rows: int) -> np.ndarray:
+    """Sorted float32 rows, some with repeated quantiles (a flat stretch of scores)."""
+    table = np.sort(rng.normal(size=(rows, len(LEVELS))), axis=1).astype(np.float32)
+    table[::3, 5:9] = table[::3, 5:6]
+    return table
+
+
+def _reference(values: np.ndarray, country: np.ndarray, k: int, cap: int) -> list[int]:
+    """rank.top_k over every eligible cell (finite value): ties to the lower position."""
+    eligible = np.flatnonzero(values > -np.inf)
+    order = eligible[np.lexsort((eligible, -values[eligible]))]
+    return rank.greedy_cap(order, country, k, cap).tolist()
+
+
+def test_percentile_known_answers():
+    flat = np.array([0.0, 1.0, 1.0, 3.0], dtype=np.float32)
+    levels = np.array([0.0, 0.5, 0.75, 0.9])
+    steps = np.diff(levels)
+    assert fusedrank._percentile(flat, 0, levels, steps, -1.0) == 0.0
+    assert fusedrank._percentile(flat, 0, levels, steps, 0.5) == 0.25
+    assert fusedrank._percentile(flat, 0, levels, steps, 2.0) == 0.825
+    assert fusedrank._percentile(flat, 0, levels, steps, -np.inf) == 0.0
+    assert fusedrank._percentile(flat, 0, levels, steps, 5.0) == 0.95  # beyond the top
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), count=st.integers(1, 40))
+def test_percentile_gives_the_numpy_bits(seed, count):
+    rng = np.random.default_rng(seed)
+    table = _quantile_table(rng, 4)
+    rows = rng.integers(0, 4, count)
+    values = np.concatenate([rng.normal(scale=2.0, size=count - 1), [-np.inf]])
+    values[::4] = table[rows[::4], rng.integers(0, len(LEVELS), len(rows[::4]))]  # on a knot
+    expected = percentiles.row_percentiles(table, rows, LEVELS, values)
+    flat = table.reshape(-1)
+    found = [fusedrank._percentile(flat, int(row) * len(LEVELS), LEVELS, STEPS, float(value))
+             for row, value in zip(rows, values, strict=True)]
+    np.testing.assert_array_equal(found, expected)
+    one = rank.percentile_in_row(table[rows[0]], LEVELS, values)
+    np.testing.assert_array_equal([fusedrank._percentile(flat, int(rows[0]) * len(LEVELS),
+                                                         LEVELS, STEPS, float(v))
+                                   for v in values], one)
+
+
+def _scores(rng, rows: int, columns: int) -> np.ndarray:
+    scores = rng.normal(size=(rows, columns)).astype(np.float32)
+    scores[rng.random(scores.shape) < 0.15] = -np.inf
+    scores[:, ::5] = np.round(scores[:, ::5])  # ties
+    return scores
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 8), cap=st.integers(1, 4),
+       width=st.integers(1, 12), mutual=st.booleans())
+def test_rank_forward_equals_ranking_every_cell(seed, k, cap, width, mutual):
+    rng = np.random.default_rng(seed)
+    rows, columns = 6, 40
+    final = _scores(rng, rows, columns)
+    table = _quantile_table(rng, rows)
+    country = rng.integers(0, 5, columns)
+    part = batch._shortlist(final, np.arange(rows), width)
+    picks, counts = fusedrank.rank_forward(
+        final, np.arange(rows), np.zeros(rows, dtype=bool), part.positions, part.outside,
+        table.reshape(-1), LEVELS, STEPS, country, k, cap, mutual)
+    for i in range(rows):
+        f = rank.percentile_in_row(table[i], LEVELS, final[i].astype(np.float64))
+        values = rank.combine_sides(f, np.zeros_like(f), True) if mutual else f
+        values[~np.isfinite(final[i])] = -np.inf
+        assert picks[i, :counts[i]].tolist() == _reference(values, country, k, cap)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 8), cap=st.integers(1, 4),
+       width=st.integers(1, 12), kept_share=st.sampled_from([1.0, 1.0, 0.7]))
+def test_rank_mutual_equals_ranking_every_cell(seed, k, cap, width, kept_share):
+    """Candidates ask candidates: stage-one rows s(j -> q) kept as rows and transposed, final
+    rows differing inside the shortlist; a row that needs a city not kept is DEFERRED."""
+    rng = np.random.default_rng(seed)
+    n = 30
+    stage_one = _scores(rng, n, n)
+    np.fill_diagonal(stage_one, -np.inf)
+    table = _quantile_table(rng, n)
+    country = rng.integers(0, 5, n)
+    final = stage_one.copy()
+    part = batch._shortlist(final, np.arange(n), width)
+    part.scores[:] = rng.permuted(part.scores, axis=1)  # stage two: a permutation
+    for i in range(n):
+        final[i, part.positions[i]] = part.scores[i]
+    slot_of = np.where(rng.random(n) < kept_share, np.arange(n), -1)
+    reverse = np.zeros((n, n), dtype=np.float32)
+    fused.transpose_into(reverse, stage_one, np.arange(n), np.arange(n))
+    by_level = np.ascontiguousarray(table.T)
+    picks, counts = fusedrank.rank_mutual(
+        stage_one, reverse, np.arange(n), np.arange(n), np.arange(n), part.positions,
+        part.scores, part.outside, table.reshape(-1), np.arange(n), slot_of, by_level, LEVELS,
+        STEPS, country, k, cap)
+    for q in range(n):
+        if counts[q] == fusedrank.DEFERRED:
+            assert (slot_of < 0).any()
+            continue
+        f = rank.percentile_in_row(table[q], LEVELS, final[q].astype(np.float64))
+        r = percentiles.row_percentiles(table, np.arange(n), LEVELS,
+                                        stage_one[:, q].astype(np.float64))
+        values = rank.combine_sides(f, r, True)
+        values[~np.isfinite(final[q])] = -np.inf
+        assert picks[q, :counts[q]].tolist() == _reference(values, country, k, cap)
