@@ -1,9 +1,10 @@
 """Top-k lists for many cities at once, the same lists `Matcher.recommend` gives one at a time.
 
 Blocks of query rows are scored with `scorer.block_scores` (two threads; numpy and the compiled
-kernels of matcher.fused release the GIL), stage two reorders each row's best candidates
-(`refine.refine_block`, before the domestic filter, as the one-query path does), and each row
-keeps a shortlist of its best final scores. matcher.fusedrank ranks each row exactly as the
+kernels release the GIL; dense terms matcher.fused, graph signals matcher.fusedgraph), stage
+two reorders each row's best candidates (matcher.fusedrefine, refine.refine_block compiled,
+before the domestic filter, as the one-query path does), and each row keeps a shortlist of
+its best final scores. matcher.fusedrank ranks each row exactly as the
 one-query path would, expanding past the shortlist where its bound fails: one-sided rows and
 queries no list holds in the worker that scored them, mutual rows of candidate queries once
 every block is done. Their reverse scores s(j -> q) are read from the stage-one forward rows
@@ -46,14 +47,13 @@ def supported(spec: rank.Filters) -> bool:
 
 def _scored_block(arrays, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Stage one's and the final scores (q, candidates), the query and its partners -inf, with
-    the compiled kernels of matcher.fused (imported here: the one-query path never loads
-    numba)."""
-    from matcher import fused
+    the compiled kernels (imported here: the one-query path never loads numba)."""
+    from matcher import fused, fusedgraph, fusedrefine
 
     ready = prepared(arrays)
     products: dict = {}
     block = scorer.block_scores(arrays, queries, graph_out=products,
-                                dense_terms=fused.add_dense_terms)
+                                terms=(fused.add_dense_terms, fusedgraph.add_graph_terms))
     position = ready.positions
     graph = arrays.graph
     counts = np.diff(graph.indptr)[queries]
@@ -63,10 +63,8 @@ def _scored_block(arrays, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     where = position[partners]
     keep = where >= 0
     block[partner_rows[keep], where[keep]] = -np.inf
-    final = refine.refine_block(arrays, queries, block.copy(), graph=products,
-                                top=fused.top_positions)  # before the domestic filter, as
-    # the one-query path
-    return block, final
+    # stage two before the domestic filter, as the one-query path
+    return block, fusedrefine.refine_block(arrays, queries, block.copy(), products)
 
 
 def _shortlist(final: np.ndarray, queries: np.ndarray, size: int, block: np.ndarray | None = None,

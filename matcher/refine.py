@@ -180,14 +180,11 @@ def _candidate_affinity(ready, query_countries: np.ndarray, cols: np.ndarray) ->
 
 
 def refine_block(arrays: ScoringArrays, queries: np.ndarray, block: np.ndarray,
-                 rerank: dict | None = None, graph: dict | None = None,
-                 top: Callable | None = None) -> np.ndarray:
+                 rerank: dict | None = None, graph: dict | None = None) -> np.ndarray:
     """Stage two applied to rows of scores over the candidates, (q, candidates), in place:
     each query's partners are left out of its shortlist. Returns `block`. Several queries
     read their signals as one block (`graph`: block_scores' sparse graph products), and each
-    kind's logits come from one design matrix. `top(block, rows, depth)` ((rows, depth)
-    positions best first, counts: matcher.fused.top_positions) picks the shortlists of a block
-    whose partners are already -inf."""
+    kind's logits come from one design matrix."""
     ready = prepared(arrays)
     candidates = ready.candidates
     queries = np.asarray(queries, dtype=np.int64)
@@ -196,11 +193,7 @@ def refine_block(arrays: ScoringArrays, queries: np.ndarray, block: np.ndarray,
     if not len(todo):
         return block
     shortlists = {}
-    if top is not None:
-        found, counts = top(block, todo, max(int(parts[i]["depth"]) for i in todo.tolist()))
-        for slot, i in enumerate(todo.tolist()):
-            shortlists[i] = found[slot, :min(counts[slot], int(parts[i]["depth"]))]
-    for i in todo.tolist() if top is None else ():
+    for i in todo.tolist():
         partners = ready.positions[arrays.partners(int(queries[i]))]
         shortlists[i] = shortlist_of(block[i], partners[partners >= 0], int(parts[i]["depth"]))
     width = max(len(shortlist) for shortlist in shortlists.values())

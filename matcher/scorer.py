@@ -30,11 +30,11 @@ OUT_DTYPE = np.float32
 
 def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
                  rerank: dict | None = None, graph_out: dict | None = None,
-                 dense_terms=None) -> np.ndarray:
+                 terms: tuple | None = None) -> np.ndarray:
     """Re-ranker logits (q, c), float32, for queries against `columns` (default: the candidates,
     in row order). The query itself and non-candidates get -inf; partners are not masked.
-    `graph_out` receives the block's sparse graph signals for many queries (stage two reads
-    them). `dense_terms`: the batch passes matcher.fused's, the same sums compiled."""
+    `graph_out` gets the graph signals of many queries (stage two reads them). `terms`: the
+    (dense, graph) terms' functions, by default here; the batch passes compiled ones."""
     queries = np.asarray(queries, dtype=np.int64)
     ready = prepared(arrays)
     default = columns is None
@@ -91,9 +91,9 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
         else:
             out[kind_rows] = left @ right
 
-    (dense_terms or add_dense_terms)(out, arrays, queries, cols if not default else None,
-                                     lightfm, interacting, get, zeros)
-    _add_graph_terms(out, arrays, queries, cols, get, zeros, graph_out)
+    dense, graph = terms or (add_dense_terms, _add_graph_terms)
+    dense(out, arrays, queries, cols if not default else None, lightfm, interacting, get, zeros)
+    graph(out, arrays, queries, cols, get, zeros, graph_out)
 
     if not default:
         out[:, ~arrays.candidate_mask[cols]] = -np.inf
