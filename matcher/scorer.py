@@ -1,12 +1,11 @@
 """Fast scores: the re-ranker's logit without materialising one array per signal.
 
 `signals.combine(signal_matrices(...))` is the reference: one dense (q, c) float64 array per
-signal, then a weighted sum. Here the same sum is folded so that a block of queries costs a few
-passes over one (q, c) array: LightFM and every candidate-only term are one matrix product, the
-country terms one gather, the graph terms one sparse scatter, the haversine distance two rank-2
-products, and the cold re-ranker's interaction signals a second product on the rows that weigh
-them. Serving, batch ranking and the score quantiles all call `block_scores` (and the mutual
-ranking `reverse_scores`); tests hold both equal to the reference.
+signal, then a weighted sum. Here a block of queries costs a few passes over one (q, c) array:
+LightFM and every candidate-only term are one matrix product, the country terms one gather, the
+graph terms one sparse scatter, the haversine two rank-2 products, and the cold re-ranker's
+interactions a second product on the rows that weigh them. Serving, the batch and the score
+quantiles call `block_scores` (mutual ranking `reverse_scores`), held equal to the reference.
 """
 
 from __future__ import annotations
@@ -52,19 +51,17 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
     log_population = arrays.derived["log_population"]
     warm = arrays.has_history(queries)
     out = np.empty((len(queries), len(cols)), dtype=DTYPE)
-    # Rows whose re-ranker multiplies LightFM by other signals need its standardised score on
-    # its own: one product gives it, and their first terms are added from it.
+    # Rows that multiply LightFM by other signals need it standardised: one product for them.
     interacting = (get("lightfm_distance", zeros) != 0) | (get("lightfm_country_pair", zeros) != 0)
     lightfm = None
     if interacting.any():
         rows = np.flatnonzero(interacting)
         left = np.hstack([arrays.user_embeddings[queries[rows]] / spread[rows, None],
                           (1.0 / spread[rows])[:, None]])
-        lightfm = left @ items.T - (mean[rows] / spread[rows])[:, None]
+        lightfm = left @ items.T
+        lightfm -= (mean[rows] / spread[rows])[:, None]
     # The column-only weights differ between the warm and cold parts: one product for each.
-    for kind_rows in (np.flatnonzero(warm), np.flatnonzero(~warm)):
-        if not len(kind_rows):
-            continue
+    for kind_rows in (rows for rows in (np.flatnonzero(warm), np.flatnonzero(~warm)) if len(rows)):
         first = kind_rows[0]
         key = (float(get("log_degree", zeros)[first]), float(get("log_population", zeros)[first]))
         cached = ready.right.get(key) if default else None
@@ -79,6 +76,11 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
         if lightfm is not None and interacting[kind_rows].any():
             done = kind_rows[interacting[kind_rows]]
             position = np.searchsorted(np.flatnonzero(interacting), done)
+            if len(done) == len(queries):  # every row: the same sums, no temporaries
+                np.multiply((scale * spread)[:, None], lightfm, out=out)
+                out += column_row[None, :]
+                out += offset[:, None]
+                continue
             standard = lightfm if len(position) == len(lightfm) else lightfm[position]
             out[done] = scale[done, None] * spread[done, None] * standard \
                 + column_row[None, :] + offset[done, None]
@@ -105,8 +107,7 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
 
 def add_dense_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray | None,
                     lightfm: np.ndarray | None, interacting: np.ndarray, get, zeros) -> None:
-    """The country, pair and interaction terms, a numpy pass each (`cols` None: the candidates;
-    `lightfm`: the standardised LightFM rows of the `interacting` queries)."""
+    """The country, pair and interaction terms, a numpy pass each (`cols` None: candidates)."""
     ready = prepared(arrays)
     columns = ready.candidates if cols is None else cols  # the kept arrays when None
     _add_country_terms(out, arrays, queries, columns, get, zeros)
@@ -270,8 +271,7 @@ _TRANSPOSED = {"adamic_adar": "adamic_adar", "three_hop": "three_hop",
 
 def _add_graph_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray, get,
                      zeros: np.ndarray, graph_out: dict | None = None) -> None:
-    """The sparse graph signals, summed as sparse rows, then added where they are non-zero
-    (and kept in `graph_out`, when given, on the many-queries path)."""
+    """The sparse graph signals, summed as sparse rows, added where non-zero (`graph_out`)."""
     names = {name for name in GRAPH if np.any(get(name, zeros))}
     if not names:
         return
