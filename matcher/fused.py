@@ -191,6 +191,19 @@ def _best(values, cells, count, depth, finite_only, heap):  # pragma: no cover -
     return size
 
 
+@numba.njit(**_OPTIONS)
+def ranked(values, count, heap, order):  # pragma: no cover - compiled
+    """order[:count] = the indices 0..count-1 best first: higher value, ties to the lower index
+    (a stable argsort of -values; a heap sort, which compiles far faster than numba's)."""
+    for index in range(count):
+        order[index] = index
+    _best(values, order, count, count, False, heap)
+    for place in range(count - 1, -1, -1):  # pop the worst into the last place
+        order[place] = heap[0]
+        heap[0] = heap[place]
+        _sift_down(heap, place, 0, values)
+
+
 _STRIDE = 16  # one cell in this many estimates the threshold
 
 

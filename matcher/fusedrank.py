@@ -24,7 +24,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from matcher.fused import _OPTIONS, _select
+from matcher.fused import _OPTIONS, _select, ranked
 from matcher.rank import PERCENTILE_FLOOR
 
 DEFERRED = -2  # a row these kernels leave to the caller
@@ -70,7 +70,8 @@ def _clipped(value):  # pragma: no cover - compiled
 def _pick(cells, values, count, country, k, cap, seen, out):  # pragma: no cover - compiled
     """Greedy capped top-k of the first `count` cells (ascending positions) by value, ties to
     the lower position (rank.top_k); picks into `out`, returns how many. `seen`: zeros."""
-    order = np.argsort(-values[:count], kind="mergesort")
+    order, heap = np.empty(count, dtype=np.int64), np.empty(count, dtype=np.int64)
+    ranked(values, count, heap, order)
     picked = 0
     for index in order:
         cell = cells[index]
@@ -177,7 +178,8 @@ def rank_mutual(stored, reverse, query_slots, query_positions, rows, positions, 
     seen = np.zeros(country.max() + 1, dtype=np.int64)
     for i in range(queries):
         row = stored[query_slots[i]].copy()
-        row[positions[i]] = scores[i]
+        for index in range(positions.shape[1]):
+            row[positions[i, index]] = scores[i, index]
         back, start = reverse[query_positions[i]], rows[i] * size
         count, missing = 0, False
         for cell in positions[i]:

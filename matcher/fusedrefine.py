@@ -15,7 +15,7 @@ import numba
 import numpy as np
 
 from matcher import fusedgraph
-from matcher.fused import _OPTIONS, top_positions
+from matcher.fused import _OPTIONS, ranked, top_positions
 from matcher.prepared import GRAPH, prepared
 from matcher.refine import part_for
 from matcher.signals import EARTH_RADIUS_KM, SIGNALS, user_moments
@@ -136,6 +136,7 @@ def _refine_rows(block, todo, found, counts, cells, part_of, codes, sizes, mean,
     signal = np.zeros(len(SIGNALS))
     z = np.zeros(codes.shape[1])
     logits = np.empty(found.shape[1], dtype=np.float32)
+    order, heap = np.empty(found.shape[1], dtype=np.int64), np.empty(found.shape[1], np.int64)
     scores = np.empty(found.shape[1], dtype=block.dtype)
     for slot in range(todo.shape[0]):
         size, part = counts[slot], part_of[slot]
@@ -184,7 +185,7 @@ def _refine_rows(block, todo, found, counts, cells, part_of, codes, sizes, mean,
                 total += max(z[knot_of[part, knot]] - knot_at[part, knot], 0.0) \
                     * knot_coef[part, knot]
             logits[index] = np.float32(total + intercept[part])
-        order = np.argsort(-logits[:size], kind="mergesort")  # ties: stage one's order
+        ranked(logits, size, heap, order)  # ties: stage one's order
         row = block[todo[slot]]
         for index in range(size):
             scores[index] = row[found[slot, index]]

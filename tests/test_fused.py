@@ -110,3 +110,13 @@ def test_transpose_into_writes_each_row_as_a_column():
     fused.transpose_into(out, block, rows, slots)
     np.testing.assert_array_equal(out[:, slots], block[rows].T)
     assert np.count_nonzero(out) == 4 * 300
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.sampled_from([0.0, 1.0, 2.5, -1.0]) | st.floats(-3, 3),
+                       min_size=1, max_size=80))
+def test_ranked_is_a_stable_argsort_of_minus_values(values):
+    row = np.array(values)
+    order = np.empty(len(row), dtype=np.int64)
+    fused.ranked(row, len(row), np.empty(len(row), dtype=np.int64), order)
+    assert order.tolist() == np.lexsort((np.arange(len(row)), -row)).tolist()
