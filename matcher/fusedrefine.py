@@ -42,7 +42,8 @@ def refine_block(arrays, queries: np.ndarray, block: np.ndarray, graph: dict) ->
     graph_values = _graph_at(arrays, queries, graph, todo, cells)
     derived = arrays.derived
     own = ready.partners_by_country_rows[rows].toarray().astype(np.float64)
-    near = (arrays.geo[rows] @ derived["binary"] @ derived["membership"]).toarray()
+    near = (arrays.geo.matrix[rows] @ derived["binary"].matrix
+            @ derived["membership"]).toarray()
     by_country = derived["partners_by_country"]
     mean, spread = user_moments(arrays, rows)
     table = _Parts.of(unique)
@@ -53,7 +54,8 @@ def refine_block(arrays, queries: np.ndarray, block: np.ndarray, graph: dict) ->
                  arrays.item_embeddings, arrays.item_biases, derived["lat_rad"],
                  derived["lon_rad"], derived["log_population"], ready.log_degree,
                  arrays.is_capital, arrays.country_index.astype(np.int64),
-                 ready.log_country_pairs)
+                 ready.log_country_pairs, ready.admin1_rows(rows),
+                 derived["admin1"].astype(np.int64))
     return block
 
 
@@ -108,12 +110,12 @@ class _Parts:
 
 _GRAPH_CODES = np.array([_CODE[name] for name in GRAPH], dtype=np.int64)
 (_LIGHTFM, _OWN, _NEAR, _THEIRS, _PAIR, _DISTANCE, _DEGREE, _POPULATION, _GAP, _CAPITAL,
- _SAME, _LIGHTFM_DISTANCE, _LIGHTFM_PAIR, _GAP_SQUARED, _DISTANCE_SQUARED) = (
+ _SAME, _LIGHTFM_DISTANCE, _LIGHTFM_PAIR, _GAP_SQUARED, _DISTANCE_SQUARED, _ADMIN1) = (
     _CODE[name] for name in (
         "lightfm", "country_affinity", "region_country", "candidate_affinity", "country_pair",
         "log_distance", "log_degree", "log_population", "size_gap", "both_capital",
         "same_country", "lightfm_distance", "lightfm_country_pair", "size_gap_squared",
-        "log_distance_squared"))
+        "log_distance_squared", "admin1_pair"))
 
 
 @numba.njit(**_OPTIONS)
@@ -129,7 +131,7 @@ def _refine_rows(block, todo, found, counts, cells, part_of, codes, sizes, mean,
                  knot_of, knot_at, knot_coef, intercept, graph_values, own, near, csc_ptr,
                  csc_idx, csc_val, users, user_mean, user_spread, rows, items, item_biases,
                  lat, lon, log_population, log_degree, is_capital, country,
-                 pairs):  # pragma: no cover - compiled
+                 pairs, admin1_rows, admin1):  # pragma: no cover - compiled
     """Stage two on each `todo` row of `block`: logits of its shortlist `found[slot,
     :counts[slot]]` (candidate rows `cells`), then the shortlist's scores handed out in their
     order (refine.reorder)."""
@@ -172,6 +174,7 @@ def _refine_rows(block, todo, found, counts, cells, part_of, codes, sizes, mean,
             signal[_GAP] = gap
             signal[_CAPITAL] = 1.0 if is_capital[query] and is_capital[cell] else 0.0
             signal[_SAME] = 1.0 if other == own_country else 0.0
+            signal[_ADMIN1] = admin1_rows[slot, admin1[cell]]
             signal[_LIGHTFM_DISTANCE] = standard * signal[_DISTANCE]
             signal[_LIGHTFM_PAIR] = standard * signal[_PAIR]
             signal[_GAP_SQUARED] = gap * gap

@@ -218,7 +218,7 @@ def test_serving_path_imports_no_lightfm_or_sklearn(model_dir):
 
 
 @pytest.mark.parametrize("refine_depth", [0, 20])
-def test_with_a_serving_index_a_recommendation_imports_no_pyarrow_pandas_or_scipy(
+def test_a_recommendation_imports_no_pyarrow_pandas_scipy_or_numba(
         tmp_path, refine_depth):
     """Regression: a fresh `twin with` imported scipy.sparse (about 0.1 s) to read a few graph
     rows; the one-query path reads raw CSR arrays (matcher.csr)."""
@@ -235,7 +235,7 @@ def test_with_a_serving_index_a_recommendation_imports_no_pyarrow_pandas_or_scip
         "    matcher.recommend(city)\n"
         "    matcher.recommend(city, mutual=False, per_country=None, include_domestic=True)\n"
         "    matcher.recommend(city, countries=['KR'], max_km=9000)\n"
-        "print(sorted(m for m in ('pyarrow', 'pandas', 'scipy') if m in sys.modules))\n"
+        "print(sorted(m for m in ('pyarrow', 'pandas', 'scipy', 'numba') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parent.parent)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from test_signals import random_arrays
 
 from matcher import fused, fusedgraph, scorer
+from matcher.csr import CSR
 from matcher.prepared import GRAPH
 
 
@@ -28,10 +29,10 @@ def _dense_rows(arrays, queries: np.ndarray) -> dict[str, np.ndarray]:
 def test_known_answer_on_a_path():
     """Partnerships along a path 0 - 1 - 2 - 3, neighbours (0, 3) at 2 and (1, 2) at 1."""
     arrays = random_arrays(0, n=4)
-    arrays.graph = sp.csr_matrix(np.array([[0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 1],
-                                           [0, 0, 1, 0]], dtype=float))
-    arrays.geo = sp.csr_matrix(np.array([[0, 0, 0, 2.0], [0, 0, 1.0, 0], [0, 1.0, 0, 0],
-                                         [2.0, 0, 0, 0]]))
+    arrays.graph = CSR.of(sp.csr_matrix(np.array([[0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 1],
+                                           [0, 0, 1, 0]], dtype=float)))
+    arrays.geo = CSR.of(sp.csr_matrix(np.array([[0, 0, 0, 2.0], [0, 0, 1.0, 0], [0, 1.0, 0, 0],
+                                         [2.0, 0, 0, 0]])))
     arrays.derived.clear()
     arrays.candidate_mask[:] = True
     rows = _dense_rows(arrays, np.array([0, 3]))
