@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -29,7 +30,7 @@ NPZ_KEYS = ("format", "shape", "indptr", "indices", "data")
 @dataclass(frozen=True, eq=False)
 class CSR:
     """A (rows, columns) matrix in compressed sparse row form; row i's entries are
-    indices[indptr[i]:indptr[i + 1]] with values data[...] (float64)."""
+    indices[indptr[i]:indptr[i + 1]] with values data[...] (float64, or as stored on disk)."""
 
     indptr: np.ndarray
     indices: np.ndarray
@@ -43,6 +44,8 @@ class CSR:
             raise ValueError(f"inconsistent CSR arrays for shape {self.shape}: indptr "
                              f"{len(self.indptr)}, indices {len(self.indices)}, data "
                              f"{len(self.data)}")
+        if len(self.indptr) and (int(self.indptr[0]) != 0 or np.any(np.diff(self.indptr) < 0)):
+            raise ValueError("CSR row pointers do not start at 0 and rise")
         if len(self.indices) and (int(self.indices.min()) < 0
                                   or int(self.indices.max()) >= columns):
             raise ValueError(f"CSR column indices outside 0..{columns - 1}")
@@ -170,12 +173,12 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     every member is stored uncompressed, else read by np.load(allow_pickle=False)."""
     try:
         mapped = _mapped_members(path)
-    except (zipfile.BadZipFile, struct.error, EOFError) as error:
+        if mapped:
+            return mapped
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (zipfile.BadZipFile, zlib.error, struct.error, EOFError) as error:
         raise ValueError(f"not a readable .npz archive ({error})") from error
-    if mapped:
-        return mapped
-    with np.load(path, allow_pickle=False) as archive:
-        return {name: archive[name] for name in archive.files}
 
 
 def _mapped_members(path: Path) -> dict[str, np.ndarray]:

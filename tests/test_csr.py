@@ -103,6 +103,20 @@ def test_read_npz_names_a_damaged_file_as_a_value_error(tmp_path, content):
         read_npz(tmp_path / "bad.npz")
 
 
+def test_a_corrupt_compressed_member_is_a_value_error(tmp_path):
+    """Regression: a bad CRC or deflate stream inside a compressed member raised zipfile's or
+    zlib's own errors, which the model loader did not turn into its message."""
+    from matcher.csr import read_npz
+
+    np.savez_compressed(tmp_path / "c.npz", values=np.arange(5000, dtype=np.float64))
+    content = bytearray((tmp_path / "c.npz").read_bytes())
+    middle = len(content) // 2
+    content[middle:middle + 64] = bytes(64)
+    (tmp_path / "c.npz").write_bytes(bytes(content))
+    with pytest.raises(ValueError, match=r"not a readable \.npz archive"):
+        read_npz(tmp_path / "c.npz")
+
+
 def test_read_npz_refuses_pickled_objects(tmp_path):
     from matcher.csr import read_npz
 
@@ -128,6 +142,8 @@ def test_inconsistent_arrays_are_refused():
         CSR(np.array([0, 2]), np.array([0]), np.array([1.0]), (1, 3))
     with pytest.raises(ValueError, match=r"column indices outside 0\.\.2"):
         CSR(np.array([0, 1]), np.array([3]), np.array([1.0]), (1, 3))
+    with pytest.raises(ValueError, match="row pointers do not start at 0 and rise"):
+        CSR(np.array([0, 2, 1, 2]), np.array([0, 1]), np.array([1.0, 1.0]), (3, 3))
 
 
 def test_near_country_reads_rows_of_the_symmetric_kernel_as_the_product_does(model_dir_refined):
