@@ -52,14 +52,9 @@ class CSR:
 
     @classmethod
     def of(cls, matrix) -> CSR:
-        """A CSR from a scipy sparse matrix or a dense array (float64 values), or a CSR as it
-        is."""
+        """A CSR from a scipy sparse matrix (float64 values), or a CSR as it is."""
         if isinstance(matrix, CSR):
             return matrix
-        if isinstance(matrix, np.ndarray):
-            rows, columns = np.nonzero(matrix)
-            indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(matrix)))])
-            return cls(indptr, columns, matrix[rows, columns].astype(np.float64), matrix.shape)
         matrix = matrix.tocsr()
         matrix.sort_indices()
         return cls(matrix.indptr, matrix.indices, matrix.data.astype(np.float64),
@@ -118,14 +113,18 @@ class CSR:
         return CSR(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
                    new_index[self.indices[kept]], self.data[kept], (self.shape[0], len(keep)))
 
-    def rows(self, rows: np.ndarray) -> CSR:
-        """The sub-matrix of the rows `rows`, in that order."""
+    def entries(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions of the rows' entries in indices/data, row after row; each row's count)."""
         rows = np.asarray(rows, dtype=np.int64)
         starts, stops = self.indptr[rows], self.indptr[rows + 1]
         lengths = stops - starts
-        cells = np.repeat(stops - lengths.cumsum(), lengths) + np.arange(lengths.sum())
+        return np.repeat(stops - lengths.cumsum(), lengths) + np.arange(lengths.sum()), lengths
+
+    def rows(self, rows: np.ndarray) -> CSR:
+        """The sub-matrix of the rows `rows`, in that order."""
+        cells, lengths = self.entries(rows)
         return CSR(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-                   self.indices[cells], self.data[cells], (len(rows), self.shape[1]))
+                   self.indices[cells], self.data[cells], (len(lengths), self.shape[1]))
 
     def dense_row(self, row: int) -> np.ndarray:
         """Row `row` as a dense (columns,) float64 vector."""

@@ -92,7 +92,7 @@ class Evidence:
 
         def group_block(group: str) -> tuple[CSR, list[str], np.ndarray]:
             columns = np.flatnonzero(labels == group)
-            block = CSR.of(model.features).columns(columns)
+            block = model.features.columns(columns)
             norms = np.sqrt(block.row_sums(squared=True))
             return block, [model.feature_names[c] for c in columns], norms
 
@@ -119,10 +119,10 @@ class Evidence:
         reference = self.reference(query)
         if block.shape[1] == 0 or norms[query] == 0:
             return np.zeros(len(reference)), np.zeros(len(rows))
-        vector = row_dots(block, np.array([query]), None)
+        vector = block.dense_row(query)
         sample = self._reference_blocks[group].matvec(vector)
         sample = sample[self.reference_rows != query]
-        picked = row_dots(block, np.asarray(rows, dtype=np.int64), vector)
+        picked = block.rows(rows).matvec(vector)
 
         def scale(dots: np.ndarray, at: np.ndarray) -> np.ndarray:
             return dots / np.where(norms[at] > 0, norms[at] * norms[query], 1.0)
@@ -174,16 +174,3 @@ class Evidence:
             self._anchor_cache[query] = cached
         return cached, "neighbour"
 
-
-def row_dots(matrix: CSR, rows: np.ndarray, vector: np.ndarray | None) -> np.ndarray:
-    """matrix[rows] @ vector, each row's products summed in order as scipy does (the same
-    bits) without building matrix[rows]; vector None: the one row, dense."""
-    starts, stops = matrix.indptr[rows], matrix.indptr[rows + 1]
-    lengths = stops - starts
-    cells = np.repeat(stops - lengths.cumsum(), lengths) + np.arange(lengths.sum())
-    if vector is None:
-        return np.bincount(matrix.indices[cells], weights=matrix.data[cells],
-                           minlength=matrix.shape[1]).astype(np.float64, copy=False)
-    products = matrix.data[cells] * vector[matrix.indices[cells]]
-    return np.bincount(np.repeat(np.arange(len(rows)), lengths), weights=products,
-                       minlength=len(rows)).astype(np.float64, copy=False)

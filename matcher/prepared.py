@@ -185,13 +185,18 @@ class Prepared:
         kept per region: the admin1_pair signal of a query in `region` (a count over the
         graph's entries, as partners_in)."""
         if region not in self._admin1_rows:
-            admin1 = self.arrays.derived["admin1"]
-            graph = self.arrays.graph
-            from_region = admin1[graph.row_of_entry] == region
-            counts = np.bincount(admin1[graph.indices[from_region]],
+            from_admin1, to_admin1 = self.entry_admin1
+            counts = np.bincount(to_admin1[from_admin1 == region],
                                  minlength=self.arrays.derived["n_admin1"])
             self._admin1_rows[region] = np.log1p(counts.astype(np.float64))
         return self._admin1_rows[region]
+
+    @cached_property
+    def entry_admin1(self) -> tuple[np.ndarray, np.ndarray]:
+        """The first-level regions of each graph entry's two cities, (nnz,) each (as
+        partner_countries, once per model rather than per region)."""
+        admin1, graph = self.arrays.derived["admin1"], self.arrays.graph
+        return admin1[graph.row_of_entry], admin1[graph.indices]
 
     def admin1_rows(self, queries: np.ndarray) -> np.ndarray:
         """(q, regions): admin1_row of each query's region."""
@@ -377,9 +382,7 @@ def sum_rows(matrix: CSR, rows: np.ndarray, weights: np.ndarray, n: int) -> RowS
     """sum_i weights[i] * matrix[rows[i]] as a dense (n,) vector, with the cells touched."""
     if not len(rows):
         return RowSum(_zeros(n), np.empty(0, dtype=np.int64))
-    starts, stops = matrix.indptr[rows], matrix.indptr[rows + 1]
-    lengths = stops - starts
-    positions = np.repeat(stops - lengths.cumsum(), lengths) + np.arange(lengths.sum())
+    positions, lengths = matrix.entries(rows)
     values = matrix.data[positions] * np.repeat(weights, lengths)
     touched = matrix.indices[positions]
     summed = np.bincount(touched, weights=values, minlength=n).astype(np.float64, copy=False)

@@ -22,7 +22,7 @@ matrices = st.builds(random_matrix, seed=st.integers(0, 10_000), rows=st.integer
 
 def test_a_known_matrix_reads_row_by_row():
     dense = np.array([[0.0, 2.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 3.0]])
-    matrix = CSR.of(dense)
+    matrix = CSR.of(sp.csr_matrix(dense))
     assert matrix.shape == (3, 3) and matrix.nnz == 3
     assert matrix.row(0).tolist() == [1] and matrix.row_values(0).tolist() == [2.0]
     assert matrix.row(1).tolist() == []
