@@ -9,14 +9,15 @@ one-query path would, expanding past the shortlist where its bound fails: one-si
 queries no list holds in the worker that scored them, mutual rows of candidate queries once
 every block is done. Their reverse scores s(j -> q) are read from the stage-one forward rows
 of the candidate cities (the reverse side reads stage one everywhere), which the batch keeps
-twice, as rows and transposed (float32, candidates asked x candidates: 2 GB each for every
-city of the snapshot), so a full batch scores every pair once. A row that needs a city the
+(float32, candidates asked x candidates: 2 GB for every city of the snapshot), so a full
+batch scores every pair once. A row that needs a city the
 batch did not keep (a partial batch) is ranked from its shortlist in numpy (`_rank_block`),
 or by the one-query path (`Matcher.pick`) where the shortlist's bound fails."""
 
 from __future__ import annotations
 
 import ctypes
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -144,7 +145,7 @@ class _Ranking:
 def top_lists(matcher, rows: np.ndarray, spec: rank.Filters,
               threads: int = 2) -> list[np.ndarray]:
     """Ranked candidate rows for each query row, equal to the one-query path's picks."""
-    from matcher import fused, fusedrank
+    from matcher import fusedrank
 
     arrays = matcher.model.arrays
     ready = prepared(arrays)
@@ -155,11 +156,10 @@ def top_lists(matcher, rows: np.ndarray, spec: rank.Filters,
     rows = asked[order]
     query_position = ready.positions[rows]
     candidates = ready.candidates
-    # Forward rows of queries that are candidates are the reverse rows of everyone else: kept
-    # as they are (a row to rank) and transposed (a row of reverse scores s(j -> q)).
+    # Forward rows of queries that are candidates: a row to rank, and the reverse scores
+    # s(j -> q) of everyone else (column q of candidate j's row).
     stored_rows = np.flatnonzero(query_position >= 0) if spec.mutual else np.empty(0, int)
     stored = _small_pages((len(stored_rows), len(candidates)))
-    reverse = _small_pages((len(candidates) if len(stored_rows) else 0, len(stored_rows)))
     store_index = np.full(arrays.n_cities, -1, dtype=np.int64)
     store_index[rows[stored_rows]] = np.arange(len(stored_rows))
     # At least stage two's depth: a kept row plus the shortlist's final scores is the final row.
@@ -176,7 +176,6 @@ def top_lists(matcher, rows: np.ndarray, spec: rank.Filters,
         if len(stored_rows) and (slots >= 0).any():
             keep = np.flatnonzero(slots >= 0)
             stored[slots[keep]] = block[keep]
-            fused.transpose_into(reverse, block, keep, slots[keep])
         picks, counts = fusedrank.rank_forward(
             final, chunk, slots >= 0, part.positions, part.outside, how.flat, how.levels,
             how.steps, how.country, how.k, how.cap, spec.mutual)
@@ -185,21 +184,8 @@ def top_lists(matcher, rows: np.ndarray, spec: rank.Filters,
     with ThreadPoolExecutor(max_workers=threads) as pool, _reused_blocks():
         blocks = list(pool.map(work, range(0, len(rows), BLOCK)))
         if spec.mutual:
-            slot_of = store_index[candidates]
-            by_level = np.ascontiguousarray(matcher.model.quantiles[candidates].T)
-
-            def mutual(index: int) -> None:
-                part, picks, counts = blocks[index]
-                todo = np.flatnonzero(counts == fusedrank.DEFERRED)
-                if len(todo):
-                    queries = part.queries[todo]
-                    picks[todo], counts[todo] = fusedrank.rank_mutual(
-                        stored, reverse, store_index[queries], ready.positions[queries],
-                        queries, part.positions[todo], part.scores[todo], part.outside[todo],
-                        how.flat, candidates, slot_of, by_level, how.levels, how.steps,
-                        how.country, how.k, how.cap)
-
-            list(pool.map(mutual, range(len(blocks))))
+            _rank_mutual(pool, blocks, stored, store_index, ready,
+                         np.ascontiguousarray(matcher.model.quantiles[candidates].T), how)
     kept = _Kept(stored, store_index)
     results: list[np.ndarray] = []
     for part, picks, counts in blocks:
@@ -217,6 +203,62 @@ def top_lists(matcher, rows: np.ndarray, spec: rank.Filters,
     for position, picked in zip(order.tolist(), results, strict=True):
         answers[position] = picked
     return answers
+
+
+TILE = 256  # query positions whose reverse scores are copied into rows at once
+
+
+def _rank_mutual(pool, blocks: list, stored: np.ndarray, store_index: np.ndarray, ready,
+                 by_level: np.ndarray, how: _Ranking) -> None:
+    """Mutual picks of every row the forward pass left (candidate queries), written into the
+    blocks' picks and counts. Rows go by query position, TILE positions at a time: the kept
+    rows' columns for those positions are copied into rows once (fusedrank.columns_as_rows),
+    so each query reads its reverse scores s(j -> q) from one contiguous row."""
+    from matcher import fusedrank
+
+    todo = [np.flatnonzero(counts == fusedrank.DEFERRED) for _, _, counts in blocks]
+    if not sum(len(rows) for rows in todo):
+        return
+    parts = [(part, rows) for (part, _, _), rows in zip(blocks, todo, strict=True)]
+    queries = np.concatenate([part.queries[rows] for part, rows in parts])
+    order = np.argsort(ready.positions[queries], kind="stable")
+    queries = queries[order]
+    positions = np.concatenate([part.positions[rows] for part, rows in parts])[order]
+    scores = np.concatenate([part.scores[rows] for part, rows in parts])[order]
+    outside = np.concatenate([part.outside[rows] for part, rows in parts])[order]
+    query_positions = ready.positions[queries]
+    tiles = query_positions // TILE
+    bounds = np.flatnonzero(np.diff(tiles)) + 1
+    spans = list(zip(np.r_[0, bounds].tolist(), np.r_[bounds, len(queries)].tolist(),
+                     strict=True))
+    slot_of = store_index[ready.candidates]
+    local = threading.local()
+
+    def run(span: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        low, high = span
+        first = int(tiles[low]) * TILE
+        width = min(TILE, stored.shape[1] - first)
+        if getattr(local, "tile", None) is None:
+            local.tile = np.empty((TILE, len(stored)), dtype=stored.dtype)
+        fusedrank.columns_as_rows(stored, first, width, local.tile)
+        chunk = queries[low:high]
+        return fusedrank.rank_mutual(
+            stored, local.tile, first, store_index[chunk], query_positions[low:high], chunk,
+            positions[low:high], scores[low:high], outside[low:high], how.flat,
+            ready.candidates, slot_of, by_level, how.levels, how.steps, how.country, how.k,
+            how.cap)
+
+    picks = np.empty((len(queries), how.k), dtype=np.int64)
+    counts = np.empty(len(queries), dtype=np.int64)
+    for (low, high), (tile_picks, tile_counts) in zip(spans, pool.map(run, spans),
+                                                       strict=True):
+        picks[low:high], counts[low:high] = tile_picks, tile_counts
+    picks[order], counts[order] = picks.copy(), counts.copy()  # back to the blocks' order
+    start = 0
+    for (_, block_picks, block_counts), rows in zip(blocks, todo, strict=True):
+        block_picks[rows] = picks[start:start + len(rows)]
+        block_counts[rows] = counts[start:start + len(rows)]
+        start += len(rows)
 
 
 @dataclass

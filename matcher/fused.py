@@ -279,16 +279,3 @@ def mask_and_shortlist(block, final, query_country, column_country, mask_domesti
             scores[i, place] = values[heap[place + 1]]
     return positions, scores, outside
 
-
-@numba.njit(**_OPTIONS)
-def transpose_into(out, block, rows, slots):  # pragma: no cover - compiled
-    """out[:, slots[r]] = block[rows[r]] for each r: a block's rows written as columns of a
-    (columns, kept) matrix, 256 columns at a time (their lines stay in cache while every row
-    writes its slot)."""
-    columns = block.shape[1]
-    for begin in range(0, columns, 256):
-        end = min(begin + 256, columns)
-        for index in range(rows.shape[0]):
-            source, slot = block[rows[index]], slots[index]
-            for column in range(begin, end):
-                out[column, slot] = source[column]

@@ -102,16 +102,6 @@ def test_batch_shortlist_of_a_wide_row_takes_the_sampled_threshold_path():
         assert found[i, :counts[i]].tolist() == refine.top_positions(block[i], 100).tolist()
 
 
-def test_transpose_into_writes_each_row_as_a_column():
-    rng = np.random.default_rng(5)
-    block = rng.normal(size=(6, 300)).astype(np.float32)  # more than one run of 256 columns
-    rows, slots = np.array([0, 2, 3, 5]), np.array([7, 1, 4, 0])
-    out = np.zeros((300, 8), dtype=np.float32)
-    fused.transpose_into(out, block, rows, slots)
-    np.testing.assert_array_equal(out[:, slots], block[rows].T)
-    assert np.count_nonzero(out) == 4 * 300
-
-
 @settings(max_examples=60, deadline=None)
 @given(values=st.lists(st.sampled_from([0.0, 1.0, 2.5, -1.0]) | st.floats(-3, 3),
                        min_size=1, max_size=80))

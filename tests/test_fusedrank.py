@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher import batch, fused, fusedrank, percentiles, rank
+from matcher import batch, fusedrank, percentiles, rank
 
 LEVELS = percentiles.quantile_levels(21)
 STEPS = np.diff(LEVELS)
@@ -87,7 +87,7 @@ def test_rank_forward_equals_ranking_every_cell(seed, k, cap, width, mutual):
 @given(seed=st.integers(0, 10_000), k=st.integers(1, 8), cap=st.integers(1, 4),
        width=st.integers(1, 12), kept_share=st.sampled_from([1.0, 1.0, 0.7]))
 def test_rank_mutual_equals_ranking_every_cell(seed, k, cap, width, kept_share):
-    """Candidates ask candidates: stage-one rows s(j -> q) kept as rows and transposed, final
+    """Candidates ask candidates: stage-one rows kept (s(j -> q) is column q of row j), final
     rows differing inside the shortlist; a row that needs a city not kept is DEFERRED."""
     rng = np.random.default_rng(seed)
     n = 30
@@ -101,13 +101,17 @@ def test_rank_mutual_equals_ranking_every_cell(seed, k, cap, width, kept_share):
     for i in range(n):
         final[i, part.positions[i]] = part.scores[i]
     slot_of = np.where(rng.random(n) < kept_share, np.arange(n), -1)
-    reverse = np.zeros((n, n), dtype=np.float32)
-    fused.transpose_into(reverse, stage_one, np.arange(n), np.arange(n))
     by_level = np.ascontiguousarray(table.T)
-    picks, counts = fusedrank.rank_mutual(
-        stage_one, reverse, np.arange(n), np.arange(n), np.arange(n), part.positions,
-        part.scores, part.outside, table.reshape(-1), np.arange(n), slot_of, by_level, LEVELS,
-        STEPS, country, k, cap)
+    picks, counts = np.empty((n, k), dtype=np.int64), np.empty(n, dtype=np.int64)
+    tile = np.full((16, n), np.nan, dtype=np.float32)
+    for first in (0, 16):  # two tiles of query positions, the second one short
+        width = min(16, n - first)
+        fusedrank.columns_as_rows(stage_one, first, width, tile)
+        span = np.arange(first, first + width)
+        picks[span], counts[span] = fusedrank.rank_mutual(
+            stage_one, tile, first, span, span, span, part.positions[span], part.scores[span],
+            part.outside[span], table.reshape(-1), np.arange(n), slot_of, by_level, LEVELS,
+            STEPS, country, k, cap)
     for q in range(n):
         if counts[q] == fusedrank.DEFERRED:
             assert (slot_of < 0).any()
@@ -118,3 +122,12 @@ def test_rank_mutual_equals_ranking_every_cell(seed, k, cap, width, kept_share):
         values = rank.combine_sides(f, r, True)
         values[~np.isfinite(final[q])] = -np.inf
         assert picks[q, :counts[q]].tolist() == _reference(values, country, k, cap)
+
+
+def test_columns_as_rows_copies_a_window_of_columns():
+    rng = np.random.default_rng(5)
+    stored = rng.normal(size=(70, 40)).astype(np.float32)  # more than one run of 64 rows
+    out = np.zeros((8, 70), dtype=np.float32)
+    fusedrank.columns_as_rows(stored, 30, 7, out)
+    np.testing.assert_array_equal(out[:7], stored[:, 30:37].T)
+    assert not out[7].any()  # past the window: untouched

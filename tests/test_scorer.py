@@ -107,6 +107,19 @@ def test_batch_shortlist_falls_back_when_the_bound_fails(matcher, monkeypatch):
         one_at_a_time(matcher, rows, spec)
 
 
+@pytest.mark.parametrize("asked", ["every city", "every other city"])
+def test_mutual_tiles_of_query_positions_give_the_same_lists(matcher, monkeypatch, asked):
+    """Mutual rows are ranked TILE query positions at a time (reverse scores copied into rows
+    per tile): tiles of 3, a short last tile and a partial batch change no list."""
+    monkeypatch.setattr(batch, "TILE", 3)
+    rows = np.arange(matcher.model.n_cities)
+    rows = rows if asked == "every city" else rows[::2]
+    for per_country in (None, 1):
+        spec = matcher.make_filters(4, per_country=per_country, mutual=True)
+        assert [p.tolist() for p in batch.top_lists(matcher, rows, spec)] == \
+            one_at_a_time(matcher, rows, spec)
+
+
 def test_filters_the_batch_does_not_handle_go_through_the_one_query_path(matcher):
     spec = matcher.make_filters(4, min_population=100_000, max_km=5000)
     assert not batch.supported(spec)
