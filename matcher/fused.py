@@ -27,6 +27,7 @@ from matcher.prepared import prepared
 from matcher.signals import EARTH_RADIUS_KM
 
 _OPTIONS = {"nogil": True, "cache": True, "fastmath": False, "error_model": "numpy"}
+COLUMN_TILE = 2048  # columns of a block whose log distances are made at once (1 MB for 64 rows)
 
 
 def add_dense_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray | None,
@@ -53,40 +54,51 @@ def add_dense_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarr
     weights = np.stack([get(name, zeros) for name in _ROW_WEIGHTS]).astype(np.float64)
     capital = get("both_capital", zeros) * arrays.is_capital[queries]
     weights[_ROW_WEIGHTS.index("both_capital")] = capital
-    distance = np.empty((0, 0))
-    if np.any(weights[3:5]) or np.any(get("lightfm_distance", zeros)):
-        distance = np.empty_like(out)
-        lat_rows, _, lon_rows, _ = ready.trig
-        _half_chord(distance, lat_rows[queries], column_side["lat"], lon_rows[queries],
-                    column_side["lon"])
-        np.arcsin(distance, out=distance)  # the rest of scorer._log_distance, vectorised
-        distance *= scorer.DTYPE(2.0 * EARTH_RADIUS_KM)
-        np.log1p(distance, out=distance)
     lightfm_row = np.full(len(queries), -1, dtype=np.int64)
     if lightfm is None:
         lightfm = np.empty((0, 0))
     else:
         lightfm_row[np.flatnonzero(interacting)] = np.arange(len(lightfm))
-    _dense_kernel(out, distance, np.ascontiguousarray(lightfm), lightfm_row, table,
-                  column_group.astype(np.int64), ready.candidate_countries.astype(np.int64),
-                  in_country,
-                  inverse.astype(np.int64), weights,
-                  arrays.derived["log_population"][queries].astype(np.float64),
-                  column_side["log_population"].astype(np.float64),
-                  column_side["is_capital"].astype(np.bool_),
-                  ready.log_country_pairs.astype(np.float64), query_countries)
+    lightfm = np.ascontiguousarray(lightfm)
+    needs_distance = bool(np.any(weights[3:5]) or np.any(get("lightfm_distance", zeros)))
+    lat_rows, _, lon_rows, _ = ready.trig
+    lat_rows, lon_rows = lat_rows[queries], lon_rows[queries]
+    scratch = np.empty(len(queries) * COLUMN_TILE if needs_distance else 0)
+    empty = np.empty((0, 0))
+    group, countries = column_group.astype(np.int64), ready.candidate_countries.astype(np.int64)
+    query_population = arrays.derived["log_population"][queries].astype(np.float64)
+    column_population = column_side["log_population"].astype(np.float64)
+    column_capital = column_side["is_capital"].astype(np.bool_)
+    pairs = ready.log_country_pairs.astype(np.float64)
+    inverse = inverse.astype(np.int64)
+    # Column tiles of about 1 MB: the log distances are made and read while in cache.
+    for begin in range(0, len(candidates), COLUMN_TILE):
+        end = min(begin + COLUMN_TILE, len(candidates))
+        distance = empty
+        if needs_distance:
+            distance = scratch[:len(queries) * (end - begin)].reshape(len(queries), end - begin)
+            _half_chord(distance, lat_rows, column_side["lat"], lon_rows, column_side["lon"],
+                        begin)
+            np.arcsin(distance, out=distance)  # the rest of scorer._log_distance, vectorised
+            distance *= scorer.DTYPE(2.0 * EARTH_RADIUS_KM)
+            np.log1p(distance, out=distance)
+        _dense_kernel(out, begin, end, distance, lightfm, lightfm_row, table, group, countries,
+                      in_country, inverse, weights, query_population, column_population,
+                      column_capital, pairs, query_countries)
 
 
 @numba.njit(**_OPTIONS)
-def _half_chord(out, lat_rows, lat_columns, lon_rows, lon_columns):  # pragma: no cover
-    """sqrt(min(sin^2(dlat/2) + cos cos sin^2(dlon/2), 1)) per cell, from the bilinear forms of
-    scorer._log_distance in one pass (its two products, squares, sum, clip and root)."""
+def _half_chord(out, lat_rows, lat_columns, lon_rows, lon_columns, begin):  # pragma: no cover
+    """sqrt(min(sin^2(dlat/2) + cos cos sin^2(dlon/2), 1)) per cell of columns begin, begin +
+    1, ..., from the bilinear forms of scorer._log_distance in one pass (its two products,
+    squares, sum, clip and root)."""
     for i in range(out.shape[0]):
         lat_0, lat_1 = lat_rows[i, 0], lat_rows[i, 1]
         lon_0, lon_1 = lon_rows[i, 0], lon_rows[i, 1]
         for j in range(out.shape[1]):
-            north = lat_0 * lat_columns[0, j] + lat_1 * lat_columns[1, j]
-            east = lon_0 * lon_columns[0, j] + lon_1 * lon_columns[1, j]
+            column = begin + j
+            north = lat_0 * lat_columns[0, column] + lat_1 * lat_columns[1, column]
+            east = lon_0 * lon_columns[0, column] + lon_1 * lon_columns[1, column]
             out[i, j] = np.sqrt(min(north * north + east * east, 1.0))
 
 
@@ -97,14 +109,16 @@ _ROW_WEIGHTS = ("candidate_affinity", "size_gap_squared", "size_gap", "log_dista
 
 
 @numba.njit(**_OPTIONS)
-def _dense_kernel(out, distance, lightfm, lightfm_row, table, column_group, column_country,
-                  in_country, in_country_row, weights, query_population, column_population,
-                  column_capital, pairs, query_country):  # pragma: no cover - compiled
-    """out += the terms of scorer.add_dense_terms, cell by cell, in its order: country table
+def _dense_kernel(out, begin, end, distance, lightfm, lightfm_row, table, column_group,
+                  column_country, in_country, in_country_row, weights, query_population,
+                  column_population, column_capital, pairs,
+                  query_country):  # pragma: no cover - compiled
+    """out[:, begin:end] += the terms of scorer.add_dense_terms (`distance`: the log distances
+    of those columns), cell by cell, in its order: country table
     (read at `column_group`: each column's country, or its region for a region table),
     candidate affinity, size gap squared, size gap, log distance squared, log distance, both
     capital, then lightfm * (pair weight * country pair + distance weight * log distance)."""
-    rows, columns = out.shape
+    rows = out.shape[0]
     has_distance = distance.shape[0] > 0
     for i in range(rows):
         affinity = weights[0, i]
@@ -116,7 +130,7 @@ def _dense_kernel(out, distance, lightfm, lightfm_row, table, column_group, colu
         interaction = lightfm_row[i]
         affinity_row = in_country[in_country_row[i]]
         country_of_query = query_country[i]
-        for j in range(columns):
+        for j in range(begin, end):
             country = column_country[j]
             value = out[i, j] + table[i, column_group[j]]
             value += affinity * affinity_row[j]
@@ -126,7 +140,7 @@ def _dense_kernel(out, distance, lightfm, lightfm_row, table, column_group, colu
             value += size * gap
             log_km = 0.0
             if has_distance:
-                log_km = distance[i, j]
+                log_km = distance[i, j - begin]
                 if far_squared != 0.0:
                     value += far_squared * (log_km * log_km)
                 value += log_km * far

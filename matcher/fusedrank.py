@@ -26,7 +26,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from matcher.fused import _OPTIONS, _select, ranked
+from matcher.fused import _OPTIONS, _best, _select, ranked
 from matcher.rank import PERCENTILE_FLOOR
 
 DEFERRED = -2  # a row these kernels leave to the caller
@@ -106,6 +106,35 @@ def _lowest(values, cells, picked_cells, count, picked):  # pragma: no cover - c
 
 
 @numba.njit(**_OPTIONS)
+def _pick_forward(row, cells, count, flat, start, levels, steps, mutual, country, k, cap, seen,
+                  out, heap, top, values):  # pragma: no cover - compiled
+    """_pick of cells[:count] (finite, any order) by forward value, into `out`; returns the
+    count and the k-th value. The value never falls as the score rises, so the best `depth`
+    cells by score decide when the next one's value is below their k-th pick (4k cells,
+    then four times as many): most rows read 40 of their shortlist's 256."""
+    depth = 4 * k
+    while depth < count:
+        _best(row, cells, count, depth + 1, True, heap)  # heap[0]: the next best cell
+        for index in range(depth):
+            top[index] = heap[index + 1]
+        top[:depth].sort()
+        for index in range(depth):
+            values[index] = _forward_value(row[top[index]], flat, start, levels, steps, mutual)
+        picked = _pick(top, values, depth, country, k, cap, seen, out)
+        if picked == k:
+            lowest = _lowest(values, top, out, depth, picked)
+            if lowest > _forward_value(row[heap[0]], flat, start, levels, steps, mutual):
+                return picked, lowest
+        out[:] = -1
+        depth *= 4
+    cells[:count].sort()
+    for index in range(count):
+        values[index] = _forward_value(row[cells[index]], flat, start, levels, steps, mutual)
+    picked = _pick(cells, values, count, country, k, cap, seen, out)
+    return picked, _lowest(values, cells, out, count, picked) if picked == k else 0.0
+
+
+@numba.njit(**_OPTIONS)
 def rank_forward(final, rows, skip, positions, outside, flat, levels, steps, country, k, cap,
                  mutual):  # pragma: no cover - compiled
     """Picks (candidate positions, -1 padded) and their counts for each row of `final` whose
@@ -132,14 +161,12 @@ def rank_forward(final, rows, skip, positions, outside, flat, levels, steps, cou
                 cells[count] = cell
                 count += 1
         while True:
-            cells[:count].sort()
-            for index in range(count):
-                values[index] = _forward_value(row[cells[index]], flat, start, levels, steps,
-                                               mutual)
-            picked = _pick(cells, values, count, country, k, cap, seen, picks[i])
+            picked, lowest = _pick_forward(row, cells, count, flat, start, levels, steps,
+                                           mutual, country, k, cap, seen, picks[i], heap,
+                                           scratch, values)
             if not np.isfinite(bound) or (
-                    picked == k and _lowest(values, cells, picks[i], count, picked)
-                    > _forward_value(bound, flat, start, levels, steps, mutual)):
+                    picked == k and lowest > _forward_value(bound, flat, start, levels, steps,
+                                                            mutual)):
                 counts[i] = picked
                 break
             picks[i, :] = -1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -65,7 +66,7 @@ def _scores(rng, rows: int, columns: int) -> np.ndarray:
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000), k=st.integers(1, 8), cap=st.integers(1, 4),
-       width=st.integers(1, 12), mutual=st.booleans())
+       width=st.integers(1, 30), mutual=st.booleans())
 def test_rank_forward_equals_ranking_every_cell(seed, k, cap, width, mutual):
     rng = np.random.default_rng(seed)
     rows, columns = 6, 40
@@ -81,6 +82,21 @@ def test_rank_forward_equals_ranking_every_cell(seed, k, cap, width, mutual):
         values = rank.combine_sides(f, np.zeros_like(f), True) if mutual else f
         values[~np.isfinite(final[i])] = -np.inf
         assert picks[i, :counts[i]].tolist() == _reference(values, country, k, cap)
+
+
+@pytest.mark.parametrize("mutual", [False, True])
+def test_rank_forward_breaks_ties_of_value_by_position_not_score(mutual):
+    """Scores below every quantile of the row all have percentile 0: a tie the picks break
+    to the lowest positions, whatever the scores (regression: reading only the best cells by
+    score, as the pruned ranking does, must not decide such ties by score)."""
+    rng = np.random.default_rng(3)
+    final = rng.normal(size=(1, 60)).astype(np.float32)
+    table = np.sort(rng.uniform(10, 20, size=(1, len(LEVELS))), axis=1).astype(np.float32)
+    part = batch._shortlist(final, np.arange(1), 50)
+    picks, counts = fusedrank.rank_forward(
+        final, np.arange(1), np.zeros(1, dtype=bool), part.positions, part.outside,
+        table.reshape(-1), LEVELS, STEPS, np.arange(60) % 7, 3, 3, mutual)
+    assert picks[0, :counts[0]].tolist() == [0, 1, 2]
 
 
 @settings(max_examples=40, deadline=None)
