@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from matcher.prepared import GRAPH, Prepared, positions_in, prepared, query_weights
+from matcher.rowproduct import row_product
 from matcher.signals import EARTH_RADIUS_KM, user_moments
 
 if TYPE_CHECKING:  # imported where blocks are multiplied; a single query needs no scipy
@@ -58,7 +59,7 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
         rows = np.flatnonzero(interacting)
         left = np.hstack([arrays.user_embeddings[queries[rows]] / spread[rows, None],
                           (1.0 / spread[rows])[:, None]])
-        lightfm = left @ items.T
+        lightfm = row_product(left, items.T) if len(queries) == 1 else left @ items.T
         lightfm -= (mean[rows] / spread[rows])[:, None]
     # The column-only weights differ between the warm and cold parts: one product for each.
     for kind_rows in (rows for rows in (np.flatnonzero(warm), np.flatnonzero(~warm)) if len(rows)):
@@ -88,7 +89,9 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
             if not len(kind_rows):
                 continue
         left = users[kind_rows].astype(DTYPE)
-        if len(kind_rows) == len(queries):
+        if len(queries) == 1:  # one query: kept in this thread (see matcher.rowproduct)
+            row_product(left, right, out=out)
+        elif len(kind_rows) == len(queries):
             np.matmul(left, right, out=out)
         else:
             out[kind_rows] = left @ right
