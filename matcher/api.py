@@ -303,9 +303,8 @@ class Matcher:
         """
         model = self.model
         levels, quantiles = model.quantile_levels, model.quantiles[query]
-        forward = np.zeros_like(scores)
-        reverse = np.zeros_like(forward)
-        ranking = np.zeros_like(forward)
+        # np.zeros, not zeros_like: calloc'd pages, only those the shortlist touches are written
+        forward, reverse, ranking = (np.zeros(scores.shape, scores.dtype) for _ in range(3))
         eligible_rows = np.flatnonzero(mask)  # ascending: position order is row order
         values = scores[eligible_rows]
         available = len(eligible_rows)
@@ -324,7 +323,8 @@ class Matcher:
                 inside = values >= threshold
             rows = eligible_rows[inside & ~done]  # only the rows new to the shortlist
             complete = bool(inside.all())
-            asked = scores[rows] if complete else np.append(scores[rows], values[~inside].max())
+            asked = scores[rows] if complete else \
+                np.append(scores[rows], np.max(values, where=~inside, initial=-np.inf))
             found = rank.percentile_in_row(quantiles, levels, asked)  # and the best outside's
             forward[rows] = found[:len(rows)]
             reverse[rows] = reverse_of(rows, cache)

@@ -40,13 +40,12 @@ def deepest(rerank: dict) -> int:
 
 
 def hinge_design(standardised: np.ndarray, knots: list[list[float]]) -> np.ndarray:
-    """[z, max(0, z_s - knot) for each signal s and knot]: stage two's design matrix."""
-    columns = [standardised]
-    for position, signal_knots in enumerate(knots):
-        if signal_knots:
-            column = standardised[:, position, None]
-            columns.append(np.maximum(column - np.asarray(signal_knots)[None, :], 0.0))
-    return np.hstack(columns)
+    """[z, max(0, z_s - knot) for each signal s and knot]: stage two's design matrix (every
+    hinge in one pass: each signal's column repeated once per knot)."""
+    positions = [position for position, signal_knots in enumerate(knots) for _ in signal_knots]
+    flat = np.array([knot for signal_knots in knots for knot in signal_knots], dtype=np.float64)
+    hinges = np.subtract(standardised[:, positions], flat)
+    return np.hstack([standardised, np.maximum(hinges, 0.0, out=hinges)])
 
 
 def stage_two(refine: dict, values: dict[str, np.ndarray]) -> np.ndarray:
