@@ -268,24 +268,34 @@ class Matcher:
         lightfm, geo_cf = scoring.subscore_signals(model.arrays, query, ev.reference_rows,
                                                    picks)
         subs = subscores(ev, query, picks, lightfm, geo_cf, reverse[picks])
+        rows = picks.tolist()  # Python numbers, each read once (the same values as float(x[j]))
+        at = {name: values[picks].tolist() for name, values in (
+            ("geonameid", model.geonameids), ("country_code", ev.country_codes), ("lat", ev.lat),
+            ("lon", ev.lon), ("population", ev.populations), ("score", ranking),
+            ("forward", forward), ("reverse", reverse))}
+        per_pick = {"distance": distances, "probability": probability, **subs}
+        per_pick = {name: np.asarray(values).tolist() for name, values in per_pick.items()}
         matches = tuple(
             Match(
-                rank=position + 1, geonameid=int(model.geonameids[j]), name=ev.names[j],
-                country_code=str(ev.country_codes[j]), admin1=self.lookup.admin1[j],
-                lat=float(ev.lat[j]), lon=float(ev.lon[j]), population=int(ev.populations[j]),
-                distance_km=round(float(distances[position]), 1),
-                score=round(float(ranking[j]), 6),
-                compatibility=round(100 * float(probability[position]), 1),
-                performance=round(float(subs["performance"][position]), 1),
-                appetite=round(float(subs["appetite"][position]), 1),
-                synergies=round(float(subs["synergies"][position]), 1),
-                query_ranks_partner=round(float(forward[j]), 6),
-                partner_ranks_query=round(float(reverse[j]), 6),
-                reasons=tuple(reasons(ev, query, int(j))),
+                rank=position + 1, geonameid=int(at["geonameid"][position]), name=ev.names[j],
+                country_code=str(at["country_code"][position]), admin1=self.lookup.admin1[j],
+                lat=float(at["lat"][position]), lon=float(at["lon"][position]),
+                population=int(at["population"][position]),
+                distance_km=round(float(per_pick["distance"][position]), 1),
+                score=round(float(at["score"][position]), 6),
+                compatibility=round(100 * float(per_pick["probability"][position]), 1),
+                performance=round(float(per_pick["performance"][position]), 1),
+                appetite=round(float(per_pick["appetite"][position]), 1),
+                synergies=round(float(per_pick["synergies"][position]), 1),
+                query_ranks_partner=round(float(at["forward"][position]), 6),
+                partner_ranks_query=round(float(at["reverse"][position]), 6),
+                reasons=tuple(reasons(ev, query, j)),
             )
-            for position, j in enumerate(picks.tolist())
+            for position, j in enumerate(rows)
         )
-        order = sorted(partners.tolist(), key=lambda r: (-ev.populations[r], r))
+        populations = ev.populations[partners].tolist()
+        order = [r for _, r in sorted(zip((-p for p in populations), partners.tolist(),
+                                          strict=True))]
         return Recommendation(
             query=self.lookup.record(query), has_partnerships=bool(len(partners)),
             mutual=spec.mutual, per_country=spec.cap, matches=matches,

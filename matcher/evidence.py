@@ -66,6 +66,8 @@ class Evidence:
 
     def __post_init__(self) -> None:
         self._pairs: tuple | None = None
+        self._reference: tuple | None = None
+        self._sorted_activity: np.ndarray | None = None
         self.radians = (np.radians(self.lat), np.radians(self.lon))  # what haversine_km reads
         self._warm_rows = np.flatnonzero(self.degree > 0)
         candidates = np.flatnonzero(self.candidate)
@@ -111,17 +113,45 @@ class Evidence:
     # ------------------------------------------------------------ building blocks
     def reference(self, query: int) -> np.ndarray:
         """Rows the percentiles are taken over: the candidates (a fixed sample), not the query."""
-        return self.reference_rows[self.reference_rows != query]
+        return self._reference_of(query)[1]
+
+    def _reference_of(self, query: int) -> tuple[np.ndarray, np.ndarray]:
+        """(mask of the sample without the query, those rows), kept for the last query (its
+        sub-scores read them several times)."""
+        cached = self._reference  # one (query, pair) tuple: threads never see a mixed pair
+        if cached is None or cached[0] != query:
+            keep = self.reference_rows != query
+            cached = (query, (keep, self.reference_rows[keep]))
+            self._reference = cached
+        return cached[1]
+
+    def activity_percentile(self, query: int, rows: np.ndarray) -> np.ndarray:
+        """rank.midrank_percentile(activity over the sample but the query, activity[rows]),
+        from the sample's activity sorted once: the query's own value, when the sample holds
+        it, is taken out of the counts (the same integers, so the same bits)."""
+        if self._sorted_activity is None:
+            self._sorted_activity = np.sort(self.activity[self.reference_rows])
+        population, values = self._sorted_activity, self.activity[rows]
+        below = np.searchsorted(population, values, side="left")
+        equal = np.searchsorted(population, values, side="right") - below
+        size = len(population)
+        if not self._reference_of(query)[0].all():  # the sample holds the query once
+            own = self.activity[query]
+            below -= own < values
+            equal -= own == values
+            size -= 1
+        if size == 0:
+            return np.full(values.shape, 0.5)
+        return (below + 0.5 * equal) / size
 
     def cosine(self, group: str, query: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cosine between the query and (reference rows, `rows`) on one feature group."""
         block, _, norms = self.groups[group]
-        reference = self.reference(query)
+        keep, reference = self._reference_of(query)
         if block.shape[1] == 0 or norms[query] == 0:
             return np.zeros(len(reference)), np.zeros(len(rows))
         vector = block.dense_row(query)
-        sample = self._reference_blocks[group].matvec(vector)
-        sample = sample[self.reference_rows != query]
+        sample = self._reference_blocks[group].matvec(vector)[keep]
         picked = block.rows(rows).matvec(vector)
 
         def scale(dots: np.ndarray, at: np.ndarray) -> np.ndarray:

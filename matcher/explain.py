@@ -60,7 +60,8 @@ def subscores(ev: Evidence, query: int, picks: np.ndarray, lightfm: np.ndarray,
     size = np.exp(-np.abs(np.log10(np.maximum(ev.populations[picks], 1.0))
                           - np.log10(max(ev.populations[query], 1.0))))
     performance = 0.5 * pct_cosine("performance") + 0.5 * size
-    appetite = 0.5 * pct(ev.activity) + 0.5 * np.asarray(reverse_pct, dtype=np.float64)
+    appetite = 0.5 * ev.activity_percentile(query, picks) \
+        + 0.5 * np.asarray(reverse_pct, dtype=np.float64)
     parts = [pct(lightfm), pct(geo_cf)]
     if ev.groups["synergies"][2][query] > 0:
         parts.append(pct_cosine("synergies"))
