@@ -21,7 +21,7 @@ from matcher import scorer as scoring_fast
 from matcher import signals as scoring
 from matcher.errors import CityNotFoundError, InputError
 from matcher.evidence import Evidence
-from matcher.explain import reasons, subscores
+from matcher.explain import nearest_evidence, reasons, subscores
 from matcher.lookup import CityLookup, CityRecord
 from matcher.prepared import prepared
 
@@ -275,6 +275,7 @@ class Matcher:
             ("forward", forward), ("reverse", reverse))}
         per_pick = {"distance": distances, "probability": probability, **subs}
         per_pick = {name: np.asarray(values).tolist() for name, values in per_pick.items()}
+        nearest = nearest_evidence(ev, query, rows)
         matches = tuple(
             Match(
                 rank=position + 1, geonameid=int(at["geonameid"][position]), name=ev.names[j],
@@ -289,7 +290,7 @@ class Matcher:
                 synergies=round(float(per_pick["synergies"][position]), 1),
                 query_ranks_partner=round(float(at["forward"][position]), 6),
                 partner_ranks_query=round(float(at["reverse"][position]), 6),
-                reasons=tuple(reasons(ev, query, j)),
+                reasons=tuple(reasons(ev, query, j, nearest[position])),
             )
             for position, j in enumerate(rows)
         )

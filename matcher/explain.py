@@ -93,8 +93,38 @@ def collaborative_evidence(ev: Evidence, query: int, partner: int, limit: int = 
     return found[:limit]
 
 
-def reasons(ev: Evidence, query: int, partner: int) -> list[str]:
-    """The evidence for one recommended pair, strongest kinds first (joined into one line)."""
+def nearest_evidence(ev: Evidence, query: int, partners: list[int]) -> list[list[str]]:
+    """collaborative_evidence(ev, query, p, limit=1) for each of `partners`, their distances
+    to the query's anchor pairs measured in one (partners, pairs) pass (the same values)."""
+    _, kind, anchor_of, others = ev.anchor_pairs(query)
+    qname = ev.names[query]
+    picks = np.asarray(partners, dtype=np.int64)
+    direct = others[None, :] == picks[:, None]
+    found = [[] for _ in partners]
+    for i in np.flatnonzero(direct.any(axis=1)).tolist():  # an anchor twins with the partner
+        a = int(anchor_of[np.argmax(direct[i])])
+        found[i].append(f"{'its partner' if kind == 'partner' else 'nearby'} "
+                        f"{ev.names[a]} twins with {ev.names[partners[i]]}")
+    rest = np.flatnonzero(~direct.any(axis=1))
+    if len(rest) and len(others):
+        lat, lon = ev.radians
+        km = great_circle_km(lat[picks[rest]][:, None], lon[picks[rest]][:, None], lat[others],
+                             lon[others])
+        first = np.argsort(km, axis=1, kind="stable")[:, 0]
+        lead = f"{qname}'s partner" if kind == "partner" else "nearby"
+        for row, (i, index) in enumerate(zip(rest.tolist(), first.tolist(), strict=True)):
+            distance = km[row, index]
+            if not distance > NEAR_KM:  # as collaborative_evidence: NaN is not beyond
+                found[i].append(f"{lead} {ev.names[int(anchor_of[index])]} twins with "
+                                f"{ev.names[int(others[index])]}, {distance:.0f} km from "
+                                f"{ev.names[partners[i]]}")
+    return found
+
+
+def reasons(ev: Evidence, query: int, partner: int,
+            collaborative: list[str] | None = None) -> list[str]:
+    """The evidence for one recommended pair, strongest kinds first (joined into one line).
+    `collaborative`: its collaborative_evidence(limit=1), when already found."""
     out: list[str] = []
     pq, pj = ev.populations[query], ev.populations[partner]
     if pq > 0 and pj > 0 and max(pq, pj) / min(pq, pj) <= SIMILAR_SIZE_RATIO:
@@ -106,7 +136,8 @@ def reasons(ev: Evidence, query: int, partner: int) -> list[str]:
         within = f", {regional} between these two regions" if regional else ""
         out.append(f"{count} existing {ev.country_codes[query]}-{ev.country_codes[partner]} "
                    f"{plural}{within}")
-    out.extend(collaborative_evidence(ev, query, partner, limit=1))
+    out.extend(collaborative_evidence(ev, query, partner, limit=1) if collaborative is None
+               else collaborative)
     if not out:
         out.append("recommended by the learned model from city features alone")
     return out

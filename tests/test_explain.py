@@ -139,3 +139,15 @@ def test_activity_percentile_equals_the_midrank_over_the_sample_without_the_quer
     for query in (inside, outside):
         expected = midrank_percentile(ev.activity[ev.reference(query)], ev.activity[rows])
         assert ev.activity_percentile(query, rows).tobytes() == expected.tobytes()
+
+
+def test_nearest_evidence_equals_collaborative_evidence_pick_by_pick(matcher):
+    """One distance pass for every pick gives each pick's own one-line evidence."""
+    from matcher.explain import collaborative_evidence, nearest_evidence
+
+    ev = matcher.evidence
+    everyone = list(range(len(ev.names)))
+    for query in (matcher.resolve("Sejong"), 0, len(ev.names) - 1):
+        partners = [p for p in everyone if p != query]
+        assert nearest_evidence(ev, query, partners) == [
+            collaborative_evidence(ev, query, p, limit=1) for p in partners]
