@@ -7,10 +7,10 @@ before the domestic filter, as the one-query path does), and each row keeps a sh
 its best final scores. matcher.fusedrank ranks each row exactly as the
 one-query path would, expanding past the shortlist where its bound fails: one-sided rows and
 queries no list holds in the worker that scored them, mutual rows of candidate queries once
-every block is done. Their reverse scores s(j -> q) are read from the stage-one forward rows
-of the candidate cities (the reverse side reads stage one everywhere), which the batch keeps
-(float32, candidates asked x candidates: 2 GB for every city of the snapshot), so a full
-batch scores every pair once. A row that needs a city the
+every block is done, by query position (`_rank_mutual`). Their reverse scores s(j -> q) are
+read from the stage-one forward rows of the candidate cities (the reverse side reads stage one
+everywhere), which the batch keeps (float32, candidates asked x candidates: 2 GB for every
+city of the snapshot), so a full batch scores every pair once. A row that needs a city the
 batch did not keep (a partial batch) is ranked from its shortlist in numpy (`_rank_block`),
 or by the one-query path (`Matcher.pick`) where the shortlist's bound fails."""
 
