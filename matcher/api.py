@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher import config, rank, refine
+from matcher import config, rank, refine, reverse
 from matcher import scorer as scoring_fast
 from matcher import signals as scoring
 from matcher.errors import CityNotFoundError, InputError
@@ -212,7 +212,7 @@ class Matcher:
         """Percentile of `query` in each of `among`'s own score distributions."""
         if not self.model.arrays.candidate_mask[query]:
             return np.zeros(len(among))  # nobody's list holds it (reverse_scores: all -inf)
-        values = scoring_fast.reverse_scores(self.model.arrays, query, among, cache=cache)
+        values = reverse.reverse_scores(self.model.arrays, query, among, cache=cache)
         return self.model.percentile_of(among, values.astype(np.float64))
 
     def _distances(self, query: int, rows: np.ndarray | None = None) -> np.ndarray:

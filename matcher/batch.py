@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matcher import rank, refine, scorer
+from matcher import rank, refine, reverse, scorer
 from matcher.prepared import prepared
 
 BLOCK = 64
@@ -287,7 +287,7 @@ class _Kept:
             kept = slots >= 0
             values[kept] = self.stored[slots[kept], position]
             if not kept.all():
-                values[~kept] = scorer.reverse_scores(arrays, query, rows[~kept])
+                values[~kept] = reverse.reverse_scores(arrays, query, rows[~kept])
             return matcher.model.percentile_of(rows, values.astype(np.float64))
 
         return read
@@ -295,7 +295,7 @@ class _Kept:
 
 def _reverse_scores(arrays, ready, part: _Shortlist, kept: _Kept) -> np.ndarray:
     """s(j -> q) for every shortlisted j of every query q in the block, (q, SHORTLIST): read
-    from j's stored forward row, else computed from q's rows (scorer.reverse_scores)."""
+    from j's stored forward row, else computed from q's rows (reverse.reverse_scores)."""
     out = np.full(part.positions.shape, -np.inf, dtype=np.float64)
     query_position = ready.positions[part.queries]
     partner_rows = ready.candidates[part.positions]
@@ -305,7 +305,7 @@ def _reverse_scores(arrays, ready, part: _Shortlist, kept: _Kept) -> np.ndarray:
     out[which] = kept.stored[slots[which], query_position[which[0]]]
     for i in np.flatnonzero(~readable.all(axis=1) & (query_position >= 0)).tolist():
         missing = ~readable[i]
-        out[i, missing] = scorer.reverse_scores(arrays, int(part.queries[i]),
+        out[i, missing] = reverse.reverse_scores(arrays, int(part.queries[i]),
                                                 partner_rows[i, missing])
     return out
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from matcher_factories import make_model_dir
 from test_signals import random_arrays
 
-from matcher import batch, rank, scorer, signals
+from matcher import batch, rank, reverse, scorer, signals
 from matcher.api import Matcher
 
 
@@ -41,7 +41,7 @@ def test_single_rows_columns_and_reverse_agree_with_the_block(seed):
         np.testing.assert_allclose(scorer.block_scores(arrays, np.array([row]), columns)[0],
                                    block[row], rtol=1e-6, atol=1e-5)
     for position, column in enumerate(columns):
-        np.testing.assert_allclose(scorer.reverse_scores(arrays, int(column), rows),
+        np.testing.assert_allclose(reverse.reverse_scores(arrays, int(column), rows),
                                    block[:, position], rtol=1e-6, atol=1e-5)
 
 
@@ -53,7 +53,7 @@ def test_self_and_non_candidates_score_minus_infinity():
                                  np.array([insider, outsider]))
     assert scores[0, 0] == -np.inf and (scores[:, 1] == -np.inf).all()
     assert np.isfinite(scores[1, 0])
-    assert (scorer.reverse_scores(arrays, outsider, np.arange(5)) == -np.inf).all()
+    assert (reverse.reverse_scores(arrays, outsider, np.arange(5)) == -np.inf).all()
 
 
 def test_unused_signals_cost_nothing_and_change_nothing():
@@ -69,7 +69,7 @@ def test_unused_signals_cost_nothing_and_change_nothing():
     np.testing.assert_allclose(fast[finite], (0.5 + 2.0 * lightfm)[finite], rtol=1e-5, atol=1e-5)
     for position in (0, 3):  # the reverse side reads the same LightFM-only logit
         column = int(candidates[position])
-        np.testing.assert_allclose(scorer.reverse_scores(arrays, column, rows, rerank=only),
+        np.testing.assert_allclose(reverse.reverse_scores(arrays, column, rows, rerank=only),
                                    fast[:, position], rtol=1e-6, atol=1e-5)
 
 
