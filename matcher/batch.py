@@ -3,16 +3,17 @@
 Blocks of query rows are scored with `scorer.block_scores` (two threads; numpy and the compiled
 kernels release the GIL; dense terms matcher.fused, graph signals matcher.fusedgraph), stage
 two reorders each row's best candidates (matcher.fusedrefine, refine.refine_block compiled,
-before the domestic filter, as the one-query path does), and each row keeps a shortlist of
-its best final scores. matcher.fusedrank ranks each row exactly as the
-one-query path would, expanding past the shortlist where its bound fails: one-sided rows and
-queries no list holds in the worker that scored them, mutual rows of candidate queries once
-every block is done, by query position (`_rank_mutual`). Their reverse scores s(j -> q) are
-read from the stage-one forward rows of the candidate cities (the reverse side reads stage one
-everywhere), which the batch keeps (float32, candidates asked x candidates: 2 GB for every
-city of the snapshot), so a full batch scores every pair once. A row that needs a city the
-batch did not keep (a partial batch) is ranked from its shortlist in numpy (`_rank_block`),
-or by the one-query path (`Matcher.pick`) where the shortlist's bound fails."""
+before the domestic filter, as the one-query path does), and each row keeps a shortlist of its
+best final scores. matcher.fusedrank (matcher.fusedmutual for mutual rows of candidate queries)
+ranks each row exactly as the one-query path would, expanding past the shortlist where its
+bound fails: one-sided rows and queries no list holds in the worker that scored them, mutual
+rows of candidate queries once every block is done, by query position (`_rank_mutual`). Their
+reverse scores s(j -> q) are read from the stage-one forward rows of the candidate cities (the
+reverse side reads stage one everywhere), which the batch keeps (float32, candidates asked x
+candidates: 2 GB for every city of the snapshot), so a full batch scores every pair once. A row
+that needs a city the batch did not keep (a partial batch) is ranked from its shortlist in
+numpy (`_rank_block`), or by the one-query path (`Matcher.pick`) where the shortlist's bound
+fails."""
 
 from __future__ import annotations
 
@@ -212,9 +213,9 @@ def _rank_mutual(pool, blocks: list, stored: np.ndarray, store_index: np.ndarray
                  by_level: np.ndarray, how: _Ranking) -> None:
     """Mutual picks of every row the forward pass left (candidate queries), written into the
     blocks' picks and counts. Rows go by query position, TILE positions at a time: the kept
-    rows' columns for those positions are copied into rows once (fusedrank.columns_as_rows),
+    rows' columns for those positions are copied into rows once (fusedmutual.columns_as_rows),
     so each query reads its reverse scores s(j -> q) from one contiguous row."""
-    from matcher import fusedrank
+    from matcher import fusedmutual, fusedrank
 
     todo = [np.flatnonzero(counts == fusedrank.DEFERRED) for _, _, counts in blocks]
     if not sum(len(rows) for rows in todo):
@@ -240,9 +241,9 @@ def _rank_mutual(pool, blocks: list, stored: np.ndarray, store_index: np.ndarray
         width = min(TILE, stored.shape[1] - first)
         if getattr(local, "tile", None) is None:
             local.tile = np.empty((TILE, len(stored)), dtype=stored.dtype)
-        fusedrank.columns_as_rows(stored, first, width, local.tile)
+        fusedmutual.columns_as_rows(stored, first, width, local.tile)
         chunk = queries[low:high]
-        return fusedrank.rank_mutual(
+        return fusedmutual.rank_mutual(
             stored, local.tile, first, store_index[chunk], query_positions[low:high], chunk,
             positions[low:high], scores[low:high], outside[low:high], how.flat,
             ready.candidates, slot_of, by_level, how.levels, how.steps, how.country, how.k,
