@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cached_property
 from pathlib import Path
@@ -25,6 +26,35 @@ CITY_COLUMNS = (C.GEONAMEID, C.NAME, C.COUNTRY, C.LAT, C.LON, C.POPULATION, C.IS
 
 
 RETRAIN_HINT = "retrain with `make train` or roll back with `twin models rollback`"
+
+
+def file_digests(directory: Path, skip: tuple[str, ...] = ("manifest.json",)) -> dict[str, str]:
+    """sha256 of every file in a model directory (its manifest lists them at training)."""
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(Path(directory).iterdir())
+            if path.is_file() and path.name not in skip}
+
+
+def verify(directory: Path) -> int:
+    """Check every file of a model directory against the sha256 its manifest.json lists:
+    loading memory-maps arrays and checks their structure, not their values, so a changed
+    byte shows only here. Returns how many files match; ModelLoadError naming each file that
+    is missing, changed or not listed."""
+    directory = Path(directory)
+    manifest = _load_json(directory / "manifest.json") \
+        if (directory / "manifest.json").is_file() else None
+    if manifest is None or not isinstance(manifest.get("files"), dict):
+        raise ModelLoadError(f"model directory {directory} has no manifest.json listing its "
+                             f"files, so it cannot be checked; {RETRAIN_HINT}")
+    listed, found = manifest["files"], file_digests(directory)
+    problems = [f"{name} is missing" for name in sorted(set(listed) - set(found))]
+    problems += [f"{name} differs from its manifest hash (changed after training)"
+                 for name in sorted(set(listed) & set(found)) if listed[name] != found[name]]
+    problems += [f"{name} is not in the manifest" for name in sorted(set(found) - set(listed))]
+    if problems:
+        raise ModelLoadError(f"model directory {directory} is damaged: {'; '.join(problems)}; "
+                             f"{RETRAIN_HINT}")
+    return len(listed)
 
 
 def _read(path: Path, what: str, reader):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from matcher import config
 from matcher.errors import InputError, ModelNotFoundError
+from matcher.model import verify
 
 METRICS_FILE = "metrics.json"
 REJECTION_FILE = "rejection.json"
@@ -311,13 +312,20 @@ def rollback(models_dir: Path = config.MODELS_DIR, version: str | None = None) -
                 "name one with `twin models rollback VERSION` (see `twin models list`)"
             )
         version = versions[position - 1]
-    elif version not in versions:
-        known = ", ".join(versions) or "none"
-        raise InputError(
-            f"no model version {version!r} in {_display(models_dir)} (versions: {known})"
-        )
+    verify(version_dir(models_dir, version))  # never point current at a damaged version
     switch_current(models_dir, version)
     return version
+
+
+def version_dir(models_dir: Path, version: str) -> Path:
+    """The directory of model `version`; InputError listing the versions when there is none."""
+    versions = [entry.name for entry in _version_dirs(Path(models_dir))]
+    if version not in versions:
+        known = ", ".join(versions) or "none"
+        raise InputError(
+            f"no model version {version!r} in {_display(Path(models_dir))} (versions: {known})"
+        )
+    return Path(models_dir) / version
 
 
 def _remove_tree(path: Path) -> None:

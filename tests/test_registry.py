@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from matcher import registry
 from matcher.cli import cli
-from matcher.errors import InputError, ModelNotFoundError
+from matcher.errors import InputError, ModelLoadError, ModelNotFoundError
+from matcher.model import file_digests
 
 
 def make_staging(models_dir: Path, warm: float = 0.3, cold: float = 0.1, tag: str = "x") -> Path:
@@ -22,6 +23,7 @@ def make_staging(models_dir: Path, warm: float = 0.3, cold: float = 0.1, tag: st
     metrics = {"warm": {"model": {"recall@10": warm}}, "cold": {"model": {"recall@10": cold}}}
     (staging / "metrics.json").write_text(json.dumps(metrics))
     (staging / "payload.txt").write_text(f"model {tag}\n")
+    (staging / "manifest.json").write_text(json.dumps({"files": file_digests(staging)}))
     return staging
 
 
@@ -200,3 +202,55 @@ def test_cli_models_list_empty(tmp_path):
     result = CliRunner().invoke(cli, ["models", "--models-dir", str(tmp_path / "models"), "list"])
     assert result.exit_code == 0
     assert "no model versions" in result.output
+
+
+def test_verify_names_each_changed_missing_and_unlisted_file(tmp_path):
+    """Regression: memory-mapped model files are not read whole at load, so a changed value
+    went unnoticed; the manifest's sha256 of each file catches it."""
+    from matcher.model import verify
+
+    models = tmp_path / "models"
+    version = registry.publish(make_staging(models), models, "2026-11-28T0200Z")
+    assert verify(version) == 2
+    (version / "payload.txt").write_text("model y\n")  # one byte changed
+    (version / "metrics.json").unlink()
+    (version / "stray.npy").write_bytes(b"")
+    with pytest.raises(ModelLoadError) as error:
+        verify(version)
+    assert str(error.value) == (
+        f"model directory {version} is damaged: metrics.json is missing; payload.txt differs "
+        "from its manifest hash (changed after training); stray.npy is not in the manifest; "
+        "retrain with `make train` or roll back with `twin models rollback`")
+    (version / "manifest.json").unlink()
+    with pytest.raises(ModelLoadError, match=r"has no manifest\.json listing its files"):
+        verify(version)
+
+
+def test_rollback_refuses_a_damaged_version(tmp_path):
+    models = tmp_path / "models"
+    older = registry.publish(make_staging(models), models, "2026-11-27T0200Z")
+    registry.publish(make_staging(models), models, "2026-11-28T0200Z")
+    (older / "payload.txt").write_text("changed\n")
+    with pytest.raises(ModelLoadError, match=r"payload\.txt differs from its manifest hash"):
+        registry.rollback(models)
+    assert registry.current_version(models) == "2026-11-28T0200Z"
+
+
+def test_cli_models_verify(tmp_path):
+    models = tmp_path / "models"
+    registry.publish(make_staging(models), models, "2026-11-28T0200Z")
+    runner = CliRunner()
+    base = ["models", "--models-dir", str(models), "verify"]
+    result = runner.invoke(cli, base)
+    assert result.exit_code == 0, result.output
+    assert result.output == "2026-11-28T0200Z: 2 files match manifest.json\n"
+    assert runner.invoke(cli, [*base, "2026-11-28T0200Z"]).output == result.output
+    result = runner.invoke(cli, [*base, "v9"])
+    assert result.exit_code == 2
+    assert result.output == ("Error: no model version 'v9' in models/ "
+                             "(versions: 2026-11-28T0200Z)\n")
+    (models / "2026-11-28T0200Z" / "payload.txt").write_text("changed\n")
+    result = runner.invoke(cli, base)
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: model directory ")
+    assert "payload.txt differs from its manifest hash" in result.output

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import scipy.sparse as sp
 from matcher import percentiles, signals
 from matcher.cityindex import SERVING_FILE, write_serving_index
 from matcher.errors import DataError
+from matcher.model import file_digests
 from matcher.signals import ScoringArrays
 from training.dataset import EncodedFeatures
 
@@ -30,12 +30,6 @@ def _json_default(value):
     if isinstance(value, tuple | set):
         return list(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
-
-
-def file_digests(directory: Path, skip: tuple[str, ...] = ("manifest.json",)) -> dict[str, str]:
-    """sha256 of every file in a model directory (the manifest lists them)."""
-    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(directory.iterdir()) if path.is_file() and path.name not in skip}
 
 
 def city_index_table(cities: pd.DataFrame, features: pd.DataFrame,
