@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from matcher_factories import make_model_dir
@@ -128,11 +129,29 @@ def test_explain_text_and_json(model_dir):
     assert payload["partner"]["geonameid"] == 2653822
 
 
-@pytest.mark.parametrize("command", [(), ("with",), ("explain",), ("lists",)])
-def test_every_command_has_help(command):
-    result = run(*command, "--help")
-    assert result.exit_code == 0
-    assert "Usage:" in result.output
+def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and group of the `twin` tree, as argument tuples."""
+    paths = [prefix]
+    for name, command in sorted(group.commands.items()):
+        paths += _command_paths(command, (*prefix, name)) if isinstance(command, click.Group) \
+            else [(*prefix, name)]
+    return paths
+
+
+def test_every_command_has_help():
+    """Walks the whole tree (training's commands included), so a new command is covered."""
+    import training.cli  # noqa: F401 - adds train, evaluate, data and nightly to `twin`
+
+    paths = _command_paths(cli)
+    assert ("models", "verify") in paths and ("data", "build") in paths
+    for path in paths:
+        result = run(*path, "--help")
+        assert result.exit_code == 0, path
+        assert "Usage:" in result.output
+        command = cli
+        for name in path:
+            command = command.commands[name]
+        assert (command.help or "").strip(), f"twin {' '.join(path)} has no help text"
 
 
 
