@@ -36,26 +36,46 @@ def _mutual(own_side, flat, candidate_row, levels, steps, reverse):  # pragma: n
 
 
 @numba.njit(**_OPTIONS)
-def _read_reverse(order, begin, end, lowest, cells, forward, values, slot_of, flat,
+def _read_reverse(order, begin, end, lowest, cells, forward, value_at, slot_of, flat,
                   candidate_rows, levels, steps, back):  # pragma: no cover - compiled
-    """values[order[p]] = the mutual value of cells[order[p]] for p in begin..end-1 (`order`:
-    by forward side, best first), stopping where sqrt(forward) < `lowest` (no value after it
-    can reach it). Returns where it stopped, or -1 where a needed reverse row was not kept."""
+    """value_at[cell] = the mutual value of cell = cells[order[p]] for p in begin..end-1
+    (`order`: by forward side, best first), stopping where sqrt(forward) < `lowest` (no value
+    after it can reach it). Returns where it stopped, or -1 where a needed reverse row was not
+    kept."""
     for place in range(begin, end):
         index = order[place]
         if np.sqrt(forward[index]) < lowest:
             return place
-        slot = slot_of[cells[index]]
+        cell = cells[index]
+        slot = slot_of[cell]
         if slot < 0:
             return -1
-        values[index] = _mutual(forward[index], flat, candidate_rows[cells[index]], levels,
-                                steps, back[slot])
+        value_at[cell] = _mutual(forward[index], flat, candidate_rows[cell], levels, steps,
+                                 back[slot])
     return end
 
 
 @numba.njit(**_OPTIONS)
+def _pick_cells(cells, count, value_at, ordered, ordered_values, country, k, cap, seen,
+                out):  # pragma: no cover - compiled
+    """_pick of cells[:count] (any order) by their values in `value_at`, into `out` (cleared
+    first); `ordered`, `ordered_values`: scratch. Returns the count and the k-th value (0
+    while short of k)."""
+    for index in range(count):
+        ordered[index] = cells[index]
+    ordered[:count].sort()  # ascending positions, as _pick reads them
+    for index in range(count):
+        ordered_values[index] = value_at[ordered[index]]
+    out[:] = -1
+    picked = _pick(ordered, ordered_values, count, country, k, cap, seen, out)
+    lowest = _lowest(ordered_values, ordered, out, count, picked) if picked == k else 0.0
+    return picked, lowest
+
+
+@numba.njit(**_OPTIONS)
 def _widen(row, back, member, subset, value_at, kept, width, start, flat, candidate_rows,
-           slot_of, levels, steps, country, k, cap, seen, out):  # pragma: no cover - compiled
+           slot_of, levels, steps, country, k, cap, seen, out, ordered,
+           ordered_values):  # pragma: no cover - compiled
     """Grow a mutual row's ranked cells past its shortlist (`member`; `subset[:kept]` with
     their values in `value_at`) with the next best cells by forward score, four times as
     many each round, until the capped picks fill k or every finite cell is in. Returns the
@@ -65,8 +85,6 @@ def _widen(row, back, member, subset, value_at, kept, width, start, flat, candid
     wide = np.empty(columns, dtype=row.dtype)
     heap = np.empty(columns + 16, dtype=np.int64)
     found = np.empty(columns, dtype=np.int64)
-    ordered = np.empty(columns, dtype=np.int64)
-    ordered_values = np.empty(columns, dtype=np.float64)
     grown, picked, lowest = kept, 0, 0.0
     for cell in range(columns):
         wide[cell] = -np.inf if member[cell] else row[cell]
@@ -84,20 +102,50 @@ def _widen(row, back, member, subset, value_at, kept, width, start, flat, candid
                 flat, candidate_rows[cell], levels, steps, back[slot])
             subset[grown] = cell
             grown += 1
-        for index in range(grown):
-            ordered[index] = subset[index]
-        ordered[:grown].sort()
-        for index in range(grown):
-            ordered_values[index] = value_at[ordered[index]]
-        out[:] = -1
-        picked = _pick(ordered, ordered_values, grown, country, k, cap, seen, out)
-        if picked == k:
-            lowest = _lowest(ordered_values, ordered, out, grown, picked)
+        picked, lowest = _pick_cells(subset, grown, value_at, ordered, ordered_values, country,
+                                     k, cap, seen, out)
         if taken < width or width == columns:
             break
     for index in range(kept, grown):
         member[subset[index]] = True
     return grown, picked, lowest, False
+
+
+@numba.njit(**_OPTIONS)
+def _scan_outside(row, back, member, cells, count, value_at, lowest, start, flat,
+                  candidate_rows, slot_of, by_level, levels, steps):  # pragma: no cover
+    """Append to cells[:count] every cell outside `member` that could still enter a mutual
+    row's picks, with its value in `value_at`: both scores at or above the quantiles at the
+    last level below lowest^2 (none: every finite cell), then a forward side of at least
+    lowest^2 and a value of at least lowest. Their final score is the stage-one score in the
+    kept row. Returns the new count, or -1 where a needed reverse row was not kept."""
+    size = levels.shape[0]
+    target = lowest * lowest * (1.0 - _MARGIN)
+    level = -1
+    if target > 10 * PERCENTILE_FLOOR:
+        while level + 1 < size and levels[level + 1] < target:
+            level += 1
+    forward_floor = np.float32(-np.inf) if level < 0 else flat[start + level]
+    for cell in range(row.shape[0]):
+        value = row[cell]
+        if member[cell] or not np.isfinite(value) or value < forward_floor:
+            continue
+        slot = slot_of[cell]
+        if slot < 0:
+            return -1
+        reverse = back[slot]
+        if level >= 0 and reverse < by_level[level, cell]:
+            continue
+        own_side = _clipped(_percentile(flat, start, levels, steps, np.float64(value)))
+        if own_side < target:  # f * r <= f, below lowest^2
+            continue
+        mutual = _mutual(own_side, flat, candidate_rows[cell], levels, steps, reverse)
+        if mutual < lowest:
+            continue
+        value_at[cell] = mutual
+        cells[count] = cell
+        count += 1
+    return count
 
 
 @numba.njit(**_OPTIONS)
@@ -115,20 +163,20 @@ def rank_mutual(stored, tile, first, query_slots, query_positions, rows, positio
     picks = np.full((queries, k), -1, dtype=np.int64)
     counts = np.full(queries, DEFERRED, dtype=np.int64)
     cells = np.empty(columns, dtype=np.int64)
-    values = np.empty(columns, dtype=np.float64)
     value_at = np.empty(columns, dtype=np.float64)
     final_at = np.empty(columns, dtype=stored.dtype)
     forward = np.empty(positions.shape[1], dtype=np.float64)
     order = np.empty(positions.shape[1], dtype=np.int64)
     heap = np.empty(positions.shape[1] + 16, dtype=np.int64)
     subset = np.empty(columns, dtype=np.int64)
-    subset_values = np.empty(columns, dtype=np.float64)
+    ordered = np.empty(columns, dtype=np.int64)
+    ordered_values = np.empty(columns, dtype=np.float64)
     member = np.zeros(columns, dtype=np.bool_)
     seen = np.zeros(country.max() + 1, dtype=np.int64)
     for i in range(queries):
         row, back = stored[query_slots[i]], tile[query_positions[i] - first]
         start = rows[i] * size
-        count, missing = 0, False
+        count = 0
         for index in range(positions.shape[1]):
             if np.isfinite(scores[i, index]):
                 cells[count] = positions[i, index]
@@ -143,23 +191,18 @@ def rank_mutual(stored, tile, first, query_slots, query_positions, rows, positio
         ranked(forward, count, heap, order)
         done, width, picked, lowest = 0, min(count, 4 * k), 0, 0.0
         while True:
-            read = _read_reverse(order, done, width, -1.0, cells, forward, values, slot_of,
-                                 flat, candidate_rows, levels, steps, back)
-            missing = read < 0
-            if missing:
+            if _read_reverse(order, done, width, -1.0, cells, forward, value_at, slot_of,
+                             flat, candidate_rows, levels, steps, back) < 0:
                 break
             done = width
-            chosen = np.sort(order[:done])  # ascending positions, as _pick reads them
             for place in range(done):
-                subset[place] = cells[chosen[place]]
-                subset_values[place] = values[chosen[place]]
-            picked = _pick(subset, subset_values, done, country, k, cap, seen, picks[i])
-            lowest = _lowest(subset_values, subset, picks[i], done, picked) \
-                if picked == k else 0.0
+                subset[place] = cells[order[place]]
+            picked, lowest = _pick_cells(subset, done, value_at, ordered, ordered_values,
+                                         country, k, cap, seen, picks[i])
             if done == count or (picked == k and lowest > np.sqrt(forward[order[done]])):
                 break
             width = min(count, 2 * width)
-        if missing:
+        if done < width:  # a needed reverse row was not kept
             picks[i, :] = -1
             continue
         bound = outside[i]
@@ -171,77 +214,39 @@ def rank_mutual(stored, tile, first, query_slots, query_positions, rows, positio
         # more cells never fill below the k-th value of picks from fewer), so a cell below it
         # is left out: the shortlist's cells not read yet, whose value is below sqrt(forward)
         # (`order` is by forward side), then cells outside it.
-        read = _read_reverse(order, done, count, lowest, cells, forward, values, slot_of, flat,
-                             candidate_rows, levels, steps, back)
+        read = _read_reverse(order, done, count, lowest, cells, forward, value_at, slot_of,
+                             flat, candidate_rows, levels, steps, back)
         if read < 0:
             picks[i, :] = -1
             continue
         kept_cells = 0
         for place in range(read):
-            index = order[place]
-            if values[index] >= lowest:
-                value_at[cells[index]] = values[index]
-                subset[kept_cells] = cells[index]
+            cell = cells[order[place]]
+            if value_at[cell] >= lowest:
+                subset[kept_cells] = cell
                 kept_cells += 1
         for index in range(count):
             member[cells[index]] = True
-        grown = kept_cells
+        grown, missing = kept_cells, False
         if picked < k:  # the cap left the shortlist short: widen it until the picks fill
             grown, picked, lowest, missing = _widen(
                 row, back, member, subset, value_at, kept_cells, count, start, flat,
-                candidate_rows, slot_of, levels, steps, country, k, cap, seen, picks[i])
-            if missing:
-                for index in range(kept_cells, grown):
-                    member[subset[index]] = False
-                for index in range(positions.shape[1]):
-                    member[positions[i, index]] = False
-                picks[i, :] = -1
-                continue
-        # Cells outside the shortlist that could still enter: both scores at or above the
-        # quantiles at the last level below lowest^2 (none: every finite cell), then a forward
-        # side of at least lowest^2 and a value of at least lowest. Their final score is the
-        # stage-one score in the kept row.
-        target = lowest * lowest * (1.0 - _MARGIN)
-        level = -1
-        if target > 10 * PERCENTILE_FLOOR:
-            while level + 1 < size and levels[level + 1] < target:
-                level += 1
-        forward_floor = np.float32(-np.inf) if level < 0 else flat[start + level]
+                candidate_rows, slot_of, levels, steps, country, k, cap, seen, picks[i],
+                ordered, ordered_values)
         for index in range(grown):
             cells[index] = subset[index]
-        extra = grown
-        for cell in range(columns):
-            value = row[cell]
-            if member[cell] or not np.isfinite(value) or value < forward_floor:
-                continue
-            slot = slot_of[cell]
-            if slot < 0:
-                missing = True
-                break
-            reverse = back[slot]
-            if level >= 0 and reverse < by_level[level, cell]:
-                continue
-            own_side = _clipped(_percentile(flat, start, levels, steps, np.float64(value)))
-            if own_side < target:  # f * r <= f, below lowest^2
-                continue
-            mutual = _mutual(own_side, flat, candidate_rows[cell], levels, steps, reverse)
-            if mutual < lowest:
-                continue
-            value_at[cell] = mutual
-            cells[extra] = cell
-            extra += 1
+        extra = -1 if missing else _scan_outside(
+            row, back, member, cells, grown, value_at, lowest, start, flat, candidate_rows,
+            slot_of, by_level, levels, steps)
         for index in range(kept_cells, grown):
             member[subset[index]] = False
         for index in range(positions.shape[1]):
             member[positions[i, index]] = False
-        if missing:
+        if extra < 0:
             picks[i, :] = -1
             continue
-        cells[:extra].sort()
-        for index in range(extra):
-            values[index] = value_at[cells[index]]
-        picks[i, :] = -1
-        counts[i] = _pick(cells, values, extra, country, k, cap, seen, picks[i])
+        counts[i] = _pick_cells(cells, extra, value_at, ordered, ordered_values, country, k,
+                                cap, seen, picks[i])[0]
     return picks, counts
 
 
