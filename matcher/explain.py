@@ -70,14 +70,23 @@ def subscores(ev: Evidence, query: int, picks: np.ndarray, lightfm: np.ndarray,
             "synergies": 100 * synergies}
 
 
+def _twins_line(kind: str, anchor: str, partner: str) -> str:
+    """An anchor of the query twins with the partner itself."""
+    return f"{'its partner' if kind == 'partner' else 'nearby'} {anchor} twins with {partner}"
+
+
+def _near_line(kind: str, query: str, anchor: str, other: str, km: float, partner: str) -> str:
+    """An anchor of the query twins with a city `km` from the partner."""
+    lead = f"{query}'s partner" if kind == "partner" else "nearby"
+    return f"{lead} {anchor} twins with {other}, {km:.0f} km from {partner}"
+
+
 def collaborative_evidence(ev: Evidence, query: int, partner: int, limit: int = 3) -> list[str]:
     """Who connects the two: the query's anchors twinning with the partner or a city near it."""
     _, kind, anchor_of, others = ev.anchor_pairs(query)
     qname, pname = ev.names[query], ev.names[partner]
-    found: list[str] = []
-    for a in anchor_of[others == partner].tolist():  # the anchors twinning with the partner
-        found.append(f"{'its partner' if kind == 'partner' else 'nearby'} "
-                     f"{ev.names[a]} twins with {pname}")
+    found = [_twins_line(kind, ev.names[a], pname)  # the anchors twinning with the partner
+             for a in anchor_of[others == partner].tolist()]
     if len(found) < limit and len(others):
         keep = others != partner
         pair_anchors, pair_others = anchor_of[keep], others[keep]
@@ -86,10 +95,8 @@ def collaborative_evidence(ev: Evidence, query: int, partner: int, limit: int = 
         for index in np.argsort(km, kind="stable"):
             if km[index] > NEAR_KM or len(found) >= limit:
                 break
-            a, b = int(pair_anchors[index]), int(pair_others[index])
-            lead = f"{qname}'s partner" if kind == "partner" else "nearby"
-            found.append(f"{lead} {ev.names[a]} twins with {ev.names[b]}, "
-                         f"{km[index]:.0f} km from {pname}")
+            found.append(_near_line(kind, qname, ev.names[int(pair_anchors[index])],
+                                    ev.names[int(pair_others[index])], km[index], pname))
     return found[:limit]
 
 
@@ -102,22 +109,20 @@ def nearest_evidence(ev: Evidence, query: int, partners: list[int]) -> list[list
     direct = others[None, :] == picks[:, None]
     found = [[] for _ in partners]
     for i in np.flatnonzero(direct.any(axis=1)).tolist():  # an anchor twins with the partner
-        a = int(anchor_of[np.argmax(direct[i])])
-        found[i].append(f"{'its partner' if kind == 'partner' else 'nearby'} "
-                        f"{ev.names[a]} twins with {ev.names[partners[i]]}")
+        found[i].append(_twins_line(kind, ev.names[int(anchor_of[np.argmax(direct[i])])],
+                                    ev.names[partners[i]]))
     rest = np.flatnonzero(~direct.any(axis=1))
     if len(rest) and len(others):
         lat, lon = ev.radians
         km = great_circle_km(lat[picks[rest]][:, None], lon[picks[rest]][:, None], lat[others],
                              lon[others])
         first = np.argsort(km, axis=1, kind="stable")[:, 0]
-        lead = f"{qname}'s partner" if kind == "partner" else "nearby"
         for row, (i, index) in enumerate(zip(rest.tolist(), first.tolist(), strict=True)):
             distance = km[row, index]
             if not distance > NEAR_KM:  # as collaborative_evidence: NaN is not beyond
-                found[i].append(f"{lead} {ev.names[int(anchor_of[index])]} twins with "
-                                f"{ev.names[int(others[index])]}, {distance:.0f} km from "
-                                f"{ev.names[partners[i]]}")
+                found[i].append(_near_line(kind, qname, ev.names[int(anchor_of[index])],
+                                           ev.names[int(others[index])], distance,
+                                           ev.names[partners[i]]))
     return found
 
 

@@ -270,7 +270,7 @@ def graph_products(arrays, rows: np.ndarray, names: set[str]) -> dict[str, sp.cs
 # The graph signals' matrices are symmetric, except geo_cf = G B whose transpose is partner_geo
 # = B G: a column's values are the other signal's row. Few columns are scored from their rows.
 TRANSPOSED = {"adamic_adar": "adamic_adar", "three_hop": "three_hop",
-               "region_pair": "region_pair", "geo_cf": "partner_geo", "partner_geo": "geo_cf"}
+              "region_pair": "region_pair", "geo_cf": "partner_geo", "partner_geo": "geo_cf"}
 
 
 def _add_graph_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray, get,
