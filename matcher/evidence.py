@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from matcher.csr import CSR
-from matcher.rank import haversine_km
+from matcher.rank import haversine_km, midrank_in_sorted
 
 NEAR_KM = 100.0
 NEIGHBOURS_FOR_COLD = 5
@@ -128,21 +128,13 @@ class Evidence:
     def activity_percentile(self, query: int, rows: np.ndarray) -> np.ndarray:
         """rank.midrank_percentile(activity over the sample but the query, activity[rows]),
         from the sample's activity sorted once: the query's own value, when the sample holds
-        it, is taken out of the counts (the same integers, so the same bits)."""
+        it, is left out of the counts (the same integers, so the same bits)."""
         if self._sorted_activity is None:
-            self._sorted_activity = np.sort(self.activity[self.reference_rows])
-        population, values = self._sorted_activity, self.activity[rows]
-        below = np.searchsorted(population, values, side="left")
-        equal = np.searchsorted(population, values, side="right") - below
-        size = len(population)
-        if not self._reference_of(query)[0].all():  # the sample holds the query once
-            own = self.activity[query]
-            below -= own < values
-            equal -= own == values
-            size -= 1
-        if size == 0:
-            return np.full(values.shape, 0.5)
-        return (below + 0.5 * equal) / size
+            self._sorted_activity = np.sort(self.activity[self.reference_rows]
+                                            .astype(np.float64))
+        held = not self._reference_of(query)[0].all()  # the sample holds the query once
+        return midrank_in_sorted(self._sorted_activity, self.activity[rows],
+                                 float(self.activity[query]) if held else None)
 
     def cosine(self, group: str, query: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cosine between the query and (reference rows, `rows`) on one feature group."""

@@ -189,13 +189,24 @@ def midrank_percentile(population: np.ndarray, values: np.ndarray) -> np.ndarray
 
     Sorts the population once, then two binary searches per value.
     """
-    population = np.sort(np.asarray(population, dtype=np.float64))
+    return midrank_in_sorted(np.sort(np.asarray(population, dtype=np.float64)), values)
+
+
+def midrank_in_sorted(population: np.ndarray, values: np.ndarray,
+                      without: float | None = None) -> np.ndarray:
+    """midrank_percentile of an already sorted float64 population (sorted once, asked many
+    times); `without`: one value of the population to leave out of the counts."""
     values = np.asarray(values, dtype=np.float64)
-    if population.size == 0:
-        return np.full(values.shape, 0.5)
     below = np.searchsorted(population, values, side="left")
     equal = np.searchsorted(population, values, side="right") - below
-    return (below + 0.5 * equal) / population.size
+    size = population.size
+    if without is not None:
+        below -= without < values
+        equal -= without == values
+        size -= 1
+    if size == 0:
+        return np.full(values.shape, 0.5)
+    return (below + 0.5 * equal) / size
 
 
 def percentile_in_row(quantiles: np.ndarray, levels: np.ndarray, values: np.ndarray) -> np.ndarray:
