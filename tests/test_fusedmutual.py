@@ -58,3 +58,23 @@ def test_columns_as_rows_copies_a_window_of_columns():
     fusedmutual.columns_as_rows(stored, 30, 7, out)
     np.testing.assert_array_equal(out[:7], stored[:, 30:37].T)
     assert not out[7].any()  # past the window: untouched
+
+
+def test_rank_mutual_breaks_ties_of_value_by_position():
+    """Every score below every quantile: all mutual values tie, so the picks are the lowest
+    positions, most of them outside the shortlist (regression: the scan past the shortlist
+    must keep a cell whose value equals the k-th pick's, not only those above it)."""
+    rng = np.random.default_rng(4)
+    n = 40
+    stage_one = rng.normal(size=(n, n)).astype(np.float32)
+    np.fill_diagonal(stage_one, -np.inf)
+    table = np.sort(rng.uniform(10, 20, size=(n, len(LEVELS))), axis=1).astype(np.float32)
+    part = batch._shortlist(stage_one.copy(), np.arange(n), 5)
+    tile = np.empty((n, n), dtype=np.float32)
+    fusedmutual.columns_as_rows(stage_one, 0, n, tile)
+    query = np.array([n - 1])
+    picks, counts = fusedmutual.rank_mutual(
+        stage_one, tile, 0, query, query, query, part.positions[query], part.scores[query],
+        part.outside[query], table.reshape(-1), np.arange(n), np.arange(n),
+        np.ascontiguousarray(table.T), LEVELS, STEPS, np.arange(n) % 7, 3, 3)
+    assert picks[0, :counts[0]].tolist() == [0, 1, 2]
