@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PARTNERSHIPS ?= ../shared/data/twin_cities.csv
 CITY ?= Sejong, KR
+# `make bench BENCH_ARGS="--batch-parts --batch-rows 5000"`: see benchmarks/run.py --help
+BENCH_ARGS ?=
 TWIN := $(BIN)/twin
 STAMP := $(VENV)/.installed
 
@@ -46,7 +48,7 @@ lint: setup ## ruff
 	$(BIN)/ruff check matcher training tests benchmarks
 
 bench: setup ## speed and memory benchmarks on the real snapshot (needs `make data train`)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 nightly: setup ## the nightly job: ingest, validate, train, gate, promote, prune
 	$(TWIN) nightly --partnerships $(PARTNERSHIPS)

@@ -56,7 +56,8 @@ def bench_fresh_process(results: dict, repeats: int) -> None:
     results["fresh_ratio_to_python_pass"] = twin / empty
 
 
-def bench_warm(results: dict, repeats: int, batch_rows: int | None) -> None:
+def bench_warm(results: dict, repeats: int, batch_rows: int | None,
+               batch_parts: bool = False) -> None:
     """recommend() in a warm process over many different cities (no per-city cache helps),
     batch top-10 for every city, against numpy baselines of the same size."""
     import numpy as np
@@ -101,6 +102,8 @@ def bench_warm(results: dict, repeats: int, batch_rows: int | None) -> None:
         results[f"batch_top10_{label}_equal_to_single_of_200"] = int(sum(
             lists[int(i)].tolist() == matcher.top_rows(np.array([i]), spec)[0].tolist()
             for i in sample))
+    if batch_parts:
+        _bench_batch_parts(results, matcher, rows)
     start = time.perf_counter()
     vectors = np.random.default_rng(1).random((n, 64)).astype(np.float32)
     items = vectors[:candidates]
@@ -113,6 +116,26 @@ def bench_warm(results: dict, repeats: int, batch_rows: int | None) -> None:
     result = matcher.recommend_many(list(model.geonameids[:500]), k=10)
     results["recommend_many_500_cities_s"] = time.perf_counter() - start
     results["recommend_many_500_cities_lists"] = len(result)
+
+
+def _bench_batch_parts(results: dict, matcher, rows) -> None:
+    """The one-sided batch again, then with the dense per-cell terms skipped (wrong lists,
+    timing only): what the other parts (LightFM product, graph signals, stage two, exact
+    ranking) cost even if the dense terms were free, the floor of any pruning of them."""
+    from matcher import fused
+
+    spec = matcher.make_filters(10, mutual=False)
+    start = time.perf_counter()
+    matcher.top_rows(rows, spec)
+    results["batch_parts_one_sided_s"] = time.perf_counter() - start
+    dense_terms = fused.add_dense_terms
+    fused.add_dense_terms = lambda *args: None
+    try:
+        start = time.perf_counter()
+        matcher.top_rows(rows, spec)
+        results["batch_parts_one_sided_without_dense_terms_s"] = time.perf_counter() - start
+    finally:
+        fused.add_dense_terms = dense_terms
 
 
 def _recommend_times(matcher, cities: list[int], repeats: int) -> list[float]:
@@ -182,6 +205,8 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true", help="also time the tuned search")
     parser.add_argument("--batch-rows", type=int, default=None,
                         help="time the batch on the first N cities only (default: every city)")
+    parser.add_argument("--batch-parts", action="store_true",
+                        help="also time the one-sided batch without its dense terms (a floor)")
     args = parser.parse_args()
     from matcher import config
 
@@ -198,7 +223,7 @@ def main() -> None:
         bench_train(results, args.tune)
     bench_fresh_process(results, args.repeats)
     bench_pair(results, args.repeats)
-    bench_warm(results, args.repeats, args.batch_rows)
+    bench_warm(results, args.repeats, args.batch_rows, args.batch_parts)
     (RESULTS / "bench.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     lines = ["| measure | value |", "|---|---|"]
     lines += [f"| {key} | {value:.4g} |" if isinstance(value, float) else f"| {key} | {value} |"

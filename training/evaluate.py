@@ -189,18 +189,6 @@ def feature_knn_scores(arrays: ScoringArrays, queries: np.ndarray,
     return (neighbour_matrix @ arrays.derived["binary"].matrix).toarray()
 
 
-def evaluate_queries(arrays: ScoringArrays, queries: np.ndarray, targets: list[np.ndarray],
-                     features: sp.csr_matrix, methods: dict[str, dict | str],
-                     batch: int = QUERY_BATCH) -> dict[str, dict]:
-    """Metrics for every method: a re-ranker dict (scored by the signals) or a baseline name.
-
-    Only candidate columns are scored (the others can never be recommended).
-    """
-    per_query = query_metric_values(arrays, queries, targets, features, methods, batch)
-    return {name: summarise({metric: [values] for metric, values in metrics.items()})
-            for name, metrics in per_query.items()}
-
-
 def query_metric_values(arrays: ScoringArrays, queries: np.ndarray, targets: list[np.ndarray],
                         features: sp.csr_matrix, methods: dict[str, dict | str],
                         batch: int = QUERY_BATCH) -> dict[str, dict[str, np.ndarray]]:
