@@ -107,6 +107,24 @@ def test_batch_shortlist_falls_back_when_the_bound_fails(matcher, monkeypatch):
         one_at_a_time(matcher, rows, spec)
 
 
+def test_partial_mutual_batch_falls_back_from_kept_rows(matcher, monkeypatch):
+    """A partial mutual batch whose shortlist bound fails ranks the row by the one-query path,
+    from the row the batch kept, reading the reverse scores of the asked cities from their kept
+    rows and computing the others (batch._Kept.reverse_of): the lists equal one at a time."""
+    monkeypatch.setattr(batch, "SHORTLIST", 1)
+    kept_rows = []
+    original = batch._one_query
+    monkeypatch.setattr(batch, "_one_query", lambda matcher_, query, spec, kept, *rest: (
+        kept_rows.append(kept.row(query) is not None) or original(matcher_, query, spec, kept,
+                                                                   *rest)))
+    rows = np.arange(matcher.model.n_cities)[::2]
+    for per_country in (None, 1):
+        spec = matcher.make_filters(1, per_country=per_country, mutual=True)
+        assert [p.tolist() for p in batch.top_lists(matcher, rows, spec)] == \
+            one_at_a_time(matcher, rows, spec)
+    assert any(kept_rows)  # the path under test ran
+
+
 @pytest.mark.parametrize("asked", ["every city", "every other city"])
 def test_mutual_tiles_of_query_positions_give_the_same_lists(matcher, monkeypatch, asked):
     """Mutual rows are ranked TILE query positions at a time (reverse scores copied into rows
