@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -62,6 +63,45 @@ def test_publish_takes_a_suffix_when_the_version_exists(tmp_path):
     assert registry.current_version(models) == "2026-11-28T0200Z-2"
 
 
+def test_publish_across_filesystems_copies_beside_models_first(tmp_path, monkeypatch):
+    """os.rename cannot cross filesystems (EXDEV): the staging directory is copied next to
+    models/ under a temporary name, then renamed into place; nothing is left behind."""
+    models = tmp_path / "models"
+    staging = make_staging(models)
+    real_rename = os.rename
+
+    def rename(source, target):
+        if Path(source) == staging:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real_rename(source, target)
+
+    monkeypatch.setattr(registry.os, "rename", rename)
+    target = registry.publish(staging, models, "2026-11-28T0200Z")
+    assert (target / "payload.txt").read_text() == "model x\n"
+    assert registry.current_version(models) == "2026-11-28T0200Z" and not staging.exists()
+    assert not [p for p in models.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_publish_that_loses_a_race_for_the_name_takes_the_next(tmp_path, monkeypatch):
+    """Another publisher takes the name between the check and the rename: the rename fails
+    and the next suffix is used; the other version is untouched."""
+    models = tmp_path / "models"
+    staging = make_staging(models)
+    real_rename = os.rename
+
+    def rename(source, target):
+        if Path(target).name == "2026-11-28T0200Z":
+            Path(target).mkdir()
+            (Path(target) / "theirs.txt").write_text("other\n")
+            raise OSError(errno.ENOTEMPTY, "Directory not empty")
+        real_rename(source, target)
+
+    monkeypatch.setattr(registry.os, "rename", rename)
+    target = registry.publish(staging, models, "2026-11-28T0200Z")
+    assert target.name == "2026-11-28T0200Z-2"
+    assert (models / "2026-11-28T0200Z" / "theirs.txt").read_text() == "other\n"
+
+
 def test_publish_refuses_reserved_names(tmp_path):
     models = tmp_path / "models"
     for bad in ("current", "runs", "../x", ".hidden"):
@@ -109,6 +149,19 @@ def test_rollback_to_previous_and_named(tmp_path):
 def test_rollback_without_model(tmp_path):
     with pytest.raises(ModelNotFoundError):
         registry.rollback(tmp_path / "models")
+
+
+def test_prune_rejected_keeps_the_newest_candidates_only(tmp_path):
+    models = tmp_path / "models"
+    registry.publish(make_staging(models), models, "2026-11-20T0200Z")
+    for day in range(21, 26):
+        registry.reject(make_staging(models), models, {"version": f"2026-11-{day}T0200Z"})
+    assert registry.prune_rejected(models, keep=2) == [f"2026-11-{day}T0200Z"
+                                                       for day in (21, 22, 23)]
+    assert sorted(p.name for p in (models / "rejected").iterdir()) == \
+        ["2026-11-24T0200Z", "2026-11-25T0200Z"]
+    assert registry.current_version(models) == "2026-11-20T0200Z"
+    assert registry.prune_rejected(models, keep=2) == []
 
 
 def test_prune_keeps_newest_and_current_and_leaves_other_dirs(tmp_path):
