@@ -149,7 +149,7 @@ def test_policies_are_measured_as_the_cli_ranks(planted_dir):
     """Each serving policy gives lists within bounds; the cap limits countries per list."""
     from training.dataset import load_training_data
     from training.fit import TrainConfig
-    from training.policy import POLICIES, evaluate_policies
+    from training.policy import POLICIES, evaluate_policies, format_policies
 
     config = TrainConfig(components=4, epochs=10, candidate_min_population=0,
                          rerank_negatives=10, holdout_fraction=0.15)
@@ -161,3 +161,7 @@ def test_policies_are_measured_as_the_cli_ranks(planted_dir):
             assert 0.0 < values["top10_hub_share"] <= 1.0
         capped = metrics[split]["mutual, cap 3"]["countries_per_list"]
         assert capped >= 10 / 3 - 1e-9  # at most 3 of 10 from one country: at least 4 countries
+    table = format_policies(metrics).splitlines()  # what `twin evaluate --policies` writes
+    assert table[0].startswith("| split | policy | recall@10 |")
+    assert len(table) == 2 + 2 * len(POLICIES)
+    assert any(line.startswith("| cold | mutual, cap 3 | ") for line in table)
