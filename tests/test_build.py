@@ -131,6 +131,40 @@ def test_cli_data_build(tmp_path):
     assert (out / config.PARTNERSHIPS_FILE).exists()
 
 
+def test_cli_data_build_with_indicators(tmp_path):
+    """User indicators become feature columns; an unusable row is written out with its reason
+    and counted, and both files enter the data manifest."""
+    snap, user = sources(tmp_path)
+    indicators = write(tmp_path / "indicators.csv", "geonameid,city,country,gdp\n"
+                       "2643743,,,812.5\n,Sejong,KR,31.0\n,Atlantis,Atlantis,1.0\n")
+    schema = write(tmp_path / "schema.json", json.dumps({"columns": {"gdp": "numeric"}}))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["data", "build", "--partnerships", str(snap),
+                                      "--user", str(user), "--indicators", str(indicators),
+                                      "--indicator-schema", str(schema), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    features = pd.read_parquet(out / config.FEATURES_FILE).set_index(C.GEONAMEID)
+    assert [c for c in features.columns if "gdp" in c], list(features.columns)
+    rejected = pd.read_csv(out / build.INDICATORS_REJECTED_FILE)
+    assert len(rejected) == 1 and "Atlantis" in rejected["reason"].iloc[0]
+    manifest = json.loads((out / config.MANIFEST_FILE).read_text())
+    assert manifest["counts"]["indicators"] == {"rows_in": 3, "rows_used": 2, "rejected": 1}
+    assert [i["kind"] for i in manifest["inputs"]][-2:] == ["indicators", "indicator_schema"]
+    result = CliRunner().invoke(cli, ["data", "build", "--partnerships", str(snap),
+                                      "--indicators", str(indicators), "--out",
+                                      str(tmp_path / "again")])
+    assert result.exit_code == 2
+    assert result.output == ("Error: --indicators and --indicator-schema go together: the "
+                             "values and their columns' kinds\n")
+    assert not (tmp_path / "again").exists()  # refused before anything was written
+    schema.write_text(json.dumps({"columns": {"gnp": "numeric"}}))
+    result = CliRunner().invoke(cli, ["data", "build", "--partnerships", str(snap),
+                                      "--indicators", str(indicators), "--indicator-schema",
+                                      str(schema), "--out", str(tmp_path / "again")])
+    assert result.exit_code == 2 and result.output.startswith(f"Error: {indicators}: ")
+    assert not (tmp_path / "again").exists()
+
+
 def test_cli_errors_are_clean(tmp_path):
     bad = write(tmp_path / "bad.csv", "city1,country1\nA,B\n")
     result = CliRunner().invoke(cli, ["data", "build", "--partnerships", str(bad),

@@ -144,8 +144,6 @@ def _features(cities, edges, countries, indicators, indicator_schema, out_dir: P
     if indicators is not None:
         from training.indicators import load_indicators
 
-        if indicator_schema is None:
-            raise InputError("--indicators needs --indicator-schema FILE (the columns' kinds)")
         result = load_indicators(indicators, indicator_schema, cities)
         values, schema = result.values, result.schema
         result.rejected.to_csv(out_dir / INDICATORS_REJECTED_FILE, index=False,
@@ -173,6 +171,10 @@ def build_data(partnership_files: Sequence[Path], out_dir: Path, *,
     for kind, path in sources:
         if not path.is_file():
             raise InputError(f"{path}: {kind} file not found; check the path")
+    if indicators is not None or indicator_schema is not None:  # refused before any output
+        from training.indicators import check_files
+
+        check_files(indicators, indicator_schema)
     rows, ingest_rejected = _ingest(sources)
     gazetteer = gazetteer_module.load_gazetteer()
     resolver = Resolver(gazetteer.cities, gazetteer.countries)

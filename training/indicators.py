@@ -379,13 +379,30 @@ def _check_duplicates(ids: pd.Series, frame: pd.DataFrame, path: Path) -> None:
     raise InputError(f"{path}: rows {listed} both give city {first_id}; keep one row per city")
 
 
-def load_indicators(csv_path: Path, schema_path: Path, cities: pd.DataFrame) -> IndicatorResult:
-    """Read, validate and match user indicators to `cities` (see the module docstring for rules)."""
-    csv_path, schema_path = Path(csv_path), Path(schema_path)
+def check_files(csv_path: Path | None, schema_path: Path | None) -> None:
+    """The file-level checks of load_indicators (both files given, readable, the schema valid,
+    the header's keys and columns), so a build can refuse bad files before it writes anything."""
+    if csv_path is None and schema_path is None:
+        return
+    if csv_path is None or schema_path is None:
+        raise InputError("--indicators and --indicator-schema go together: the values and "
+                         "their columns' kinds")
+    _read_files(Path(csv_path), Path(schema_path))
+
+
+def _read_files(csv_path: Path, schema_path: Path) -> tuple:
+    """Schema, header, rows and key columns, after every file-level check."""
     schema = IndicatorSchema.load(schema_path)
     header, frame = _read_csv(csv_path)
     keys = _key_columns(header, csv_path)
     _check_columns(header, schema, csv_path, schema_path)
+    return schema, frame, keys
+
+
+def load_indicators(csv_path: Path, schema_path: Path, cities: pd.DataFrame) -> IndicatorResult:
+    """Read, validate and match user indicators to `cities` (see the module docstring for rules)."""
+    csv_path, schema_path = Path(csv_path), Path(schema_path)
+    schema, frame, keys = _read_files(csv_path, schema_path)
     ids, key_reasons = _resolve_keys(frame, keys, cities)
     typed, value_reasons = _value_reasons(frame, schema)
     joined = ["; ".join(filter(None, pair))
