@@ -165,6 +165,22 @@ def test_cli_data_build_with_indicators(tmp_path):
     assert not (tmp_path / "again").exists()
 
 
+def test_a_build_that_fails_midway_leaves_the_previous_data_whole(tmp_path):
+    """Regression: the tables were written into the output directory one by one, so a build
+    that failed after resolution (here: no usable indicator row) left new partnerships beside
+    the old features and manifest; files now replace the old ones only once all are written."""
+    snap, user = sources(tmp_path)
+    out = tmp_path / "out"
+    build.build_data([snap], out, user_files=[user])
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    indicators = write(tmp_path / "indicators.csv", "city,country,gdp\nAtlantis,Atlantis,1\n")
+    schema = write(tmp_path / "schema.json", json.dumps({"columns": {"gdp": "numeric"}}))
+    with pytest.raises(InputError, match="none of the 1 rows could be used"):
+        build.build_data([snap], out, indicators=indicators, indicator_schema=schema)
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
+
+
 def test_cli_errors_are_clean(tmp_path):
     bad = write(tmp_path / "bad.csv", "city1,country1\nA,B\n")
     result = CliRunner().invoke(cli, ["data", "build", "--partnerships", str(bad),

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+import os
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -191,20 +194,39 @@ def build_data(partnership_files: Sequence[Path], out_dir: Path, *,
     rejected = pd.concat([ingest_rejected, resolved[resolved[C.REASON].notna()]],
                          ignore_index=True)
     rejected = rejected.sort_values(["_file_order", C.ROW], kind="stable")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cities.to_parquet(out_dir / config.CITIES_FILE, index=False)
-    gazetteer.countries.to_parquet(out_dir / config.COUNTRIES_FILE, index=False)
-    edges.to_parquet(out_dir / config.PARTNERSHIPS_FILE, index=False)
-    rejected[[FILE, *RAW_COLUMNS, C.REASON, DETAIL]].to_csv(
-        out_dir / config.UNRESOLVED_FILE, index=False, lineterminator="\n")
-    indicator_counts = _features(cities, edges, gazetteer.countries, indicators,
-                                 indicator_schema, out_dir)
-    report = _report(resolved, rejected, edges, len(cities))
-    _write_json(out_dir / config.REPORT_FILE, report.to_dict())
-    _write_json(out_dir / config.MANIFEST_FILE, _manifest(sources, indicators, indicator_schema,
-                                                          report, indicator_counts, out_dir))
+    with _staged(Path(out_dir)) as staging:
+        cities.to_parquet(staging / config.CITIES_FILE, index=False)
+        gazetteer.countries.to_parquet(staging / config.COUNTRIES_FILE, index=False)
+        edges.to_parquet(staging / config.PARTNERSHIPS_FILE, index=False)
+        rejected[[FILE, *RAW_COLUMNS, C.REASON, DETAIL]].to_csv(
+            staging / config.UNRESOLVED_FILE, index=False, lineterminator="\n")
+        indicator_counts = _features(cities, edges, gazetteer.countries, indicators,
+                                     indicator_schema, staging)
+        report = _report(resolved, rejected, edges, len(cities))
+        _write_json(staging / config.REPORT_FILE, report.to_dict())
+        _write_json(staging / config.MANIFEST_FILE, _manifest(
+            sources, indicators, indicator_schema, report, indicator_counts, staging))
     return report
+
+
+@contextmanager
+def _staged(out_dir: Path) -> Iterator[Path]:
+    """A staging directory beside out_dir whose files replace out_dir's only once all are
+    written (the manifest last), so a build that fails midway leaves the previous data whole.
+    A previous build's indicators_rejected.csv goes when this one writes none."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.parent / f".{out_dir.name}.building-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging
+        written = sorted(path.name for path in staging.iterdir())
+        for name in [*(n for n in written if n != config.MANIFEST_FILE), config.MANIFEST_FILE]:
+            os.replace(staging / name, out_dir / name)
+        if INDICATORS_REJECTED_FILE not in written:
+            (out_dir / INDICATORS_REJECTED_FILE).unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _manifest(sources, indicators, indicator_schema, report: DataReport, indicator_counts: dict,
