@@ -174,7 +174,9 @@ def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: boo
     """Top-k partners for many CITIES (or --all) as CSV: one row per (city, rank), the same
     lists as `twin with` gives one at a time, ranked in batches."""
     import csv
+    import os
     import sys
+    from pathlib import Path
 
     import numpy as np
 
@@ -187,16 +189,31 @@ def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: boo
     spec = matcher.make_filters(k, include_domestic=include_domestic, mutual=mutual, **extra)
     rows = (np.arange(matcher.model.n_cities) if every_city
             else np.array([matcher.resolve(city) for city in cities], dtype=np.int64))
+    lists = matcher.top_rows(rows, spec)  # before --out is touched: a failure keeps it
     ids, ev = matcher.model.geonameids, matcher.evidence
-    with (open(out, "w", newline="", encoding="utf-8") if out else sys.stdout) as handle:
+
+    def write(handle) -> None:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["query_geonameid", "query_name", "query_country", "rank", "geonameid",
                          "name", "country_code", "population"])
-        for query, picks in zip(rows.tolist(), matcher.top_rows(rows, spec), strict=True):
+        for query, picks in zip(rows.tolist(), lists, strict=True):
             for position, row in enumerate(picks.tolist(), start=1):
                 writer.writerow([ids[query], ev.names[query], ev.country_codes[query], position,
                                  ids[row], ev.names[row], ev.country_codes[row],
                                  int(ev.populations[row])])
+
+    if out is None:
+        write(sys.stdout)
+        return
+    path = Path(out)
+    partial = path.with_name(f".{path.name}.partial")
+    try:  # the whole CSV or the file as it was, never half of it
+        with open(partial, "w", newline="", encoding="utf-8") as handle:
+            write(handle)
+        os.replace(partial, path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise InputError(f"--out {out}: cannot write the lists ({error.strerror})") from error
 
 
 @cli.command("explain")

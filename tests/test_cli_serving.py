@@ -176,6 +176,23 @@ def test_lists_give_the_with_lists_for_every_city(model_dir, tmp_path):
     assert len(named.output.splitlines()) == 5
 
 
+def test_lists_out_is_written_whole_or_not_at_all(model_dir, tmp_path):
+    """Regression: --out in a missing directory raised a traceback, and the file was opened
+    (truncated) before ranking; now the CSV goes to a partial file renamed into place, and a
+    path that cannot be written is a clean error naming it."""
+    missing = tmp_path / "nowhere" / "lists.csv"
+    result = run("lists", "Sejong", "--model", str(model_dir), "--out", str(missing))
+    assert result.exit_code == 2
+    assert result.output == (f"Error: --out {missing}: cannot write the lists (No such file or "
+                             "directory)\n")
+    out = tmp_path / "lists.csv"
+    out.write_text("an older export\n")
+    result = run("lists", "Sejong", "-k", "2", "--model", str(model_dir), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == run("lists", "Sejong", "-k", "2", "--model", str(model_dir)).output
+    assert [path.name for path in tmp_path.iterdir()] == ["lists.csv"]
+
+
 def test_lists_needs_cities_or_all(model_dir):
     for args in ((), ("Sejong", "--all")):
         result = run("lists", *args, "--model", str(model_dir))
