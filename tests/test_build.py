@@ -181,6 +181,19 @@ def test_a_build_that_fails_midway_leaves_the_previous_data_whole(tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
 
 
+def test_cli_output_directories_are_checked_before_any_work(tmp_path):
+    """Regression: an --out that cannot be created raised a traceback (for `twin evaluate`,
+    after the whole evaluation); it is now refused first, naming the option and the path."""
+    snap, _ = sources(tmp_path)
+    blocker = write(tmp_path / "a-file", "")
+    for command in (["data", "build", "--partnerships", str(snap)],
+                    ["data", "fetch", "--source", "wikidata"],
+                    ["evaluate", "--data-dir", str(tmp_path / "no-data")]):
+        result = CliRunner().invoke(cli, [*command, "--out", str(blocker / "out")])
+        assert result.exit_code == 2, (command, result.output)
+        assert result.output == f"Error: --out {blocker / 'out'}: {blocker} is not a directory\n"
+
+
 def test_cli_errors_are_clean(tmp_path):
     bad = write(tmp_path / "bad.csv", "city1,country1\nA,B\n")
     result = CliRunner().invoke(cli, ["data", "build", "--partnerships", str(bad),

@@ -215,6 +215,21 @@ def test_fetch_failure_is_a_clear_error(tmp_path, monkeypatch):
     assert not list(tmp_path.iterdir())
 
 
+def test_fetch_failure_leaves_the_query_out_of_the_message(tmp_path, monkeypatch):
+    """urllib3 puts the whole request URL, a page of SPARQL, in its message: it is dropped."""
+    def refuse(*args, **kwargs):
+        raise requests.ConnectionError(
+            "HTTPSConnectionPool(host='query.wikidata.org', port=443): Max retries exceeded "
+            "with url: /sparql?query=%0ASELECT+%3Fcity1 (Caused by NameResolutionError(...))")
+
+    monkeypatch.setattr(requests, "get", refuse)
+    with pytest.raises(InputError) as error:
+        fetch_wikidata(tmp_path)
+    assert "(ConnectionError: HTTPSConnectionPool(host='query.wikidata.org', port=443): Max " \
+           "retries exceeded (Caused by NameResolutionError(...)))" in str(error.value)
+    assert "SELECT" not in str(error.value)
+
+
 def test_sample_user_file_reads(tmp_path):
     sample = Path(__file__).parent.parent / "data" / "samples" / "user_partnerships.csv"
     copy = shutil.copy(sample, tmp_path / "u.csv")

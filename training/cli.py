@@ -21,6 +21,23 @@ def main() -> None:
     cli(prog_name="twin")
 
 
+def _output_dir(path, option: str = "--out"):
+    """Check an output directory can be made, before any long work (nothing is created here):
+    its nearest existing ancestor must be a writable directory."""
+    from pathlib import Path
+
+    from matcher.errors import InputError
+
+    path = existing = Path(path)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{option} {path}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: {existing} is not writable")
+    return path
+
+
 # Training commands are defined below this line, one section per stage.
 
 
@@ -141,6 +158,7 @@ def evaluate_command(config_file, epochs, components, seed, threads, candidate_m
     from training.evaluate import evaluate_config, format_table
 
     processed = Path(data_dir) if data_dir else paths.PROCESSED_DIR
+    out = _output_dir(out_dir) if out_dir else processed  # refused before the evaluation
     if config_file is None:
         try:
             current = registry.current_model_dir(paths.MODELS_DIR)
@@ -153,7 +171,6 @@ def evaluate_command(config_file, epochs, components, seed, threads, candidate_m
     metrics = evaluate_config(processed, config,
                               seeds=tuple(range(config.seed, config.seed + seeds)), progress=True)
     table = format_table(metrics)
-    out = Path(out_dir) if out_dir else processed
     out.mkdir(parents=True, exist_ok=True)
     (out / "evaluation.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n",
                                          encoding="utf-8")
@@ -227,7 +244,7 @@ def data_build_command(partnership_files, user_files, wikidata_files, indicators
     started = time.perf_counter()
     if not (partnership_files or user_files or wikidata_files):
         partnership_files = (str(config.DEFAULT_PARTNERSHIPS),)
-    out = Path(out_dir) if out_dir else config.PROCESSED_DIR
+    out = _output_dir(out_dir) if out_dir else config.PROCESSED_DIR
     report = build_data(
         [Path(p) for p in partnership_files], out,
         user_files=[Path(p) for p in user_files],
@@ -247,12 +264,11 @@ def data_build_command(partnership_files, user_files, wikidata_files, indicators
               help="Where to store the response (default: data/raw).")
 def data_fetch_command(source, out_dir) -> None:
     """Download a live partnership source and store it with a UTC timestamp in its name."""
-    from pathlib import Path
 
     from matcher import config
     from training.wikidata import fetch_wikidata
 
-    path = fetch_wikidata(Path(out_dir) if out_dir else config.RAW_DIR)
+    path = fetch_wikidata(_output_dir(out_dir) if out_dir else config.RAW_DIR)
     click.echo(f"stored the {source} response in {path}; build with `twin data build "
                f"--wikidata {path}`")
 

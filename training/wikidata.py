@@ -60,9 +60,10 @@ def fetch_wikidata(out_dir: Path, *, session=None, timeout: float = TIMEOUT_S,
         response.raise_for_status()
         payload = response.json()
     except requests.RequestException as error:
+        reason = re.sub(r"with url: \S+ ", "", str(error))  # the query: a page of SPARQL
         raise InputError(
-            f"cannot fetch Wikidata from {ENDPOINT} ({type(error).__name__}: {error}); check the "
-            f"network connection, or pass a stored response with --wikidata FILE"
+            f"cannot fetch Wikidata from {ENDPOINT} ({type(error).__name__}: {reason}); check "
+            f"the network connection, or pass a stored response with --wikidata FILE"
         ) from None
     except ValueError:
         raise InputError(
