@@ -26,6 +26,8 @@ from matcher.lookup import CityLookup, CityRecord
 from matcher.prepared import prepared
 
 _UNSET = object()
+_CLI_FLAGS = {"min_population": "--min-population", "max_population": "--max-population",
+              "max_km": "--max-km", "per_country": "--per-country"}
 
 
 MUTUAL_SHORTLIST_PER_K, MUTUAL_SHORTLIST_MIN = 64, 512  # first reverse shortlist: max(64 k, 512)
@@ -135,16 +137,24 @@ class Matcher:
             raise InputError("countries / exclude_countries: give a list, e.g. ['GB']")
         include_name = "--country" if cli_names else "countries"
         exclude_name = "--exclude-country" if cli_names else "exclude_countries"
-        return rank.Filters(
-            k=k,
-            countries=tuple(self.lookup.resolve_country(c, include_name) for c in countries),
-            exclude_countries=tuple(self.lookup.resolve_country(c, exclude_name)
-                                    for c in exclude_countries),
-            include_domestic=include_domestic, min_population=min_population,
-            max_population=max_population, max_km=max_km,
-            per_country=rank.PER_COUNTRY_DEFAULT if per_country is _UNSET else per_country,
-            mutual=rank.MUTUAL_DEFAULT if mutual is None else bool(mutual),
-        )
+        try:
+            return rank.Filters(
+                k=k,
+                countries=tuple(self.lookup.resolve_country(c, include_name) for c in countries),
+                exclude_countries=tuple(self.lookup.resolve_country(c, exclude_name)
+                                        for c in exclude_countries),
+                include_domestic=include_domestic, min_population=min_population,
+                max_population=max_population, max_km=max_km,
+                per_country=rank.PER_COUNTRY_DEFAULT if per_country is _UNSET else per_country,
+                mutual=rank.MUTUAL_DEFAULT if mutual is None else bool(mutual),
+            )
+        except InputError as error:
+            if not cli_names:
+                raise
+            message = str(error)  # the same rule, in the flags the CLI user typed
+            for name, flag in _CLI_FLAGS.items():
+                message = message.replace(name, flag)
+            raise InputError(message) from None
 
     # ------------------------------------------------------------------ ranking
     def recommend(self, city: str | int, k: int = rank.TOP_K_DEFAULT, **filters) -> list[Match]:

@@ -86,6 +86,9 @@ def test_flags_reach_the_ranking(model_dir):
      2),
     (("explain", "Sejong", "Sejong, KR"), "Error: explain: 'Sejong' and 'Sejong, KR' are the same "
                                           "city\n", 2),
+    # regression: named min_population and max_population, which no CLI user typed
+    (("with", "Cardiff", "--min-population", "500000", "--max-population", "1000"),
+     "Error: --min-population (500000) is above --max-population (1000)\n", 2),
 ])
 def test_exact_errors(model_dir, args, expected, code):
     result = run(*args, "--model", str(model_dir))
