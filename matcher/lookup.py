@@ -213,6 +213,9 @@ class CityLookup:
         match = _ID_PATTERN.match(text)
         if match:
             return self.row_of_id(int(match.group(1)))
+        if text.lower().startswith("geonames:"):  # no place name starts so
+            raise CityNotFoundError(f"{text!r}: a GeoNames id is a whole number, as in "
+                                    "geonames:11523293")
         name, country = text, None
         if "," in text:
             head, tail = text.rsplit(",", 1)

@@ -86,6 +86,10 @@ def test_unknown_city_and_id(lookup):
     assert error.value.exit_code == 2
     with pytest.raises(CityNotFoundError, match=r"geonames:1 is not in the model's city index"):
         lookup.resolve("geonames:1")
+    with pytest.raises(CityNotFoundError) as error:  # was fuzzy-matched as a place name
+        lookup.resolve("geonames:12x")
+    assert str(error.value) == ("'geonames:12x': a GeoNames id is a whole number, as in "
+                                "geonames:11523293")
     with pytest.raises(CityNotFoundError, match="in FR"):
         lookup.resolve("Sejong, FR")
 
