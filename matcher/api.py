@@ -135,6 +135,9 @@ class Matcher:
         """Validate keyword filters (countries by ISO code or name) into rank.Filters."""
         if isinstance(countries, str) or isinstance(exclude_countries, str):
             raise InputError("countries / exclude_countries: give a list, e.g. ['GB']")
+        for name, flag in (("mutual", mutual), ("include_domestic", include_domestic)):
+            if not isinstance(flag, bool | np.bool_ | None):  # bool("no") would be True
+                raise InputError(f"{name}: give True or False, got {flag!r}")
         include_name = "--country" if cli_names else "countries"
         exclude_name = "--exclude-country" if cli_names else "exclude_countries"
         try:

@@ -89,6 +89,18 @@ def test_unknown_country_filter_names_the_argument(matcher):
         matcher.recommend("Cardiff", exclude_countries=["Atlantis"])
 
 
+def test_switches_take_booleans_only(matcher):
+    """Regression: mutual="no" ranked mutually (bool("no") is True)."""
+    for name in ("mutual", "include_domestic"):
+        with pytest.raises(InputError) as error:
+            matcher.recommend("Cardiff", **{name: "no"})
+        assert str(error.value) == f"{name}: give True or False, got 'no'"
+    assert matcher.recommend("Cardiff", mutual=np.bool_(False)) == \
+        matcher.recommend("Cardiff", mutual=False)
+    with pytest.raises(InputError, match=r"^countries / exclude_countries: give a list"):
+        matcher.recommend("Cardiff", countries="GB")
+
+
 def test_mutual_and_one_sided_differ_and_default_is_the_constant(matcher):
     mutual = matcher.recommend("Cardiff", mutual=True)
     one_sided = matcher.recommend("Cardiff", mutual=False)
