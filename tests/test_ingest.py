@@ -49,6 +49,37 @@ def test_row_level_problems_are_rejected_with_reasons(tmp_path):
         4: "self_partnership", 5: "missing_city"}
 
 
+def test_rows_with_the_wrong_number_of_fields_are_rejected_not_fatal(tmp_path):
+    """Regression: one row with an unquoted comma stopped the whole file ("Expected 8 fields in
+    line 4, saw 9"), and a short row was rejected as a bad coordinate; both are now rejected as
+    malformed, the other rows keep their numbers, and blank lines are not rows."""
+    path = write(tmp_path / "s.csv", SNAPSHOT_HEADER
+                 + "Seoul,South Korea,37.5,127.0,Mitte,Germany,52.52,13.40\n"
+                 + "Busan,Korea, Republic of,35.1,129.0,Mitte,Germany,52.52,13.40\n"
+                 + "\n"
+                 + "Tokyo,Japan,35.68,139.69\n"
+                 + "Tokyo,Japan,35.68,139.69,Paris,France,48.85,2.35\n")
+    result = read_snapshot(path)
+    assert result.rows[C.ROW].tolist() == [1, 4]
+    assert list(result.rejected.columns) == REJECTED_COLUMNS
+    assert result.rejected[[C.ROW, C.REASON, "detail"]].values.tolist() == [
+        [2, "malformed_row", "9 fields where the header has 8; quote values that contain "
+                             "commas"],
+        [3, "malformed_row", "4 fields where the header has 8; quote values that contain "
+                             "commas"]]
+    user = write(tmp_path / "u.csv", "geonameid_1,geonameid_2\n1,2\n3\n")
+    result = read_user(user)
+    assert (result.rows[C.ROW].tolist(), result.rejected[C.ROW].tolist()) == ([1], [2])
+
+
+def test_a_column_named_twice_is_a_file_error(tmp_path):
+    path = write(tmp_path / "s.csv", SNAPSHOT_HEADER.strip() + ",city1\n"
+                 + "A,France,45,2,B,France,48,2,C\n")
+    with pytest.raises(InputError) as error:
+        read_snapshot(path)
+    assert str(error.value) == f"{path}: column 'city1' appears twice in the header; keep one"
+
+
 def test_user_csv_by_ids_and_by_names_with_outcomes(tmp_path):
     path = write(tmp_path / "u.csv",
                  "geonameid_1,geonameid_2,city_1,country_1,city_2,country_2,status,strength,since\n"

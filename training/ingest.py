@@ -2,13 +2,14 @@
 
 Sources: the snapshot CSV (`city1,country1,lat1,lng1,city2,country2,lat2,lng2`), a user CSV keyed
 by GeoNames ids or by name + country with optional outcomes, and Wikidata P190 (training.wikidata).
-File-level problems (empty, not UTF-8, missing columns) raise InputError; row-level problems
-(coordinates out of range, a city partnered with itself, a bad outcome value) reject the row with a
-reason code and never stop the build.
+File-level problems (empty, not UTF-8, missing or repeated columns) raise InputError; row-level
+problems (more or fewer fields than the header, coordinates out of range, a city partnered with
+itself, a bad outcome value) reject the row with a reason code and never stop the build.
 """
 
 from __future__ import annotations
 
+import csv
 import difflib
 import io
 from dataclasses import dataclass
@@ -82,19 +83,58 @@ def read_text(path: Path, empty_hint: str) -> str:
     return text
 
 
-def read_csv_text(path: Path) -> pd.DataFrame:
-    """All cells as stripped strings ('' when blank); InputError if unreadable, empty or bare."""
+def read_csv_text(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All cells as stripped strings, indexed by data row (0-based; blank lines are not rows),
+    and the rows whose count of fields is not the header's (row, fields): those cannot be
+    read into columns, so they are rejected rather than stopping the file (a stray comma in
+    one row of a 22k-row snapshot). InputError if unreadable, empty or bare."""
     path = Path(path)
     text = read_text(path, "expected a header line and data rows")
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+    header: list[str] | None = None
+    rows, numbers, malformed = [], [], []
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                            skipinitialspace=True)
-    except (pd.errors.ParserError, ValueError) as error:
-        raise InputError(f"{path}: not a readable CSV file ({error})") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.empty:
+        for fields in reader:
+            if not any(field.strip() for field in fields):
+                continue
+            if header is None:
+                header = [field.strip() for field in fields]
+                continue
+            number = len(numbers) + len(malformed) + 1
+            if len(fields) == len(header):
+                rows.append([field.strip() for field in fields])
+                numbers.append(number)
+            else:
+                malformed.append((number, len(fields)))
+    except csv.Error as error:
+        raise InputError(f"{path}: not a readable CSV file (line {reader.line_num}: "
+                         f"{error})") from None
+    assert header is not None  # read_text refused a blank file
+    for name in header:
+        if header.count(name) > 1:
+            raise InputError(f"{path}: column '{name}' appears twice in the header; keep one")
+    if not rows and not malformed:
         raise InputError(f"{path}: no data rows after the header; add at least one partnership")
-    return frame.apply(lambda col: col.str.strip())
+    frame = pd.DataFrame(rows, columns=header, index=np.asarray(numbers, dtype=np.int64) - 1,
+                         dtype=str)
+    return frame, pd.DataFrame(malformed, columns=[C.ROW, "fields"], dtype=np.int64)
+
+
+def _with_malformed(result: IngestResult, malformed: pd.DataFrame, width: int,
+                    source: str) -> IngestResult:
+    """`result` with a rejected row (reason malformed_row) for each row that could not be read
+    into columns, in row order with the others."""
+    if malformed.empty:
+        return result
+    blank = pd.DataFrame({name: "" for name in SNAPSHOT_MAP.values()},
+                         index=malformed[C.ROW].to_numpy() - 1)
+    rows = validate_rows(blank, source).rejected.assign(**{
+        C.REASON: "malformed_row",
+        DETAIL: [f"{count} fields where the header has {width}; quote values that contain "
+                 "commas" for count in malformed["fields"]]})
+    rejected = pd.concat([result.rejected, rows], ignore_index=True)
+    return IngestResult(result.rows, rejected.sort_values(C.ROW, kind="stable")
+                        .reset_index(drop=True))
 
 
 def require_columns(found: list[str], expected: list[str], path: Path) -> None:
@@ -128,7 +168,7 @@ def validate_rows(raw: pd.DataFrame, source: str) -> IngestResult:
     n = len(raw)
     text = {col: raw[col] if col in raw else pd.Series([""] * n, index=raw.index, dtype=str)
             for col in RAW_COLUMNS if col not in (C.SOURCE, C.ROW)}
-    out = pd.DataFrame({C.SOURCE: source, C.ROW: np.arange(1, n + 1, dtype="int64")},
+    out = pd.DataFrame({C.SOURCE: source, C.ROW: raw.index.to_numpy(np.int64) + 1},
                        index=raw.index)
     reasons = pd.Series([None] * n, index=raw.index, dtype=object)
     details = pd.Series([None] * n, index=raw.index, dtype=object)
@@ -182,15 +222,16 @@ def validate_rows(raw: pd.DataFrame, source: str) -> IngestResult:
 
 def read_snapshot(path: Path, source: str = "snapshot") -> IngestResult:
     """The snapshot CSV format (`city1,country1,lat1,lng1,city2,country2,lat2,lng2`)."""
-    frame = read_csv_text(path)
+    frame, malformed = read_csv_text(path)
     require_columns(list(frame.columns), SNAPSHOT_COLUMNS, Path(path))
-    return validate_rows(frame[SNAPSHOT_COLUMNS].rename(columns=SNAPSHOT_MAP), source)
+    result = validate_rows(frame[SNAPSHOT_COLUMNS].rename(columns=SNAPSHOT_MAP), source)
+    return _with_malformed(result, malformed, len(frame.columns), source)
 
 
 def read_user(path: Path, source: str = "user") -> IngestResult:
     """A user CSV keyed by `geonameid_1,geonameid_2` or `city_1,country_1,city_2,country_2`."""
     path = Path(path)
-    frame = read_csv_text(path)
+    frame, malformed = read_csv_text(path)
     found = list(frame.columns)
     if not set(USER_ID_COLUMNS) <= set(found):
         if any(col in found for col in USER_ID_COLUMNS):
@@ -210,4 +251,5 @@ def read_user(path: Path, source: str = "user") -> IngestResult:
                 f"recognised columns: {','.join(USER_MAP)}"
             )
     known = [c for c in USER_MAP if c in found]
-    return validate_rows(frame[known].rename(columns=USER_MAP), source)
+    result = validate_rows(frame[known].rename(columns=USER_MAP), source)
+    return _with_malformed(result, malformed, len(found), source)
