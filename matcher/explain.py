@@ -202,6 +202,9 @@ class PairExplanation:
                  f"({self.distance_km:,.0f} km apart)"]
         if self.already_partners:
             lines.append("  they are already partners")
+        if q["country_code"] == p["country_code"]:
+            lines.append("  same country: `twin with` leaves domestic partners out unless "
+                         "--include-domestic (the ranks below count them)")
         if not self.query_has_partnerships:
             lines.append(f"  {q['name']} has no recorded partnerships: "
                          "scored from its features and neighbours alone")

@@ -122,6 +122,9 @@ def test_explain_says_where_stage_two_moved_the_partner(matcher):
 
 def test_explain_existing_pair_and_same_city(matcher):
     assert matcher.explain("Cardiff", "Nantes").already_partners
+    domestic = "same country: `twin with` leaves domestic partners out unless --include-domestic"
+    assert domestic in matcher.explain("Sejong", "Daejeon").render()
+    assert domestic not in matcher.explain("Sejong", "Cardiff").render()
     with pytest.raises(InputError, match="are the same city"):
         matcher.explain("Sejong", "geonames:11523293")
 
