@@ -144,8 +144,8 @@ def _table(programme: Programme, matching: Matching, low: float, high: float) ->
     a, b = escape(programme.country_a), escape(programme.country_b)
     head = (f"<tr><th></th><th>#</th><th>{a} city &ndash; {b} city</th><th>score</th>"
             '<th title="compatibility 0-100">compat</th>'
-            '<th title="performance / appetite / synergies, 0-100">perf / app / syn</th>'
-            "<th>why</th></tr>")
+            '<th title="performance / appetite / synergies, 0-100">perf/app/syn</th>'
+            "</tr>")
     rows = []
     for n, pair in enumerate(matching.pairs, start=1):
         t = 0.5 if high <= low else (pair.score - low) / (high - low)
@@ -157,11 +157,11 @@ def _table(programme: Programme, matching: Matching, low: float, high: float) ->
 def _row(n: int, pair: PairedCities, swatch: str) -> str:
     names = (f'<span class="name">{escape(pair.a.name)} &ndash; {escape(pair.b.name)}</span>'
              f'<br><span class="km">{pair.distance_km:,.0f} km'
-             f'{" &middot; already partners" if pair.existing else ""}</span>')
+             f'{" &middot; already partners" if pair.existing else ""}</span>'
+             f'<br><span class="why">{escape("; ".join(pair.reasons))}</span>')
     cells = [f'<span class="swatch" style="background:{swatch}"></span>', str(n), names,
              f"{pair.score:.3f}", f"{pair.compatibility:.1f}",
-             f"{pair.performance:.0f} / {pair.appetite:.0f} / {pair.synergies:.0f}",
-             f'<span class="why">{escape("; ".join(pair.reasons))}</span>']
+             f"{pair.performance:.0f} / {pair.appetite:.0f} / {pair.synergies:.0f}"]
     right = {1, 3, 4, 5}
     tds = "".join(f'<td class="num">{c}</td>' if i in right else f"<td>{c}</td>"
                   for i, c in enumerate(cells))
@@ -200,10 +200,10 @@ p { margin: 4px 0; } .summary { color: #4b5568; }
 table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
 th, td { padding: 4px 8px; border-bottom: 1px solid #e6e8ef; text-align: left;
          vertical-align: top; }
-th { white-space: nowrap; } td:last-child { min-width: 200px; }
+th { white-space: nowrap; } td.num { white-space: nowrap; }
 th { position: sticky; top: 0; background: #eef0f6; } td.num { text-align: right; }
 tbody tr:hover { background: #f3f0ff; }
-.name { white-space: nowrap; font-weight: 500; } .km, .why { color: #5b6478; font-size: 12px; }
+.name { font-weight: 500; } .km, .why { color: #5b6478; font-size: 12px; }
 td.num { white-space: nowrap; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 3px; }
 svg .panel { fill: #eef3f8; stroke: #c9d3df; } svg .grid { stroke: #dbe3ec; stroke-width: 1; }
