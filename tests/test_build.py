@@ -194,6 +194,24 @@ def test_cli_output_directories_are_checked_before_any_work(tmp_path):
         assert result.output == f"Error: --out {blocker / 'out'}: {blocker} is not a directory\n"
 
 
+def test_a_build_that_resolves_nothing_is_an_error_and_writes_nothing(tmp_path):
+    """Regression: a build where every row was rejected wrote a data directory with no
+    partnerships over the previous one (training then failed on it)."""
+    snap, user = sources(tmp_path)
+    out = tmp_path / "out"
+    build.build_data([snap], out, user_files=[user])
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    bad = write(tmp_path / "bad.csv", SNAPSHOT_HEADER + "Atlantis,Atlantis,0,0,Rome,Italy\n"
+                + "Atlantis,Atlantis,0,0,Nowhere,Narnia,1,1\n")
+    with pytest.raises(InputError) as error:
+        build.build_data([bad], out)
+    assert str(error.value) == (
+        "no partnership could be resolved from the 2 rows given (rejected: malformed_row 1, "
+        "no_name_match 1; first: bad.csv row 1, malformed_row: 6 fields where the header has "
+        f"8; quote values that contain commas); nothing was written to {out}; fix the sources")
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+
+
 def test_cli_errors_are_clean(tmp_path):
     bad = write(tmp_path / "bad.csv", "city1,country1\nA,B\n")
     result = CliRunner().invoke(cli, ["data", "build", "--partnerships", str(bad),

@@ -194,6 +194,15 @@ def build_data(partnership_files: Sequence[Path], out_dir: Path, *,
     rejected = pd.concat([ingest_rejected, resolved[resolved[C.REASON].notna()]],
                          ignore_index=True)
     rejected = rejected.sort_values(["_file_order", C.ROW], kind="stable")
+    if edges.empty:  # nothing to train on: keep the previous data rather than replace it
+        counts = rejected[C.REASON].value_counts().sort_index()
+        first = rejected.iloc[0] if len(rejected) else None
+        raise InputError(
+            f"no partnership could be resolved from the {len(rejected)} rows given (rejected: "
+            + ", ".join(f"{reason} {count}" for reason, count in counts.items())
+            + (f"; first: {first[FILE]} row {first[C.ROW]}, {first[C.REASON]}: {first[DETAIL]}"
+               if first is not None else "")
+            + f"); nothing was written to {out_dir}; fix the sources")
     with _staged(Path(out_dir)) as staging:
         cities.to_parquet(staging / config.CITIES_FILE, index=False)
         gazetteer.countries.to_parquet(staging / config.COUNTRIES_FILE, index=False)

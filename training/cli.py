@@ -264,7 +264,6 @@ def data_build_command(partnership_files, user_files, wikidata_files, indicators
               help="Where to store the response (default: data/raw).")
 def data_fetch_command(source, out_dir) -> None:
     """Download a live partnership source and store it with a UTC timestamp in its name."""
-
     from matcher import config
     from training.wikidata import fetch_wikidata
 
