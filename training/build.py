@@ -220,11 +220,18 @@ def build_data(partnership_files: Sequence[Path], out_dir: Path, *,
 
 @contextmanager
 def _staged(out_dir: Path) -> Iterator[Path]:
-    """A staging directory beside out_dir whose files replace out_dir's only once all are
-    written (the manifest last), so a build that fails midway leaves the previous data whole.
-    A previous build's indicators_rejected.csv goes when this one writes none."""
+    """A staging directory inside out_dir (one filesystem: os.replace cannot cross) whose files
+    replace out_dir's only once all are written (the manifest last), so a build that fails
+    midway leaves the previous data whole. A previous build's indicators_rejected.csv goes when
+    this one writes none."""
+    from matcher.registry import pid_alive
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.building-{os.getpid()}"
+    for left in out_dir.glob(".building-*"):  # from a build that was killed
+        pid = left.name.removeprefix(".building-")
+        if not (pid.isdigit() and pid_alive(int(pid))):
+            shutil.rmtree(left, ignore_errors=True)
+    staging = out_dir / f".building-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
