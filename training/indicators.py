@@ -16,8 +16,6 @@ Rules (decided once, so users and tests can rely on them):
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from unidecode import unidecode
 
 from matcher.columns import Columns as C
 from matcher.errors import DataError, InputError
+from training.ingest import check_header, csv_records
 
 INDICATOR_KINDS = ("numeric", "categorical", "tags", "binary", "ignore")
 KEY_GEONAMEID, KEY_CITY, KEY_COUNTRY = "geonameid", "city", "country"
@@ -174,35 +173,20 @@ def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
         ) from error
     if not text.strip():
         raise InputError(f"{path}: the file is empty; it needs a header row and one row per city")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header: list[str] | None = None
-    rows, lines = [], []
-    previous_end = 0
-    for fields in reader:
-        start, previous_end = previous_end + 1, reader.line_num
-        if not fields or all(not f.strip() for f in fields):
-            continue
-        if header is None:
-            header = [f.strip() for f in fields]
-            continue
-        if len(fields) != len(header):
-            raise InputError(
-                f"{path}: row {len(rows) + 1} (line {start}) has {len(fields)} fields but the "
-                f"header has {len(header)}; quote values that contain commas"
-            )
-        rows.append([f.strip() for f in fields])
-        lines.append(start)
-    assert header is not None
-    for position, name in enumerate(header, start=1):
-        if not name:
-            raise InputError(f"{path}: header column {position} has no name; name or remove it")
-        if header.count(name) > 1:
-            raise InputError(f"{path}: column '{name}' appears twice in the header; keep one")
-    if not rows:
+    records = csv_records(text, path)
+    header = records.header
+    if records.malformed:
+        number, line, fields = records.malformed[0]
+        raise InputError(
+            f"{path}: row {number} (line {line}) has {fields} fields but the header has "
+            f"{len(header)}; quote values that contain commas"
+        )
+    check_header(header, path, names_required=True)
+    if not records.rows:
         raise InputError(f"{path}: the file has a header but no data rows; add one row per city")
-    frame = pd.DataFrame(rows, columns=header, dtype="str")
-    frame.insert(0, LINE, np.asarray(lines, dtype=np.int64))
-    frame.insert(0, C.ROW, np.arange(1, len(rows) + 1, dtype=np.int64))
+    frame = pd.DataFrame(records.rows, columns=header, dtype="str")
+    frame.insert(0, LINE, np.asarray(records.lines, dtype=np.int64))
+    frame.insert(0, C.ROW, np.asarray(records.numbers, dtype=np.int64))
     return header, frame
 
 

@@ -83,18 +83,28 @@ def read_text(path: Path, empty_hint: str) -> str:
     return text
 
 
-def read_csv_text(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All cells as stripped strings, indexed by data row (0-based; blank lines are not rows),
-    and the rows whose count of fields is not the header's (row, fields): those cannot be
-    read into columns, so they are rejected rather than stopping the file (a stray comma in
-    one row of a 22k-row snapshot). InputError if unreadable, empty or bare."""
-    path = Path(path)
-    text = read_text(path, "expected a header line and data rows")
-    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+@dataclass(frozen=True)
+class CsvRecords:
+    """A CSV text's header and data rows, fields stripped; blank lines are not rows."""
+
+    header: list[str]
+    rows: list[list[str]]  # the rows with the header's number of fields
+    numbers: list[int]  # each row's number among the data rows (1-based)
+    lines: list[int]  # the line each row starts on
+    malformed: list[tuple[int, int, int]]  # (number, line, fields) of the other rows
+
+
+def csv_records(text: str, path: Path, skipinitialspace: bool = False) -> CsvRecords:
+    """Split a CSV text into its header and rows, setting apart the rows whose count of fields
+    is not the header's (each reader decides what they mean); InputError naming the line when
+    the csv module cannot read it. `text` has at least one non-blank line."""
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=skipinitialspace)
     header: list[str] | None = None
-    rows, numbers, malformed = [], [], []
+    rows, numbers, lines, malformed = [], [], [], []
+    previous_end = 0
     try:
         for fields in reader:
+            line, previous_end = previous_end + 1, reader.line_num
             if not any(field.strip() for field in fields):
                 continue
             if header is None:
@@ -104,20 +114,41 @@ def read_csv_text(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             if len(fields) == len(header):
                 rows.append([field.strip() for field in fields])
                 numbers.append(number)
+                lines.append(line)
             else:
-                malformed.append((number, len(fields)))
+                malformed.append((number, line, len(fields)))
     except csv.Error as error:
         raise InputError(f"{path}: not a readable CSV file (line {reader.line_num}: "
                          f"{error})") from None
-    assert header is not None  # read_text refused a blank file
-    for name in header:
+    assert header is not None, "csv_records needs a non-blank text"
+    return CsvRecords(header, rows, numbers, lines, malformed)
+
+
+def check_header(header: list[str], path: Path, names_required: bool = False) -> None:
+    """InputError for a column named twice (and, if `names_required`, one with no name)."""
+    for position, name in enumerate(header, start=1):
+        if names_required and not name:
+            raise InputError(f"{path}: header column {position} has no name; name or remove it")
         if header.count(name) > 1:
             raise InputError(f"{path}: column '{name}' appears twice in the header; keep one")
-    if not rows and not malformed:
+
+
+def read_csv_text(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All cells as stripped strings, indexed by data row (0-based; blank lines are not rows),
+    and the rows whose count of fields is not the header's (row, fields): those cannot be
+    read into columns, so they are rejected rather than stopping the file (a stray comma in
+    one row of a 22k-row snapshot). InputError if unreadable, empty or bare."""
+    path = Path(path)
+    records = csv_records(read_text(path, "expected a header line and data rows"), path,
+                          skipinitialspace=True)
+    check_header(records.header, path)
+    if not records.rows and not records.malformed:
         raise InputError(f"{path}: no data rows after the header; add at least one partnership")
-    frame = pd.DataFrame(rows, columns=header, index=np.asarray(numbers, dtype=np.int64) - 1,
-                         dtype=str)
-    return frame, pd.DataFrame(malformed, columns=[C.ROW, "fields"], dtype=np.int64)
+    frame = pd.DataFrame(records.rows, columns=records.header, dtype=str,
+                         index=np.asarray(records.numbers, dtype=np.int64) - 1)
+    malformed = pd.DataFrame([(number, fields) for number, _, fields in records.malformed],
+                             columns=[C.ROW, "fields"], dtype=np.int64)
+    return frame, malformed
 
 
 def _with_malformed(result: IngestResult, malformed: pd.DataFrame, width: int,
