@@ -200,7 +200,7 @@ p { margin: 4px 0; } .summary { color: #4b5568; }
 table { border-collapse: collapse; width: 100%; font-size: 12.5px; }
 th, td { padding: 4px 8px; border-bottom: 1px solid #e6e8ef; text-align: left;
          vertical-align: top; }
-th { white-space: nowrap; } td.num { white-space: nowrap; }
+th { white-space: nowrap; }
 th { position: sticky; top: 0; background: #eef0f6; } td.num { text-align: right; }
 tbody tr:hover { background: #f3f0ff; }
 .name { font-weight: 500; } .km, .why { color: #5b6478; font-size: 12px; }
