@@ -392,6 +392,15 @@ def _owner_pid(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def left_by_dead_process(entry: Path) -> bool:
+    """A temporary entry named `...-<pid>` whose process is gone (never this one's), or one
+    without a pid that is over an hour old: safe to remove."""
+    pid = _owner_pid(entry.name)
+    if pid is None:
+        return time.time() - entry.lstat().st_mtime >= _UNOWNED_TEMP_MAX_AGE
+    return pid != os.getpid() and not pid_alive(pid)
+
+
 def clean_stale_temp(models_dir: Path = config.MODELS_DIR) -> list[str]:
     """Remove temporary entries left by dead processes (killed mid-training or mid-promotion).
 
@@ -403,12 +412,7 @@ def clean_stale_temp(models_dir: Path = config.MODELS_DIR) -> list[str]:
         if not parent.is_dir():
             continue
         for entry in parent.iterdir():
-            if not entry.name.startswith(TEMP_PREFIXES):
-                continue
-            pid = _owner_pid(entry.name)
-            if pid is not None and pid != os.getpid() and pid_alive(pid):
-                continue
-            if pid is None and time.time() - entry.lstat().st_mtime < _UNOWNED_TEMP_MAX_AGE:
+            if not entry.name.startswith(TEMP_PREFIXES) or not left_by_dead_process(entry):
                 continue
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)

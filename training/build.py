@@ -224,12 +224,11 @@ def _staged(out_dir: Path) -> Iterator[Path]:
     replace out_dir's only once all are written (the manifest last), so a build that fails
     midway leaves the previous data whole. A previous build's indicators_rejected.csv goes when
     this one writes none."""
-    from matcher.registry import pid_alive
+    from matcher.registry import left_by_dead_process
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for left in out_dir.glob(".building-*"):  # from a build that was killed
-        pid = left.name.removeprefix(".building-")
-        if not (pid.isdigit() and pid_alive(int(pid))):
+        if left_by_dead_process(left):
             shutil.rmtree(left, ignore_errors=True)
     staging = out_dir / f".building-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
