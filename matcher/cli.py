@@ -174,9 +174,7 @@ def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: boo
     """Top-k partners for many CITIES (or --all) as CSV: one row per (city, rank), the same
     lists as `twin with` gives one at a time, ranked in batches."""
     import csv
-    import os
     import sys
-    from pathlib import Path
 
     import numpy as np
 
@@ -205,14 +203,12 @@ def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: boo
     if out is None:
         write(sys.stdout)
         return
-    path = Path(out)
-    partial = path.with_name(f".{path.name}.partial")
+    from matcher.registry import atomic_text
+
     try:  # the whole CSV or the file as it was, never half of it
-        with open(partial, "w", newline="", encoding="utf-8") as handle:
+        with atomic_text(out, newline="") as handle:
             write(handle)
-        os.replace(partial, path)
     except OSError as error:
-        partial.unlink(missing_ok=True)
         raise InputError(f"--out {out}: cannot write the lists ({error.strerror})") from error
 
 

@@ -16,9 +16,11 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from matcher import config
 from matcher.errors import InputError, ModelNotFoundError
@@ -183,18 +185,31 @@ def fsync_tree(root: Path) -> None:
         fsync_dir(Path(dirpath))
 
 
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write JSON to a temporary file, fsync, os.replace: readers see old or new, never half."""
+@contextlib.contextmanager
+def atomic_text(path: Path, newline: str | None = None) -> Iterator[TextIO]:
+    """A text file to write that replaces `path` only when the block ends without an error
+    (temporary file, fsync, os.replace): readers see the old file or the new, never half. The
+    temporary file is removed when the block fails."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    try:
+        with open(tmp, "w", encoding="utf-8", newline=newline) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    """Write JSON with atomic_text, creating its directory."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_text(path) as handle:
         json.dump(payload, handle, indent=2, sort_keys=True, default=str)
         handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 # ---------------------------------------------------------------- writing
