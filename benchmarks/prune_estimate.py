@@ -138,9 +138,9 @@ def _group_bound(arrays, queries: np.ndarray, inputs: tuple, group: np.ndarray, 
     angle = np.arccos(np.clip(np.einsum("ij,ij->i", points, centre[group]), -1.0, 1.0))
     radius = np.zeros(count)
     np.maximum.at(radius, group, angle * EARTH_RADIUS_KM)
-    cities = arrays.derived
-    query_points = unit(np.degrees(cities["lat_rad"][queries]),
-                        np.degrees(cities["lon_rad"][queries]))
+    derived = arrays.derived
+    query_points = unit(np.degrees(derived["lat_rad"][queries]),
+                        np.degrees(derived["lon_rad"][queries]))
     centre_km = np.arccos(np.clip(query_points @ centre.T, -1.0, 1.0)) * EARTH_RADIUS_KM
     near = np.log1p(np.maximum(centre_km - radius - 1.0, 0.0))
     far = np.log1p(centre_km + radius + 1.0)
