@@ -18,7 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from matcher.fused import _OPTIONS
-from matcher.prepared import GRAPH, prepared
+from matcher.prepared import prepared
+from matcher.signaltable import GRAPH
 
 # Rows of the values returned by `_block_rows`, in GRAPH's order.
 _ORDER = ("adamic_adar", "geo_cf", "partner_geo", "three_hop", "region_pair")

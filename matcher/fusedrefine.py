@@ -16,11 +16,11 @@ import numpy as np
 
 from matcher import fusedgraph
 from matcher.fused import _OPTIONS, ranked, top_positions
-from matcher.prepared import GRAPH, prepared
+from matcher.prepared import prepared
 from matcher.refine import part_for
-from matcher.signals import EARTH_RADIUS_KM, SIGNALS, user_moments
-
-_CODE = {name: code for code, name in enumerate(SIGNALS)}
+from matcher.signals import EARTH_RADIUS_KM, user_moments
+from matcher.signaltable import CODE as _CODE
+from matcher.signaltable import GRAPH, SIGNALS
 
 
 def refine_block(arrays, queries: np.ndarray, block: np.ndarray, graph: dict) -> np.ndarray:

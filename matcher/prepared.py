@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from matcher.csr import CSR
-from matcher.signals import SIGNALS, linear_weights, user_moments
+from matcher.signals import linear_weights, user_moments
+from matcher.signaltable import QUERY_VALUE_SIGNALS, SIGNALS
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-GRAPH = ("adamic_adar", "geo_cf", "partner_geo", "three_hop", "region_pair")
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ class Prepared:
                "is_capital": arrays.is_capital, "cold": kind, "mean": mean, "spread": spread,
                "country": arrays.country_index, "admin1": arrays.derived["admin1"]}
         used = [name for name in SIGNALS if name in weights and np.any(weights[name])
-                and name not in ("lightfm", "log_degree", "log_population")]  # the query's own
+                and name not in QUERY_VALUE_SIGNALS]  # the query's own
         by_kind = np.array([weights[name] for name in used], dtype=np.float64).reshape(-1, 2)
         return ReverseSide(used, by_kind.T.copy(),
                            {name: i for i, name in enumerate(own)},

@@ -22,8 +22,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from matcher.prepared import GRAPH, prepared
-from matcher.signals import SIGNALS, ScoringArrays, _with_interactions, haversine_km, user_moments
+from matcher.prepared import prepared
+from matcher.signals import ScoringArrays, haversine_km, user_moments
+from matcher.signaltable import GRAPH, SIGNALS, with_products
 
 
 def part_for(arrays: ScoringArrays, query: int, rerank: dict | None = None) -> dict | None:
@@ -109,7 +110,7 @@ def pair_signals(arrays: ScoringArrays, query: int, cols: np.ndarray) -> dict[st
     values = _pair_values(arrays, np.array([query]), cols, rows["own_countries"][None, :],
                           rows["near_countries"][None, :])
     values.update({name: rows[name][cols] for name in GRAPH})
-    return {name: column[0] for name, column in _with_interactions(values).items()}
+    return {name: column[0] for name, column in with_products(values).items()}
 
 
 def pair_signals_block(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndarray,
@@ -132,7 +133,7 @@ def pair_signals_block(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndar
     rows = np.repeat(np.arange(len(queries)), cols.shape[1])
     values.update({name: np.asarray(graph[name][rows, cols.ravel()]).reshape(cols.shape)
                    for name in GRAPH})
-    return _with_interactions(values)
+    return with_products(values)
 
 
 def _pair_values(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndarray, own: np.ndarray,

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from matcher.prepared import GRAPH, Prepared, positions_in, prepared, query_weights
+from matcher.prepared import Prepared, positions_in, prepared, query_weights
 from matcher.rowproduct import row_product
 from matcher.signals import EARTH_RADIUS_KM, user_moments
+from matcher.signaltable import GRAPH, TRANSPOSED
 
 if TYPE_CHECKING:  # imported where blocks are multiplied; a single query needs no scipy
     import scipy.sparse as sp
@@ -265,12 +266,6 @@ def graph_products(arrays, rows: np.ndarray, names: set[str]) -> dict[str, sp.cs
         matrix.data = np.log1p(matrix.data)
         out[name] = matrix
     return out
-
-
-# The graph signals' matrices are symmetric, except geo_cf = G B whose transpose is partner_geo
-# = B G: a column's values are the other signal's row. Few columns are scored from their rows.
-TRANSPOSED = {"adamic_adar": "adamic_adar", "three_hop": "three_hop",
-              "region_pair": "region_pair", "geo_cf": "partner_geo", "partner_geo": "geo_cf"}
 
 
 def _add_graph_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray, get,

@@ -14,59 +14,22 @@ import numpy as np
 
 from matcher.csr import CSR
 
+# Every name list is derived from the one table of signals (matcher.signaltable); re-exported
+# here for the modules that read them beside the arrays.
+from matcher.signaltable import (
+    GRAPH_SIGNALS,
+    INTERACTION_SIGNALS,
+    SIGNALS,
+    SYMMETRIC_SIGNALS,
+    with_products,
+)
+
 if TYPE_CHECKING:  # scipy.sparse is imported where whole blocks are multiplied (see matcher.csr)
     import scipy.sparse as sp
 
 EARTH_RADIUS_KM = 6371.0088
 
-# Products of other signals that a linear re-ranker cannot form itself (the cold one uses them:
-# cold recall@10 0.051 -> 0.056 over 3 seeds on the snapshot; the warm one gained nothing).
-INTERACTION_SIGNALS = (
-    "lightfm_distance",  # lightfm * log_distance
-    "lightfm_country_pair",  # lightfm * country_pair
-    "size_gap_squared",  # size_gap ** 2
-    "log_distance_squared",  # log_distance ** 2
-)
-# The signals the re-ranker combines, in a fixed order (rerank.json names them).
-SIGNALS = (
-    "lightfm",  # LightFM hybrid score, standardised within the query's candidate list
-    "adamic_adar",  # log(1 + shared partners, each weighted 1 / log(its degree))
-    "geo_cf",  # the query's geographic neighbours twin with the candidate
-    "partner_geo",  # the candidate lies near one of the query's partners
-    "three_hop",  # normalised paths of length 3: partners of partners' partners
-    "region_pair",  # neighbours of the query twin with neighbours of the candidate
-    "country_affinity",  # log(1 + the query's partners in the candidate's country)
-    "region_country",  # log(1 + partners the query's neighbours have in the candidate's country)
-    "candidate_affinity",  # log(1 + the candidate's partners in the query's country)
-    "country_pair",  # log(1 + partnerships between the two countries)
-    "log_distance",  # log(1 + great-circle km)
-    "log_degree",  # log(1 + the candidate's partnership count)
-    "log_population",  # log10 of the candidate's population
-    "size_gap",  # |log10 population difference|
-    "both_capital",  # 1 when both are national capitals
-    "same_country",  # 1 for a domestic pair
-    "admin1_pair",  # log(1 + partnerships between the two cities' first-level regions)
-    *INTERACTION_SIGNALS,
-)
-# Signals that are zero for a query without partnerships (the cold re-ranker leaves them out).
-GRAPH_SIGNALS = ("adamic_adar", "partner_geo", "three_hop", "country_affinity")
-# Signals that do not depend on which side asks (reverse scoring reuses the forward values).
-SYMMETRIC_SIGNALS = ("adamic_adar", "three_hop", "region_pair", "country_pair", "log_distance",
-                     "size_gap", "both_capital", "same_country", "admin1_pair",
-                     "size_gap_squared",
-                     "log_distance_squared")
-
-
-def _with_interactions(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Add the INTERACTION_SIGNALS not yet in `values` (computed from the signals they join)."""
-    products = {"lightfm_distance": ("lightfm", "log_distance"),
-                "lightfm_country_pair": ("lightfm", "country_pair"),
-                "size_gap_squared": ("size_gap", "size_gap"),
-                "log_distance_squared": ("log_distance", "log_distance")}
-    for name, (left, right) in products.items():
-        if name not in values:
-            values[name] = values[left] * values[right]
-    return values
+__all__ = ["GRAPH_SIGNALS", "INTERACTION_SIGNALS", "SIGNALS", "SYMMETRIC_SIGNALS"]
 
 
 class _Derived(dict):
@@ -260,7 +223,7 @@ def signal_matrices(arrays: ScoringArrays, queries: np.ndarray,
     user_mean, user_spread = lightfm_moments(arrays, users)
     lightfm = users @ derived["item_float64"][cols].T + arrays.item_biases[cols][None, :]
     shape = distance.shape
-    return _with_interactions({
+    return with_products({
         "lightfm": (lightfm - user_mean[:, None]) / user_spread[:, None],
         "adamic_adar": np.log1p(_dense(binary_rows @ derived["weighted_binary"], cols)),
         "geo_cf": np.log1p(_dense(neighbours_partners, cols)),
@@ -334,7 +297,7 @@ def reverse_signals(arrays: ScoringArrays, query: int,
                               else lightfm_moments(arrays, users))
     lightfm = users @ derived["item_float64"][query] + arrays.item_biases[query]
     size = len(users)
-    return _with_interactions({
+    return with_products({
         **{name: forward[name][0] for name in SYMMETRIC_SIGNALS},
         "lightfm": (lightfm - user_mean) / user_spread,
         "geo_cf": np.log1p(geo[rows] @ binary_column),

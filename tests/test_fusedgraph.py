@@ -11,7 +11,7 @@ from test_signals import random_arrays
 
 from matcher import fused, fusedgraph, scorer
 from matcher.csr import CSR
-from matcher.prepared import GRAPH
+from matcher.signaltable import GRAPH
 
 
 def _dense_rows(arrays, queries: np.ndarray) -> dict[str, np.ndarray]:
