@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher import config, rank, refine, reverse
+from matcher import config, final_scores, rank, refine, reverse
 from matcher import scorer as scoring_fast
-from matcher import signals as scoring
 from matcher.errors import CityNotFoundError, InputError
 from matcher.evidence import Evidence
 from matcher.explain import nearest_evidence, reasons, subscores
@@ -278,7 +277,7 @@ class Matcher:
         else:
             probability = model.probability(scores[picks])
         distances = self._distances(query, picks)
-        lightfm, geo_cf = scoring.subscore_signals(model.arrays, query, ev.reference_rows,
+        lightfm, geo_cf = final_scores.subscore_signals(model.arrays, query, ev.reference_rows,
                                                    picks)
         subs = subscores(ev, query, picks, lightfm, geo_cf, reverse[picks])
         rows = picks.tolist()  # Python numbers, each read once (the same values as float(x[j]))

@@ -62,10 +62,10 @@ def _reverse_query(arrays, ready: Prepared, side, query: int) -> dict:
     country = int(arrays.country_index[query])
     rows = ready.graph_rows(query)
     constant = side.query_terms["log_degree"] * ready.log_degree[query] \
-        + side.query_terms["log_population"] * arrays.derived["log_population"][query]
+        + side.query_terms["log_population"] * arrays.log_population[query]
     terms = {"item": ready.items_at(query), "constant": constant, "country": country,
              "trig": (ready.trig[1][query], ready.trig[3][query]),
-             "log_population": arrays.derived["log_population"][query],
+             "log_population": arrays.log_population[query],
              "is_capital": float(arrays.is_capital[query])}
     # The query's rows, by what each signal reads reversed (built only for the signals used).
     sources = {
@@ -75,7 +75,7 @@ def _reverse_query(arrays, ready: Prepared, side, query: int) -> dict:
         "country_pair": lambda: np.ascontiguousarray(ready.log_country_pairs[:, country]),
         "same_country": lambda: (np.arange(len(ready.log_country_pairs)) == country)
         .astype(np.float64),
-        "admin1_pair": lambda: ready.admin1_row(int(arrays.derived["admin1"][query])),
+        "admin1_pair": lambda: ready.admin1_row(int(arrays.admin1[query])),
     }
     for name in _with_factors(side.names):
         signal = BY_NAME[name]

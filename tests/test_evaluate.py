@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher.columns import Columns as C
-from training.evaluate import holdout_split, query_metrics
+from training.evaluate import query_metrics
+from training.splits import holdout_split
 
 
 def naive_metrics(scores: np.ndarray, targets: list[np.ndarray]) -> dict[str, list[float]]:

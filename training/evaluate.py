@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from matcher import signals as signal_module
-from matcher.columns import Columns as C
 from matcher.refine import refine_from_signals
 from matcher.signals import ScoringArrays
+from training.splits import WARM_NO_HISTORY
 
 if TYPE_CHECKING:
     from training.holdout import Holdout
@@ -27,59 +25,10 @@ WARM_ONLY = ("adamic_adar",)
 # "warm, degree 0" holds the warm hidden pairs whose query end kept no partnership (scored,
 # as served, by the cold re-ranker).
 DEGREE_SPLITS = {"warm, degree 1": (1, 1), "warm, degree 2+": (2, None)}
-WARM_NO_HISTORY = "warm, degree 0"
 SPLITS = ("warm", WARM_NO_HISTORY, *DEGREE_SPLITS, "cold")
 HOPS = 3  # "within_3_hops": the share of hidden partners a walk of this length can reach
 PER_QUERY_ONLY = ("degree",)  # per-query values used to group queries, not averaged
 QUERY_BATCH = 32  # queries scored at once: small blocks stay in cache (256 was 1.5x slower)
-
-
-@dataclass(frozen=True)
-class Split:
-    """A holdout: training partnerships, and the hidden ones for each kind of query."""
-
-    train: pd.DataFrame
-    warm_test: pd.DataFrame  # 10% of the edges between cities that keep some history
-    cold_test: pd.DataFrame  # every edge of the cold cities
-    cold_cities: np.ndarray  # geonameids whose whole history is hidden
-
-
-def holdout_split(partnerships: pd.DataFrame, fraction: float, seed: int) -> Split:
-    """Hide every edge of `fraction` of the cities (cold) and `fraction` of the other edges (warm).
-
-    Works on deduplicated undirected edges, so one partnership is never on both sides.
-    """
-    rng = np.random.default_rng(seed)
-    edges = partnerships.reset_index(drop=True)
-    cities = np.unique(np.concatenate([edges[C.CITY_A], edges[C.CITY_B]]))
-    cold = np.sort(rng.choice(cities, size=round(fraction * len(cities)), replace=False))
-    touches_cold = edges[C.CITY_A].isin(cold) | edges[C.CITY_B].isin(cold)
-    rest = np.flatnonzero(~touches_cold.to_numpy())
-    hidden = rng.choice(rest, size=round(fraction * len(rest)), replace=False)
-    warm_mask = np.zeros(len(edges), dtype=bool)
-    warm_mask[hidden] = True
-    train_mask = ~touches_cold.to_numpy() & ~warm_mask
-    return Split(edges[train_mask].reset_index(drop=True), edges[warm_mask].reset_index(drop=True),
-                 edges[touches_cold.to_numpy()].reset_index(drop=True), cold)
-
-
-def query_targets(hidden: pd.DataFrame, rows_of, train_graph: sp.csr_matrix,
-                  cold: bool, cold_cities: np.ndarray | None = None, history: bool = True):
-    """Query rows and their hidden partner rows.
-
-    Warm queries keep at least one training partner (`history=False`: the warm hidden pairs
-    whose query end has none left, reported apart); cold queries are the cold cities.
-    """
-    a = rows_of(hidden[C.CITY_A])
-    b = rows_of(hidden[C.CITY_B])
-    pairs = pd.DataFrame({"query": np.concatenate([a, b]), "target": np.concatenate([b, a])})
-    if cold:
-        pairs = pairs[pairs["query"].isin(rows_of(cold_cities))]
-    else:
-        degree = np.diff(train_graph.indptr)[pairs["query"].to_numpy()]
-        pairs = pairs[degree > 0] if history else pairs[degree == 0]
-    grouped = pairs.groupby("query")["target"].apply(lambda t: np.unique(t.to_numpy()))
-    return grouped.index.to_numpy(dtype=np.int64), list(grouped.to_numpy())
 
 
 def mask_known(scores: np.ndarray, queries: np.ndarray, arrays: ScoringArrays,
@@ -201,7 +150,7 @@ def feature_knn_scores(arrays: ScoringArrays, queries: np.ndarray,
                        features: sp.csr_matrix) -> np.ndarray:
     """Cities most like the query by feature cosine, and whom they twin with."""
     similarity = (features[queries] @ features.T).toarray()
-    history = arrays.derived["degree"] > 0
+    history = arrays.degree > 0
     similarity[:, ~history] = -np.inf
     similarity[np.arange(len(queries)), queries] = -np.inf
     k = min(FEATURE_KNN_NEIGHBOURS, similarity.shape[1] - 1)
@@ -211,7 +160,7 @@ def feature_knn_scores(arrays: ScoringArrays, queries: np.ndarray,
     rows = np.repeat(np.arange(len(queries)), k)
     neighbour_matrix = sp.csr_matrix((weights.ravel(), (rows, neighbours.ravel())),
                                      shape=(len(queries), arrays.n_cities))
-    return (neighbour_matrix @ arrays.derived["binary"].matrix).toarray()
+    return (neighbour_matrix @ arrays.binary.matrix).toarray()
 
 
 def query_metric_values(arrays: ScoringArrays, queries: np.ndarray, targets: list[np.ndarray],
@@ -230,7 +179,7 @@ def query_metric_values(arrays: ScoringArrays, queries: np.ndarray, targets: lis
         chunk = queries[start:start + batch]
         chunk_targets = [position[target] for target in targets[start:start + batch]]
         signals = signal_module.signal_matrices(arrays, chunk, columns)
-        graph = arrays.derived["binary"].matrix
+        graph = arrays.binary.matrix
         context = {"degree": np.diff(graph.indptr)[chunk].astype(np.float64),
                    f"within_{HOPS}_hops": within_hops(graph, chunk,
                                                       targets[start:start + batch])}
@@ -369,13 +318,16 @@ def holdout_evaluation(data, config, seed: int = 0, progress: bool = False,
 
 
 def aggregate_seeds(runs: list[dict]) -> dict:
-    """Mean and standard deviation of every metric over seeds (with one seed, std is 0)."""
+    """Mean and standard deviation of every metric over seeds (with one seed, std is 0); a
+    split that a seed lacks (a small data set's degree group can be empty) is averaged over the
+    seeds that have it."""
     out: dict = {}
-    for split in runs[0]:
+    for split in [split for split in SPLITS if any(split in run for run in runs)]:
         out[split] = {}
-        for method in runs[0][split]:
-            values = {metric: [run[split][method][metric] for run in runs]
-                      for metric in runs[0][split][method]}
+        having = [run[split] for run in runs if split in run]
+        for method in having[0]:
+            values = {metric: [run[method][metric] for run in having]
+                      for metric in having[0][method]}
             summary = {metric: float(np.mean(v)) for metric, v in values.items()}
             summary.update({f"{metric}_std": float(np.std(v)) for metric, v in values.items()
                             if metric != "queries"})

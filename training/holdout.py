@@ -9,19 +9,19 @@ from functools import partial
 import numpy as np
 
 from matcher.signals import ScoringArrays
-from training.evaluate import WARM_NO_HISTORY, Split, holdout_split, query_targets
+from training.splits import WARM_NO_HISTORY, Split, holdout_split, query_targets
 
 
 def _queries(split: Split, dataset, arrays: ScoringArrays):
-    warm = query_targets(split.warm_test, dataset.rows_of, arrays.derived["binary"], cold=False)
-    cold = query_targets(split.cold_test, dataset.rows_of, arrays.derived["binary"], cold=True,
+    warm = query_targets(split.warm_test, dataset.rows_of, arrays.binary, cold=False)
+    cold = query_targets(split.cold_test, dataset.rows_of, arrays.binary, cold=True,
                          cold_cities=split.cold_cities)
     return warm, cold
 
 
 def _no_history_queries(split: Split, dataset, arrays: ScoringArrays):
     """The warm hidden pairs whose query end kept no training partnership."""
-    return query_targets(split.warm_test, dataset.rows_of, arrays.derived["binary"],
+    return query_targets(split.warm_test, dataset.rows_of, arrays.binary,
                          cold=False, history=False)
 
 
