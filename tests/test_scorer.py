@@ -201,10 +201,8 @@ def test_batch_equals_one_at_a_time_with_non_candidate_queries(larger_matcher, m
 
 def test_an_outsider_needs_one_shortlist(larger_matcher, monkeypatch):
     """The ceiling bound settles a non-candidate's mutual list on the first shortlist."""
-    import matcher.api as api_module
-
-    monkeypatch.setattr(api_module, "MUTUAL_SHORTLIST_PER_K", 1)
-    monkeypatch.setattr(api_module, "MUTUAL_SHORTLIST_MIN", 4)
+    monkeypatch.setattr(rank, "MUTUAL_SHORTLIST_PER_K", 1)
+    monkeypatch.setattr(rank, "MUTUAL_SHORTLIST_MIN", 4)
     arrays = larger_matcher.model.arrays
     outsider = int(np.flatnonzero(~arrays.candidate_mask)[0])
     calls = []
