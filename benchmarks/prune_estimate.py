@@ -32,7 +32,7 @@ def main() -> None:
                         help="exact cells a row needs (the batch shortlist and its bound)")
     args = parser.parse_args()
 
-    from matcher import fused, fusedgraph, scorer
+    from matcher import fused, scorer
     from matcher.api import Matcher
     from matcher.prepared import prepared
 
@@ -60,7 +60,7 @@ def main() -> None:
 
     def graph_terms(out: np.ndarray, *rest) -> None:
         before = out.copy()
-        fusedgraph.add_graph_terms(out, *rest)
+        scorer.add_graph_terms(out, *rest)
         kept["graph"] = out - before
 
     print(f"cells per row an oracle group bound leaves for an exact top {args.depth}, "

@@ -1,7 +1,7 @@
 """Top-k lists for many cities at once, the same lists `Matcher.recommend` gives one at a time.
 
 Blocks of query rows are scored with `scorer.block_scores` (two threads; numpy and the compiled
-kernels release the GIL; dense terms matcher.fused, graph signals matcher.fusedgraph), stage
+kernels release the GIL; dense terms matcher.fused, the graph walks' sparse products), stage
 two reorders each row's best candidates (matcher.fusedrefine, refine.refine_block compiled,
 before the domestic filter, as the one-query path does), and each row keeps a shortlist of its
 best final scores. matcher.fusedrank (matcher.fusedmutual for mutual rows of candidate queries)
@@ -52,12 +52,12 @@ def supported(spec: rank.Filters) -> bool:
 def _scored_block(arrays, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Stage one's and the final scores (q, candidates), the query and its partners -inf, with
     the compiled kernels (imported here: the one-query path never loads numba)."""
-    from matcher import fused, fusedgraph, fusedrefine
+    from matcher import fused, fusedrefine
 
     ready = prepared(arrays)
     products: dict = {}
     block = scorer.block_scores(arrays, queries, graph_out=products,
-                                terms=(fused.add_dense_terms, fusedgraph.add_graph_terms))
+                                terms=(fused.add_dense_terms, scorer.add_graph_terms))
     position = ready.positions
     graph = arrays.graph
     counts = np.diff(graph.indptr)[queries]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from matcher import fusedgraph
 from matcher.fused import _OPTIONS, ranked, top_positions
 from matcher.prepared import prepared
 from matcher.refine import part_for
@@ -60,10 +59,8 @@ def refine_block(arrays, queries: np.ndarray, block: np.ndarray, graph: dict) ->
 
 def _graph_at(arrays, queries: np.ndarray, graph: dict, todo: np.ndarray,
               cells: np.ndarray) -> np.ndarray:
-    """(5, len(todo), depth): the graph signals of block rows `todo` at their `cells`, from
-    matcher.fusedgraph's rows or scipy's matrices (the missing ones computed here)."""
-    if fusedgraph.ROWS in graph:
-        return fusedgraph.sample(*graph[fusedgraph.ROWS], todo, cells, arrays.n_cities)
+    """(walks, len(todo), depth): the graph signals of block rows `todo` at their `cells`,
+    from the block's sparse walk products (the missing ones computed here)."""
     missing = {name for name in GRAPH if name not in graph}
     if missing:
         from matcher.scorer import graph_products

@@ -8,18 +8,23 @@ a handful of rows, and scipy's per-call overhead would cost more than the arithm
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from matcher.csr import CSR
+from matcher import walks
+from matcher.rowsum import sum_rows, touched_cells
 from matcher.signals import linear_weights, user_moments
-from matcher.signaltable import QUERY_VALUE_SIGNALS, SIGNALS
+from matcher.signaltable import QUERY_VALUE_SIGNALS, SIGNALS, WALKS
+from matcher.walks import NEIGHBOURS_PARTNERS
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
+
+
+NEAR = "neighbours' partners"  # graph_rows' raw G B row, counted by country (near_countries)
 
 
 @dataclass(frozen=True)
@@ -85,31 +90,12 @@ class Prepared:
         return cached[1]
 
     def _single_rows(self, query: int) -> dict:
-        binary, geo = self.arrays.binary, self.arrays.geo
-        n, countries = self.arrays.n_cities, self.arrays.n_countries
-        partners = binary.row(query)
-        degree = self.arrays.degree
-        inverse_log = np.zeros(len(partners))
-        hub = degree[partners] > 1
-        inverse_log[hub] = 1.0 / np.log(degree[partners][hub])
-        neighbours, closeness = geo.row(query), geo.row_values(query)
-        scale = self.degree_scale
-        # S = D^-1/2 B D^-1/2, so S[i, j] = scale_i scale_j B[i, j]
-        two_hop = sum_rows(binary, partners, scale[query] * scale[partners] ** 2, n)
-        two_hop.scale(scale)
-        near_partners = sum_rows(binary, neighbours, closeness, n)
-        reached = two_hop.nonzero()
-        three_hop = sum_rows(binary, reached, two_hop.values[reached] * scale[reached], n)
-        three_hop.scale(scale)
-        three_hop.scale(10.0)
+        arrays = self.arrays
+        n, countries = arrays.n_cities, arrays.n_countries
+        partners = arrays.binary.row(query)
+        raw = walks.row(arrays, query, {**WALKS, NEAR: NEIGHBOURS_PARTNERS})
+        near_partners = raw.pop(NEAR)
         near_rows = near_partners.nonzero()
-        raw = {
-            "adamic_adar": sum_rows(binary, partners, inverse_log, n),
-            "geo_cf": near_partners,
-            "partner_geo": sum_rows(geo, partners, np.ones(len(partners)), n),
-            "three_hop": three_hop,
-            "region_pair": sum_rows(geo, near_rows, near_partners.values[near_rows], n),
-        }
         country_index = self.arrays.country_index
         rows = {"own_countries": np.bincount(country_index[partners], minlength=countries),
                 "near_countries": np.bincount(country_index[near_rows],
@@ -305,21 +291,6 @@ class Prepared:
         return sp.csr_matrix(self.arrays.partners_by_country)
 
     @cached_property
-    def kernel_graphs(self) -> tuple[np.ndarray, ...]:
-        """(indptr, indices, data) of B, B scaled by 1 / log(degree), S and G, int64 and
-        float64: what the compiled graph kernels read (matcher.fusedgraph)."""
-        arrays = self.arrays
-        return tuple(part for matrix in (arrays.binary, arrays.weighted_binary, arrays.symmetric,
-                                         arrays.geo)
-                     for part in (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64),
-                                  matrix.data.astype(np.float64)))
-
-    @cached_property
-    def degree_scale(self) -> np.ndarray:
-        """1 / sqrt(degree), 1 for cities without partners: the walks' normalisation."""
-        return 1.0 / np.sqrt(np.maximum(self.arrays.degree, 1.0))
-
-    @cached_property
     def log_degree(self) -> np.ndarray:
         return np.log1p(self.arrays.degree)
 
@@ -348,60 +319,3 @@ def positions_in(n_cities: int, cols: np.ndarray) -> np.ndarray:
     position = np.full(n_cities, -1, dtype=np.int64)
     position[cols] = np.arange(len(cols))
     return position
-
-
-@dataclass
-class RowSum:
-    """A dense (n,) sum of sparse rows and the cells it touched (with repeats): the non-zero
-    cells are among them, so a short list of touched cells spares scans of all n."""
-
-    values: np.ndarray
-    touched: np.ndarray
-
-    def nonzero(self) -> np.ndarray:
-        """Ascending rows of the non-zero values (np.flatnonzero's, from the touched cells:
-        untouched ones stay 0)."""
-        cells = touched_cells(len(self.values), self.touched)
-        return cells[self.values[cells] != 0]
-
-    def scale(self, by: np.ndarray | float) -> None:
-        """values *= by, in place (nothing to do when no cell was touched)."""
-        if len(self.touched):
-            self.values *= by
-
-    def log1p(self) -> np.ndarray:
-        """log(1 + values) in place; untouched cells stay 0."""
-        if not len(self.touched):
-            return self.values
-        if len(self.touched) * 8 > len(self.values):
-            return np.log1p(self.values, out=self.values)
-        self.values[self.touched] = np.log1p(self.values[self.touched])
-        return self.values
-
-
-def touched_cells(n: int, *touched: np.ndarray) -> np.ndarray:
-    """The distinct cells of the `touched` lists, ascending (np.unique's answer): marked in an
-    (n,) mask and read back, which beats unique's sort or hash from a few hundred cells on."""
-    mark = np.zeros(n, dtype=bool)
-    for cells in touched:
-        mark[cells] = True
-    return np.flatnonzero(mark)
-
-
-@lru_cache(maxsize=4)
-def _zeros(n: int) -> np.ndarray:
-    """One read-only (n,) zero row shared by every empty sum (a fresh one costs page faults)."""
-    zeros = np.zeros(n)
-    zeros.flags.writeable = False
-    return zeros
-
-
-def sum_rows(matrix: CSR, rows: np.ndarray, weights: np.ndarray, n: int) -> RowSum:
-    """sum_i weights[i] * matrix[rows[i]] as a dense (n,) vector, with the cells touched."""
-    if not len(rows):
-        return RowSum(_zeros(n), np.empty(0, dtype=np.int64))
-    positions, lengths = matrix.entries(rows)
-    values = matrix.data[positions] * np.repeat(weights, lengths)
-    touched = matrix.indices[positions]
-    summed = np.bincount(touched, weights=values, minlength=n).astype(np.float64, copy=False)
-    return RowSum(summed, touched)  # float even when no cell was touched (bincount: int)

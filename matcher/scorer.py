@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from matcher import walks
 from matcher.prepared import Prepared, positions_in, prepared, query_weights
 from matcher.rowproduct import row_product
 from matcher.signals import EARTH_RADIUS_KM, user_moments
-from matcher.signaltable import GRAPH, TRANSPOSED
+from matcher.signaltable import GRAPH, TRANSPOSED, WALKS
 
 if TYPE_CHECKING:  # imported where blocks are multiplied; a single query needs no scipy
     import scipy.sparse as sp
@@ -98,7 +99,7 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
         else:
             out[kind_rows] = left @ right
 
-    dense, graph = terms or (add_dense_terms, _add_graph_terms)
+    dense, graph = terms or (add_dense_terms, add_graph_terms)
     dense(out, arrays, queries, cols if not default else None, lightfm, interacting, get, zeros)
     graph(out, arrays, queries, cols, get, zeros, graph_out)
 
@@ -245,27 +246,10 @@ def _log_distance(ready: Prepared, queries: np.ndarray, column_side: dict[str, n
 
 def graph_products(arrays, rows: np.ndarray, names: set[str]) -> dict[str, sp.csr_matrix]:
     """log(1 + value) of each wanted graph signal for `rows` against every city, sparse."""
-    import scipy.sparse as sp
-    binary, geo = arrays.binary.matrix, arrays.geo.matrix
-    binary_rows = binary[rows]
-    neighbours_partners = geo[rows] @ binary if names & {"geo_cf", "region_pair"} else None
-    symmetric = arrays.symmetric
-    products = {
-        "adamic_adar": lambda: binary_rows @ arrays.weighted_binary,
-        "geo_cf": lambda: neighbours_partners,
-        "partner_geo": lambda: binary_rows @ geo,
-        "three_hop": lambda: 10.0 * (symmetric[rows] @ symmetric @ symmetric),
-        "region_pair": lambda: neighbours_partners @ geo,
-    }
-    out = {}
-    for name in names:
-        matrix = sp.csr_matrix(products[name]())
-        matrix.data = np.log1p(matrix.data)
-        out[name] = matrix
-    return out
+    return walks.block(arrays, rows, {name: WALKS[name] for name in names})
 
 
-def _add_graph_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray, get,
+def add_graph_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray, get,
                      zeros: np.ndarray, graph_out: dict | None = None) -> None:
     """The sparse graph signals, summed as sparse rows, added where non-zero (`graph_out`)."""
     names = {name for name in GRAPH if np.any(get(name, zeros))}

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from matcher import walks
 from matcher.csr import CSR
 
 # Every name list is derived from the one table of signals (matcher.signaltable); re-exported
@@ -22,8 +23,10 @@ from matcher.signaltable import (
     INTERACTION_SIGNALS,
     SIGNALS,
     SYMMETRIC_SIGNALS,
+    WALKS,
     with_products,
 )
+from matcher.walks import NEIGHBOURS_PARTNERS
 
 if TYPE_CHECKING:  # scipy.sparse is imported where whole blocks are multiplied (see matcher.csr)
     import scipy.sparse as sp
@@ -94,23 +97,22 @@ class ScoringArrays:
         return np.diff(self.graph.indptr).astype(np.float64)
 
     @cached_property
-    def weighted_binary(self) -> sp.csr_matrix:
-        """Partnerships scaled by 1 / log(degree) of the shared partner (Adamic-Adar)."""
+    def inv_log_degree(self) -> np.ndarray:
+        """1 / log(degree), 0 for a city with one partner or none (Adamic-Adar's weight)."""
         degree = self.degree
-        inverse_log = np.zeros_like(degree)
-        inverse_log[degree > 1] = 1.0 / np.log(degree[degree > 1])
-        import scipy.sparse as sp
-
-        return sp.csr_matrix(self.binary.matrix.multiply(inverse_log[:, None]))
+        out = np.zeros_like(degree)
+        out[degree > 1] = 1.0 / np.log(degree[degree > 1])
+        return out
 
     @cached_property
-    def symmetric(self) -> sp.csr_matrix:
-        """D^-1/2 A D^-1/2: walks normalised so that hubs do not dominate."""
-        import scipy.sparse as sp
+    def inv_degree(self) -> np.ndarray:
+        """1 / degree, 1 for a city without partners."""
+        return 1.0 / np.maximum(self.degree, 1.0)
 
-        scale = 1.0 / np.sqrt(np.maximum(self.degree, 1.0))
-        return sp.csr_matrix(self.binary.matrix.multiply(scale[:, None])
-                             .multiply(scale[None, :]))
+    @cached_property
+    def inv_sqrt_degree(self) -> np.ndarray:
+        """1 / sqrt(degree), 1 for a city without partners: the walks' normalisation."""
+        return 1.0 / np.sqrt(np.maximum(self.degree, 1.0))
 
     @cached_property
     def admin1(self) -> np.ndarray:
@@ -223,12 +225,11 @@ def signal_matrices(arrays: ScoringArrays, queries: np.ndarray,
     """Every signal for each query (rows) against every city, or only `columns`: (q, c) float64."""
     queries = np.asarray(queries, dtype=np.int64)
     cols = slice(None) if columns is None else np.asarray(columns, dtype=np.int64)
-    binary = arrays.binary.matrix
-    geo = arrays.geo.matrix
-    binary_rows = binary[queries]
-    neighbours_partners = geo[queries] @ binary
+    binary_rows = arrays.binary.matrix[queries]
+    walked = walks.block(arrays, queries, WALKS)
+    neighbours_partners = walks.block(arrays, queries, {"near": NEIGHBOURS_PARTNERS},
+                                      log=False)["near"]
     membership = arrays.membership
-    symmetric = arrays.symmetric
     distance = haversine_km(arrays.lat_rad[queries, None], arrays.lon_rad[queries, None],
                             arrays.lat_rad[None, cols], arrays.lon_rad[None, cols])
     query_countries = arrays.country_index[queries]
@@ -240,11 +241,7 @@ def signal_matrices(arrays: ScoringArrays, queries: np.ndarray,
     shape = distance.shape
     return with_products({
         "lightfm": (lightfm - user_mean[:, None]) / user_spread[:, None],
-        "adamic_adar": np.log1p(_dense(binary_rows @ arrays.weighted_binary, cols)),
-        "geo_cf": np.log1p(_dense(neighbours_partners, cols)),
-        "partner_geo": np.log1p(_dense(binary_rows @ geo, cols)),
-        "three_hop": np.log1p(10.0 * _dense(symmetric[queries] @ symmetric @ symmetric, cols)),
-        "region_pair": np.log1p(_dense(neighbours_partners @ geo, cols)),
+        **{name: _dense(values, cols) for name, values in walked.items()},
         "country_affinity": np.log1p((binary_rows @ membership).toarray()[:, column_countries]),
         "region_country": np.log1p(
             (neighbours_partners @ membership).toarray()[:, column_countries]),

@@ -3,8 +3,8 @@
 Every list of signal names that scoring needs (the re-ranker's order, the graph walks, the
 symmetric signals, the products a linear re-ranker cannot form, the signals that are zero
 without partnerships, how each is read in the reverse direction) is derived from `TABLE`, so
-adding a signal starts with one entry here (see docs/SIGNALS.md). A leaf module: no numpy, no
-imports from the rest of `matcher`.
+adding a signal starts with one entry here (see docs/SIGNALS.md). Imports only the walk
+declarations (matcher.walks), no scoring module.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
+
+from matcher.walks import NEIGHBOURS_PARTNERS, Walk
 
 
 class Kind(Enum):
@@ -51,21 +53,28 @@ class Signal:
     transposed: str | None = None  # GRAPH_WALK: the signal whose row is this one's column
     needs_history: bool = False  # zero for a query without partnerships (cold part omits it)
     factors: tuple[str, str] | None = None  # PRODUCT: the two signals multiplied
+    walk: Walk | None = None  # GRAPH_WALK: its path (matcher.walks)
 
 
 TABLE: tuple[Signal, ...] = (
     Signal("lightfm", Kind.DOT, "LightFM hybrid score, standardised within the query's "
            "candidate list", Reverse.OWN),
     Signal("adamic_adar", Kind.GRAPH_WALK, "log(1 + shared partners, each weighted 1 / log(its "
-           "degree))", Reverse.QUERY_ROW, symmetric=True, needs_history=True),
+           "degree))", Reverse.QUERY_ROW, symmetric=True, needs_history=True,
+           walk=Walk("binary", (("inv_log_degree", "binary"),))),
     Signal("geo_cf", Kind.GRAPH_WALK, "the query's geographic neighbours twin with the "
-           "candidate", Reverse.QUERY_ROW, transposed="partner_geo"),
+           "candidate", Reverse.QUERY_ROW, transposed="partner_geo", walk=NEIGHBOURS_PARTNERS),
     Signal("partner_geo", Kind.GRAPH_WALK, "the candidate lies near one of the query's partners",
-           Reverse.QUERY_ROW, transposed="geo_cf", needs_history=True),
+           Reverse.QUERY_ROW, transposed="geo_cf", needs_history=True,
+           walk=Walk("binary", ((None, "geo"),))),
     Signal("three_hop", Kind.GRAPH_WALK, "normalised paths of length 3: partners of partners' "
-           "partners", Reverse.QUERY_ROW, symmetric=True, needs_history=True),
+           "partners, 10 D^-1/2 B D^-1 B D^-1 B D^-1/2", Reverse.QUERY_ROW, symmetric=True,
+           needs_history=True,
+           walk=Walk("binary", (("inv_degree", "binary"), ("inv_degree", "binary")),
+                     start="inv_sqrt_degree", end="inv_sqrt_degree", factor=10.0)),
     Signal("region_pair", Kind.GRAPH_WALK, "neighbours of the query twin with neighbours of the "
-           "candidate", Reverse.QUERY_ROW, symmetric=True),
+           "candidate", Reverse.QUERY_ROW, symmetric=True,
+           walk=Walk("geo", ((None, "binary"), (None, "geo")))),
     Signal("country_affinity", Kind.GROUP_COUNT, "log(1 + the query's partners in the "
            "candidate's country)", Reverse.QUERY_ROW, needs_history=True),
     Signal("region_country", Kind.GROUP_COUNT, "log(1 + partners the query's neighbours have in "
@@ -122,6 +131,8 @@ QUERY_VALUE_SIGNALS = names(lambda signal: signal.reverse in (Reverse.OWN, Rever
 # A graph walk's column is its own row (symmetric) or the row of its transpose.
 TRANSPOSED: Mapping[str, str] = {signal.name: signal.transposed or signal.name
                                  for signal in TABLE if signal.kind is Kind.GRAPH_WALK}
+WALKS: Mapping[str, Walk] = {signal.name: signal.walk for signal in TABLE
+                             if signal.walk is not None}
 PRODUCTS: Mapping[str, tuple[str, str]] = {signal.name: signal.factors for signal in TABLE
                                            if signal.factors is not None}
 CODE: Mapping[str, int] = {name: code for code, name in enumerate(SIGNALS)}
@@ -150,6 +161,8 @@ def problems() -> list[str]:
             found.append(f"{signal.name}: transposed must name a graph walk that names it back")
         if signal.kind is Kind.GRAPH_WALK and not signal.symmetric and not signal.transposed:
             found.append(f"{signal.name}: a graph walk is symmetric or names its transpose")
+        if (signal.kind is Kind.GRAPH_WALK) != (signal.walk is not None):
+            found.append(f"{signal.name}: a walk goes with kind GRAPH_WALK only")
         if signal.symmetric and signal.transposed:
             found.append(f"{signal.name}: symmetric and transposed exclude each other")
     if len(BY_NAME) != len(TABLE):

@@ -31,13 +31,13 @@ def test_fused_dense_terms_give_the_numpy_bits(seed, mixed):
     rows = np.arange(arrays.n_cities)
     expected = scorer.block_scores(arrays, rows)
     fast = scorer.block_scores(arrays, rows, terms=(fused.add_dense_terms,
-                                                      scorer._add_graph_terms))
+                                                      scorer.add_graph_terms))
     np.testing.assert_array_equal(fast, expected)
     # one query and other columns go to the numpy version itself
     columns = np.array([3, 1, 20, 5])
     np.testing.assert_array_equal(
         scorer.block_scores(arrays, rows[:5], columns,
-                            terms=(fused.add_dense_terms, scorer._add_graph_terms)),
+                            terms=(fused.add_dense_terms, scorer.add_graph_terms)),
         scorer.block_scores(arrays, rows[:5], columns))
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_signals import random_arrays
 
-from matcher import fused, fusedgraph, fusedrefine, refine, scorer
+from matcher import fused, fusedrefine, refine, scorer
 from matcher.prepared import prepared
 from matcher.signals import SIGNALS
 
@@ -35,7 +35,7 @@ def _with_stage_two(seed: int, depths: tuple[int, int], n: int = 50):
 def _stage_one(arrays, queries: np.ndarray, compiled: bool) -> tuple[np.ndarray, dict]:
     """Stage one's block with each query's partners at -inf, and its graph rows."""
     graph: dict = {}
-    terms = (fused.add_dense_terms, fusedgraph.add_graph_terms) if compiled else None
+    terms = (fused.add_dense_terms, scorer.add_graph_terms) if compiled else None
     block = scorer.block_scores(arrays, queries, graph_out=graph, terms=terms)
     positions = prepared(arrays).positions
     for i, query in enumerate(queries.tolist()):
@@ -46,15 +46,13 @@ def _stage_one(arrays, queries: np.ndarray, compiled: bool) -> tuple[np.ndarray,
 
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 10_000), warm=st.sampled_from([0, 1, 3, 8, 60]),
-       cold=st.sampled_from([0, 2, 8]), compiled_graph=st.booleans())
-def test_compiled_stage_two_equals_refine_block(seed, warm, cold, compiled_graph):
+       cold=st.sampled_from([0, 2, 8]), compiled_dense=st.booleans())
+def test_compiled_stage_two_equals_refine_block(seed, warm, cold, compiled_dense):
     arrays = _with_stage_two(seed, (warm, cold))
     queries = np.arange(arrays.n_cities)
-    block, graph = _stage_one(arrays, queries, compiled_graph)
+    block, graph = _stage_one(arrays, queries, compiled_dense)
     expected = refine.refine_block(arrays, queries, block.copy(),
-                                   graph=fusedgraph.to_csr(graph[fusedgraph.ROWS],
-                                                           arrays.n_cities)
-                                   if compiled_graph else graph)
+                                   graph=graph)
     found = fusedrefine.refine_block(arrays, queries, block.copy(), graph)
     np.testing.assert_array_equal(found, expected)
 
