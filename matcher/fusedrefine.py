@@ -53,7 +53,7 @@ def refine_block(arrays, queries: np.ndarray, block: np.ndarray, graph: dict) ->
                  arrays.lon_rad, arrays.log_population, ready.log_degree,
                  arrays.is_capital, arrays.country_index.astype(np.int64),
                  ready.log_country_pairs, ready.admin1_rows(rows),
-                 arrays.admin1.astype(np.int64))
+                 arrays.admin1.astype(np.int64), *_layout(), len(SIGNALS))
     return block
 
 
@@ -104,14 +104,19 @@ class _Parts:
         return codes, sizes, mean, scale, coef, knot_of, knot_at, knot_coef, intercept
 
 
-_GRAPH_CODES = np.array([_CODE[name] for name in GRAPH], dtype=np.int64)
-(_LIGHTFM, _OWN, _NEAR, _THEIRS, _PAIR, _DISTANCE, _DEGREE, _POPULATION, _GAP, _CAPITAL,
- _SAME, _LIGHTFM_DISTANCE, _LIGHTFM_PAIR, _GAP_SQUARED, _DISTANCE_SQUARED, _ADMIN1) = (
-    _CODE[name] for name in (
-        "lightfm", "country_affinity", "region_country", "candidate_affinity", "country_pair",
-        "log_distance", "log_degree", "log_population", "size_gap", "both_capital",
-        "same_country", "lightfm_distance", "lightfm_country_pair", "size_gap_squared",
-        "log_distance_squared", "admin1_pair"))
+# The signals the kernel computes per cell, by name; their codes (positions in SIGNALS) are
+# passed in as an array at every call, never read as globals: numba's on-disk cache keeps a
+# compiled function's globals, so a changed signal table would leave stale codes behind.
+_LAYOUT = ("lightfm", "country_affinity", "region_country", "candidate_affinity",
+           "country_pair", "log_distance", "log_degree", "log_population", "size_gap",
+           "both_capital", "same_country", "lightfm_distance", "lightfm_country_pair",
+           "size_gap_squared", "log_distance_squared", "admin1_pair")
+
+
+def _layout() -> tuple[np.ndarray, np.ndarray]:
+    """(codes of _LAYOUT's signals, codes of the graph walks), from the signal table now."""
+    return (np.array([_CODE[name] for name in _LAYOUT], dtype=np.int64),
+            np.array([_CODE[name] for name in GRAPH], dtype=np.int64))
 
 
 @numba.njit(**_OPTIONS)
@@ -127,11 +132,15 @@ def _refine_rows(block, todo, found, counts, cells, part_of, codes, sizes, mean,
                  knot_of, knot_at, knot_coef, intercept, graph_values, own, near, csc_ptr,
                  csc_idx, csc_val, users, user_mean, user_spread, rows, items, item_biases,
                  lat, lon, log_population, log_degree, is_capital, country,
-                 pairs, admin1_rows, admin1):  # pragma: no cover - compiled
+                 pairs, admin1_rows, admin1, layout, graph_codes,
+                 n_signals):  # pragma: no cover - compiled
     """Stage two on each `todo` row of `block`: logits of its shortlist `found[slot,
     :counts[slot]]` (candidate rows `cells`), then the shortlist's scores handed out in their
     order (refine.reorder)."""
-    signal = np.zeros(len(SIGNALS))
+    (_LIGHTFM, _OWN, _NEAR, _THEIRS, _PAIR, _DISTANCE, _DEGREE, _POPULATION, _GAP, _CAPITAL,
+     _SAME, _LIGHTFM_DISTANCE, _LIGHTFM_PAIR, _GAP_SQUARED, _DISTANCE_SQUARED,
+     _ADMIN1) = layout
+    signal = np.zeros(n_signals)
     z = np.zeros(codes.shape[1])
     logits = np.empty(found.shape[1], dtype=np.float32)
     order, heap = np.empty(found.shape[1], dtype=np.int64), np.empty(found.shape[1], np.int64)
@@ -157,8 +166,8 @@ def _refine_rows(block, todo, found, counts, cells, part_of, codes, sizes, mean,
                 * (sin_lon * sin_lon)
             km = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(min(max(chord, 0.0), 1.0)))
             gap = abs(log_population[query] - log_population[cell])
-            for code in range(_GRAPH_CODES.shape[0]):
-                signal[_GRAPH_CODES[code]] = graph_values[code, slot, index]
+            for code in range(graph_codes.shape[0]):
+                signal[graph_codes[code]] = graph_values[code, slot, index]
             signal[_LIGHTFM] = standard
             signal[_OWN] = np.log1p(own[slot, other])
             signal[_NEAR] = np.log1p(near[slot, other])
