@@ -1,0 +1,124 @@
+"""The model the server answers from, and how it follows `models/current` without a restart.
+
+A request asks `ModelHolder.get()`; at most every `check_seconds` that reads where the `current`
+symlink points (one readlink and a stat). When it points somewhere new, the new version is loaded
+and warmed (every lazy index built, one query ranked) by that request alone, under a lock, and
+only then published by one reference assignment: a request sees the old model or the new one,
+never a half-loaded one. A version that fails to load is logged and the old one kept; the next
+check tries again. `--model DIR` pins one directory (no following).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from matcher import registry
+from matcher.api import Matcher
+from matcher.errors import CitytwinError
+from matcher.web.search import PrefixIndex
+
+log = logging.getLogger("citytwin.web")
+
+CHECK_SECONDS = 1.0  # how often a request looks at models/current
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One loaded, warmed model version."""
+
+    matcher: Matcher
+    path: Path
+    version: str  # the version directory's name
+    prefix: PrefixIndex  # the search box's name index
+
+
+def warm(matcher: Matcher) -> None:
+    """Build every lazily built index now, so concurrent requests never see one half-built."""
+    lookup = matcher.lookup
+    first = lookup.names[0] if lookup.names else ""
+    for _ in range(2):  # the second exact lookup builds the lower-case index
+        try:
+            lookup.resolve(first)
+        except CitytwinError:
+            pass
+    lookup.by_fold()
+    try:  # a miss scans the alternate names and builds their index
+        lookup.resolve("zz no such city zz")
+    except CitytwinError:
+        pass
+    row = int(matcher.model.arrays.candidate_mask.argmax())
+    try:
+        matcher.recommendation(int(matcher.model.geonameids[row]))
+    except CitytwinError:
+        pass
+
+
+def load(path: Path) -> Loaded:
+    """Load and warm one model directory."""
+    matcher = Matcher.load(path)
+    warm(matcher)
+    prefix = PrefixIndex(matcher.lookup.names, matcher.lookup.populations)
+    return Loaded(matcher=matcher, path=path, version=path.name, prefix=prefix)
+
+
+class ModelHolder:
+    """Gives requests the current model; reloads when `models/current` moves."""
+
+    def __init__(self, models_dir: Path | None = None, model_dir: Path | None = None,
+                 check_seconds: float = CHECK_SECONDS) -> None:
+        from matcher import config
+
+        self.models_dir = Path(models_dir) if models_dir is not None else config.MODELS_DIR
+        self.pinned = Path(model_dir).resolve() if model_dir is not None else None
+        self.check_seconds = check_seconds
+        self._loaded: Loaded | None = None
+        self._checked = float("-inf")
+        self._lock = threading.Lock()
+
+    def target(self) -> Path:
+        """The directory that should be served now (ModelNotFoundError when there is none)."""
+        if self.pinned is not None:
+            return self.pinned
+        return registry.current_model_dir(self.models_dir)
+
+    def get(self) -> Loaded:
+        """The model to answer this request from."""
+        loaded = self._loaded
+        now = time.monotonic()
+        if loaded is not None and (self.pinned is not None
+                                   or now - self._checked < self.check_seconds):
+            return loaded
+        try:
+            target = self.target()
+        except CitytwinError:
+            if loaded is not None:  # `current` briefly missing: keep serving what we have
+                return loaded
+            raise
+        if loaded is not None and loaded.path == target:
+            self._checked = now
+            return loaded
+        if not self._lock.acquire(blocking=loaded is None):
+            return loaded  # another request is loading the new version: keep the old meanwhile
+        try:
+            loaded = self._loaded
+            if loaded is not None and loaded.path == target:
+                return loaded
+            try:
+                fresh = load(target)
+            except Exception as error:  # a damaged version: keep the one that works
+                if loaded is None:
+                    raise
+                log.warning("keeping %s: %s could not be loaded (%s)", loaded.version,
+                            target, error)
+                self._checked = now
+                return loaded
+            self._loaded, self._checked = fresh, now
+            if loaded is not None:
+                log.warning("now serving model %s (was %s)", fresh.version, loaded.version)
+            return fresh
+        finally:
+            self._lock.release()
