@@ -16,6 +16,7 @@ from pathlib import Path
 from matcher.report import colour
 
 LEGEND_STOPS = 9
+ROBUST_FROM = 20  # a colour scale over this many values or more ignores the outer 5% each side
 MAP_PARTNERS = 40  # existing partners drawn as grey dots on a city's map
 
 # model column -> (label, source key); the order of the profile card
@@ -66,7 +67,8 @@ def _format(value: object, column: str) -> str | None:
     """Display text of a cell; None for a missing value."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if isinstance(value, bool) or type(value).__name__ == "bool_" or column.startswith(
+            ("is_", "has_")):
         return "yes" if value else "no"
     if isinstance(value, str):
         return value.replace(";", ", ") or None
@@ -128,9 +130,15 @@ class Scale:
 
     @classmethod
     def over(cls, values: list[float]) -> Scale:
+        """The range of the values; with ROBUST_FROM or more, their 5th to 95th percentile
+        (one outlier would leave every other pair one colour; the ends saturate)."""
         if not values:
             return cls(0.0, 100.0)
-        low, high = min(values), max(values)
+        ordered = sorted(values)
+        if len(ordered) >= ROBUST_FROM:
+            low, high = _quantile(ordered, 0.05), _quantile(ordered, 0.95)
+        else:
+            low, high = ordered[0], ordered[-1]
         if high - low < 1.0:  # one value, or nearly: a band around it
             low, high = max(0.0, low - 0.5), high + 0.5
         return cls(low, high)
@@ -142,6 +150,14 @@ class Scale:
         stops = [colour(i / (LEGEND_STOPS - 1)) for i in range(LEGEND_STOPS)]
         return {"title": title, "low": round(self.low, 1), "high": round(self.high, 1),
                 "stops": stops}
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """Linear-interpolated quantile of sorted values."""
+    position = q * (len(ordered) - 1)
+    below = int(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (position - below) * (ordered[above] - ordered[below])
 
 
 def _city(geonameid: int, name: str, country: str, lat: float, lon: float, role: str,

@@ -12,7 +12,8 @@
 (function () {
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
-  var WIDTH = 960, HEIGHT = 520, LEGEND = 46, GAP = 56, PAD = 14;
+  var WIDTH = 960, MAX_HEIGHT = 560, MIN_HEIGHT = 300, LEGEND = 46, GAP = 56, PAD = 16;
+  var HEIGHT = MAX_HEIGHT;  // set per map by layout(), before drawing it
   var atlases = {};
 
   function atlas(name) {
@@ -46,14 +47,53 @@
     return out;
   }
 
+  function framed(cities) {
+    // a circle around each city, and the great circles between them (they bulge poleward)
+    var radius = cities.length > 1 ? 1.5 : 4;  // degrees kept around each city
+    var features = cities.map(function (d) {
+      return {type: "Feature", geometry: d3.geoCircle().center([d.lon, d.lat]).radius(radius)()};
+    });
+    var query = cities.filter(function (d) { return d.role === "query"; })[0];
+    if (query) {
+      cities.forEach(function (d) {
+        if (d !== query) features.push({type: "Feature", geometry: {type: "LineString",
+          coordinates: [[query.lon, query.lat], [d.lon, d.lat]]}});
+      });
+    }
+    return {type: "FeatureCollection", features: features};
+  }
+
+  function fitted(data, i) {
+    // what a panel is fitted to: its cities, existing partners aside (they may be anywhere)
+    var mine = data.cities.filter(function (d) { return (d.panel || 0) === i && d.role !== "partner"; });
+    return mine.length ? mine : data.cities.filter(function (d) { return (d.panel || 0) === i; });
+  }
+
   function fit(cities, box) {
     var projection = d3.geoNaturalEarth1().rotate([-circularMeanLon(cities), 0]);
-    var radius = cities.length > 1 ? 1.2 : 4;  // degrees kept around each city
-    var shapes = {type: "FeatureCollection", features: cities.map(function (d) {
-      return {type: "Feature", geometry: d3.geoCircle().center([d.lon, d.lat]).radius(radius)()};
-    })};
-    projection.fitExtent([[box.x0 + PAD, box.y0 + PAD + 18], [box.x1 - PAD, box.y1 - PAD]], shapes);
+    projection.fitExtent([[box.x0 + PAD + 30, box.y0 + PAD + 18], [box.x1 - PAD - 30, box.y1 - PAD]],
+                         framed(cities));
     return projection;
+  }
+
+  function layout(data) {
+    // the map's height: as tall as the widest-fitted panel needs, within MIN/MAX_HEIGHT
+    var n = Math.max(1, data.panels.length), needed = MIN_HEIGHT, scale = 0;
+    HEIGHT = MAX_HEIGHT;
+    boxes(n).forEach(function (box, i) {
+      var cities = fitted(data, i);
+      if (!cities.length) return;
+      var projection = d3.geoNaturalEarth1().rotate([-circularMeanLon(cities), 0]);
+      projection.fitWidth(box.x1 - box.x0 - 2 * PAD - 60, framed(cities));
+      var b = d3.geoPath(projection).bounds(framed(cities));
+      needed = Math.max(needed, b[1][1] - b[0][1] + 2 * PAD + 18 + LEGEND);
+    });
+    HEIGHT = Math.min(MAX_HEIGHT, Math.ceil(needed));
+    boxes(n).forEach(function (box, i) {
+      var cities = fitted(data, i);
+      if (cities.length) scale = Math.max(scale, fit(cities, box).scale());
+    });
+    return {height: HEIGHT, scale: scale};
   }
 
   function overlaps(a, b) {
@@ -66,8 +106,11 @@
       var text = el("text", {"class": "label " + item.role}, layer);
       text.textContent = item.text;
       var bb = text.getBBox(), w = bb.width, h = bb.height, r = item.r + 3;
-      var spots = [[r, h / 3], [-r - w, h / 3], [-w / 2, -r - 2], [-w / 2, r + h - 2],
-                   [r - 2, -r], [r - 2, r + h - 4], [-r - w + 2, -r], [-r - w + 2, r + h - 4]];
+      var near = [[r, h / 3], [-r - w, h / 3], [-w / 2, -r - 2], [-w / 2, r + h - 2],
+                  [r - 2, -r], [r - 2, r + h - 4], [-r - w + 2, -r], [-r - w + 2, r + h - 4]];
+      var far = [[3 * r, 2 * r + h], [3 * r, -2 * r], [-3 * r - w, 2 * r + h], [-3 * r - w, -2 * r],
+             [3.5 * r, h / 3], [-3.5 * r - w, h / 3], [-w / 2, -3 * r], [-w / 2, 3 * r + h]];
+      var spots = near.concat(far);
       for (var i = 0; i < spots.length; i++) {
         var x = item.x + spots[i][0], y = item.y + spots[i][1];
         var box = {x: x - 1, y: y - h + 3, w: w + 2, h: h};
@@ -78,6 +121,12 @@
         if (!hit) {
           text.setAttribute("x", x.toFixed(1));
           text.setAttribute("y", y.toFixed(1));
+          if (i >= near.length) {  // a far spot: a thin leader back to the city
+            var lx = Math.min(Math.max(item.x, box.x), box.x + box.w);
+            var ly = Math.min(Math.max(item.y, box.y), box.y + box.h);
+            var leader = el("line", {x1: item.x, y1: item.y, x2: lx, y2: ly, "class": "leader"});
+            layer.insertBefore(leader, layer.firstChild);
+          }
           placed.push(box);
           shown += 1;
           return;
@@ -111,7 +160,7 @@
     }
     var roles = data.roles || {};
     Object.keys(roles).forEach(function (role) {
-      marker(g, role, x + 7, 6, role === "match" ? "#3b528b" : null, role === "match" ? "1" : "");
+      marker(g, role, x + 7, 6, role === "match" ? "#3b528b" : null, role === "match" && data.legend ? "1" : "");
       var t = el("text", {x: x + 18, y: 10, "class": "legend-value"}, g);
       t.textContent = roles[role];
       x += 26 + t.getBBox().width + 14;
@@ -145,7 +194,7 @@
     var defs = el("defs", {}, svg);
     panels.forEach(function (panel, i) {
       var box = areas[i];
-      var mine = data.cities.filter(function (d) { return (d.panel || 0) === i; });
+      var mine = fitted(data, i);
       var projection = fit(mine.length ? mine : data.cities, box);
       projections.push(projection);
       var clip = svg.id + "-clip-" + i;
@@ -171,7 +220,7 @@
       }
     });
     function at(d) { return projections[d.panel || 0]([d.lon, d.lat]); }
-    var linkLayer = el("g", {"class": "links"}, svg);
+    var linkLayer = el("g", {"class": "links" + (data.links.length > 20 ? " many" : "")}, svg);
     data.links.forEach(function (link) {
       var a = byId[link.from], b = byId[link.to];
       if (!a || !b) return;
@@ -216,12 +265,10 @@
     var maps = Array.prototype.slice.call(document.querySelectorAll("svg.worldmap"));
     maps.forEach(function (svg) {
       var data = JSON.parse(document.getElementById(svg.getAttribute("data-map")).textContent);
-      var panels = Math.max(1, data.panels.length), areas = boxes(panels), scale = 0;
-      areas.forEach(function (box, i) {
-        var mine = data.cities.filter(function (d) { return (d.panel || 0) === i; });
-        scale = Math.max(scale, fit(mine.length ? mine : data.cities, box).scale());
-      });
-      atlas(scale > 500 ? "50m" : "110m").then(function (features) {
+      var shape = layout(data);
+      atlas(shape.scale > 500 ? "50m" : "110m").then(function (features) {
+        HEIGHT = layout(data).height;
+        svg.setAttribute("viewBox", "0 0 " + WIDTH + " " + HEIGHT);
         draw(svg, data, features);
       }).catch(function (error) {
         svg.setAttribute("data-error", String(error));
