@@ -66,8 +66,8 @@ def _suggestion(matcher, record: CityRecord, match: str) -> Suggestion:
 def suggest(matcher, index: PrefixIndex, text: str, limit: int = SUGGESTIONS) -> list[Suggestion]:
     """Cities for the search box; an empty list when nothing looks like `text`."""
     text = text.strip()[:200]
-    if not text:
-        return []
+    if not fold(text):  # nothing to look for ("!!"; the lookup would match every city
+        return []       # without alternate names, matcher.lookup's ";;" needle)
     lookup = matcher.lookup
     found: list[Suggestion] = []
     fuzzy: list[str] = []

@@ -30,6 +30,7 @@ PROFILE_FIELDS = (
     ("partnership_count", "Partnerships on record", "partnerships"),
     ("partner_country_count", "Partner countries", "partnerships"),
     ("foreign_partner_share", "Share of partners abroad", "partnerships"),
+    ("tags", "Themes (user tags)", "user"),
 )
 # model columns that are identifiers, encodings or repeats of the fields above
 NOT_SHOWN = frozenset({
@@ -88,12 +89,15 @@ def sources(model_path: str) -> dict[str, str]:
     except (OSError, ValueError):
         manifest = {}
     data = manifest.get("data", {}) if isinstance(manifest, dict) else {}
-    gazetteer = data.get("gazetteer", {}).get("source", "GeoNames") if isinstance(
-        data.get("gazetteer"), dict) else "GeoNames"
-    inputs = data.get("inputs", []) if isinstance(data.get("inputs"), list) else []
-    names = ", ".join(str(i.get("name")) for i in inputs if isinstance(i, dict)) or "the data build"
-    return {"gazetteer": f"GeoNames ({gazetteer})", "partnerships": f"partnerships: {names}",
-            "indicators": f"indicator files of the data build ({names})"}
+    data = data if isinstance(data, dict) else {}
+    gazetteer = data.get("gazetteer")
+    source = gazetteer.get("source") if isinstance(gazetteer, dict) else None
+    inputs = data.get("inputs") if isinstance(data.get("inputs"), list) else []
+    names = ", ".join(str(i.get("name")) for i in inputs if isinstance(i, dict) and i.get("name"))
+    return {"gazetteer": f"GeoNames ({source})" if source else "GeoNames",
+            "partnerships": f"partnerships: {names}" if names else "the partnership data",
+            "user": "user tags of the data build",
+            "indicators": "indicator files of the data build"}
 
 
 def profile(loaded, row: int) -> Profile:
