@@ -127,3 +127,14 @@ def test_eight_clients_while_current_switches(models):
         flipper.join()
     assert failures == []
     assert seen == {"v0", "v1"}
+
+
+def test_twin_serve_refuses_a_missing_model_before_binding(tmp_path):
+    from click.testing import CliRunner
+
+    from matcher.cli import cli
+
+    result = CliRunner().invoke(cli, ["serve", "--model", str(tmp_path / "nowhere"),
+                                      "--port", "8"])
+    assert result.exit_code != 0
+    assert result.output.startswith("Error: ") and "Traceback" not in result.output
