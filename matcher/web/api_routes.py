@@ -8,6 +8,8 @@ header).
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -47,9 +49,11 @@ def recommend(request: Request,
               city: str = Query("", description="name, 'Name, CC' or geonames:ID"),
               k: str | None = Query(None, description="how many, integer >= 1 (--top, "
                                                       "default 10)"),
-              country: list[str] = Query([], description="only these countries: ISO code "
-                                                         "or name (repeatable)"),
-              exclude_country: list[str] = Query([], description="never these countries"),
+              country: Annotated[list[str] | None, Query(
+                  description="only these countries: ISO code or name (repeatable, or "
+                              "comma-separated)")] = None,
+              exclude_country: Annotated[list[str] | None, Query(
+                  description="never these countries")] = None,
               include_domestic: str | None = Query(None, description="true/false"),
               min_population: str | None = Query(None, description="integer >= 0"),
               max_population: str | None = Query(None, description="integer >= 0"),

@@ -19,8 +19,14 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
-from matcher.errors import (AmbiguousCityError, CityNotFoundError, CitytwinError, InputError,
-                            ModelLoadError, ModelNotFoundError)
+from matcher.errors import (
+    AmbiguousCityError,
+    CityNotFoundError,
+    CitytwinError,
+    InputError,
+    ModelLoadError,
+    ModelNotFoundError,
+)
 from matcher.web.state import CHECK_SECONDS, ModelHolder
 
 HERE = Path(__file__).resolve().parent

@@ -10,6 +10,7 @@ check tries again. `--model DIR` pins one directory (no following).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -41,20 +42,14 @@ def warm(matcher: Matcher) -> None:
     lookup = matcher.lookup
     first = lookup.names[0] if lookup.names else ""
     for _ in range(2):  # the second exact lookup builds the lower-case index
-        try:
+        with contextlib.suppress(CitytwinError):
             lookup.resolve(first)
-        except CitytwinError:
-            pass
     lookup.by_fold()
-    try:  # a miss scans the alternate names and builds their index
+    with contextlib.suppress(CitytwinError):  # a miss builds the alternate names' index
         lookup.resolve("zz no such city zz")
-    except CitytwinError:
-        pass
     row = int(matcher.model.arrays.candidate_mask.argmax())
-    try:
+    with contextlib.suppress(CitytwinError):
         matcher.recommendation(int(matcher.model.geonameids[row]))
-    except CitytwinError:
-        pass
 
 
 def load(path: Path) -> Loaded:
