@@ -9,10 +9,10 @@ import subprocess
 
 import pytest
 from pairing_factories import make_bilateral_model_dir
-from web_factories import running_server
 
 from matcher.api import Matcher
 from matcher.web import create_app
+from matcher.web.serve import background_server
 
 BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -36,7 +36,7 @@ def test_city_page_draws_map_and_cards(tmp_path):
     browser = chromium()
     model_dir = make_bilateral_model_dir(tmp_path / "models" / "v1")
     matches = Matcher.load(model_dir).recommend("Cardiff")
-    with running_server(create_app(model_dir=model_dir)) as base:
+    with background_server(create_app(model_dir=model_dir)) as base:
         url = f"{base}/city/2653822"
         result = run_browser(browser, tmp_path, "--dump-dom", url)
         shot = tmp_path / "city.png"

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from web_factories import models_with_versions, running_server
+from web_factories import models_with_versions
 
 from matcher import registry
 from matcher.api import Matcher
 from matcher.errors import ModelNotFoundError
 from matcher.web import create_app
+from matcher.web.serve import background_server
 from matcher.web.state import ModelHolder
 
 QUERY = "/api/recommend?city=Sejong&k=5"
@@ -100,7 +101,7 @@ def test_eight_clients_while_current_switches(models):
             n += 1
             time.sleep(0.03)
 
-    with running_server(app) as base:
+    with background_server(app) as base:
         def client(number: int) -> None:
             for i in range(50):
                 path = QUERY if i % 5 else f"/api/cities?q=Se&limit={1 + number % 3}"

@@ -1,13 +1,8 @@
-"""Shared helpers for the web app tests: model directories with a `current` link, a real
-server in a thread, and a model whose user tag needs escaping."""
+"""Shared helpers for the web app tests: model directories with a `current` link, and a model
+whose user tag needs escaping (a real server in a thread: matcher.web.serve.background_server)."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -35,28 +30,3 @@ def models_with_versions(root: Path, seeds: tuple[int, ...] = (0, 1)) -> Path:
         make_bilateral_model_dir(models / f"v{seed}", seed=seed)
     registry.switch_current(models, f"v{seeds[0]}")
     return models
-
-
-@contextlib.contextmanager
-def running_server(app) -> Iterator[str]:
-    """Serve `app` with uvicorn on a free localhost port in a thread; yields the base URL."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()

@@ -1,7 +1,13 @@
-"""`twin serve`: check the model loads, print the URL, run uvicorn."""
+"""`twin serve`: check the model loads, print the URL, run uvicorn; and the same server in a
+thread on a free port (`background_server`), for the tests and the benchmark."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -21,3 +27,28 @@ def serve(host: str, port: int, model_dir: str | None) -> None:
                f"({'pinned to ' + str(loaded.path) if model_dir else 'following models/current'})"
                "; Ctrl-C stops")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@contextlib.contextmanager
+def background_server(app, start_seconds: float = 20.0) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free localhost port in a thread; yields the base URL."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_seconds
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the web server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
