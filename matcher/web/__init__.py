@@ -7,6 +7,12 @@ what the templates and the map draw.
 
 from __future__ import annotations
 
-from matcher.web.app import create_app
+
+def create_app(*args, **kwargs):
+    """matcher.web.app.create_app, imported on first use (the report needs no web server)."""
+    from matcher.web.app import create_app as build
+
+    return build(*args, **kwargs)
+
 
 __all__ = ["create_app"]

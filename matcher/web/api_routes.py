@@ -121,7 +121,7 @@ def cities(request: Request, q: str = Query("", description="what the user typed
 
 @router.get("/version", summary="The model version being served")
 def version(request: Request) -> Response:
-    from matcher.web.app import package_version
+    from matcher.web.views import package_version
 
     loaded = request.app.state.holder.get()
     return _answer({"citytwin": package_version(), "model_path_name": loaded.path.name},

@@ -9,7 +9,6 @@ with no traceback in the response.
 from __future__ import annotations
 
 import logging
-from importlib import metadata
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -28,17 +27,9 @@ from matcher.errors import (
     ModelNotFoundError,
 )
 from matcher.web.state import CHECK_SECONDS, ModelHolder
+from matcher.web.views import STATIC, TEMPLATES, package_version
 
-HERE = Path(__file__).resolve().parent
 log = logging.getLogger("citytwin.web")
-
-
-def package_version() -> str:
-    """citytwin's installed version (the footer and /api/version)."""
-    try:
-        return metadata.version("citytwin")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def status_of(error: CitytwinError) -> int:
@@ -79,10 +70,10 @@ def create_app(models_dir: Path | None = None, model_dir: Path | None = None,
                   docs_url=None, redoc_url=None)  # Swagger UI loads from a CDN: own /docs
     app.state.holder = ModelHolder(models_dir=models_dir, model_dir=model_dir,
                                    check_seconds=check_seconds)
-    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.state.templates = Jinja2Templates(directory=str(TEMPLATES))
     app.state.templates.env.globals["package_version"] = package_version()
     app.state.programmes = pages.ProgrammeCache()
-    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(api_routes.router)
     app.include_router(pages.router)
 

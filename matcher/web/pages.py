@@ -127,7 +127,7 @@ def programme(request: Request) -> HTMLResponse:
     api_link = urlencode([("a", a), ("b", b), *[(k, v) for k, v in params.multi_items()
                                                  if k not in ("a", "b")]])
     return _render(request, "programme.html", programme=result, query=query, a=a, b=b,
-                   maps=maps, colours=colours, api_link=api_link,
+                   maps=maps, colours=colours, api_link=api_link, links=True,
                    model_version=loaded.version)
 
 

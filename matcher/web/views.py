@@ -15,6 +15,8 @@ from pathlib import Path
 
 from matcher.report import colour
 
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
 LEGEND_STOPS = 9
 ROBUST_FROM = 20  # a colour scale over this many values or more ignores the outer 5% each side
 MAP_PARTNERS = 40  # existing partners drawn as grey dots on a city's map
@@ -38,6 +40,16 @@ NOT_SHOWN = frozenset({
     "continent", "log10_population", "population_band", "partnership_weight",
     "has_partnerships", "geo_cell", "is_candidate", "admin1_index", "degree",
     "partner_countries", "foreign_partner_count"})
+
+
+def package_version() -> str:
+    """citytwin's installed version (the footer, /api/version and the report)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("citytwin")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 @dataclass(frozen=True)

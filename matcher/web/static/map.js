@@ -17,10 +17,17 @@
   var atlases = {};
 
   function atlas(name) {
+    // the country shapes: inline in a self-contained report, else from the server
     if (!atlases[name]) {
-      atlases[name] = fetch("/static/vendor/countries-" + name + ".json")
-        .then(function (r) { if (!r.ok) throw new Error("map data: " + r.status); return r.json(); })
-        .then(function (t) { return topojson.feature(t, t.objects.countries).features; });
+      var inline = document.getElementById("citytwin-atlas");
+      var topology = inline ? Promise.resolve(JSON.parse(inline.textContent)) :
+        fetch("/static/vendor/countries-" + name + ".json").then(function (r) {
+          if (!r.ok) throw new Error("map data: " + r.status);
+          return r.json();
+        });
+      atlases[name] = topology.then(function (t) {
+        return topojson.feature(t, t.objects.countries).features;
+      });
     }
     return atlases[name];
   }
