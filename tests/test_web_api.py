@@ -138,7 +138,7 @@ def test_city_suggestions(client):
 def test_pages_render(client):
     for path in ("/", "/city/2653822", "/pair/11523293/2653822", "/programme",
                  "/programme?a=GB&b=KR&min_population=20000", "/docs", "/openapi.json",
-                 "/static/map.js", "/static/vendor/countries-110m.json"):
+                 "/static/map.js", "/static/vendor/countries-110m.json", "/licences"):
         answer = client.get(path)
         assert answer.status_code == 200, (path, answer.text[:300])
     home = client.get("/").text

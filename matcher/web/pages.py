@@ -136,3 +136,12 @@ def docs(request: Request) -> HTMLResponse:
     """The OpenAPI description as a page (Swagger UI would load from a CDN)."""
     spec = request.app.openapi()
     return _render(request, "docs.html", spec=spec)
+
+
+@router.get("/licences", response_class=HTMLResponse)
+def licences(request: Request) -> HTMLResponse:
+    """The vendored map data and scripts: where they come from and their licences."""
+    vendor = views.STATIC / "vendor"
+    texts = [(path.name, path.read_text(encoding="utf-8"))
+             for path in [vendor / "README.md", *sorted(vendor.glob("LICENSE-*"))]]
+    return _render(request, "licences.html", texts=texts)
