@@ -76,7 +76,8 @@ PAIR_NAMES = {"min_population": "min_population", "capacity": "capacity", "stabl
 
 @dataclass(frozen=True)
 class RecommendQuery:
-    """The filters of `twin with`, as parsed from a query string."""
+    """The filters of `twin with` as the user gave them (countries as typed, None for "the
+    default"), before Matcher.make_filters resolves and checks them into rank.Filters."""
 
     k: int = rank.TOP_K_DEFAULT
     countries: tuple[str, ...] = ()
