@@ -27,7 +27,7 @@ from matcher.errors import (
     ModelNotFoundError,
 )
 from matcher.web.state import CHECK_SECONDS, ModelHolder
-from matcher.web.views import STATIC, TEMPLATES, package_version
+from matcher.web.views import STATIC, TEMPLATES, ink, package_version
 
 log = logging.getLogger("citytwin.web")
 
@@ -72,6 +72,7 @@ def create_app(models_dir: Path | None = None, model_dir: Path | None = None,
                                    check_seconds=check_seconds)
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES))
     app.state.templates.env.globals["package_version"] = package_version()
+    app.state.templates.env.filters["ink"] = ink
     app.state.programmes = pages.ProgrammeCache()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(api_routes.router)

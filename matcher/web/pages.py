@@ -92,10 +92,12 @@ def city(request: Request, geonameid: int) -> HTMLResponse:
     card = views.profile(loaded, result.query.row)
     scale = views.Scale.over([m.compatibility for m in result.matches])
     link = urlencode([("city", f"geonames:{geonameid}"), *query.items()])
+    one_sided = urlencode([*(item for item in query.items() if item[0] != "mutual"),
+                           ("mutual", "false")])
     colours = {m.geonameid: scale.colour(m.compatibility) for m in result.matches}
     return _render(request, "city.html", card=card, result=result, query=query,
                    map_data=views.city_map(loaded, card, result, scale), colours=colours,
-                   api_link=link, model_version=loaded.version)
+                   api_link=link, one_sided=one_sided, model_version=loaded.version)
 
 
 @router.get("/pair/{a}/{b}", response_class=HTMLResponse)

@@ -69,20 +69,25 @@ def suggest(matcher, index: PrefixIndex, text: str, limit: int = SUGGESTIONS) ->
     if not fold(text):  # nothing to look for ("!!"; the lookup would match every city
         return []       # without alternate names, matcher.lookup's ";;" needle)
     lookup = matcher.lookup
+    name = text.rsplit(",", 1)[0] if "," in text else text
+    prefixed = [_suggestion(matcher, lookup.record(row), "prefix")
+                for row in index.rows_starting(fold(name), limit)]
     found: list[Suggestion] = []
     fuzzy: list[str] = []
-    try:
-        found.append(_suggestion(matcher, lookup.record(lookup.resolve(text)), "exact"))
-    except AmbiguousCityError as error:
-        found.extend(_suggestion(matcher, CityRecord(**c), "ambiguous")
-                     for c in error.candidates[:limit])
-    except CityNotFoundError as error:
-        fuzzy = error.suggestions
-    except InputError:  # "Name, Xx" with an unknown country: offer the name alone
-        pass
-    name = text.rsplit(",", 1)[0] if "," in text else text
-    found.extend(_suggestion(matcher, lookup.record(row), "prefix")
-                 for row in index.rows_starting(fold(name), limit))
+    # The CLI's resolution unless the text is only the start of names (a user still typing):
+    # a miss there would spend ~0.1 s on "did you mean" for nothing.
+    if not prefixed or "," in text or fold(text) in lookup.by_fold() or text[:1].isdigit() \
+            or text.lower().startswith("geonames:"):
+        try:
+            found.append(_suggestion(matcher, lookup.record(lookup.resolve(text)), "exact"))
+        except AmbiguousCityError as error:
+            found.extend(_suggestion(matcher, CityRecord(**c), "ambiguous")
+                         for c in error.candidates[:limit])
+        except CityNotFoundError as error:
+            fuzzy = error.suggestions
+        except InputError:  # "Name, Xx" with an unknown country: offer the name alone
+            pass
+    found.extend(prefixed)
     for label in fuzzy:
         try:
             found.append(_suggestion(matcher, lookup.record(lookup.resolve(label)), "similar"))

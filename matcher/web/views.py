@@ -168,6 +168,12 @@ class Scale:
                 "stops": stops}
 
 
+def ink(background: str) -> str:
+    """Dark or white text, whichever reads on a `#rrggbb` background (relative luminance)."""
+    r, g, b = (int(background[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    return "#1d2330" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.55 else "#ffffff"
+
+
 def _quantile(ordered: list[float], q: float) -> float:
     """Linear-interpolated quantile of sorted values."""
     position = q * (len(ordered) - 1)
@@ -181,6 +187,7 @@ def _city(geonameid: int, name: str, country: str, lat: float, lon: float, role:
           population: int = 0) -> dict:
     return {"id": int(geonameid), "name": name, "country": country, "lat": float(lat),
             "lon": float(lon), "role": role, "panel": panel, "rank": rank, "colour": colour_,
+            "ink": ink(colour_) if colour_ else None,
             "population": int(population)}
 
 
@@ -251,6 +258,7 @@ def programme_map(programme, matching, scale: Scale) -> dict:
     for city in cities:
         if city["id"] in rank_of:
             city["rank"], city["colour"] = rank_of[city["id"]]
+            city["ink"] = ink(city["colour"])
     return {"panels": [{"title": programme.country_a}, {"title": programme.country_b}],
             "cities": cities, "links": links, "legend": scale.legend("compatibility (0-100)"),
             "roles": {"match": "paired city (number = pair in the table)",

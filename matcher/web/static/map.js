@@ -178,7 +178,7 @@
     return {query: 8, match: 9, partner: 3.2, candidate: 2.6}[role] || 3;
   }
 
-  function marker(layer, role, x, y, colour, rank) {
+  function marker(layer, role, x, y, colour, rank, ink) {
     var r = radius(role);
     if (role === "query") {
       el("circle", {cx: x, cy: y, r: r, "class": "city query"}, layer);
@@ -186,7 +186,7 @@
     } else {
       el("circle", {cx: x, cy: y, r: r, "class": "city " + role, fill: colour || "#888"}, layer);
       if (role === "match" && rank) {
-        var t = el("text", {x: x, y: y + 3.5, "class": "rank-number"}, layer);
+        var t = el("text", {x: x, y: y + 3.5, "class": "rank-number", fill: ink || "#fff"}, layer);
         t.textContent = rank;
       }
     }
@@ -252,7 +252,7 @@
     drawn.forEach(function (d) {
       var p = at(d);
       if (!p) return;
-      var r = marker(cityLayer, d.role, p[0], p[1], d.colour, d.rank);
+      var r = marker(cityLayer, d.role, p[0], p[1], d.colour, d.rank, d.ink);
       obstacles.push({id: d.id, x: p[0] - r, y: p[1] - r, w: 2 * r, h: 2 * r});
       if (d.role === "query" || d.role === "match") {
         labels.push({id: d.id, x: p[0], y: p[1], r: r, role: d.role,
