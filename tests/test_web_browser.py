@@ -3,6 +3,7 @@ match and their labels, and every match card is there; a screenshot is saved und
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -54,3 +55,31 @@ def test_city_page_draws_map_and_cards(tmp_path):
     for match in matches:
         assert f'data-geonameid="{match.geonameid}"' in dom
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+@pytest.mark.browser
+def test_search_box_suggests_as_you_type(tmp_path):
+    """static/search.js against /api/cities: typing 'Card' lists Cardiff, and an ambiguous
+    name lists each candidate (the page types through a test-only route)."""
+    from fastapi.responses import HTMLResponse
+
+    browser = chromium()
+    model_dir = make_bilateral_model_dir(tmp_path / "models" / "v1")
+    app = create_app(model_dir=model_dir)
+
+    @app.get("/typing/{text}", response_class=HTMLResponse)
+    def typing(text: str) -> str:
+        home = app.state.templates.get_template("home.html").render(
+            request=None, examples=[], model_version="v1")
+        return home.replace("</body>", (
+            "<script>var box = document.querySelector('form.big input');"
+            f"box.value = {json.dumps(text)};"
+            "box.dispatchEvent(new Event('input'));</script></body>"))
+
+    with background_server(app) as base:
+        card = run_browser(browser, tmp_path, "--dump-dom", f"{base}/typing/Card").stdout
+        newport = run_browser(browser, tmp_path, "--dump-dom", f"{base}/typing/Newport").stdout
+    listed = re.findall(r'<li role="option"><b>([^<]+)</b><span>([^<]+)</span></li>', card)
+    assert listed and listed[0][0] == "Cardiff" and "United Kingdom" in listed[0][1]
+    options = re.findall(r'<li role="option"><b>Newport</b><span>([^<]+)</span></li>', newport)
+    assert len(options) >= 2 and all("which one?" in o for o in options[:2])

@@ -52,8 +52,7 @@ class ProgrammeCache:
 
 
 def _render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
-    holder = request.app.state.holder
-    loaded = holder._loaded  # the footer names the version that answered, if any
+    loaded = request.app.state.holder.current  # the footer names the version that answered
     context.setdefault("model_version", loaded.version if loaded is not None else "none")
     return request.app.state.templates.TemplateResponse(
         request, template, context, status_code=status)

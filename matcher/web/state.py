@@ -74,6 +74,11 @@ class ModelHolder:
         self._checked = float("-inf")
         self._lock = threading.Lock()
 
+    @property
+    def current(self) -> Loaded | None:
+        """The model answering now, without checking `current` (None before the first load)."""
+        return self._loaded
+
     def target(self) -> Path:
         """The directory that should be served now (ModelNotFoundError when there is none)."""
         if self.pinned is not None:
