@@ -105,9 +105,10 @@ def pair(request: Request, a: int, b: int) -> HTMLResponse:
         raise InputError("the pair page takes no parameters: /pair/GEONAMEID/GEONAMEID")
     loaded = request.app.state.holder.get()
     explanation = loaded.matcher.explain(f"geonames:{a}", f"geonames:{b}")
-    return _render(request, "pair.html", e=explanation, map_data=views.pair_map(loaded,
-                                                                                explanation),
-                   model_version=loaded.version)
+    cards = [views.profile(loaded, side["row"]) for side in (explanation.query,
+                                                             explanation.partner)]
+    return _render(request, "pair.html", e=explanation, cards=cards,
+                   map_data=views.pair_map(loaded, explanation), model_version=loaded.version)
 
 
 @router.get("/programme", response_class=HTMLResponse)

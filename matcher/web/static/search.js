@@ -1,5 +1,6 @@
 /* The search box: suggestions from /api/cities as the user types (text inserted as text, never
- * as HTML); arrow keys and Enter choose; without JavaScript the form goes to /search. */
+ * as HTML); arrow keys and Enter choose; without JavaScript the form goes to /search. Also keeps
+ * empty filter fields out of the URL. */
 (function () {
   "use strict";
   function setup(form) {
@@ -56,4 +57,12 @@
     input.addEventListener("blur", function () { setTimeout(close, 100); });
   }
   Array.prototype.forEach.call(document.querySelectorAll("form.search"), setup);
+  // Filter forms leave their empty fields out of the URL: a link shows only what was set.
+  Array.prototype.forEach.call(document.querySelectorAll("form.filters"), function (form) {
+    form.addEventListener("submit", function () {
+      Array.prototype.forEach.call(form.elements, function (field) {
+        if (field.name && field.value === "" && field.type !== "checkbox") field.disabled = true;
+      });
+    });
+  });
 })();
