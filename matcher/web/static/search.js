@@ -64,5 +64,8 @@
         if (field.name && field.value === "" && field.type !== "checkbox") field.disabled = true;
       });
     });
+    window.addEventListener("pageshow", function () {  // back to a page kept in memory
+      Array.prototype.forEach.call(form.elements, function (field) { field.disabled = false; });
+    });
   });
 })();
