@@ -124,8 +124,7 @@ class RecommendQuery:
             elif isinstance(value, bool):
                 out.append((web[field.name], "true" if value else "false"))
             else:
-                out.append((web[field.name], f"{value:g}" if isinstance(value, float)
-                            else str(value)))
+                out.append((web[field.name], str(value)))  # a float's shortest round trip
         return out
 
 
