@@ -139,3 +139,23 @@ def test_twin_serve_refuses_a_missing_model_before_binding(tmp_path):
                                       "--port", "8"])
     assert result.exit_code != 0
     assert result.output.startswith("Error: ") and "Traceback" not in result.output
+
+
+def test_twin_serve_names_a_port_in_use(models):
+    import socket
+
+    from click.testing import CliRunner
+
+    from matcher.cli import cli
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        result = CliRunner().invoke(cli, ["serve", "--model", str(models / "v0"),
+                                          "--port", str(port)])
+    finally:
+        taken.close()
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: --host 127.0.0.1 --port {port}: cannot listen there")
