@@ -23,7 +23,7 @@ from matcher.errors import (
     AmbiguousCityError,
     CityNotFoundError,
     CitytwinError,
-    InputError,
+    DataError,
     ModelLoadError,
     ModelNotFoundError,
 )
@@ -34,13 +34,12 @@ log = logging.getLogger("citytwin.web")
 
 
 def status_of(error: CitytwinError) -> int:
-    """HTTP status of a citytwin error."""
+    """HTTP status of a citytwin error: the server's model or data missing or damaged is a 503,
+    an unknown city a 404, any other (bad value, ambiguous city) the request's fault, 400."""
     if isinstance(error, CityNotFoundError):
         return 404
-    if isinstance(error, (ModelNotFoundError, ModelLoadError)):
+    if isinstance(error, (ModelNotFoundError, ModelLoadError, DataError)):
         return 503
-    if isinstance(error, (InputError, AmbiguousCityError)):
-        return 400
     return 400
 
 
