@@ -46,7 +46,8 @@ def recommend_result(request: Request, city: str, allowed: tuple[str, ...] = ())
 
 @router.get("/recommend", summary="Twin partners for one city (as `twin with --json`)")
 def recommend(request: Request,
-              city: str = Query("", description="name, 'Name, CC' or geonames:ID"),
+              city: str = Query("", description="required: a name, 'Name, CC' or "
+                                                "geonames:ID"),
               k: str | None = Query(None, description="how many, integer >= 1 (--top, "
                                                       "default 10)"),
               country: Annotated[list[str] | None, Query(
@@ -83,7 +84,9 @@ def recommend(request: Request,
 
 
 @router.get("/explain", summary="Why two cities match (as `twin explain --json`)")
-def explain(request: Request, city: str = Query(""), partner: str = Query("")) -> Response:
+def explain(request: Request,
+            city: str = Query("", description="required: the first city, as for recommend"),
+            partner: str = Query("", description="required: the second city")) -> Response:
     del city, partner
     query = _required(request, "city", "the first city")
     other = _required(request, "partner", "the second city")
@@ -95,8 +98,9 @@ def explain(request: Request, city: str = Query(""), partner: str = Query("")) -
 
 
 @router.get("/pair", summary="A bilateral programme (as `twin pair --json`)")
-def pair(request: Request, a: str = Query("", description="country A: ISO code or name"),
-         b: str = Query("", description="country B"),
+def pair(request: Request,
+         a: str = Query("", description="required: country A, ISO code or name (UK, Korea)"),
+         b: str = Query("", description="required: country B"),
          min_population: str | None = Query(None, description="candidates from this size "
                                                                 "up, default 100000"),
          capacity: str | None = Query(None, description="partners per city, default 1"),
