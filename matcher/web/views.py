@@ -247,18 +247,23 @@ def programme_map(programme, matching, scale: Scale) -> dict:
             cities.append(_city(city.geonameid, city.name, city.country_code, lat, lon,
                                 "match" if city.geonameid in paired else "candidate",
                                 panel=panel, population=city.population))
-    rank_of = {}
+    numbers: dict[int, list[int]] = {}
+    shades: dict[int, str] = {}
     links = []
     for number, pair in enumerate(matching.pairs, start=1):
         shade = scale.colour(pair.compatibility)
-        rank_of.setdefault(pair.a.geonameid, (number, shade))
-        rank_of.setdefault(pair.b.geonameid, (number, shade))
+        for city in (pair.a, pair.b):
+            numbers.setdefault(city.geonameid, []).append(number)
+            shades.setdefault(city.geonameid, shade)  # a city's best pair colours it
         links.append({"from": pair.a.geonameid, "to": pair.b.geonameid, "colour": shade,
                       "rank": number})
     for city in cities:
-        if city["id"] in rank_of:
-            city["rank"], city["colour"] = rank_of[city["id"]]
+        if city["id"] in numbers:
+            mine = numbers[city["id"]]
+            city["rank"], city["colour"] = mine[0], shades[city["id"]]
             city["ink"] = ink(city["colour"])
+            if len(mine) > 1:  # capacity above 1: the label names every pair
+                city["label"] = f"{city['name']} ({', '.join(map(str, mine))})"
     return {"panels": [{"title": programme.country_a}, {"title": programme.country_b}],
             "cities": cities, "links": links, "legend": scale.legend("compatibility (0-100)"),
             "roles": {"match": "paired city (number = pair in the table)",

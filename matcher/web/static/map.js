@@ -1,7 +1,8 @@
 /* citytwin's map: real country shapes (Natural Earth, world-atlas TopoJSON) drawn with d3-geo.
  *
  * Every <svg class="worldmap" data-map="ID"> is drawn from the JSON in <script id="ID">:
- *   {panels: [{title}], cities: [{id, name, country, lat, lon, role, panel, rank, colour}],
+ *   {panels: [{title}], cities: [{id, name, label?, country, lat, lon, role, panel, rank,
+ *                                 colour, ink}],
  *    links: [{from, to, colour, rank}], legend: {title, low, high, stops} | null, roles: {...}}
  * Each panel gets its own projection fitted to its cities; a link inside a panel is a great
  * circle, a link between panels a curve across the gap. Labels are placed greedily, most
@@ -256,7 +257,7 @@
       obstacles.push({id: d.id, x: p[0] - r, y: p[1] - r, w: 2 * r, h: 2 * r});
       if (d.role === "query" || d.role === "match") {
         labels.push({id: d.id, x: p[0], y: p[1], r: r, role: d.role,
-                     text: d.name, priority: d.role === "query" ? 0 : (d.rank || 1)});
+                     text: d.label || d.name, priority: d.role === "query" ? 0 : (d.rank || 1)});
       }
     });
     labels.sort(function (a, b) { return a.priority - b.priority; });
