@@ -254,7 +254,7 @@ def programme_map(programme, matching, scale: Scale) -> dict:
         shade = scale.colour(pair.compatibility)
         for city in (pair.a, pair.b):
             numbers.setdefault(city.geonameid, []).append(number)
-            shades.setdefault(city.geonameid, shade)  # a city's best pair colours it
+            shades.setdefault(city.geonameid, shade)  # coloured as its first pair in the table
         links.append({"from": pair.a.geonameid, "to": pair.b.geonameid, "colour": shade,
                       "rank": number})
     for city in cities:
