@@ -44,7 +44,7 @@ def main() -> None:
     lat = cities["lat"].to_numpy()[candidates]
     lon = cities["lon"].to_numpy()[candidates]
     region = ready.candidate_admin1.astype(np.int64)
-    population_band = np.floor(arrays.derived["log_population"][candidates] / 0.5).astype(int)
+    population_band = np.floor(arrays.log_population[candidates] / 0.5).astype(int)
     cell = [np.floor(lat / 2).astype(int), np.floor(lon / 2).astype(int)]
     groupings = {"region": _groups([region]),
                  "region x population band": _groups([region, population_band]),
@@ -115,8 +115,8 @@ def _group_bound(arrays, queries: np.ndarray, inputs: tuple, group: np.ndarray, 
 
     _, _, _, lightfm, interacting, get, zeros = inputs
     ready = prepared(arrays)
-    population = arrays.derived["log_population"][ready.candidates]
-    own = arrays.derived["log_population"][queries]
+    population = arrays.log_population[ready.candidates]
+    own = arrays.log_population[queries]
     members = np.argsort(group, kind="stable")
     starts = np.r_[0, np.flatnonzero(np.diff(group[members])) + 1]
     low_population = np.minimum.reduceat(population[members], starts)
@@ -138,9 +138,8 @@ def _group_bound(arrays, queries: np.ndarray, inputs: tuple, group: np.ndarray, 
     angle = np.arccos(np.clip(np.einsum("ij,ij->i", points, centre[group]), -1.0, 1.0))
     radius = np.zeros(count)
     np.maximum.at(radius, group, angle * EARTH_RADIUS_KM)
-    derived = arrays.derived
-    query_points = unit(np.degrees(derived["lat_rad"][queries]),
-                        np.degrees(derived["lon_rad"][queries]))
+    query_points = unit(np.degrees(arrays.lat_rad[queries]),
+                        np.degrees(arrays.lon_rad[queries]))
     centre_km = np.arccos(np.clip(query_points @ centre.T, -1.0, 1.0)) * EARTH_RADIUS_KM
     near = np.log1p(np.maximum(centre_km - radius - 1.0, 0.0))
     far = np.log1p(centre_km + radius + 1.0)

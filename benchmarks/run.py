@@ -54,6 +54,7 @@ def bench_fresh_process(results: dict, repeats: int) -> None:
     results["fresh_python_pass_s"] = empty
     results["fresh_import_numpy_s"] = numpy_import
     results["fresh_ratio_to_python_pass"] = twin / empty
+    results["fresh_ratio_to_import_numpy"] = twin / numpy_import
 
 
 def bench_warm(results: dict, repeats: int, batch_rows: int | None,
@@ -111,6 +112,9 @@ def bench_warm(results: dict, repeats: int, batch_rows: int | None,
         block = vectors[begin:begin + 1024] @ items.T
         np.argpartition(-block, 10, axis=1)[:, :10]
     results["numpy_batch_dot_top10_s"] = time.perf_counter() - start
+    for label in ("one_sided", "mutual_default"):
+        results[f"batch_{label}_ratio_to_numpy"] = \
+            results[f"batch_top10_{label}_s"] * n / len(rows) / results["numpy_batch_dot_top10_s"]
 
     start = time.perf_counter()
     result = matcher.recommend_many(list(model.geonameids[:500]), k=10)
@@ -138,6 +142,74 @@ def _bench_batch_parts(results: dict, matcher, rows) -> None:
         fused.add_dense_terms = dense_terms
 
 
+def bench_numpy_batch(results: dict, rows: int) -> None:
+    """The mutual batch on `rows` sampled cities two ways in one run: today's compiled kernels
+    (matcher.batch) and numpy alone (the numpy block terms, numpy stage two, then the one-query
+    ranking of each row), with the bare numpy baseline of the same rows: whether the compiled
+    kernels still pay (issue: numpy alone within 6 times the baseline would retire them)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from matcher import batch, refine, scorer
+    from matcher.api import Matcher
+    from matcher.prepared import prepared
+
+    matcher = Matcher.load()
+    arrays = matcher.model.arrays
+    candidates = prepared(arrays).candidates
+    spec = matcher.make_filters(10)
+    sample = np.sort(np.random.default_rng(2).choice(arrays.n_cities, rows, replace=False))
+    batch.top_lists(matcher, sample[:128], spec)  # compiled once, outside the timing
+
+    def numpy_block(chunk: np.ndarray) -> list[np.ndarray]:
+        products: dict = {}
+        block = scorer.block_scores(arrays, chunk, graph_out=products)
+        final = refine.refine_block(arrays, chunk, block, graph=products)
+        out = []
+        for i, query in enumerate(chunk.tolist()):
+            row = np.full(arrays.n_cities, -np.inf)
+            row[candidates] = final[i]
+            out.append(matcher.pick(query, row, spec)[0])
+        return out
+
+    start = time.perf_counter()
+    compiled = batch.top_lists(matcher, sample, spec)
+    results["numpy_batch_sample_rows"] = rows
+    results["numpy_batch_sample_compiled_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        lists = [picks for part in pool.map(numpy_block, [sample[i:i + 64] for i in
+                                                          range(0, rows, 64)]) for picks in part]
+    results["numpy_batch_sample_numpy_s"] = time.perf_counter() - start
+    results["numpy_batch_sample_equal_lists"] = int(sum(
+        np.array_equal(a, b) for a, b in zip(compiled, lists, strict=True)))
+    items = arrays.item_embeddings[candidates]
+    start = time.perf_counter()
+    for begin in range(0, rows, 1024):
+        block = arrays.user_embeddings[sample[begin:begin + 1024]] @ items.T
+        np.argpartition(-block, 10, axis=1)[:, :10]
+    baseline = time.perf_counter() - start
+    results["numpy_batch_sample_baseline_s"] = baseline
+    results["numpy_batch_sample_numpy_ratio_to_baseline"] = \
+        results["numpy_batch_sample_numpy_s"] / baseline
+
+
+# Each speed target of the one-engine issue: the measured ratio, and the most it may be.
+TARGETS = {"fresh_ratio_to_import_numpy": 4.0, "warm_ratio_to_numpy": 15.0,
+           "batch_mutual_default_ratio_to_numpy": 6.0, "batch_one_sided_ratio_to_numpy": 6.0}
+
+
+def targets_table(results: dict) -> list[str]:
+    """The ratios beside their targets, met or not."""
+    lines = ["| target | ratio | at most | met |", "|---|---|---|---|"]
+    for name, limit in TARGETS.items():
+        if name in results:
+            value, met = results[name], "yes" if results[name] <= limit else "no"
+            lines.append(f"| {name} | {value:.2f} | {limit:g} | {met} |")
+    return lines
+
+
 def _recommend_times(matcher, cities: list[int], repeats: int) -> list[float]:
     """Seconds of each recommend() over `cities` (repeated), after one warm-up pass (a warm
     process: lookup index, derived arrays, per-country columns)."""
@@ -157,7 +229,7 @@ def _bench_kinds(results: dict, matcher, repeats: int, per_kind: int = 60) -> No
     import numpy as np
 
     arrays = matcher.model.arrays
-    history = arrays.derived["degree"] > 0
+    history = arrays.degree > 0
     kinds = {"not_candidate": ~arrays.candidate_mask, "with_partners": history,
              "cold_candidate": arrays.candidate_mask & ~history}
     rng = np.random.default_rng(1)
@@ -243,6 +315,9 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true", help="also time the tuned search")
     parser.add_argument("--batch-rows", type=int, default=None,
                         help="time the batch on the first N cities only (default: every city)")
+    parser.add_argument("--numpy-batch", type=int, default=0, metavar="ROWS",
+                        help="also time the mutual batch with numpy alone on ROWS sampled "
+                             "cities, beside the compiled one (e.g. 2048)")
     parser.add_argument("--batch-parts", action="store_true",
                         help="also time the one-sided batch without its dense terms (a floor)")
     args = parser.parse_args()
@@ -262,11 +337,14 @@ def main() -> None:
     bench_fresh_process(results, args.repeats)
     bench_pair(results, args.repeats)
     bench_warm(results, args.repeats, args.batch_rows, args.batch_parts)
+    if args.numpy_batch:
+        bench_numpy_batch(results, args.numpy_batch)
     bench_web(results)
     (RESULTS / "bench.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     lines = ["| measure | value |", "|---|---|"]
     lines += [f"| {key} | {value:.4g} |" if isinstance(value, float) else f"| {key} | {value} |"
               for key, value in results.items()]
+    lines += ["", *targets_table(results)]
     (RESULTS / "bench.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 

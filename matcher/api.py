@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher import config, rank, refine, reverse
+from matcher import config, final_scores, rank, refine, reverse
 from matcher import scorer as scoring_fast
-from matcher import signals as scoring
 from matcher.errors import CityNotFoundError, InputError
 from matcher.evidence import Evidence
 from matcher.explain import nearest_evidence, reasons, subscores
@@ -28,10 +27,6 @@ from matcher.prepared import prepared
 _UNSET = object()
 _CLI_FLAGS = {"min_population": "--min-population", "max_population": "--max-population",
               "max_km": "--max-km", "per_country": "--per-country"}
-
-
-MUTUAL_SHORTLIST_PER_K, MUTUAL_SHORTLIST_MIN = 64, 512  # first reverse shortlist: max(64 k, 512)
-MUTUAL_SHORTLIST_GROWTH = 1.25  # at least this factor more when a shortlist falls short
 
 
 @dataclass(frozen=True)
@@ -251,14 +246,9 @@ class Matcher:
             self._country_ids(spec.countries) if spec.countries else None,
             self._country_ids(spec.exclude_countries),
         )
-        if spec.mutual:
-            return self._mutual_top_k(scores, query, mask, spec, reverse_of)
-        forward = np.zeros_like(scores)
-        forward[mask] = rank.percentile_in_row(quantiles, levels, scores[mask])
-        reverse = np.zeros_like(forward)
-        picks = rank.top_k(forward, mask, spec.k, ev.country_ids, spec.cap)
-        reverse[picks] = reverse_of(picks)
-        return picks, forward, forward, reverse
+        ranked_by = rank.QueryRanking(quantiles, levels, ev.country_ids,
+                                      bool(model.arrays.candidate_mask[query]))
+        return rank.pick(scores, mask, spec, ranked_by, reverse_of)
 
     def _rank_one(self, query: int, scores: np.ndarray, spec: rank.Filters,
                   chosen: np.ndarray | None = None) -> Recommendation:
@@ -278,7 +268,7 @@ class Matcher:
         else:
             probability = model.probability(scores[picks])
         distances = self._distances(query, picks)
-        lightfm, geo_cf = scoring.subscore_signals(model.arrays, query, ev.reference_rows,
+        lightfm, geo_cf = final_scores.subscore_signals(model.arrays, query, ev.reference_rows,
                                                    picks)
         subs = subscores(ev, query, picks, lightfm, geo_cf, reverse[picks])
         rows = picks.tolist()  # Python numbers, each read once (the same values as float(x[j]))
@@ -315,63 +305,6 @@ class Matcher:
             mutual=spec.mutual, per_country=spec.cap, matches=matches,
             existing_partners=tuple(self.lookup.record(r) for r in order),
         )
-
-    def _mutual_top_k(self, scores: np.ndarray, query: int, mask: np.ndarray, spec: rank.Filters,
-                      reverse_of) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Exact mutual top-k, computing percentiles only for a shortlist.
-
-        The mutual score sqrt(f * r) is at most sqrt(f * ceiling) (ceiling 1, or the floor for a
-        city that is not a candidate: nobody ranks it), so once the k picks from the shortlist
-        (the best forward scores, hence percentiles f) all beat sqrt(best f left outside *
-        ceiling), no city outside can enter: the answer equals ranking every eligible city.
-        """
-        model = self.model
-        levels, quantiles = model.quantile_levels, model.quantiles[query]
-        # np.zeros, not zeros_like: calloc'd pages, only those the shortlist touches are written
-        forward, reverse, ranking = (np.zeros(scores.shape, scores.dtype) for _ in range(3))
-        eligible_rows = np.flatnonzero(mask)  # ascending: position order is row order
-        values = scores[eligible_rows]
-        available = len(eligible_rows)
-        done = np.zeros(available, dtype=bool)
-        cache: dict = {}
-        # The best reverse percentile anyone can give: none for a city no list holds, whose
-        # ranking then follows its forward side (a top_k-sized first shortlist).
-        ceiling = 1.0 if model.arrays.candidate_mask[query] else rank.PERCENTILE_FLOOR
-        size = min(available, max(MUTUAL_SHORTLIST_PER_K * spec.k, MUTUAL_SHORTLIST_MIN)
-                   if ceiling == 1.0 else max(4 * spec.k, 64))
-        while True:
-            if size >= available:
-                inside = np.ones(available, dtype=bool)
-            else:
-                threshold = np.partition(values, available - size)[available - size]
-                inside = values >= threshold
-            rows = eligible_rows[inside & ~done]  # only the rows new to the shortlist
-            complete = bool(inside.all())
-            asked = scores[rows] if complete else \
-                np.append(scores[rows], np.max(values, where=~inside, initial=-np.inf))
-            found = rank.percentile_in_row(quantiles, levels, asked)  # and the best outside's
-            forward[rows] = found[:len(rows)]
-            reverse[rows] = reverse_of(rows, cache)
-            ranking[rows] = rank.combine_sides(forward[rows], reverse[rows], True)
-            done |= inside
-            shortlist = eligible_rows[inside]
-            picks = shortlist[rank.top_k(ranking[shortlist], np.ones(len(shortlist), dtype=bool),
-                                         spec.k, self.evidence.country_ids[shortlist],
-                                         spec.cap)]
-            if complete:
-                return picks, ranking, forward, reverse
-            if len(picks) == spec.k and ranking[picks].min() > np.sqrt(
-                    max(found[-1], rank.PERCENTILE_FLOOR) * ceiling):
-                return picks, ranking, forward, reverse
-            # Only cities whose forward percentile reaches (k-th mutual score)^2 / ceiling can
-            # still enter: take exactly those (a score threshold read off the quantiles).
-            needed = size * 4
-            if len(picks) == spec.k:
-                level = float(ranking[picks].min()) ** 2 / ceiling
-                threshold = np.interp(level, levels, quantiles)
-                needed = max(size * MUTUAL_SHORTLIST_GROWTH,
-                             int(np.count_nonzero(values >= threshold)) + 1)
-            size = min(available, int(needed))
 
     # ------------------------------------------------------------------ explaining
     def explain(self, city: str | int, partner: str | int):

@@ -24,7 +24,7 @@ def _region_pairs(arrays):
     log(1 + count) row (exact for counts)."""
     from matcher.prepared import prepared
 
-    admin1 = arrays.derived["admin1"]
+    admin1 = arrays.admin1
 
     def count(a: int, b: int) -> int:
         return round(float(np.expm1(prepared(arrays).admin1_row(int(admin1[a]))[admin1[b]])))
@@ -82,8 +82,8 @@ class Evidence:
     def from_model(cls, model) -> Evidence:
         """Collect the arrays from a loaded matcher.model.Model."""
         arrays = model.arrays
-        binary = arrays.derived["binary"]
-        degree = np.asarray(arrays.derived["degree"], dtype=np.float64)
+        binary = arrays.binary
+        degree = np.asarray(arrays.degree, dtype=np.float64)
         names = [str(x) for x in model.column("name")]
         codes = model.column("country_code").astype(str)
         if model.has_column("partner_countries"):
@@ -106,7 +106,7 @@ class Evidence:
             lon=np.asarray(arrays.lon, dtype=np.float64), degree=degree,
             activity=np.log1p(degree) + np.log1p(partner_countries),
             candidate=np.asarray(arrays.candidate_mask, dtype=bool), graph=binary,
-            country_pairs=np.asarray(arrays.derived["country_pairs"]), groups=groups,
+            country_pairs=np.asarray(arrays.country_pairs), groups=groups,
             region_pairs=_region_pairs(arrays) if arrays.admin1_index is not None else None,
         )
 

@@ -66,7 +66,7 @@ def add_dense_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarr
     scratch = np.empty(len(queries) * COLUMN_TILE if needs_distance else 0)
     empty = np.empty((0, 0))
     group, countries = column_group.astype(np.int64), ready.candidate_countries.astype(np.int64)
-    query_population = arrays.derived["log_population"][queries].astype(np.float64)
+    query_population = arrays.log_population[queries].astype(np.float64)
     column_population = column_side["log_population"].astype(np.float64)
     column_capital = column_side["is_capital"].astype(np.bool_)
     pairs = ready.log_country_pairs.astype(np.float64)

@@ -18,7 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from matcher.fused import _OPTIONS
-from matcher.prepared import GRAPH, prepared
+from matcher.prepared import prepared
+from matcher.signaltable import GRAPH
 
 # Rows of the values returned by `_block_rows`, in GRAPH's order.
 _ORDER = ("adamic_adar", "geo_cf", "partner_geo", "three_hop", "region_pair")
@@ -54,20 +55,8 @@ def add_graph_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarr
 
 def _matrices(arrays) -> tuple[np.ndarray, ...]:
     """(indptr, indices, data) of B, B scaled by 1 / log(degree), S and G, int64 and float64,
-    converted once per model (kept in `arrays.derived`)."""
-    cached = arrays.derived.get(_KEPT)
-    if cached is None:
-        derived = arrays.derived
-        cached = tuple(part for matrix in (derived["binary"], derived["weighted_binary"],
-                                           derived["symmetric"], arrays.geo)
-                       for part in (matrix.indptr.astype(np.int64),
-                                    matrix.indices.astype(np.int64),
-                                    matrix.data.astype(np.float64)))
-        arrays.derived[_KEPT] = cached
-    return cached
-
-
-_KEPT = "fused_graph_matrices"
+    converted once per model (kept by the fast scorer's state)."""
+    return prepared(arrays).kernel_graphs
 
 
 @numba.njit(**_OPTIONS)

@@ -16,11 +16,11 @@ import numpy as np
 
 from matcher import fusedgraph
 from matcher.fused import _OPTIONS, ranked, top_positions
-from matcher.prepared import GRAPH, prepared
+from matcher.prepared import prepared
 from matcher.refine import part_for
-from matcher.signals import EARTH_RADIUS_KM, SIGNALS, user_moments
-
-_CODE = {name: code for code, name in enumerate(SIGNALS)}
+from matcher.signals import EARTH_RADIUS_KM, user_moments
+from matcher.signaltable import CODE as _CODE
+from matcher.signaltable import GRAPH, SIGNALS
 
 
 def refine_block(arrays, queries: np.ndarray, block: np.ndarray, graph: dict) -> np.ndarray:
@@ -40,22 +40,21 @@ def refine_block(arrays, queries: np.ndarray, block: np.ndarray, graph: dict) ->
     rows = queries[todo]
     cells = ready.candidates[np.maximum(found, 0)]
     graph_values = _graph_at(arrays, queries, graph, todo, cells)
-    derived = arrays.derived
     own = ready.partners_by_country_rows[rows].toarray().astype(np.float64)
-    near = (arrays.geo.matrix[rows] @ derived["binary"].matrix
-            @ derived["membership"]).toarray()
-    by_country = derived["partners_by_country"]
+    near = (arrays.geo.matrix[rows] @ arrays.binary.matrix
+            @ arrays.membership).toarray()
+    by_country = arrays.partners_by_country
     mean, spread = user_moments(arrays, rows)
     table = _Parts.of(unique)
     _refine_rows(block, todo, found, counts, cells, part_of, *table, graph_values, own, near,
                  by_country.indptr.astype(np.int64), by_country.indices.astype(np.int64),
                  by_country.data.astype(np.float64),
                  arrays.user_embeddings[rows].astype(np.float64), mean, spread, rows,
-                 arrays.item_embeddings, arrays.item_biases, derived["lat_rad"],
-                 derived["lon_rad"], derived["log_population"], ready.log_degree,
+                 arrays.item_embeddings, arrays.item_biases, arrays.lat_rad,
+                 arrays.lon_rad, arrays.log_population, ready.log_degree,
                  arrays.is_capital, arrays.country_index.astype(np.int64),
                  ready.log_country_pairs, ready.admin1_rows(rows),
-                 derived["admin1"].astype(np.int64))
+                 arrays.admin1.astype(np.int64))
     return block
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher import percentiles, refine, signals
+from matcher import final_scores, percentiles, refine, signals
 from matcher.cityindex import CITIES_FILE, SERVING_FILE, CityIndex
 from matcher.columns import Columns as C
 from matcher.csr import CSR
@@ -177,7 +177,7 @@ class Model:
             if moments.shape != (2, n):
                 raise ModelLoadError(f"model file {moments_file} has shape {moments.shape}, "
                                      f"expected (2, {n}); {RETRAIN_HINT}")
-            arrays.derived["user_moments"] = (moments[0], moments[1])
+            arrays.stored_user_moments = (moments[0], moments[1])
         return cls(path, table, arrays, sparse["features.npz"], loaded["score_quantiles.npy"],
                    documents)
 
@@ -211,7 +211,7 @@ class Model:
         return self.arrays.partners(row).copy()
 
     def has_history(self, row: int) -> bool:
-        return bool(self.arrays.derived["degree"][row] > 0)
+        return bool(self.arrays.degree[row] > 0)
 
     # -- scoring -------------------------------------------------------------------------
     def scores(self, row: int) -> np.ndarray:
@@ -221,12 +221,12 @@ class Model:
     def scores_batch(self, rows: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
         """Scores for several query rows at once, (q, n) or (q, c) for `columns`; identical to
         scores() row by row."""
-        return signals.score_matrix(self.arrays, np.asarray(rows, dtype=np.int64),
+        return final_scores.score_matrix(self.arrays, np.asarray(rows, dtype=np.int64),
                                     columns=columns)
 
     def reverse_scores(self, row: int, among: np.ndarray | None = None) -> np.ndarray:
         """s(j -> row) for every city j (or only `among`): how strongly each would want `row`."""
-        return signals.reverse_score_vector(self.arrays, row, among)
+        return final_scores.reverse_score_vector(self.arrays, row, among)
 
     def percentile_of(self, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Where each value sits in each row city's own score distribution, 0..1."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher import rank, refine
+from matcher import final_scores, rank, refine
 from matcher import signals as scoring
 from matcher.errors import AmbiguousCityError, CityNotFoundError, InputError
 from matcher.explain import reasons, subscores
@@ -74,9 +74,9 @@ def _score_rows(model, rows: np.ndarray, columns: np.ndarray,
         chunk = rows[start:start + _CHUNK]
         stop = start + len(chunk)
         if staged:  # stage two reorders within whole rows, so score them whole
-            out[start:stop] = scoring.score_matrix(model.arrays, chunk)[:, columns]
+            out[start:stop] = final_scores.score_matrix(model.arrays, chunk)[:, columns]
         else:
-            out[start:stop] = scoring.score_matrix(model.arrays, chunk, columns=columns)
+            out[start:stop] = final_scores.score_matrix(model.arrays, chunk, columns=columns)
         if keep_signals:  # the explanations' signal rows, from the reference computation
             signal_rows = scoring.signal_matrices(model.arrays, chunk)
             for name in _KEPT:
@@ -106,7 +106,7 @@ def compatibility(model, rows_a: np.ndarray, rows_b: np.ndarray,
     forward_pct = _percentiles(model, rows_a, forward)
     backward_pct = _percentiles(model, rows_b, backward)
     mutual = rank.combine_sides(forward_pct, backward_pct.T, mutual=True)
-    binary = model.arrays.derived["binary"].matrix
+    binary = model.arrays.binary.matrix
     existing = binary[rows_a][:, rows_b].toarray() > 0
     allowed = np.isfinite(forward) & np.isfinite(backward.T)
     if not include_existing:
@@ -320,7 +320,7 @@ def pair_countries(matcher, country_a: str, country_b: str, *,
     stable_pairs = stable_matching(compat.forward, compat.backward, compat.allowed, capacity,
                                    proposing=stable)
     all_a, all_b = country_rows(lookup, code_a), country_rows(lookup, code_b)
-    links = model.arrays.derived["binary"].matrix[all_a][:, all_b].tocoo()
+    links = model.arrays.binary.matrix[all_a][:, all_b].tocoo()
     existing = sorted(((int(all_a[i]), int(all_b[j])) for i, j in zip(links.row, links.col,
                                                                        strict=True)),
                       key=lambda p: (-int(lookup.populations[p[0]]), p[0], p[1]))

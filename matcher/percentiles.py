@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from matcher.signals import ScoringArrays, score_matrix
+from matcher.final_scores import score_matrix
+from matcher.signals import ScoringArrays
 
 
 def quantile_levels(size: int = 101) -> np.ndarray:

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from matcher.csr import CSR
-from matcher.signals import SIGNALS, linear_weights, user_moments
+from matcher.signals import linear_weights, user_moments
+from matcher.signaltable import QUERY_VALUE_SIGNALS, SIGNALS
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-GRAPH = ("adamic_adar", "geo_cf", "partner_geo", "three_hop", "region_pair")
 
 
 @dataclass(frozen=True)
@@ -85,11 +85,10 @@ class Prepared:
         return cached[1]
 
     def _single_rows(self, query: int) -> dict:
-        derived = self.arrays.derived
-        binary, geo = derived["binary"], self.arrays.geo
-        n, countries = self.arrays.n_cities, derived["n_countries"]
+        binary, geo = self.arrays.binary, self.arrays.geo
+        n, countries = self.arrays.n_cities, self.arrays.n_countries
         partners = binary.row(query)
-        degree = derived["degree"]
+        degree = self.arrays.degree
         inverse_log = np.zeros(len(partners))
         hub = degree[partners] > 1
         inverse_log[hub] = 1.0 / np.log(degree[partners][hub])
@@ -143,11 +142,11 @@ class Prepared:
         lat_rows, _, lon_rows, _ = self.trig
         own = {"lightfm_const": offsets[kind] - scale * mean, "lightfm_scale": scale,
                "lat_0": lat_rows[:, 0], "lat_1": lat_rows[:, 1], "lon_0": lon_rows[:, 0],
-               "lon_1": lon_rows[:, 1], "log_population": arrays.derived["log_population"],
+               "lon_1": lon_rows[:, 1], "log_population": arrays.log_population,
                "is_capital": arrays.is_capital, "cold": kind, "mean": mean, "spread": spread,
-               "country": arrays.country_index, "admin1": arrays.derived["admin1"]}
+               "country": arrays.country_index, "admin1": arrays.admin1}
         used = [name for name in SIGNALS if name in weights and np.any(weights[name])
-                and name not in ("lightfm", "log_degree", "log_population")]  # the query's own
+                and name not in QUERY_VALUE_SIGNALS]  # the query's own
         by_kind = np.array([weights[name] for name in used], dtype=np.float64).reshape(-1, 2)
         return ReverseSide(used, by_kind.T.copy(),
                            {name: i for i, name in enumerate(own)},
@@ -170,7 +169,7 @@ class Prepared:
     def partners_in(self, country: int) -> np.ndarray:
         """How many partners each city has in `country`, (n,) float64 (a count over the graph's
         entries, not a sparse product: a fresh process needs one country)."""
-        binary = self.arrays.derived["binary"]
+        binary = self.arrays.binary
         in_country = self.partner_countries == country
         return np.bincount(binary.row_of_entry[in_country], minlength=binary.shape[0]) \
             .astype(np.float64)
@@ -187,7 +186,7 @@ class Prepared:
         if region not in self._admin1_rows:
             from_admin1, to_admin1 = self.entry_admin1
             counts = np.bincount(to_admin1[from_admin1 == region],
-                                 minlength=self.arrays.derived["n_admin1"])
+                                 minlength=self.arrays.n_admin1)
             self._admin1_rows[region] = np.log1p(counts.astype(np.float64))
         return self._admin1_rows[region]
 
@@ -195,30 +194,30 @@ class Prepared:
     def entry_admin1(self) -> tuple[np.ndarray, np.ndarray]:
         """The first-level regions of each graph entry's two cities, (nnz,) each (as
         partner_countries, once per model rather than per region)."""
-        admin1, graph = self.arrays.derived["admin1"], self.arrays.graph
+        admin1, graph = self.arrays.admin1, self.arrays.graph
         return admin1[graph.row_of_entry], admin1[graph.indices]
 
     def admin1_rows(self, queries: np.ndarray) -> np.ndarray:
         """(q, regions): admin1_row of each query's region."""
-        regions = self.arrays.derived["admin1"][queries]
+        regions = self.arrays.admin1[queries]
         return np.stack([self.admin1_row(int(region)) for region in regions.tolist()]) \
-            if len(regions) else np.zeros((0, self.arrays.derived["n_admin1"]))
+            if len(regions) else np.zeros((0, self.arrays.n_admin1))
 
     @cached_property
     def admin1_country(self) -> np.ndarray:
         """The country of each first-level region, (regions,)."""
-        out = np.zeros(self.arrays.derived["n_admin1"], dtype=np.int64)
-        out[self.arrays.derived["admin1"]] = self.arrays.country_index
+        out = np.zeros(self.arrays.n_admin1, dtype=np.int64)
+        out[self.arrays.admin1] = self.arrays.country_index
         return out
 
     @cached_property
     def candidate_admin1(self) -> np.ndarray:
-        return self.arrays.derived["admin1"][self.candidates]
+        return self.arrays.admin1[self.candidates]
 
     def admin1_at(self, cols: np.ndarray) -> np.ndarray:
         """The first-level region of each of `cols` (the candidates' kept)."""
         return self.candidate_admin1 if cols is self.candidates else \
-            self.arrays.derived["admin1"][cols]
+            self.arrays.admin1[cols]
 
     def in_country(self, country: int) -> np.ndarray:
         """log(1 + partners each city has in `country`), (n,), kept per country."""
@@ -259,7 +258,7 @@ class Prepared:
         _, lat_cols, _, lon_cols = self.trig
         side = {"lat": np.ascontiguousarray(lat_cols[rows].T),
                 "lon": np.ascontiguousarray(lon_cols[rows].T),
-                "log_population": self.arrays.derived["log_population"][rows],
+                "log_population": self.arrays.log_population[rows],
                 "is_capital": self.arrays.is_capital[rows]}
         if cols is None:
             self._candidate_side = side
@@ -290,8 +289,8 @@ class Prepared:
     @cached_property
     def trig(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Half-angle terms for the haversine as two bilinear forms (see `_log_distance`)."""
-        lat = self.arrays.derived["lat_rad"]
-        lon = self.arrays.derived["lon_rad"]
+        lat = self.arrays.lat_rad
+        lon = self.arrays.lon_rad
         root_cos = np.sqrt(np.maximum(np.cos(lat), 0.0))
         lat_rows = np.stack([np.cos(lat / 2), -np.sin(lat / 2)], axis=1)
         lat_cols = np.stack([np.sin(lat / 2), np.cos(lat / 2)], axis=1)
@@ -303,24 +302,36 @@ class Prepared:
     def partners_by_country_rows(self) -> sp.csr_matrix:
         import scipy.sparse as sp
 
-        return sp.csr_matrix(self.arrays.derived["partners_by_country"])
+        return sp.csr_matrix(self.arrays.partners_by_country)
+
+    @cached_property
+    def kernel_graphs(self) -> tuple[np.ndarray, ...]:
+        """(indptr, indices, data) of B, B scaled by 1 / log(degree), S and G, int64 and
+        float64: what the compiled graph kernels read (matcher.fusedgraph)."""
+        arrays = self.arrays
+        return tuple(part for matrix in (arrays.binary, arrays.weighted_binary, arrays.symmetric,
+                                         arrays.geo)
+                     for part in (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64),
+                                  matrix.data.astype(np.float64)))
 
     @cached_property
     def degree_scale(self) -> np.ndarray:
         """1 / sqrt(degree), 1 for cities without partners: the walks' normalisation."""
-        return 1.0 / np.sqrt(np.maximum(self.arrays.derived["degree"], 1.0))
+        return 1.0 / np.sqrt(np.maximum(self.arrays.degree, 1.0))
 
     @cached_property
     def log_degree(self) -> np.ndarray:
-        return np.log1p(self.arrays.derived["degree"])
+        return np.log1p(self.arrays.degree)
 
     @cached_property
     def log_country_pairs(self) -> np.ndarray:
-        return np.log1p(self.arrays.derived["country_pairs"])
+        return np.log1p(self.arrays.country_pairs)
 
 
 def prepared(arrays) -> Prepared:
-    return arrays.derived["prepared"]
+    if arrays.fast is None:
+        arrays.fast = Prepared(arrays)
+    return arrays.fast
 
 
 def query_weights(arrays, queries: np.ndarray,

@@ -22,6 +22,8 @@ PER_COUNTRY_DEFAULT: int | None = 3
 
 TOP_K_DEFAULT = 10
 PERCENTILE_FLOOR = 1e-9  # keeps log/sqrt of a zero percentile finite and ordered
+MUTUAL_SHORTLIST_PER_K, MUTUAL_SHORTLIST_MIN = 64, 512  # first reverse shortlist: max(64 k, 512)
+MUTUAL_SHORTLIST_GROWTH = 1.25  # at least this factor more when a shortlist falls short
 
 
 @dataclass(frozen=True)
@@ -216,3 +218,85 @@ def percentile_in_row(quantiles: np.ndarray, levels: np.ndarray, values: np.ndar
     values = np.asarray(values, dtype=np.float64)
     above = np.searchsorted(quantiles, values, side="right")
     return interpolate(values, above, quantiles, 0, levels)
+
+
+@dataclass(frozen=True)
+class QueryRanking:
+    """What ranking one query reads besides its scores: its own score quantiles (side 1), every
+    city's country (the cap), and whether other cities' lists can hold it (it is a candidate)."""
+
+    quantiles: np.ndarray
+    levels: np.ndarray
+    country_ids: np.ndarray
+    ranked_by_others: bool
+
+
+def pick(scores: np.ndarray, mask: np.ndarray, spec: Filters, query: QueryRanking,
+         reverse_of) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(picks, ranking, forward, reverse) for one query from its scores over every city and the
+    eligible `mask`: one-sided, or the exact mutual top-k. `reverse_of(rows, cache)` gives the
+    query's percentile in each of `rows`' own score distributions (side 2)."""
+    if spec.mutual:
+        return mutual_top_k(scores, mask, spec, query, reverse_of)
+    forward = np.zeros_like(scores)
+    forward[mask] = percentile_in_row(query.quantiles, query.levels, scores[mask])
+    reverse = np.zeros_like(forward)
+    picks = top_k(forward, mask, spec.k, query.country_ids, spec.cap)
+    reverse[picks] = reverse_of(picks)
+    return picks, forward, forward, reverse
+
+
+def mutual_top_k(scores: np.ndarray, mask: np.ndarray, spec: Filters, query: QueryRanking,
+                 reverse_of) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Exact mutual top-k, computing percentiles only for a shortlist.
+
+    The mutual score sqrt(f * r) is at most sqrt(f * ceiling) (ceiling 1, or the floor for a
+    city that is not a candidate: nobody ranks it), so once the k picks from the shortlist
+    (the best forward scores, hence percentiles f) all beat sqrt(best f left outside *
+    ceiling), no city outside can enter: the answer equals ranking every eligible city.
+    """
+    levels, quantiles = query.levels, query.quantiles
+    # np.zeros, not zeros_like: calloc'd pages, only those the shortlist touches are written
+    forward, reverse, ranking = (np.zeros(scores.shape, scores.dtype) for _ in range(3))
+    eligible_rows = np.flatnonzero(mask)  # ascending: position order is row order
+    values = scores[eligible_rows]
+    available = len(eligible_rows)
+    done = np.zeros(available, dtype=bool)
+    cache: dict = {}
+    # The best reverse percentile anyone can give: none for a city no list holds, whose
+    # ranking then follows its forward side (a top_k-sized first shortlist).
+    ceiling = 1.0 if query.ranked_by_others else PERCENTILE_FLOOR
+    size = min(available, max(MUTUAL_SHORTLIST_PER_K * spec.k, MUTUAL_SHORTLIST_MIN)
+               if ceiling == 1.0 else max(4 * spec.k, 64))
+    while True:
+        if size >= available:
+            inside = np.ones(available, dtype=bool)
+        else:
+            threshold = np.partition(values, available - size)[available - size]
+            inside = values >= threshold
+        rows = eligible_rows[inside & ~done]  # only the rows new to the shortlist
+        complete = bool(inside.all())
+        asked = scores[rows] if complete else \
+            np.append(scores[rows], np.max(values, where=~inside, initial=-np.inf))
+        found = percentile_in_row(quantiles, levels, asked)  # and the best outside's
+        forward[rows] = found[:len(rows)]
+        reverse[rows] = reverse_of(rows, cache)
+        ranking[rows] = combine_sides(forward[rows], reverse[rows], True)
+        done |= inside
+        shortlist = eligible_rows[inside]
+        picks = shortlist[top_k(ranking[shortlist], np.ones(len(shortlist), dtype=bool),
+                                spec.k, query.country_ids[shortlist], spec.cap)]
+        if complete:
+            return picks, ranking, forward, reverse
+        if len(picks) == spec.k and ranking[picks].min() > np.sqrt(
+                max(found[-1], PERCENTILE_FLOOR) * ceiling):
+            return picks, ranking, forward, reverse
+        # Only cities whose forward percentile reaches (k-th mutual score)^2 / ceiling can
+        # still enter: take exactly those (a score threshold read off the quantiles).
+        needed = size * 4
+        if len(picks) == spec.k:
+            level = float(ranking[picks].min()) ** 2 / ceiling
+            threshold = np.interp(level, levels, quantiles)
+            needed = max(size * MUTUAL_SHORTLIST_GROWTH,
+                         int(np.count_nonzero(values >= threshold)) + 1)
+        size = min(available, int(needed))

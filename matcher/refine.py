@@ -22,8 +22,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from matcher.prepared import GRAPH, prepared
-from matcher.signals import SIGNALS, ScoringArrays, _with_interactions, haversine_km, user_moments
+from matcher.prepared import prepared
+from matcher.signals import ScoringArrays, haversine_km, user_moments
+from matcher.signaltable import GRAPH, SIGNALS, with_products
 
 
 def part_for(arrays: ScoringArrays, query: int, rerank: dict | None = None) -> dict | None:
@@ -109,7 +110,7 @@ def pair_signals(arrays: ScoringArrays, query: int, cols: np.ndarray) -> dict[st
     values = _pair_values(arrays, np.array([query]), cols, rows["own_countries"][None, :],
                           rows["near_countries"][None, :])
     values.update({name: rows[name][cols] for name in GRAPH})
-    return {name: column[0] for name, column in _with_interactions(values).items()}
+    return {name: column[0] for name, column in with_products(values).items()}
 
 
 def pair_signals_block(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndarray,
@@ -120,19 +121,18 @@ def pair_signals_block(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndar
     from matcher.scorer import graph_products
 
     queries = np.asarray(queries, dtype=np.int64)
-    derived = arrays.derived
     graph = dict(graph or {})
     missing = {name for name in GRAPH if name not in graph}
     if missing:
         graph.update(graph_products(arrays, queries, missing))
     own = prepared(arrays).partners_by_country_rows[queries].toarray()
-    near = (arrays.geo.matrix[queries] @ derived["binary"].matrix
-            @ derived["membership"]).toarray()
+    near = (arrays.geo.matrix[queries] @ arrays.binary.matrix
+            @ arrays.membership).toarray()
     values = _pair_values(arrays, queries, cols, own, near)
     rows = np.repeat(np.arange(len(queries)), cols.shape[1])
     values.update({name: np.asarray(graph[name][rows, cols.ravel()]).reshape(cols.shape)
                    for name in GRAPH})
-    return _with_interactions(values)
+    return with_products(values)
 
 
 def _pair_values(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndarray, own: np.ndarray,
@@ -140,16 +140,15 @@ def _pair_values(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndarray, o
     """The signals that are not graph products, (q, d), from each query's partner counts per
     country (`own`) and its neighbours' (`near`), (q, countries)."""
     ready = prepared(arrays)
-    derived = arrays.derived
     query_countries = arrays.country_index[queries]
     column_countries = arrays.country_index[cols]
     mean, spread = user_moments(arrays, queries)
     users = arrays.user_embeddings[queries].astype(np.float64)  # rows only: a fresh process
     items = arrays.item_embeddings[cols].astype(np.float64)  # converts no whole matrix
     lightfm = (items * users[:, None, :]).sum(axis=-1) + arrays.item_biases[cols]
-    lat, lon = derived["lat_rad"], derived["lon_rad"]
+    lat, lon = arrays.lat_rad, arrays.lon_rad
     distance = haversine_km(lat[queries, None], lon[queries, None], lat[cols], lon[cols])
-    log_population = derived["log_population"]
+    log_population = arrays.log_population
     return {
         "lightfm": (lightfm - mean[:, None]) / spread[:, None],
         "country_affinity": np.log1p(np.take_along_axis(own, column_countries, axis=1)
@@ -164,7 +163,7 @@ def _pair_values(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndarray, o
         "both_capital": (arrays.is_capital[queries, None] & arrays.is_capital[cols])
         .astype(float),
         "same_country": (column_countries == query_countries[:, None]).astype(float),
-        "admin1_pair": np.take_along_axis(ready.admin1_rows(queries), derived["admin1"][cols],
+        "admin1_pair": np.take_along_axis(ready.admin1_rows(queries), arrays.admin1[cols],
                                           axis=1),
     }
 

@@ -1,17 +1,19 @@
 """s(j -> query) for a shortlist of askers j: the reverse direction of mutual ranking.
 
 The same logit as `scorer.block_scores(among, [query])`, read from the query's own rows (every
-graph matrix is symmetric or the transpose of another, `scorer.TRANSPOSED`) and each asker's row
-of per-city numbers, so a shortlist costs gathers rather than one block row per asker.
+graph matrix is symmetric or the transpose of another, `signaltable.TRANSPOSED`) and each
+asker's row of per-city numbers, so a shortlist costs gathers rather than one block row per
+asker. Each signal is read by the rule the signal table declares for it (`Reverse`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from matcher.prepared import GRAPH, Prepared, prepared
-from matcher.scorer import OUT_DTYPE, TRANSPOSED
+from matcher.prepared import Prepared, prepared
+from matcher.scorer import OUT_DTYPE
 from matcher.signals import EARTH_RADIUS_KM
+from matcher.signaltable import BY_NAME, TRANSPOSED, Kind, Reverse
 
 
 def reverse_scores(arrays, query: int, among: np.ndarray, rerank: dict | None = None,
@@ -55,69 +57,83 @@ def _user_dots(users: np.ndarray, rows: np.ndarray, item: np.ndarray,
 
 
 def _reverse_query(arrays, ready: Prepared, side, query: int) -> dict:
-    """What reverse_scores reads of the query itself, kept between its calls."""
+    """What reverse_scores reads of the query itself, kept between its calls: for each signal
+    the table reads QUERY_ROW, BY_COUNTRY or BY_REGION, the query's row it gathers from."""
     country = int(arrays.country_index[query])
     rows = ready.graph_rows(query)
-    weights = dict(zip(side.names, side.weights.T, strict=True))
     constant = side.query_terms["log_degree"] * ready.log_degree[query] \
-        + side.query_terms["log_population"] * arrays.derived["log_population"][query]
-    terms = {"item": ready.items_at(query), "constant": constant,
-             "own_partners": np.log1p(rows["own_countries"]),
-             "pairs": np.ascontiguousarray(ready.log_country_pairs[:, country]),
-             "country": country, "trig": (ready.trig[1][query], ready.trig[3][query]),
-             "log_population": arrays.derived["log_population"][query],
+        + side.query_terms["log_population"] * arrays.log_population[query]
+    terms = {"item": ready.items_at(query), "constant": constant, "country": country,
+             "trig": (ready.trig[1][query], ready.trig[3][query]),
+             "log_population": arrays.log_population[query],
              "is_capital": float(arrays.is_capital[query])}
-    for name in GRAPH:  # None: a zero row, nothing to gather
-        terms[name] = None if TRANSPOSED[name] in rows["empty"] else rows[TRANSPOSED[name]]
-    if "country_affinity" in weights:
-        terms["country_affinity"] = ready.in_country(country)
-    if "region_country" in weights:
-        terms["region_country"] = ready.near_country(country)
-    if "admin1_pair" in weights:
-        terms["admin1_pair"] = ready.admin1_row(int(arrays.derived["admin1"][query]))
+    # The query's rows, by what each signal reads reversed (built only for the signals used).
+    sources = {
+        "country_affinity": lambda: ready.in_country(country),
+        "region_country": lambda: ready.near_country(country),
+        "candidate_affinity": lambda: np.log1p(rows["own_countries"]),
+        "country_pair": lambda: np.ascontiguousarray(ready.log_country_pairs[:, country]),
+        "same_country": lambda: (np.arange(len(ready.log_country_pairs)) == country)
+        .astype(np.float64),
+        "admin1_pair": lambda: ready.admin1_row(int(arrays.admin1[query])),
+    }
+    for name in _with_factors(side.names):
+        signal = BY_NAME[name]
+        if signal.kind is Kind.GRAPH_WALK:  # None: a zero row, nothing to gather
+            terms[name] = None if TRANSPOSED[name] in rows["empty"] else rows[TRANSPOSED[name]]
+        elif signal.reverse in (Reverse.QUERY_ROW, Reverse.BY_COUNTRY, Reverse.BY_REGION):
+            terms[name] = sources[name]()
     return terms
 
 
-def _reverse_features(arrays, side, cache: dict, own: np.ndarray, among: np.ndarray,
-                      lightfm: np.ndarray) -> np.ndarray:
-    """The signals `side.names` for each j in `among` as the asker, (names, len(among))."""
-    row, country = side.row, cache["country"]
-    countries = own[row["country"]].astype(np.int64)
+def _with_factors(names: list[str]) -> list[str]:
+    """`names` and the factors of the products among them (a product reads its factors)."""
+    return list(dict.fromkeys([*names, *(factor for name in names
+                                         for factor in BY_NAME[name].factors or ())]))
+
+
+def _pairwise(cache: dict, own: np.ndarray, row: dict) -> dict[str, np.ndarray]:
+    """The PAIRWISE signals of each asker and the query, from both sides' per-city numbers."""
     lat, lon = cache["trig"]
     half = own[row["lat_0"]] * lat[0] + own[row["lat_1"]] * lat[1]
     half *= half
     east = own[row["lon_0"]] * lon[0] + own[row["lon_1"]] * lon[1]
     half += east * east
-    log_distance = np.log1p(2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(half, 1.0))))
-    size_gap = np.abs(cache["log_population"] - own[row["log_population"]])
-    pairs = cache["pairs"][countries]
-    standard = None
-    if "lightfm_distance" in side.names or "lightfm_country_pair" in side.names:
-        standard = (lightfm - own[row["mean"]]) / own[row["spread"]]
+    return {"log_distance": np.log1p(2.0 * EARTH_RADIUS_KM
+                                     * np.arcsin(np.sqrt(np.minimum(half, 1.0)))),
+            "size_gap": np.abs(cache["log_population"] - own[row["log_population"]]),
+            "both_capital": own[row["is_capital"]] * cache["is_capital"]}
+
+
+def _reverse_features(arrays, side, cache: dict, own: np.ndarray, among: np.ndarray,
+                      lightfm: np.ndarray) -> np.ndarray:
+    """The signals `side.names` for each j in `among` as the asker, (names, len(among)), each
+    read by the rule the signal table gives it (matcher.signaltable.Reverse)."""
+    row = side.row
+    groups = {Reverse.BY_COUNTRY: own[row["country"]].astype(np.int64),
+              Reverse.BY_REGION: own[row["admin1"]].astype(np.int64)}
+    values: dict[str, np.ndarray] = {}
+
+    def read(name: str) -> np.ndarray:
+        if name not in values:
+            rule = BY_NAME[name].reverse
+            if rule is Reverse.QUERY_ROW:
+                values[name] = np.zeros(len(among)) if cache[name] is None else \
+                    np.take(cache[name], among)
+            elif rule in groups:
+                values[name] = np.take(cache[name], groups[rule])
+            elif rule is Reverse.SAME:  # the pairwise signals: both sides' own numbers
+                values.update(_pairwise(cache, own, row))
+            elif rule is Reverse.PRODUCT:
+                left, right = BY_NAME[name].factors
+                values[name] = read(left) * read(right)
+            elif rule is Reverse.OWN:  # LightFM, standardised by the asker's own moments
+                values[name] = (lightfm - own[row["mean"]]) / own[row["spread"]]
+            else:
+                raise ValueError(f"reverse scoring folds {name!r} into the query's constant")
+        return values[name]
+
     features = np.empty((len(side.names), len(among)))
     for out, name in zip(features, side.names, strict=True):
-        if name in GRAPH and cache[name] is None:
-            out[:] = 0.0
-        elif name in GRAPH or name in ("country_affinity", "region_country"):
-            np.take(cache[name], among, out=out)
-        elif name == "country_pair":
-            out[:] = pairs
-        elif name == "same_country":
-            np.equal(countries, country, out=out, casting="unsafe")
-        elif name == "candidate_affinity":
-            np.take(cache["own_partners"], countries, out=out)
-        elif name in ("size_gap", "log_distance"):
-            out[:] = size_gap if name == "size_gap" else log_distance
-        elif name in ("size_gap_squared", "log_distance_squared"):
-            np.square(size_gap if name == "size_gap_squared" else log_distance, out=out)
-        elif name == "lightfm_distance":
-            np.multiply(standard, log_distance, out=out)
-        elif name == "lightfm_country_pair":
-            np.multiply(standard, pairs, out=out)
-        elif name == "both_capital":
-            np.multiply(own[row["is_capital"]], cache["is_capital"], out=out)
-        elif name == "admin1_pair":  # symmetric: the query's region row, at each j's region
-            np.take(cache["admin1_pair"], own[row["admin1"]].astype(np.int64), out=out)
-        else:
-            raise ValueError(f"reverse scoring does not know the signal {name!r}")
+        out[:] = read(name)
     return features

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from matcher.prepared import GRAPH, Prepared, positions_in, prepared, query_weights
+from matcher.prepared import Prepared, positions_in, prepared, query_weights
 from matcher.rowproduct import row_product
 from matcher.signals import EARTH_RADIUS_KM, user_moments
+from matcher.signaltable import GRAPH, TRANSPOSED
 
 if TYPE_CHECKING:  # imported where blocks are multiplied; a single query needs no scipy
     import scipy.sparse as sp
@@ -50,7 +51,7 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
     users = np.hstack([arrays.user_embeddings[queries] * scale[:, None], scale[:, None],
                        np.ones((len(queries), 1)), (offset - mean * scale)[:, None]])
     items = ready.candidate_items if default else ready.items_at(cols)
-    log_population = arrays.derived["log_population"]
+    log_population = arrays.log_population
     warm = arrays.has_history(queries)
     out = np.empty((len(queries), len(cols)), dtype=DTYPE)
     # Rows that multiply LightFM by other signals need it standardised: one product for them.
@@ -142,7 +143,6 @@ def country_table(arrays, queries: np.ndarray, get,
     """(q, countries) float64: each query's terms that depend on the candidate's country, and
     False; or, when a query weighs admin1_pair, (q, regions) with the country terms spread
     over each country's first-level regions plus that signal, and True."""
-    derived = arrays.derived
     query_countries = arrays.country_index[queries]
     single = prepared(arrays).graph_rows(int(queries[0])) if len(queries) == 1 else None
     own = single["own_countries"][None, :] if single is not None else \
@@ -150,8 +150,8 @@ def country_table(arrays, queries: np.ndarray, get,
     table = get("country_affinity", zeros)[:, None] * np.log1p(own)
     if np.any(get("region_country", zeros)):
         neighbours = single["near_countries"][None, :] if single is not None else \
-            (arrays.geo.matrix[queries] @ derived["binary"].matrix
-             @ derived["membership"]).toarray()
+            (arrays.geo.matrix[queries] @ arrays.binary.matrix
+             @ arrays.membership).toarray()
         table += get("region_country", zeros)[:, None] * np.log1p(neighbours)
     table += get("country_pair", zeros)[:, None] * prepared(arrays).log_country_pairs[
         query_countries]
@@ -169,7 +169,7 @@ def _add_pair_terms(out: np.ndarray, arrays, ready: Prepared, queries: np.ndarra
     """Size gap, distance (and their squares) and capitals: functions of both cities' own
     attributes (`cols` None: the candidates, whose column arrays are kept). Returns log(1 +
     km) when a LightFM interaction needs it."""
-    log_population = arrays.derived["log_population"]
+    log_population = arrays.log_population
     column_side = ready.column_side(cols)
     scratch = np.subtract(column_side["log_population"][None, :],
                           log_population[queries][:, None])
@@ -246,14 +246,12 @@ def _log_distance(ready: Prepared, queries: np.ndarray, column_side: dict[str, n
 def graph_products(arrays, rows: np.ndarray, names: set[str]) -> dict[str, sp.csr_matrix]:
     """log(1 + value) of each wanted graph signal for `rows` against every city, sparse."""
     import scipy.sparse as sp
-
-    derived = arrays.derived
-    binary, geo = derived["binary"].matrix, arrays.geo.matrix
+    binary, geo = arrays.binary.matrix, arrays.geo.matrix
     binary_rows = binary[rows]
     neighbours_partners = geo[rows] @ binary if names & {"geo_cf", "region_pair"} else None
-    symmetric = derived["symmetric"]
+    symmetric = arrays.symmetric
     products = {
-        "adamic_adar": lambda: binary_rows @ derived["weighted_binary"],
+        "adamic_adar": lambda: binary_rows @ arrays.weighted_binary,
         "geo_cf": lambda: neighbours_partners,
         "partner_geo": lambda: binary_rows @ geo,
         "three_hop": lambda: 10.0 * (symmetric[rows] @ symmetric @ symmetric),
@@ -265,12 +263,6 @@ def graph_products(arrays, rows: np.ndarray, names: set[str]) -> dict[str, sp.cs
         matrix.data = np.log1p(matrix.data)
         out[name] = matrix
     return out
-
-
-# The graph signals' matrices are symmetric, except geo_cf = G B whose transpose is partner_geo
-# = B G: a column's values are the other signal's row. Few columns are scored from their rows.
-TRANSPOSED = {"adamic_adar": "adamic_adar", "three_hop": "three_hop",
-              "region_pair": "region_pair", "geo_cf": "partner_geo", "partner_geo": "geo_cf"}
 
 
 def _add_graph_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray, get,

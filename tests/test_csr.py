@@ -154,8 +154,8 @@ def test_near_country_reads_rows_of_the_symmetric_kernel_as_the_product_does(mod
 
     arrays = Model.load(model_dir_refined).arrays
     ready = prepared(arrays)
-    for country in range(arrays.derived["n_countries"]):
-        counts = arrays.derived["partners_by_country"][:, country].toarray().ravel()
+    for country in range(arrays.n_countries):
+        counts = arrays.partners_by_country[:, country].toarray().ravel()
         assert np.array_equal(ready.partners_in(country), counts)
         assert np.array_equal(ready.near_country(country),
                               np.log1p(arrays.geo.matrix @ counts))

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher.columns import Columns as C
-from training.evaluate import holdout_split, query_metrics
+from training.evaluate import query_metrics
+from training.splits import holdout_split
 
 
 def naive_metrics(scores: np.ndarray, targets: list[np.ndarray]) -> dict[str, list[float]]:
@@ -101,6 +102,49 @@ def test_holdout_evaluation_reports_model_and_every_baseline(processed_dir, tiny
         for values in metrics[split].values():
             assert 0.0 <= values["recall@10"] <= 1.0 and 0.0 <= values["auc"] <= 1.0
             assert values["queries"] >= 1
+
+
+def test_warm_totals_split_by_query_degree(processed_dir, tiny_config):
+    """The degree 1 and 2+ groups partition the warm totals (counts and means add up), the
+    degree-0 group is the warm pairs whose query kept no partnership, and the three-hop share
+    is a share."""
+    from training.dataset import load_training_data
+    from training.evaluate import DEGREE_SPLITS, SPLITS, format_by_history, holdout_evaluation
+
+    metrics, _ = holdout_evaluation(load_training_data(processed_dir), tiny_config, seed=1)
+    assert [split for split in SPLITS if split in metrics] == list(metrics)
+    total = metrics["warm"]["model"]
+    groups = [metrics[split]["model"] for split in DEGREE_SPLITS if split in metrics]
+    assert sum(group["queries"] for group in groups) == total["queries"]
+    for metric in ("recall@10", "within_3_hops"):
+        weighted = sum(group[metric] * group["queries"] for group in groups)
+        assert abs(weighted / total["queries"] - total[metric]) < 1e-9
+        assert 0.0 <= total[metric] <= 1.0
+    assert "degree" not in total  # a grouping key, not a metric
+    assert "| warm, degree 1 |" in format_by_history(metrics) or \
+        "warm, degree 1" not in metrics
+
+
+def test_within_hops_matches_a_breadth_first_walk():
+    import scipy.sparse as sp
+
+    from training.evaluate import within_hops
+
+    rng = np.random.default_rng(3)
+    n = 30
+    upper = np.triu(rng.random((n, n)) < 0.06, 1)
+    graph = sp.csr_matrix((upper | upper.T).astype(np.float64) * 0.5)  # weights do not count
+    queries = np.arange(0, n, 3)
+    targets = [rng.choice(n, size=3, replace=False) for _ in queries]
+    neighbours = [set(np.flatnonzero(graph[i].toarray())) for i in range(n)]
+    expected = []
+    for query, target in zip(queries.tolist(), targets, strict=True):
+        seen, frontier = set(), {query}
+        for _ in range(3):
+            frontier = set().union(*(neighbours[i] for i in frontier)) if frontier else set()
+            seen |= frontier
+        expected.append(np.mean([t in seen for t in target.tolist()]))
+    np.testing.assert_allclose(within_hops(graph, queries, targets), expected)
 
 
 def test_regression_holdout_candidates_come_from_the_training_part(processed_dir, tiny_config):

@@ -41,7 +41,7 @@ def test_reasons_count_partnerships_between_the_two_regions(tmp_path):
     partnerships join the two cities' own regions: the count a naive loop over edges gives."""
     matcher = Matcher.load(make_model_dir(tmp_path / "v1", admin1=True))
     ev, arrays = matcher.evidence, matcher.model.arrays
-    admin1 = arrays.derived["admin1"]
+    admin1 = arrays.admin1
     graph = arrays.graph
     edges = [(int(a), int(b)) for a in range(arrays.n_cities) for b in graph.row(a)]
     cheongju, london = matcher.resolve("Cheongju"), matcher.resolve("London, GB")

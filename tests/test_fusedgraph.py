@@ -11,7 +11,7 @@ from test_signals import random_arrays
 
 from matcher import fused, fusedgraph, scorer
 from matcher.csr import CSR
-from matcher.prepared import GRAPH
+from matcher.signaltable import GRAPH
 
 
 def _dense_rows(arrays, queries: np.ndarray) -> dict[str, np.ndarray]:
@@ -33,7 +33,7 @@ def test_known_answer_on_a_path():
                                            [0, 0, 1, 0]], dtype=float)))
     arrays.geo = CSR.of(sp.csr_matrix(np.array([[0, 0, 0, 2.0], [0, 0, 1.0, 0], [0, 1.0, 0, 0],
                                          [2.0, 0, 0, 0]])))
-    arrays.derived.clear()
+    arrays.forget_derived()
     arrays.candidate_mask[:] = True
     rows = _dense_rows(arrays, np.array([0, 3]))
     shared = np.log1p(1.0 / np.log(2.0))  # through city 1, which has two partners

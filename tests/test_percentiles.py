@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from test_signals import random_arrays
 
-from matcher import percentiles, signals
+from matcher import final_scores, percentiles
 
 
 def test_percentiles_are_monotone_and_bounded():
@@ -60,7 +60,7 @@ def test_score_quantiles_equal_nanquantile_of_each_row_in_any_batch(seed):
     arrays = random_arrays(seed, n=40)
     sample = np.flatnonzero(arrays.candidate_mask)
     levels = percentiles.quantile_levels(11)
-    scores = signals.score_matrix(arrays, np.arange(arrays.n_cities), columns=sample)
+    scores = final_scores.score_matrix(arrays, np.arange(arrays.n_cities), columns=sample)
     expected = np.nanquantile(np.where(np.isfinite(scores), scores, np.nan), levels, axis=1).T
     np.testing.assert_array_equal(percentiles.score_quantiles(arrays, sample, levels, batch=7),
                                   expected.astype(np.float32))

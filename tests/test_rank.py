@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -125,3 +127,40 @@ def test_regression_country_filter_is_not_starved_by_the_cap():
     assert Filters(k=10, countries=("KR", "JP", "CN", "TW"), per_country=3).cap == 3
     assert Filters(k=10, per_country=3).cap == 3
     assert Filters(k=10, countries=("KR",), per_country=None).cap is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=0, max_value=10_000), st.integers(min_value=1, max_value=6),
+       st.sampled_from([None, 1, 2]), st.booleans())
+def test_mutual_top_k_equals_ranking_every_eligible_city(seed, k, cap, ranked_by_others):
+    """The shortlisted mutual top-k gives the picks of ranking every eligible city by both
+    sides at once (and reads side 2 only for a shortlist)."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    scores = rng.normal(size=n)
+    scores[rng.random(n) < 0.2] = -np.inf
+    mask = np.isfinite(scores) & (rng.random(n) < 0.9)
+    levels = np.linspace(0.0, 1.0, 21)
+    quantiles = np.quantile(scores[np.isfinite(scores)], levels)
+    countries = rng.integers(0, 4, size=n)
+    floor = rank.PERCENTILE_FLOOR
+    wanted_back = rng.random(n) if ranked_by_others else np.full(n, floor)
+    asked = []
+
+    def reverse_of(rows, cache=None):
+        asked.append(len(rows))
+        return wanted_back[rows]
+
+    query = rank.QueryRanking(quantiles, levels, countries, ranked_by_others)
+    spec = rank.Filters(k=k, per_country=cap)
+    with patch.object(rank, "MUTUAL_SHORTLIST_MIN", 8), \
+            patch.object(rank, "MUTUAL_SHORTLIST_PER_K", 2):  # small shortlists that must grow
+        picks, ranking, _, _ = rank.mutual_top_k(scores, mask, spec, query,
+                                                 lambda rows, cache: reverse_of(rows))
+    everyone = np.zeros(n)
+    everyone[mask] = rank.combine_sides(
+        rank.percentile_in_row(quantiles, levels, scores[mask]), wanted_back[mask], True)
+    expected = rank.top_k(everyone, mask, k, countries, cap)
+    assert picks.tolist() == expected.tolist()
+    np.testing.assert_allclose(ranking[picks], everyone[picks])
+    assert sum(asked) <= max(mask.sum(), 1)  # each eligible city's side 2 read at most once

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from matcher_factories import REFINE, make_model_dir
 from test_signals import random_arrays
 
-from matcher import rank, refine, signals
+from matcher import final_scores, rank, refine, signals
 from matcher.api import Matcher
 from matcher.errors import ModelLoadError
 from training.rerank import fit_refine
@@ -80,12 +80,12 @@ def test_fast_and_reference_scores_agree_with_stage_two(seed):
     for part in arrays.rerank.values():
         part["refine"] = {**REFINE, "depth": 8}
     rows = np.arange(arrays.n_cities)
-    fast = signals.score_matrix(arrays, rows)
-    reference = signals.score_matrix(arrays, rows, signals.signal_matrices(arrays, rows))
+    fast = final_scores.score_matrix(arrays, rows)
+    reference = final_scores.score_matrix(arrays, rows, signals.signal_matrices(arrays, rows))
     np.testing.assert_allclose(fast, reference, rtol=1e-5, atol=1e-5)
     for part in arrays.rerank.values():
         del part["refine"]
-    first = signals.score_matrix(arrays, rows)
+    first = final_scores.score_matrix(arrays, rows)
     assert not np.allclose(first, fast)  # stage two did reorder something
     assert np.array_equal(np.sort(first, axis=1), np.sort(fast, axis=1))
 

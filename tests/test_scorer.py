@@ -9,14 +9,14 @@ from hypothesis import strategies as st
 from matcher_factories import make_model_dir
 from test_signals import random_arrays
 
-from matcher import batch, rank, reverse, scorer, signals
+from matcher import batch, final_scores, rank, reverse, scorer, signals
 from matcher.api import Matcher
 
 
 def reference(arrays, queries, columns):
     """The sixteen signal arrays, then the re-ranker's weighted sum (float64)."""
-    return signals.score_matrix(arrays, queries, signals.signal_matrices(arrays, queries, columns),
-                                columns)
+    return final_scores.score_matrix(arrays, queries,
+                                     signals.signal_matrices(arrays, queries, columns), columns)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
@@ -158,9 +158,9 @@ def test_stored_lightfm_moments_are_optional_and_checked(tmp_path):
     rows = np.arange(computed.n_cities)
     directory = tmp_path / "v1"
     shutil.copytree(older, directory)
-    np.save(directory / "lightfm_moments.npy", np.stack(computed.arrays.derived["user_moments"]))
+    np.save(directory / "lightfm_moments.npy", np.stack(computed.arrays.user_moments))
     stored = Model.load(directory)
-    assert "user_moments" in stored.arrays.derived
+    assert stored.arrays.stored_user_moments is not None
     np.testing.assert_allclose(stored.scores_batch(rows), computed.scores_batch(rows),
                                rtol=1e-6, atol=1e-5)
     np.save(directory / "lightfm_moments.npy", np.zeros((2, 3)))
@@ -201,10 +201,8 @@ def test_batch_equals_one_at_a_time_with_non_candidate_queries(larger_matcher, m
 
 def test_an_outsider_needs_one_shortlist(larger_matcher, monkeypatch):
     """The ceiling bound settles a non-candidate's mutual list on the first shortlist."""
-    import matcher.api as api_module
-
-    monkeypatch.setattr(api_module, "MUTUAL_SHORTLIST_PER_K", 1)
-    monkeypatch.setattr(api_module, "MUTUAL_SHORTLIST_MIN", 4)
+    monkeypatch.setattr(rank, "MUTUAL_SHORTLIST_PER_K", 1)
+    monkeypatch.setattr(rank, "MUTUAL_SHORTLIST_MIN", 4)
     arrays = larger_matcher.model.arrays
     outsider = int(np.flatnonzero(~arrays.candidate_mask)[0])
     calls = []

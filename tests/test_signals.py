@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from matcher import signals
+from matcher import final_scores, signals
 from matcher.signals import SIGNALS, ScoringArrays
 
 
@@ -43,12 +43,12 @@ def random_arrays(seed: int, n: int = 30) -> ScoringArrays:
 def test_batch_equals_single_and_columns_equal_slices(seed):
     arrays = random_arrays(seed)
     rows = np.array([0, 5, 7, 29])
-    batch = signals.score_matrix(arrays, rows)
+    batch = final_scores.score_matrix(arrays, rows)
     for offset, row in enumerate(rows):  # float32: a block and a single row share no BLAS kernel
-        np.testing.assert_allclose(signals.score_matrix(arrays, np.array([row]))[0],
+        np.testing.assert_allclose(final_scores.score_matrix(arrays, np.array([row]))[0],
                                    batch[offset], rtol=1e-6, atol=1e-5)
     columns = np.array([3, 1, 20, 5])
-    np.testing.assert_allclose(signals.score_matrix(arrays, rows, columns=columns),
+    np.testing.assert_allclose(final_scores.score_matrix(arrays, rows, columns=columns),
                                batch[:, columns], rtol=1e-6, atol=1e-5)
 
 
@@ -58,13 +58,13 @@ def test_reverse_scores_are_the_other_side_of_forward_scores(seed):
     arrays = random_arrays(seed)
     query = 4
     arrays.candidate_mask[query] = True
-    reverse = signals.reverse_score_vector(arrays, query)
+    reverse = final_scores.reverse_score_vector(arrays, query)
     everyone = np.arange(arrays.n_cities)
-    forward = signals.score_matrix(arrays, everyone,
+    forward = final_scores.score_matrix(arrays, everyone,
                                    signals.signal_matrices(arrays, everyone))[:, query]
     np.testing.assert_allclose(reverse, forward, rtol=1e-9, atol=1e-9)
     among = np.array([0, 4, 9, 17])
-    np.testing.assert_allclose(signals.reverse_score_vector(arrays, query, among),
+    np.testing.assert_allclose(final_scores.reverse_score_vector(arrays, query, among),
                                reverse[among])
 
 
@@ -91,7 +91,7 @@ def test_adamic_adar_known_answer():
 
 def test_self_and_non_candidates_are_never_scored():
     arrays = random_arrays(9)
-    scores = signals.score_matrix(arrays, np.arange(arrays.n_cities))
+    scores = final_scores.score_matrix(arrays, np.arange(arrays.n_cities))
     assert np.isneginf(np.diag(scores)).all()
     assert np.isneginf(scores[:, ~arrays.candidate_mask]).all()
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from matcher import percentiles, signals
+from matcher import final_scores, percentiles, signals
 from matcher.cityindex import SERVING_FILE, write_serving_index
 from matcher.errors import DataError
 from matcher.model import file_digests
@@ -38,9 +38,9 @@ def city_index_table(cities: pd.DataFrame, features: pd.DataFrame,
     extra = [name for name in features.columns if name not in cities.columns]
     table = pd.concat([cities.reset_index(drop=True), features[extra].reset_index(drop=True)],
                       axis=1)
-    graph = arrays.derived["binary"]
+    graph = arrays.binary
     table["is_candidate"] = arrays.candidate_mask
-    table["admin1_index"] = arrays.derived["admin1"]
+    table["admin1_index"] = arrays.admin1
     table["degree"] = np.diff(graph.indptr).astype(np.int64)
     partner_country = arrays.country_index[graph.indices]
     owner = np.repeat(np.arange(graph.shape[0]), np.diff(graph.indptr))
@@ -93,7 +93,7 @@ def write_artifact(out_dir: Path, arrays: ScoringArrays, encoded: EncodedFeature
         np.save(out_dir / f"{name}.npy", getattr(arrays, name).astype(np.float32),
                 allow_pickle=False)
     np.save(out_dir / "score_quantiles.npy", quantiles, allow_pickle=False)
-    np.save(out_dir / "lightfm_moments.npy", np.stack(arrays.derived["user_moments"]),
+    np.save(out_dir / "lightfm_moments.npy", np.stack(arrays.user_moments),
             allow_pickle=False)
     sp.save_npz(out_dir / "graph.npz", arrays.graph.matrix.astype(np.float32),
                 compressed=False)  # uncompressed: a fresh `twin with` loads it faster
@@ -122,7 +122,7 @@ def assert_round_trip(out_dir: Path, arrays: ScoringArrays, geonameids: np.ndarr
     from training.evaluate import top_indices
 
     loaded = Model.load(out_dir)
-    expected = top_indices(signals.score_matrix(arrays, queries), k)
+    expected = top_indices(final_scores.score_matrix(arrays, queries), k)
     actual = top_indices(loaded.scores_batch(queries), k)
     if not np.array_equal(expected, actual):
         bad = int(np.flatnonzero((expected != actual).any(axis=1))[0])

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from matcher import signals as signal_module
-from matcher.columns import Columns as C
 from matcher.refine import refine_from_signals
 from matcher.signals import ScoringArrays
+from training.splits import WARM_NO_HISTORY
 
 if TYPE_CHECKING:
     from training.holdout import Holdout
@@ -23,53 +21,14 @@ NDCG_K = 10
 FEATURE_KNN_NEIGHBOURS = 50
 BASELINES = ("popularity", "geo_nearest", "country_pair", "feature_knn", "adamic_adar")
 WARM_ONLY = ("adamic_adar",)
+# The warm split's queries by their training degree (the totals are "warm": degree 1 or more);
+# "warm, degree 0" holds the warm hidden pairs whose query end kept no partnership (scored,
+# as served, by the cold re-ranker).
+DEGREE_SPLITS = {"warm, degree 1": (1, 1), "warm, degree 2+": (2, None)}
+SPLITS = ("warm", WARM_NO_HISTORY, *DEGREE_SPLITS, "cold")
+HOPS = 3  # "within_3_hops": the share of hidden partners a walk of this length can reach
+PER_QUERY_ONLY = ("degree",)  # per-query values used to group queries, not averaged
 QUERY_BATCH = 32  # queries scored at once: small blocks stay in cache (256 was 1.5x slower)
-
-
-@dataclass(frozen=True)
-class Split:
-    """A holdout: training partnerships, and the hidden ones for each kind of query."""
-
-    train: pd.DataFrame
-    warm_test: pd.DataFrame  # 10% of the edges between cities that keep some history
-    cold_test: pd.DataFrame  # every edge of the cold cities
-    cold_cities: np.ndarray  # geonameids whose whole history is hidden
-
-
-def holdout_split(partnerships: pd.DataFrame, fraction: float, seed: int) -> Split:
-    """Hide every edge of `fraction` of the cities (cold) and `fraction` of the other edges (warm).
-
-    Works on deduplicated undirected edges, so one partnership is never on both sides.
-    """
-    rng = np.random.default_rng(seed)
-    edges = partnerships.reset_index(drop=True)
-    cities = np.unique(np.concatenate([edges[C.CITY_A], edges[C.CITY_B]]))
-    cold = np.sort(rng.choice(cities, size=round(fraction * len(cities)), replace=False))
-    touches_cold = edges[C.CITY_A].isin(cold) | edges[C.CITY_B].isin(cold)
-    rest = np.flatnonzero(~touches_cold.to_numpy())
-    hidden = rng.choice(rest, size=round(fraction * len(rest)), replace=False)
-    warm_mask = np.zeros(len(edges), dtype=bool)
-    warm_mask[hidden] = True
-    train_mask = ~touches_cold.to_numpy() & ~warm_mask
-    return Split(edges[train_mask].reset_index(drop=True), edges[warm_mask].reset_index(drop=True),
-                 edges[touches_cold.to_numpy()].reset_index(drop=True), cold)
-
-
-def query_targets(hidden: pd.DataFrame, rows_of, train_graph: sp.csr_matrix,
-                  cold: bool, cold_cities: np.ndarray | None = None):
-    """Query rows and their hidden partner rows.
-
-    Warm queries must keep at least one training partner; cold queries are the cold cities.
-    """
-    a = rows_of(hidden[C.CITY_A])
-    b = rows_of(hidden[C.CITY_B])
-    pairs = pd.DataFrame({"query": np.concatenate([a, b]), "target": np.concatenate([b, a])})
-    if cold:
-        pairs = pairs[pairs["query"].isin(rows_of(cold_cities))]
-    else:
-        pairs = pairs[np.diff(train_graph.indptr)[pairs["query"].to_numpy()] > 0]
-    grouped = pairs.groupby("query")["target"].apply(lambda t: np.unique(t.to_numpy()))
-    return grouped.index.to_numpy(dtype=np.int64), list(grouped.to_numpy())
 
 
 def mask_known(scores: np.ndarray, queries: np.ndarray, arrays: ScoringArrays,
@@ -143,10 +102,25 @@ def query_metrics(scores: np.ndarray, targets: list[np.ndarray]) -> dict[str, np
     return out
 
 
+def within_hops(graph: sp.csr_matrix, queries: np.ndarray, targets: list[np.ndarray],
+                hops: int = HOPS) -> np.ndarray:
+    """Per query, the share of its hidden partners that a walk of at most `hops` partnerships
+    in the training graph reaches (what the graph signals can see)."""
+    binary = graph.astype(bool).astype(np.float64)
+    reach = sp.csr_matrix(binary[queries])
+    seen = reach.copy()
+    for _ in range(hops - 1):
+        reach = reach @ binary
+        seen = seen + reach
+    seen = seen.tocsr()
+    return np.array([np.count_nonzero(seen[i].toarray().ravel()[target]) / len(target)
+                     for i, target in enumerate(targets)])
+
+
 def summarise(per_query: dict[str, list[np.ndarray]]) -> dict:
     """Mean of each metric over queries, plus the number of queries."""
     joined = {name: np.concatenate(parts) if parts else np.zeros(0)
-              for name, parts in per_query.items()}
+              for name, parts in per_query.items() if name not in PER_QUERY_ONLY}
     summary = {name: float(np.nanmean(values)) if np.isfinite(values).any() else 0.0
                for name, values in joined.items()}
     summary["queries"] = len(next(iter(joined.values())))
@@ -176,7 +150,7 @@ def feature_knn_scores(arrays: ScoringArrays, queries: np.ndarray,
                        features: sp.csr_matrix) -> np.ndarray:
     """Cities most like the query by feature cosine, and whom they twin with."""
     similarity = (features[queries] @ features.T).toarray()
-    history = arrays.derived["degree"] > 0
+    history = arrays.degree > 0
     similarity[:, ~history] = -np.inf
     similarity[np.arange(len(queries)), queries] = -np.inf
     k = min(FEATURE_KNN_NEIGHBOURS, similarity.shape[1] - 1)
@@ -186,7 +160,7 @@ def feature_knn_scores(arrays: ScoringArrays, queries: np.ndarray,
     rows = np.repeat(np.arange(len(queries)), k)
     neighbour_matrix = sp.csr_matrix((weights.ravel(), (rows, neighbours.ravel())),
                                      shape=(len(queries), arrays.n_cities))
-    return (neighbour_matrix @ arrays.derived["binary"].matrix).toarray()
+    return (neighbour_matrix @ arrays.binary.matrix).toarray()
 
 
 def query_metric_values(arrays: ScoringArrays, queries: np.ndarray, targets: list[np.ndarray],
@@ -205,6 +179,10 @@ def query_metric_values(arrays: ScoringArrays, queries: np.ndarray, targets: lis
         chunk = queries[start:start + batch]
         chunk_targets = [position[target] for target in targets[start:start + batch]]
         signals = signal_module.signal_matrices(arrays, chunk, columns)
+        graph = arrays.binary.matrix
+        context = {"degree": np.diff(graph.indptr)[chunk].astype(np.float64),
+                   f"within_{HOPS}_hops": within_hops(graph, chunk,
+                                                      targets[start:start + batch])}
         for name, method in methods.items():
             if isinstance(method, str):
                 scores = baseline_scores(method, arrays, chunk, signals, features, columns)
@@ -216,7 +194,7 @@ def query_metric_values(arrays: ScoringArrays, queries: np.ndarray, targets: lis
                     refine_from_signals(method["refine"], scores[i],
                                         {name: values[i] for name, values in signals.items()},
                                         np.empty(0, dtype=np.int64))
-            for metric, values in query_metrics(scores, chunk_targets).items():
+            for metric, values in {**query_metrics(scores, chunk_targets), **context}.items():
                 per_method[name].setdefault(metric, []).append(values)
     return {name: {metric: np.concatenate(parts) for metric, parts in metrics.items()}
             for name, metrics in per_method.items()}
@@ -227,7 +205,7 @@ def format_table(metrics: dict) -> str:
     columns = ("recall@10", "recall@50", "ndcg@10", "auc")
     header = "| split | method | " + " | ".join(columns) + " | queries |"
     lines = [header, "|" + "---|" * (len(columns) + 3)]
-    for split in ("warm", "cold"):
+    for split in ("warm", "cold"):  # the totals; by query degree in the table below
         for method, values in metrics.get(split, {}).items():
             cells = []
             for column in columns:
@@ -245,6 +223,22 @@ def format_table(metrics: dict) -> str:
                      + "; the model's AUC over those alone: "
                      + ", ".join(f"{split} {values.get('auc_reachable', 0.0):.3f}"
                                  for split, values in model.items()) + ".")
+    lines.extend(["", format_by_history(metrics)])
+    return "\n".join(lines)
+
+
+def format_by_history(metrics: dict) -> str:
+    """The model on each split and on the warm queries by training degree, with the share of
+    hidden partners that are candidates and that three hops reach: where a gain comes from."""
+    columns = ("recall@10", "recall@50", "auc_reachable", "reachable", f"within_{HOPS}_hops")
+    lines = ["| queries | " + " | ".join(columns) + " | count |",
+             "|" + "---|" * (len(columns) + 2)]
+    for split in SPLITS:
+        values = metrics.get(split, {}).get("model")
+        if values:
+            lines.append(f"| {split} | " + " | ".join(
+                f"{values.get(column, 0.0):.3f}" for column in columns)
+                + f" | {values.get('queries', 0)} |")
     return "\n".join(lines)
 
 
@@ -256,15 +250,16 @@ def metric_jobs(holdout: Holdout, parts: int = 1) -> list[tuple[str, object]]:
     warm_up(holdout.test_arrays)
     jobs = []
     for kind, (queries, targets) in holdout.queries.items():
-        methods: dict[str, dict | str] = {name: variant[kind]
+        part_kind = "warm" if kind == "warm" else "cold"  # as served: by the query's history
+        methods: dict[str, dict | str] = {name: variant[part_kind]
                                           for name, variant in holdout.rerankers.items()}
         methods["lightfm alone"] = single_signal("lightfm")
-        model_part = holdout.rerankers["model"][kind]
+        model_part = holdout.rerankers["model"][part_kind]
         if model_part.get("refine"):
             methods["stage one alone"] = {key: value for key, value in model_part.items()
                                           if key != "refine"}
         for baseline in BASELINES:
-            if kind == "warm" or baseline not in WARM_ONLY:
+            if part_kind == "warm" or baseline not in WARM_ONLY:
                 methods[baseline] = baseline
         for piece in np.array_split(np.arange(len(queries)), max(1, min(parts, len(queries)))):
             jobs.append((kind, partial(query_metric_values, holdout.test_arrays, queries[piece],
@@ -281,8 +276,21 @@ def join_metrics(kinds: list[str], results: list[dict]) -> dict:
             for metric, part in metrics.items():
                 joined.setdefault(kind, {}).setdefault(name, {}).setdefault(metric, []) \
                     .append(part)
-    return {kind: {name: summarise(metrics) for name, metrics in methods.items()}
-            for kind, methods in joined.items()}
+    out = {kind: {name: summarise(metrics) for name, metrics in methods.items()}
+           for kind, methods in joined.items()}
+    for split, (low, high) in DEGREE_SPLITS.items():  # the warm totals, by query degree
+        if "warm" in joined:
+            out[split] = {name: summarise(_by_degree(metrics, low, high))
+                          for name, metrics in joined["warm"].items()}
+    return {split: out[split] for split in SPLITS if split in out}
+
+
+def _by_degree(per_query: dict[str, list[np.ndarray]], low: int,
+               high: int | None) -> dict[str, list[np.ndarray]]:
+    """The per-query values of the queries whose training degree is in [low, high]."""
+    degree = np.concatenate(per_query["degree"])
+    keep = (degree >= low) & (degree <= (np.inf if high is None else high))
+    return {name: [np.concatenate(parts)[keep]] for name, parts in per_query.items()}
 
 
 def warm_up(arrays: ScoringArrays) -> None:
@@ -310,13 +318,16 @@ def holdout_evaluation(data, config, seed: int = 0, progress: bool = False,
 
 
 def aggregate_seeds(runs: list[dict]) -> dict:
-    """Mean and standard deviation of every metric over seeds (with one seed, std is 0)."""
+    """Mean and standard deviation of every metric over seeds (with one seed, std is 0); a
+    split that a seed lacks (a small data set's degree group can be empty) is averaged over the
+    seeds that have it."""
     out: dict = {}
-    for split in runs[0]:
+    for split in [split for split in SPLITS if any(split in run for run in runs)]:
         out[split] = {}
-        for method in runs[0][split]:
-            values = {metric: [run[split][method][metric] for run in runs]
-                      for metric in runs[0][split][method]}
+        having = [run[split] for run in runs if split in run]
+        for method in having[0]:
+            values = {metric: [run[method][metric] for run in having]
+                      for metric in having[0][method]}
             summary = {metric: float(np.mean(v)) for metric, v in values.items()}
             summary.update({f"{metric}_std": float(np.std(v)) for metric, v in values.items()
                             if metric != "queries"})

@@ -9,14 +9,20 @@ from functools import partial
 import numpy as np
 
 from matcher.signals import ScoringArrays
-from training.evaluate import Split, holdout_split, query_targets
+from training.splits import WARM_NO_HISTORY, Split, holdout_split, query_targets
 
 
 def _queries(split: Split, dataset, arrays: ScoringArrays):
-    warm = query_targets(split.warm_test, dataset.rows_of, arrays.derived["binary"], cold=False)
-    cold = query_targets(split.cold_test, dataset.rows_of, arrays.derived["binary"], cold=True,
+    warm = query_targets(split.warm_test, dataset.rows_of, arrays.binary, cold=False)
+    cold = query_targets(split.cold_test, dataset.rows_of, arrays.binary, cold=True,
                          cold_cities=split.cold_cities)
     return warm, cold
+
+
+def _no_history_queries(split: Split, dataset, arrays: ScoringArrays):
+    """The warm hidden pairs whose query end kept no training partnership."""
+    return query_targets(split.warm_test, dataset.rows_of, arrays.binary,
+                         cold=False, history=False)
 
 
 @dataclass
@@ -56,8 +62,11 @@ class HoldoutPlan:
         rerankers, (test_arrays, features, test_dataset) = results
         test_arrays.rerank = rerankers["model"]
         warm, cold = _queries(self.test_split, test_dataset, test_arrays)
-        return Holdout(self.test_split, test_arrays, test_dataset, features,
-                       {"warm": warm, "cold": cold}, rerankers)
+        queries = {"warm": warm, "cold": cold}
+        no_history = _no_history_queries(self.test_split, test_dataset, test_arrays)
+        if len(no_history[0]):
+            queries[WARM_NO_HISTORY] = no_history
+        return Holdout(self.test_split, test_arrays, test_dataset, features, queries, rerankers)
 
 
 def plan_holdout(data, config, seed: int = 0) -> HoldoutPlan:

@@ -74,7 +74,8 @@ def evaluate_policies(data, config, seed: int = 0, policies=POLICIES,
                                 {}, {}, seed=seed)
         matcher = Matcher.load(model_dir)
         out: dict = {}
-        for kind, (queries, targets) in holdout.queries.items():
+        for kind in ("warm", "cold"):
+            queries, targets = holdout.queries[kind]
             if max_queries is not None:
                 queries, targets = queries[:max_queries], targets[:max_queries]
             out[kind] = {}

@@ -100,7 +100,8 @@ def tune(processed_dir: Path, base: TrainConfig, budget_seconds: float, trials: 
     removed first, and each trial is scored on a holdout of what remains.
     """
     from training.dataset import load_training_data
-    from training.evaluate import holdout_evaluation, holdout_split
+    from training.evaluate import holdout_evaluation
+    from training.splits import holdout_split
 
     data = load_training_data(processed_dir)
     outer = holdout_split(data.partnerships, base.holdout_fraction, base.seed)

@@ -1,0 +1,157 @@
+"""The table of ranking signals: each signal declared once, with its kind and how it reads reversed.
+
+Every list of signal names that scoring needs (the re-ranker's order, the graph walks, the
+symmetric signals, the products a linear re-ranker cannot form, the signals that are zero
+without partnerships, how each is read in the reverse direction) is derived from `TABLE`, so
+adding a signal starts with one entry here (see docs/SIGNALS.md). A leaf module: no numpy, no
+imports from the rest of `matcher`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+
+class Kind(Enum):
+    """What a signal is computed from, which decides how every path evaluates it."""
+
+    DOT = "dot"  # a dot product of the two cities' LightFM vectors (standardised per query)
+    COLUMN = "column"  # the candidate's own per-city value
+    PAIRWISE = "pairwise"  # a function of one per-city value of each of the two cities
+    GROUP_PAIR = "group_pair"  # a lookup by the two cities' groups (country, region)
+    GROUP_COUNT = "group_count"  # partner counts of one city in the other's country
+    GRAPH_WALK = "graph_walk"  # walks over the partnership and neighbour graphs
+    PRODUCT = "product"  # the product of two other signals
+
+
+class Reverse(Enum):
+    """How s(j -> q) reads a signal for many askers j from the query q's own side."""
+
+    SAME = "same"  # symmetric: the forward value of (q, j)
+    QUERY_ROW = "query_row"  # a row kept for the query, gathered at the askers
+    BY_COUNTRY = "by_country"  # a per-country row kept for the query, at the askers' countries
+    BY_REGION = "by_region"  # a per-region row kept for the query, at the askers' regions
+    QUERY_VALUE = "query_value"  # the query's own value (the asker's candidate is the query)
+    OWN = "own"  # from the asker's own numbers (LightFM's user side)
+    PRODUCT = "product"  # the product of the factors' reverse values
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One signal: its name (rerank.json's), kind, meaning and reverse reading."""
+
+    name: str
+    kind: Kind
+    doc: str
+    reverse: Reverse
+    symmetric: bool = False  # s(i, j) == s(j, i) for this signal
+    transposed: str | None = None  # GRAPH_WALK: the signal whose row is this one's column
+    needs_history: bool = False  # zero for a query without partnerships (cold part omits it)
+    factors: tuple[str, str] | None = None  # PRODUCT: the two signals multiplied
+
+
+TABLE: tuple[Signal, ...] = (
+    Signal("lightfm", Kind.DOT, "LightFM hybrid score, standardised within the query's "
+           "candidate list", Reverse.OWN),
+    Signal("adamic_adar", Kind.GRAPH_WALK, "log(1 + shared partners, each weighted 1 / log(its "
+           "degree))", Reverse.QUERY_ROW, symmetric=True, needs_history=True),
+    Signal("geo_cf", Kind.GRAPH_WALK, "the query's geographic neighbours twin with the "
+           "candidate", Reverse.QUERY_ROW, transposed="partner_geo"),
+    Signal("partner_geo", Kind.GRAPH_WALK, "the candidate lies near one of the query's partners",
+           Reverse.QUERY_ROW, transposed="geo_cf", needs_history=True),
+    Signal("three_hop", Kind.GRAPH_WALK, "normalised paths of length 3: partners of partners' "
+           "partners", Reverse.QUERY_ROW, symmetric=True, needs_history=True),
+    Signal("region_pair", Kind.GRAPH_WALK, "neighbours of the query twin with neighbours of the "
+           "candidate", Reverse.QUERY_ROW, symmetric=True),
+    Signal("country_affinity", Kind.GROUP_COUNT, "log(1 + the query's partners in the "
+           "candidate's country)", Reverse.QUERY_ROW, needs_history=True),
+    Signal("region_country", Kind.GROUP_COUNT, "log(1 + partners the query's neighbours have in "
+           "the candidate's country)", Reverse.QUERY_ROW),
+    Signal("candidate_affinity", Kind.GROUP_COUNT, "log(1 + the candidate's partners in the "
+           "query's country)", Reverse.BY_COUNTRY),
+    Signal("country_pair", Kind.GROUP_PAIR, "log(1 + partnerships between the two countries)",
+           Reverse.BY_COUNTRY, symmetric=True),
+    Signal("log_distance", Kind.PAIRWISE, "log(1 + great-circle km)", Reverse.SAME,
+           symmetric=True),
+    Signal("log_degree", Kind.COLUMN, "log(1 + the candidate's partnership count)",
+           Reverse.QUERY_VALUE),
+    Signal("log_population", Kind.COLUMN, "log10 of the candidate's population",
+           Reverse.QUERY_VALUE),
+    Signal("size_gap", Kind.PAIRWISE, "|log10 population difference|", Reverse.SAME,
+           symmetric=True),
+    Signal("both_capital", Kind.PAIRWISE, "1 when both are national capitals", Reverse.SAME,
+           symmetric=True),
+    Signal("same_country", Kind.GROUP_PAIR, "1 for a domestic pair", Reverse.BY_COUNTRY,
+           symmetric=True),
+    Signal("admin1_pair", Kind.GROUP_PAIR, "log(1 + partnerships between the two cities' "
+           "first-level regions)", Reverse.BY_REGION, symmetric=True),
+    # Products of other signals that a linear re-ranker cannot form itself (the cold one uses
+    # them: cold recall@10 0.051 -> 0.056 over 3 seeds on the snapshot; the warm one gained
+    # nothing).
+    Signal("lightfm_distance", Kind.PRODUCT, "lightfm * log_distance", Reverse.PRODUCT,
+           factors=("lightfm", "log_distance")),
+    Signal("lightfm_country_pair", Kind.PRODUCT, "lightfm * country_pair", Reverse.PRODUCT,
+           factors=("lightfm", "country_pair")),
+    Signal("size_gap_squared", Kind.PRODUCT, "size_gap ** 2", Reverse.PRODUCT, symmetric=True,
+           factors=("size_gap", "size_gap")),
+    Signal("log_distance_squared", Kind.PRODUCT, "log_distance ** 2", Reverse.PRODUCT,
+           symmetric=True, factors=("log_distance", "log_distance")),
+)
+
+BY_NAME: Mapping[str, Signal] = {signal.name: signal for signal in TABLE}
+
+
+def names(keep: Callable[[Signal], bool] = lambda signal: True) -> tuple[str, ...]:
+    """The names of the signals that `keep` accepts, in the table's order."""
+    return tuple(signal.name for signal in TABLE if keep(signal))
+
+
+# The signals the re-ranker combines, in a fixed order (rerank.json names them).
+SIGNALS = names()
+INTERACTION_SIGNALS = names(lambda signal: signal.kind is Kind.PRODUCT)
+GRAPH = names(lambda signal: signal.kind is Kind.GRAPH_WALK)
+# Signals that are zero for a query without partnerships (the cold re-ranker leaves them out).
+GRAPH_SIGNALS = names(lambda signal: signal.needs_history)
+# Signals that do not depend on which side asks (reverse scoring reuses the forward values).
+SYMMETRIC_SIGNALS = names(lambda signal: signal.symmetric)
+# The query's own numbers in the reverse direction: folded into its constant, not gathered.
+QUERY_VALUE_SIGNALS = names(lambda signal: signal.reverse in (Reverse.OWN, Reverse.QUERY_VALUE))
+# A graph walk's column is its own row (symmetric) or the row of its transpose.
+TRANSPOSED: Mapping[str, str] = {signal.name: signal.transposed or signal.name
+                                 for signal in TABLE if signal.kind is Kind.GRAPH_WALK}
+PRODUCTS: Mapping[str, tuple[str, str]] = {signal.name: signal.factors for signal in TABLE
+                                           if signal.factors is not None}
+CODE: Mapping[str, int] = {name: code for code, name in enumerate(SIGNALS)}
+
+
+def with_products(values: dict[str, Any]) -> dict[str, Any]:
+    """Add the PRODUCT signals not yet in `values`, each from the two signals it joins."""
+    for name, (left, right) in PRODUCTS.items():
+        if name not in values:
+            values[name] = values[left] * values[right]
+    return values
+
+
+def problems() -> list[str]:
+    """What is inconsistent in the table (empty: nothing); a test keeps it empty."""
+    found = []
+    for signal in TABLE:
+        if (signal.kind is Kind.PRODUCT) != (signal.factors is not None):
+            found.append(f"{signal.name}: factors go with kind PRODUCT only")
+        if signal.factors and any(f not in BY_NAME or BY_NAME[f].kind is Kind.PRODUCT
+                                  for f in signal.factors):
+            found.append(f"{signal.name}: factors must be table signals that are not products")
+        if signal.transposed is not None and (
+                signal.kind is not Kind.GRAPH_WALK
+                or BY_NAME.get(signal.transposed, signal).transposed != signal.name):
+            found.append(f"{signal.name}: transposed must name a graph walk that names it back")
+        if signal.kind is Kind.GRAPH_WALK and not signal.symmetric and not signal.transposed:
+            found.append(f"{signal.name}: a graph walk is symmetric or names its transpose")
+        if signal.symmetric and signal.transposed:
+            found.append(f"{signal.name}: symmetric and transposed exclude each other")
+    if len(BY_NAME) != len(TABLE):
+        found.append("a signal name is declared twice")
+    return found
