@@ -60,3 +60,23 @@ def test_programme_map_has_every_pair_and_numbers_each_city(programme):
             if len(numbers) > 1:
                 assert city["label"].endswith(f"({', '.join(map(str, numbers))})")
         assert {c["role"] for c in data["cities"] if c["id"] not in pairs_of} <= {"candidate"}
+
+
+def test_far_clustered_matches_get_their_own_panel(tmp_path):
+    model_dir = make_bilateral_model_dir(tmp_path / "v1")
+    from matcher.web.state import load
+
+    loaded = load(model_dir)
+    matcher = loaded.matcher
+    sejong = matcher.resolve("Sejong")
+    british = matcher.recommendation("Sejong", matcher.make_filters(5, countries=["GB"]))
+    card = views.profile(loaded, sejong)
+    assert views.split_panels(card, british.matches) == (1, 0)  # Britain west, on the left
+    data = views.city_map(loaded, card, british, views.Scale.over(
+        [m.compatibility for m in british.matches]))
+    assert [p["title"] for p in data["panels"]] == [
+        f"its matches, {views._distance_words(card, british.matches)}", "Sejong"]
+    assert {c["panel"] for c in data["cities"] if c["role"] == "match"} == {0}
+    everywhere = matcher.recommendation("Sejong")  # Europe and Korea: one world panel
+    assert views.split_panels(card, everywhere.matches) is None
+    assert len(views.city_map(loaded, card, everywhere, views.Scale(0, 1))["panels"]) == 1

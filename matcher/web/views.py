@@ -13,6 +13,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from matcher import rank
 from matcher.report import colour
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -20,6 +23,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 LEGEND_STOPS = 9
 ROBUST_FROM = 20  # a colour scale over this many values or more ignores the outer 5% each side
 MAP_PARTNERS = 40  # existing partners drawn as grey dots on a city's map
+SPLIT_SPREAD_KM, SPLIT_DISTANCE_KM = 1500.0, 3000.0  # matches this close together, this far off:
+# a panel of their own
 
 # model column -> (label, source key); the order of the profile card
 PROFILE_FIELDS = (
@@ -155,7 +160,7 @@ class Scale:
             low, high = _quantile(ordered, 0.05), _quantile(ordered, 0.95)
         else:
             low, high = ordered[0], ordered[-1]
-        if high - low < 1.0:  # one value, or nearly: a band around it
+        if high - low < 0.05:  # one value (compatibility has one decimal): a band around it
             low, high = max(0.0, low - 0.5), high + 0.5
         return cls(low, high)
 
@@ -191,27 +196,66 @@ def _city(geonameid: int, name: str, country: str, lat: float, lon: float, role:
             "population": int(population)}
 
 
+def _centre(lats: np.ndarray, lons: np.ndarray) -> tuple[float, float]:
+    """The spherical mean of points (degrees)."""
+    phi, lam = np.radians(lats), np.radians(lons)
+    x, y, z = (np.mean(np.cos(phi) * np.cos(lam)), np.mean(np.cos(phi) * np.sin(lam)),
+               np.mean(np.sin(phi)))
+    return float(np.degrees(np.arctan2(z, np.hypot(x, y)))), float(np.degrees(np.arctan2(y, x)))
+
+
+def split_panels(card: Profile, matches) -> tuple[int, int] | None:
+    """(query's panel, matches' panel) when the matches cluster far from the query (Sejong's
+    British matches): one panel each, west on the left, so the cluster is not a dot on a world
+    map; None for one panel."""
+    if len(matches) < 2:
+        return None
+    lats = np.array([m.lat for m in matches])
+    lons = np.array([m.lon for m in matches])
+    lat, lon = _centre(lats, lons)
+    spread = float(rank.haversine_km(lat, lon, lats, lons).max())
+    away = float(rank.haversine_km(card.lat, card.lon, np.array([lat]), np.array([lon]))[0])
+    if spread > SPLIT_SPREAD_KM or away < SPLIT_DISTANCE_KM:
+        return None
+    east = ((lon - card.lon + 540) % 360) - 180 > 0  # the matches lie east of the query
+    return (0, 1) if east else (1, 0)
+
+
 def city_map(loaded, card: Profile, result, scale: Scale) -> dict:
     """Map data of a city page: the query, its matches with a line each, its partners grey."""
     ev = loaded.matcher.evidence
+    split = split_panels(card, result.matches)
+    home, away = split if split else (0, 0)
     cities = [_city(card.geonameid, card.name, card.country_code, card.lat, card.lon, "query",
-                    population=card.population)]
+                    panel=home, population=card.population)]
     for partner in result.existing_partners[:MAP_PARTNERS]:
         cities.append(_city(partner.geonameid, partner.name, partner.country_code,
                             float(ev.lat[partner.row]), float(ev.lon[partner.row]), "partner",
-                            population=partner.population))
+                            panel=home, population=partner.population))
     links = []
     for match in result.matches:
         shade = scale.colour(match.compatibility)
         cities.append(_city(match.geonameid, match.name, match.country_code, match.lat,
-                            match.lon, "match", rank=match.rank, colour_=shade,
+                            match.lon, "match", panel=away, rank=match.rank, colour_=shade,
                             population=match.population))
         links.append({"from": card.geonameid, "to": match.geonameid, "colour": shade,
                       "rank": match.rank})
-    return {"panels": [{"title": ""}], "cities": cities, "links": links,
+    panels = [{"title": ""}]
+    if split:
+        titles = {home: card.name, away: f"its matches, {_distance_words(card, result.matches)}"}
+        weights = {home: 1, away: 2}  # the matches get the room
+        panels = [{"title": titles[i], "weight": weights[i]} for i in (0, 1)]
+    return {"panels": panels, "cities": cities, "links": links,
             "legend": scale.legend("compatibility (0-100)"),
             "roles": {"query": card.name, "match": "recommended partner (number = rank)",
                       "partner": "existing partner"}}
+
+
+def _distance_words(card: Profile, matches) -> str:
+    """'8,800-9,100 km away': how far the clustered matches are."""
+    km = [m.distance_km for m in matches]
+    low, high = (round(min(km), -2), round(max(km), -2))
+    return f"{low:,.0f} km away" if low == high else f"{low:,.0f}-{high:,.0f} km away"
 
 
 def pair_map(loaded, explanation) -> dict:

@@ -1,7 +1,7 @@
 /* citytwin's map: real country shapes (Natural Earth, world-atlas TopoJSON) drawn with d3-geo.
  *
  * Every <svg class="worldmap" data-map="ID"> is drawn from the JSON in <script id="ID">:
- *   {panels: [{title}], cities: [{id, name, label?, country, lat, lon, role, panel, rank,
+ *   {panels: [{title, weight?}], cities: [{id, name, label?, country, lat, lon, role, panel, rank,
  *                                 colour, ink}],
  *    links: [{from, to, colour, rank}], legend: {title, low, high, stops} | null, roles: {...}}
  * Each panel gets its own projection fitted to its cities; a link inside a panel is a great
@@ -46,12 +46,16 @@
     return Math.atan2(s, c) * 180 / Math.PI;
   }
 
-  function boxes(n) {
-    var width = (WIDTH - GAP * (n - 1)) / n, out = [];
-    for (var i = 0; i < n; i++) {
-      var x0 = i * (width + GAP);
+  function boxes(panels) {
+    // side by side, each as wide as its weight asks (default 1)
+    var weights = panels.map(function (p) { return p.weight || 1; });
+    var total = weights.reduce(function (a, b) { return a + b; }, 0);
+    var room = WIDTH - GAP * (panels.length - 1), out = [], x0 = 0;
+    weights.forEach(function (w) {
+      var width = room * w / total;
       out.push({x0: x0, y0: 0, x1: x0 + width, y1: HEIGHT - LEGEND});
-    }
+      x0 += width + GAP;
+    });
     return out;
   }
 
@@ -86,9 +90,9 @@
 
   function layout(data) {
     // the map's height: as tall as the widest-fitted panel needs, within MIN/MAX_HEIGHT
-    var n = Math.max(1, data.panels.length), needed = MIN_HEIGHT, scale = 0;
+    var panels = data.panels.length ? data.panels : [{}], needed = MIN_HEIGHT, scale = 0;
     HEIGHT = MAX_HEIGHT;
-    boxes(n).forEach(function (box, i) {
+    boxes(panels).forEach(function (box, i) {
       var cities = fitted(data, i);
       if (!cities.length) return;
       var projection = d3.geoNaturalEarth1().rotate([-circularMeanLon(cities), 0]);
@@ -97,7 +101,7 @@
       needed = Math.max(needed, b[1][1] - b[0][1] + 2 * PAD + 18 + LEGEND);
     });
     HEIGHT = Math.min(MAX_HEIGHT, Math.ceil(needed));
-    boxes(n).forEach(function (box, i) {
+    boxes(panels).forEach(function (box, i) {
       var cities = fitted(data, i);
       if (cities.length) scale = Math.max(scale, fit(cities, box).scale());
     });
@@ -196,7 +200,7 @@
 
   function draw(svg, data, features) {
     var panels = data.panels.length ? data.panels : [{title: ""}];
-    var areas = boxes(panels.length), projections = [];
+    var areas = boxes(panels), projections = [];
     var byId = {}, countries = 0;
     data.cities.forEach(function (d) { byId[d.id] = d; });
     var defs = el("defs", {}, svg);
