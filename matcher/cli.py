@@ -279,15 +279,16 @@ def pair_command(country_a: str, country_b: str, min_population: int, cities_a: 
 
     if as_json and as_csv:
         raise InputError("--json and --csv: choose one output format")
+    matcher = _load_matcher(model_dir)
     programme = pair_countries(
-        _load_matcher(model_dir), country_a, country_b, min_population=min_population,
+        matcher, country_a, country_b, min_population=min_population,
         cities_a=Path(cities_a) if cities_a else None,
         cities_b=Path(cities_b) if cities_b else None, stable=proposing, capacity=capacity,
         include_existing=include_existing)
     if html_path:
         from matcher.report import write_report
 
-        write_report(programme, Path(html_path))
+        write_report(programme, Path(html_path), model_version=Path(matcher.model.path).name)
     if as_json:
         import json
 

@@ -46,8 +46,9 @@ def _assets() -> dict[str, str]:
             "atlas_name": f"countries-{REPORT_ATLAS}"}
 
 
-def render_html(programme: Programme) -> str:
-    """The whole report as one HTML string (deterministic)."""
+def render_html(programme: Programme, model_version: str | None = None) -> str:
+    """The whole report as one HTML string (deterministic); `model_version` names the model
+    version it came from."""
     import jinja2
 
     from matcher.web import views
@@ -59,16 +60,17 @@ def render_html(programme: Programme) -> str:
     matchings = (programme.assignment, programme.stable)
     return environment.get_template("report.html").render(
         programme=programme, assets=_assets(), links=False, package_version=views.package_version(),
+        model_version=model_version,
         maps={m.method: views.programme_map(programme, m, scale) for m in matchings},
         colours={m.method: [scale.colour(p.compatibility) for p in m.pairs] for m in matchings})
 
 
-def write_report(programme: Programme, path: Path) -> Path:
+def write_report(programme: Programme, path: Path, model_version: str | None = None) -> Path:
     """Write render_html(programme) to `path` (UTF-8); InputError if it cannot be written."""
     from matcher.errors import InputError
 
     try:
-        Path(path).write_text(render_html(programme), encoding="utf-8")
+        Path(path).write_text(render_html(programme, model_version), encoding="utf-8")
     except OSError as error:
         raise InputError(f"--html {path}: cannot write the report ({error})") from error
     return Path(path)
