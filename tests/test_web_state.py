@@ -40,11 +40,15 @@ def test_the_two_versions_differ(models):
 
 
 def test_follows_current_without_a_restart(models):
-    client = TestClient(create_app(models_dir=models, check_seconds=0))
+    app = create_app(models_dir=models, check_seconds=0)
+    client = TestClient(app)
     first = client.get(QUERY).json()
     assert first["model_version"] == "v0"
     assert [m["geonameid"] for m in first["matches"]] == expected_ids(models, "v0")
     registry.switch_current(models, "v1")
+    meanwhile = client.get(QUERY).json()  # answered at once, from v0, while v1 loads
+    assert meanwhile["model_version"] in ("v0", "v1")
+    app.state.holder.settle()
     second = client.get(QUERY).json()
     assert second["model_version"] == "v1"
     assert [m["geonameid"] for m in second["matches"]] == expected_ids(models, "v1")
@@ -57,16 +61,29 @@ def test_check_interval_is_respected(models):
     registry.switch_current(models, "v1")
     assert holder.get().version == "v0"  # not looked at again within the hour
     holder.check_seconds = 0
+    holder.get()
+    holder.settle()
     assert holder.get().version == "v1"
 
 
-def test_a_damaged_new_version_keeps_the_working_one(models):
-    client = TestClient(create_app(models_dir=models, check_seconds=0))
+def test_a_damaged_new_version_keeps_the_working_one(models, monkeypatch):
+    from matcher.web import state
+
+    loads: list[Path] = []
+    real_load = state.load
+    monkeypatch.setattr(state, "load", lambda path: loads.append(path) or real_load(path))
+    app = create_app(models_dir=models, check_seconds=0)
+    client = TestClient(app)
     assert client.get(QUERY).json()["model_version"] == "v0"
     (models / "v1" / "item_embeddings.npy").unlink()
     registry.switch_current(models, "v1")
-    answer = client.get(QUERY)
-    assert answer.status_code == 200 and answer.json()["model_version"] == "v0"
+    client.get(QUERY)
+    app.state.holder.settle()
+    for _ in range(3):  # still v0; the broken version is not tried again
+        answer = client.get(QUERY)
+        assert answer.status_code == 200 and answer.json()["model_version"] == "v0"
+    app.state.holder.settle()
+    assert [p.name for p in loads] == ["v0", "v1"]
 
 
 def test_pinned_model_is_not_followed(models):

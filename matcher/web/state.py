@@ -1,11 +1,12 @@
 """The model the server answers from, and how it follows `models/current` without a restart.
 
 A request asks `ModelHolder.get()`; at most every `check_seconds` that reads where the `current`
-symlink points (one readlink and a stat). When it points somewhere new, the new version is loaded
-and warmed (every lazy index built, one query ranked) by that request alone, under a lock, and
-only then published by one reference assignment: a request sees the old model or the new one,
-never a half-loaded one. A version that fails to load is logged and the old one kept; the next
-check tries again. `--model DIR` pins one directory (no following).
+symlink points (one readlink and a stat). When it points somewhere new, a background thread loads
+and warms the new version (every lazy index built, one query ranked) while every request keeps
+getting the old one, then publishes it by one reference assignment: a request sees the old model
+or the new one, never a half-loaded one, and none waits for a load (but the very first). A
+version that fails to load is logged and the old one kept; being immutable once published, it is
+not tried again until `current` points elsewhere. `--model DIR` pins one directory.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class ModelHolder:
         self._loaded: Loaded | None = None
         self._checked = float("-inf")
         self._lock = threading.Lock()
+        self._loader: threading.Thread | None = None
+        self._broken: Path | None = None  # the last version that failed to load
 
     @property
     def current(self) -> Loaded | None:
@@ -101,24 +104,40 @@ class ModelHolder:
         if loaded is not None and loaded.path == target:
             self._checked = now
             return loaded
-        if not self._lock.acquire(blocking=loaded is None):
-            return loaded  # another request is loading the new version: keep the old meanwhile
+        if loaded is None:  # the first load: nothing to answer from meanwhile
+            with self._lock:
+                if self._loaded is None:
+                    self._loaded, self._checked = load(target), now
+                return self._loaded
+        self._checked = now
+        if target != self._broken:
+            self._start_loading(target)
+        return loaded
+
+    def _start_loading(self, target: Path) -> None:
+        """Load `target` in a background thread unless one is loading already."""
+        with self._lock:
+            if self._loader is not None and self._loader.is_alive():
+                return
+            self._loader = threading.Thread(target=self._load_and_publish, args=(target,),
+                                            name="citytwin-model-loader", daemon=True)
+            self._loader.start()
+
+    def _load_and_publish(self, target: Path) -> None:
+        old = self._loaded
         try:
-            loaded = self._loaded
-            if loaded is not None and loaded.path == target:
-                return loaded
-            try:
-                fresh = load(target)
-            except Exception as error:  # a damaged version: keep the one that works
-                if loaded is None:
-                    raise
-                log.warning("keeping %s: %s could not be loaded (%s)", loaded.version,
-                            target, error)
-                self._checked = now
-                return loaded
-            self._loaded, self._checked = fresh, now
-            if loaded is not None:
-                log.warning("now serving model %s (was %s)", fresh.version, loaded.version)
-            return fresh
-        finally:
-            self._lock.release()
+            fresh = load(target)
+        except Exception as error:  # a damaged version: keep the one that works
+            self._broken = target
+            log.warning("keeping model %s: %s could not be loaded (%s)",
+                        old.version if old else "none", target, error)
+            return
+        self._loaded = fresh  # one reference assignment: the switch
+        log.warning("now serving model %s (was %s)", fresh.version,
+                    old.version if old else "none")
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait for a background load to finish (tests, and a clean shutdown)."""
+        loader = self._loader
+        if loader is not None:
+            loader.join(timeout)
