@@ -137,7 +137,7 @@ class ModelHolder:
                     old.version if old else "none")
 
     def settle(self, timeout: float = 60.0) -> None:
-        """Wait for a background load to finish (tests, and a clean shutdown)."""
+        """Wait for a background load to finish (for tests and scripts)."""
         loader = self._loader
         if loader is not None:
             loader.join(timeout)
