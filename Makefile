@@ -4,13 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PARTNERSHIPS ?= ../shared/data/twin_cities.csv
 CITY ?= Sejong, KR
+HOST ?= 127.0.0.1
+PORT ?= 8000
 # `make bench BENCH_ARGS="--batch-parts --batch-rows 5000"`: see benchmarks/run.py --help
 BENCH_ARGS ?=
 TWIN := $(BIN)/twin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train tune evaluate demo test test-all lint bench nightly lock clean
+.PHONY: help setup data train tune evaluate demo test test-all lint bench nightly serve lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -50,11 +52,14 @@ lint: setup ## ruff
 bench: setup ## speed and memory benchmarks on the real snapshot (needs `make data train`)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
+serve: setup ## the web app and JSON API, http://127.0.0.1:8000/ by default (HOST=, PORT=; docs/WEB.md)
+	$(TWIN) serve --host $(HOST) --port $(PORT)
+
 nightly: setup ## the nightly job: ingest, validate, train, gate, promote, prune
 	$(TWIN) nightly --partnerships $(PARTNERSHIPS)
 
 lock: setup ## rewrite requirements.lock from the installed environment
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v -E '^(ruff|pytest|hypothesis|iniconfig|pluggy|Pygments|sortedcontainers)==' > requirements.lock.new && mv requirements.lock.new requirements.lock
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v -E '^(ruff|pytest|hypothesis|iniconfig|pluggy|Pygments|sortedcontainers|httpx2|httpcore2|truststore)==' > requirements.lock.new && mv requirements.lock.new requirements.lock
 
 clean: ## remove built data and models (keeps .venv)
 	rm -rf data/interim data/processed models/*

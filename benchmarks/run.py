@@ -250,6 +250,44 @@ def bench_pair(results: dict, repeats: int) -> None:
     results["pair_ratio_to_python_pass"] = pair / empty
 
 
+def bench_web(results: dict, clients: int = 8, requests: int = 400) -> None:
+    """p50 and p95 of /api/recommend over HTTP: `clients` threads, `requests` in all, each a
+    different city, against the app served by uvicorn in this process."""
+    import threading
+    import urllib.request
+
+    import numpy as np
+
+    from matcher.web import create_app
+    from matcher.web.serve import background_server
+
+    app = create_app()
+    loaded = app.state.holder.get()
+    rows = np.flatnonzero(loaded.matcher.model.arrays.candidate_mask)
+    ids = np.random.default_rng(2).choice(loaded.matcher.model.geonameids[rows], requests)
+    times: list[float] = []
+    lock = threading.Lock()
+    with background_server(app) as base:
+        def client(mine) -> None:
+            for geonameid in mine:
+                start = time.perf_counter()
+                with urllib.request.urlopen(f"{base}/api/recommend?city=geonames:{geonameid}",
+                                            timeout=60) as answer:
+                    answer.read()
+                with lock:
+                    times.append(time.perf_counter() - start)
+
+        threads = [threading.Thread(target=client, args=(ids[n::clients].tolist(),))
+                   for n in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    results["web_recommend_ms_p50"] = 1000 * float(np.percentile(times, 50))
+    results["web_recommend_ms_p95"] = 1000 * float(np.percentile(times, 95))
+    results["web_recommend_clients"] = clients
+
+
 def bench_data(results: dict) -> None:
     """`twin data build` on the snapshot, into a scratch directory."""
     seconds, peak = _timed_child([*TWIN, "data", "build", "--out", str(RESULTS / "data")])
@@ -301,6 +339,7 @@ def main() -> None:
     bench_warm(results, args.repeats, args.batch_rows, args.batch_parts)
     if args.numpy_batch:
         bench_numpy_batch(results, args.numpy_batch)
+    bench_web(results)
     (RESULTS / "bench.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     lines = ["| measure | value |", "|---|---|"]
     lines += [f"| {key} | {value:.4g} |" if isinstance(value, float) else f"| {key} | {value} |"

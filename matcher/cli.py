@@ -117,7 +117,8 @@ def with_command(city: str, k: int, countries: tuple[str, ...],
         _echo_recommendation(result)
 
 
-def _echo_csv(result) -> None:
+def recommendation_csv(result) -> str:
+    """The CSV of `twin with --csv` (also the web app's download)."""
     import csv
     import io
 
@@ -128,7 +129,11 @@ def _echo_csv(result) -> None:
         row = match.to_dict()
         row["reasons"] = match.reason
         writer.writerow(row)
-    click.echo(buffer.getvalue(), nl=False)
+    return buffer.getvalue()
+
+
+def _echo_csv(result) -> None:
+    click.echo(recommendation_csv(result), nl=False)
 
 
 def _echo_recommendation(result) -> None:
@@ -274,15 +279,16 @@ def pair_command(country_a: str, country_b: str, min_population: int, cities_a: 
 
     if as_json and as_csv:
         raise InputError("--json and --csv: choose one output format")
+    matcher = _load_matcher(model_dir)
     programme = pair_countries(
-        _load_matcher(model_dir), country_a, country_b, min_population=min_population,
+        matcher, country_a, country_b, min_population=min_population,
         cities_a=Path(cities_a) if cities_a else None,
         cities_b=Path(cities_b) if cities_b else None, stable=proposing, capacity=capacity,
         include_existing=include_existing)
     if html_path:
         from matcher.report import write_report
 
-        write_report(programme, Path(html_path))
+        write_report(programme, Path(html_path), model_version=Path(matcher.model.path).name)
     if as_json:
         import json
 
@@ -356,3 +362,21 @@ def _echo_programme(programme) -> None:
 
 
 # ---- end of pair section ----
+
+
+# ---- web section: `twin serve` (matcher/web) ----
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind (localhost by default; see docs/WEB.md for a reverse proxy).")
+@click.option("--port", type=click.IntRange(min=1, max=65535), default=8000, show_default=True)
+@_MODEL_OPTION
+def serve_command(host: str, port: int, model_dir: str | None) -> None:
+    """Serve the web app and the JSON API (follows models/current unless --model is given)."""
+    from matcher.web.serve import serve
+
+    serve(host, port, model_dir)
+
+
+# ---- end of web section ----

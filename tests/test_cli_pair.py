@@ -72,8 +72,9 @@ def test_city_files_and_html_report(model_dir, tmp_path):
     assert [c["name"] for c in data["candidates_a"]] == ["Cardiff", "Bristol"]
     assert result.stderr == f"wrote {page}\n"
     html = page.read_text(encoding="utf-8")
-    assert html.count('class="pair"') == len(data["assignment"]["pairs"]) + len(
-        data["stable"]["pairs"])
+    assert "from model v1." in html  # which model wrote it
+    assert html.count('<tr data-pair="') == len(data["assignment"]["pairs"]) + len(
+        data["stable"]["pairs"])  # a table row per pair of each matching
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

@@ -1,7 +1,9 @@
-"""The HTML report (matcher.report): self-contained, deterministic, every pair drawn."""
+"""The HTML report (matcher.report): self-contained, deterministic, every pair on the web app's
+map, names escaped, no scroll boxes; drawn from a file:// URL in headless Chromium."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -16,6 +18,9 @@ from matcher.lookup import CityRecord
 
 BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run")
+# the only addresses in the report: the SVG namespace, and the vendored scripts' licence banners
+KNOWN_URLS = {"http://www.w3.org/2000/svg", "https://d3js.org/d3-array/",
+              "https://d3js.org/d3-geo/", "https://github.com/topojson/topojson-client"}
 
 
 @pytest.fixture(scope="module")
@@ -41,34 +46,43 @@ def hand_made() -> pairing.Programme:
         {1: (51.5, -0.1), 2: (53.8, -1.5), 3: (37.3, 127.0), 4: (35.5, 129.3)})
 
 
+def map_data(html: str, method: str) -> dict:
+    block = html.split(f'<script type="application/json" id="map-{method}-data">')[1]
+    return json.loads(block.split("</script>")[0])
+
+
 def test_report_is_self_contained_and_deterministic(programme):
     html = report.render_html(programme)
     assert html == report.render_html(programme)
-    urls = set(re.findall(r"https?://[^\s\"')]+", html))
-    assert urls == {"http://www.w3.org/2000/svg"}  # the SVG namespace, never fetched
+    assert set(re.findall(r"https?://[^\s\"')]+", html)) <= KNOWN_URLS
     assert not re.search(r"<script[^>]*\bsrc=|<link\b|@import|<img\b|@font-face", html)
-    assert html.count("<svg") == 2  # one map per matching
+    assert html.count('<svg class="worldmap" id=') == 2  # one map per matching
+    assert '<script type="application/json" id="citytwin-atlas">{"type":"Topology"' in html
+    assert "max-height" not in html and "overflow: auto" not in html  # no scroll boxes
 
 
-def test_every_pair_is_a_line_inside_the_map(programme):
+def test_every_pair_is_a_link_of_its_map_in_one_colour_scale(programme):
     html = report.render_html(programme)
+    legends = set()
     for matching in (programme.assignment, programme.stable):
-        lines = re.findall(rf'<path class="pair" d="M([\d.]+),([\d.]+) Q[^ ]+ ([\d.]+),([\d.]+)"'
-                           rf'[^>]*data-pair="(\d+-\d+)" data-matching="{matching.method}"', html)
-        assert sorted(line[4] for line in lines) == sorted(
-            f"{p.a.geonameid}-{p.b.geonameid}" for p in matching.pairs)
-        for xa, ya, xb, yb, _ in lines:
-            assert 0 <= float(xa) <= report.PANEL_WIDTH  # A's end in A's panel
-            assert report.WIDTH - report.PANEL_WIDTH <= float(xb) <= report.WIDTH
-            assert 30 <= float(ya) <= report.HEIGHT and 30 <= float(yb) <= report.HEIGHT
+        data = map_data(html, matching.method)
+        assert sorted((link["from"], link["to"]) for link in data["links"]) == sorted(
+            (p.a.geonameid, p.b.geonameid) for p in matching.pairs)
+        panels = {city["id"]: city["panel"] for city in data["cities"]}
+        assert all(panels[c.geonameid] == 0 for c in programme.candidates_a)
+        assert all(panels[c.geonameid] == 1 for c in programme.candidates_b)
+        legends.add(json.dumps(data["legend"], sort_keys=True))
+        assert html.count('data-pair="') >= len(matching.pairs)
+    assert len(legends) == 1  # both maps and both tables share one scale
 
 
 def test_names_are_escaped_and_table_lists_each_pair():
     html = report.render_html(hand_made())
     assert "Fish &amp; &lt;Chips&gt;" in html and "<Chips>" not in html
-    assert "Su&quot;won" in html and "similar &lt;size&gt;" in html
+    assert "Su&#34;won" in html and "similar &lt;size&gt;" in html
     assert html.count('<tr data-pair="1-3">') == 2
-    assert "Existing GB&ndash;KR partnerships (1, kept out of the new pairs): Leeds" in html
+    assert "Existing GB–KR partnerships (1,\n    kept out of the new pairs):" in html
+    assert "Leeds – Ulsan" in html
 
 
 def test_colour_scale_ends():
@@ -91,14 +105,15 @@ def test_report_renders_in_headless_chromium(programme, tmp_path):
     page = report.write_report(programme, tmp_path / "report.html")
     result = subprocess.run(
         [browser, *BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-         "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+         "--virtual-time-budget=8000", "--dump-dom", page.as_uri()],
         capture_output=True, text=True, timeout=120, check=False)
     dom = result.stdout
     assert result.returncode == 0, result.stderr[-2000:]
-    sizes = re.findall(r'data-rendered-width="(\d+)" data-rendered-height="(\d+)"', dom)
-    assert len(sizes) == 2 and all(int(w) > 0 and int(h) > 0 for w, h in sizes)
     for matching in (programme.assignment, programme.stable):
-        drawn = re.findall(rf'data-pair="(\d+-\d+)" data-matching="{matching.method}"'
-                           rf'[^>]*data-drawn="1"', dom)
+        svg = re.search(rf'<svg class="worldmap" id="map-{matching.method}"[^>]*>', dom).group(0)
+        assert 'data-drawn="1"' in svg, svg  # drawn from the inline shapes: no fetch from file://
+        assert int(re.search(r'data-countries="(\d+)"', svg).group(1)) >= 2
+        section = dom.split(f'id="map-{matching.method}"')[1].split("</svg>")[0]
+        drawn = re.findall(r'class="link" stroke="[^"]+" data-link="(\d+-\d+)"', section)
         assert sorted(drawn) == sorted(f"{p.a.geonameid}-{p.b.geonameid}"
                                        for p in matching.pairs)

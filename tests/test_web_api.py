@@ -1,0 +1,211 @@
+"""The web app's JSON API and pages (matcher.web) through FastAPI's test client, on a tiny model:
+the same JSON, CSV and error messages as the CLI, 4xx never 500, user text escaped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from pairing_factories import make_bilateral_model_dir
+from web_factories import SCRIPT_TAG, tag_city
+
+from matcher.cli import cli
+from matcher.web import create_app
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    path = make_bilateral_model_dir(tmp_path_factory.mktemp("web") / "v1")
+    return tag_city(path, "Cardiff", SCRIPT_TAG)
+
+
+@pytest.fixture(scope="module")
+def client(model_dir) -> TestClient:
+    return TestClient(create_app(model_dir=model_dir), raise_server_exceptions=False)
+
+
+def cli_output(model_dir: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, [*args, "--model", str(model_dir)])
+    return result.exit_code, result.output
+
+
+def without_version(body: dict) -> dict:
+    return {k: v for k, v in body.items() if k != "model_version"}
+
+
+@pytest.mark.parametrize(("query", "flags"), [
+    ("city=Cardiff", ()),
+    ("city=Cardiff&country=Korea&mutual=false&k=3", ("--country", "Korea", "--one-sided",
+                                                     "-k", "3")),
+    ("city=Sejong&country=GB,FR&per_country=0&min_population=100000",
+     ("--country", "GB", "--country", "FR", "--per-country", "0", "--min-population",
+      "100000")),
+    ("city=geonames:11523293&exclude_country=GB&max_km=9500&include_domestic=true",
+     ("--exclude-country", "GB", "--max-km", "9500", "--include-domestic")),
+])
+def test_recommend_is_the_json_of_twin_with(client, model_dir, query, flags):
+    answer = client.get(f"/api/recommend?{query}")
+    assert answer.status_code == 200, answer.text
+    city = dict(p.split("=") for p in query.split("&"))["city"]
+    code, output = cli_output(model_dir, "with", city, *flags, "--json")
+    assert code == 0, output
+    assert without_version(answer.json()) == json.loads(output)
+    assert answer.json()["model_version"] == "v1" == answer.headers["X-Model-Version"]
+
+
+def test_recommend_csv_is_the_csv_of_twin_with(client, model_dir):
+    answer = client.get("/api/recommend?city=Cardiff&k=4&format=csv&download=1")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert 'filename="citytwin-2653822.csv"' in answer.headers["content-disposition"]
+    assert answer.text == cli_output(model_dir, "with", "Cardiff", "-k", "4", "--csv")[1]
+
+
+@pytest.mark.parametrize(("query", "flags", "status"), [
+    ("city=Sejnog", ("with", "Sejnog"), 404),
+    ("city=Newport", ("with", "Newport"), 400),
+    ("city=Sejong&country=Narnia", ("with", "Sejong", "--country", "Narnia"), 400),
+    ("city=Sejong&exclude_country=Narnia", ("with", "Sejong", "--exclude-country", "Narnia"),
+     400),
+    ("city=Sejong&min_population=900000&max_population=1000",
+     ("with", "Sejong", "--min-population", "900000", "--max-population", "1000"), 400),
+    ("city=geonames:77", ("with", "geonames:77"), 404),
+])
+def test_errors_carry_the_cli_message(client, model_dir, query, flags, status):
+    answer = client.get(f"/api/recommend?{query}")
+    assert answer.status_code == status
+    code, output = cli_output(model_dir, *flags)
+    assert code == 2
+    assert output == f"Error: {answer.json()['error']}\n"
+
+
+def test_unknown_and_ambiguous_cities_offer_choices(client):
+    missing = client.get("/api/recommend?city=Sejnog").json()
+    assert missing["kind"] == "CityNotFoundError" and "Sejong, KR" in missing["suggestions"]
+    ambiguous = client.get("/api/recommend?city=Newport").json()
+    assert ambiguous["kind"] == "AmbiguousCityError"
+    assert {c["geonameid"] for c in ambiguous["candidates"]} == {2641598, 5223593}
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("city=Sejong&k=0", "k (--top): 0 is not in the range x>=1."),
+    ("city=Sejong&k=many", "k (--top): 'many' is not a valid integer"),
+    ("city=Sejong&max_km=0", "max_km (--max-km): 0.0 is not in the range x>0."),
+    ("city=Sejong&min_population=-5", "min_population (--min-population): -5 is not in the "
+                                      "range x>=0."),
+    ("city=Sejong&mutual=perhaps", "mutual (--mutual): 'perhaps' is not a yes/no value"),
+    ("city=Sejong&contry=KR", "unknown parameter 'contry'; known: city, country, download"),
+    ("k=3", "city: give a city"),
+    ("city=Sejong&format=xml", "format: give json or csv, got 'xml'"),
+])
+def test_bad_values_are_400_with_the_cli_rule(client, query, message):
+    answer = client.get(f"/api/recommend?{query}")
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"].startswith(message)
+
+
+def test_explain_and_pair_are_the_cli_json(client, model_dir):
+    answer = client.get("/api/explain?city=Sejong&partner=Cardiff")
+    assert answer.status_code == 200
+    assert without_version(answer.json()) == json.loads(
+        cli_output(model_dir, "explain", "Sejong", "Cardiff", "--json")[1])
+    answer = client.get("/api/pair?a=UK&b=Korea&min_population=20000&capacity=2&stable=b")
+    assert answer.status_code == 200, answer.text
+    expected = cli_output(model_dir, "pair", "UK", "Korea", "--min-population", "20000",
+                          "--capacity", "2", "--stable", "b", "--json")[1]
+    assert without_version(answer.json()) == json.loads(expected)
+    same = client.get("/api/explain?city=Sejong&partner=Sejong")
+    assert same.status_code == 400 and "are the same city" in same.json()["error"]
+    bad = client.get("/api/pair?a=GB&b=Narnia")
+    assert bad.status_code == 400 and bad.json()["error"].startswith("b: unknown country")
+
+
+def test_city_suggestions(client):
+    found = client.get("/api/cities?q=card").json()["cities"]
+    assert found[0]["name"] == "Cardiff" and found[0]["country_name"] == "United Kingdom"
+    ambiguous = client.get("/api/cities?q=Newport").json()["cities"]
+    assert [c["match"] for c in ambiguous[:2]] == ["ambiguous", "ambiguous"]
+    assert client.get("/api/cities?q=Caerdydd").json()["cities"][0]["name"] == "Cardiff"
+    assert client.get(f"/api/cities?q={SCRIPT_TAG}").json()["cities"] == []
+    assert client.get("/api/cities?q=").json()["cities"] == []
+    assert client.get("/api/cities?q=%ff%fe!!").json()["cities"] == []  # nothing to look for
+    assert client.get("/api/cities?q=a&limit=0").status_code == 400
+
+
+def test_pages_render(client):
+    for path in ("/", "/city/2653822", "/pair/11523293/2653822", "/programme",
+                 "/programme?a=GB&b=KR&min_population=20000", "/docs", "/openapi.json",
+                 "/static/map.js", "/static/vendor/countries-110m.json", "/licences"):
+        answer = client.get(path)
+        assert answer.status_code == 200, (path, answer.text[:300])
+    home = client.get("/").text
+    assert 'href="/city/11523293"' in home  # Sejong among the examples
+    assert "model <span id=\"model-version\">v1</span>" in home
+
+
+def test_city_page_shows_the_filtered_matches_and_keeps_the_filters(client):
+    page = client.get("/city/2653822?country=KR&k=3&mutual=false").text
+    expected = client.get("/api/recommend?city=geonames:2653822&country=KR&k=3&mutual=false")
+    names = [m["name"] for m in expected.json()["matches"]]
+    assert page.count('<article class="match card"') == len(names) == 3
+    for name in names:
+        assert f">{name}</a>" in page
+    assert 'name="country" placeholder="e.g. KR, Japan"\n         value="KR"' in page
+    assert '<option value="false" selected>' in page
+    assert "/api/recommend?city=geonames%3A2653822&amp;k=3&amp;country=KR&amp;mutual=false" \
+        "&amp;format=csv&amp;download=1" in page
+    data = page.split('<script type="application/json" id="city-map-data">')[1].split(
+        "</script>")[0]
+    drawn = json.loads(data)
+    assert [c["name"] for c in drawn["cities"] if c["role"] == "match"] == names
+    assert len(drawn["links"]) == 3 and drawn["legend"]["title"].startswith("compatibility")
+
+
+def test_user_text_is_escaped(client):
+    page = client.get("/search", params={"q": SCRIPT_TAG})
+    assert page.status_code == 404
+    assert SCRIPT_TAG not in page.text and "&lt;script&gt;alert(" in page.text
+    card = client.get("/city/2653822").text  # Cardiff's user tag holds a script element
+    assert SCRIPT_TAG not in card and "&lt;script&gt;alert(&#39;tag&#39;)&lt;/script&gt;" in card
+    api = client.get("/api/recommend", params={"city": SCRIPT_TAG})
+    assert api.status_code == 404 and api.headers["content-type"] == "application/json"
+
+
+def test_search_goes_to_the_city_or_offers_the_candidates(client):
+    answer = client.get("/search?q=Sejong", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/city/11523293"
+    choice = client.get("/search?q=Newport")
+    assert choice.status_code == 400
+    assert 'href="/city/2641598"' in choice.text and 'href="/city/5223593"' in choice.text
+
+
+@pytest.mark.parametrize("path", [
+    "/city/abc", "/city/99999999", "/city/-1", "/pair/1/2", "/pair/2653822/2653822",
+    "/programme?a=GB", "/programme?a=GB&b=KR&capacity=0", "/programme?a=GB&b=XX",
+    "/city/2653822?k=-1", "/city/2653822?max_km=far", "/nowhere", "/static/../pyproject.toml",
+    "/static/%2e%2e/%2e%2e/pyproject.toml", "/api/nothing", "/api/pair?a=GB&b=KR&cities_a=/etc",
+    "/api/recommend?city=%00", "/pair/2653822/2653822?x=1",
+])
+def test_bad_requests_are_4xx_never_500(client, path):
+    answer = client.get(path)
+    assert 400 <= answer.status_code < 500 or (path == "/programme?a=GB"
+                                               and answer.status_code == 200), answer.text[:300]
+    assert "Traceback" not in answer.text
+
+
+def test_read_only(client):
+    for method in ("post", "put", "delete"):
+        assert getattr(client, method)("/api/recommend?city=Sejong").status_code == 405
+
+
+def test_api_docs_list_every_endpoint(client):
+    spec = client.get("/openapi.json").json()
+    assert {"/api/recommend", "/api/explain", "/api/pair", "/api/cities"} <= set(spec["paths"])
+    names = {p["name"] for p in spec["paths"]["/api/recommend"]["get"]["parameters"]}
+    assert {"city", "k", "country", "exclude_country", "min_population", "max_population",
+            "max_km", "per_country", "mutual", "include_domestic"} <= names
+    page = client.get("/docs").text
+    assert "<code>GET /api/recommend</code>" in page and "cdn" not in page.lower()
