@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_signals import random_arrays
+from matcher_factories import random_arrays
 
 from matcher import batch, fused, refine, scorer
 from matcher.signals import INTERACTION_SIGNALS

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_signals import random_arrays
+from matcher_factories import random_arrays
 
 from matcher import fused, fusedrefine, refine, scorer
 from matcher.prepared import prepared

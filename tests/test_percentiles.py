@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_signals import random_arrays
+from matcher_factories import random_arrays
 
 from matcher import final_scores, percentiles
 

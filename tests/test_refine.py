@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from matcher_factories import REFINE, make_model_dir
-from test_signals import random_arrays
+from matcher_factories import REFINE, make_model_dir, random_arrays
 
 from matcher import final_scores, rank, refine, signals
 from matcher.api import Matcher

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from matcher_factories import make_model_dir
-from test_signals import random_arrays
+from matcher_factories import make_model_dir, random_arrays
 
 from matcher import batch, final_scores, rank, reverse, scorer, signals
 from matcher.api import Matcher

@@ -5,38 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from matcher_factories import random_arrays
 
 from matcher import final_scores, signals
 from matcher.signals import SIGNALS, ScoringArrays
-
-
-def random_arrays(seed: int, n: int = 30) -> ScoringArrays:
-    rng = np.random.default_rng(seed)
-    upper = sp.random(n, n, density=0.08, random_state=seed, format="csr")
-    graph = sp.csr_matrix(((upper + upper.T) > 0).astype(float))
-    graph.setdiag(0)
-    graph.eliminate_zeros()
-    geo = sp.random(n, n, density=0.1, random_state=seed + 1, format="csr")
-    geo = sp.csr_matrix(geo + geo.T)
-    geo.setdiag(0)
-    geo.eliminate_zeros()
-    rerank = {kind: {"signals": list(SIGNALS), "mean": rng.normal(size=len(SIGNALS)).tolist(),
-                     "scale": (1 + rng.random(len(SIGNALS))).tolist(),
-                     "coef": rng.normal(size=len(SIGNALS)).tolist(), "intercept": -1.0}
-              for kind in ("warm", "cold")}
-    candidate = rng.random(n) < 0.8
-    country_index = rng.integers(0, 4, n)
-    # first-level regions nested in the countries (three per country at most)
-    admin1 = np.unique(country_index * 3 + rng.integers(0, 3, n), return_inverse=True)[1]
-    return ScoringArrays(
-        user_embeddings=rng.normal(size=(n, 3)).astype(np.float32),
-        item_embeddings=rng.normal(size=(n, 3)).astype(np.float32),
-        user_biases=rng.normal(size=n).astype(np.float32),
-        item_biases=rng.normal(size=n).astype(np.float32), graph=graph, geo=geo,
-        lat=rng.uniform(-60, 60, n), lon=rng.uniform(-180, 180, n),
-        population=rng.integers(1000, 10**7, n), country_index=country_index,
-        candidate_mask=candidate, is_capital=rng.random(n) < 0.2, rerank=rerank,
-        admin1_index=admin1)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
