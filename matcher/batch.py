@@ -2,7 +2,7 @@
 
 Blocks of query rows are scored with `scorer.block_scores` (two threads; numpy and the compiled
 kernels release the GIL; dense terms matcher.fused, the graph walks' sparse products), stage
-two reorders each row's best candidates (matcher.fusedrefine, refine.refine_block compiled,
+two reorders each row's best candidates (refine.refine_block, from the block's walk products,
 before the domestic filter, as the one-query path does), and each row keeps a shortlist of its
 best final scores. matcher.fusedrank (matcher.fusedmutual for mutual rows of candidate queries)
 ranks each row exactly as the one-query path would, expanding past the shortlist where its
@@ -52,7 +52,7 @@ def supported(spec: rank.Filters) -> bool:
 def _scored_block(arrays, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Stage one's and the final scores (q, candidates), the query and its partners -inf, with
     the compiled kernels (imported here: the one-query path never loads numba)."""
-    from matcher import fused, fusedrefine
+    from matcher import fused
 
     ready = prepared(arrays)
     products: dict = {}
@@ -68,7 +68,7 @@ def _scored_block(arrays, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keep = where >= 0
     block[partner_rows[keep], where[keep]] = -np.inf
     # stage two before the domestic filter, as the one-query path
-    return block, fusedrefine.refine_block(arrays, queries, block.copy(), products)
+    return block, refine.refine_block(arrays, queries, block.copy(), graph=products)
 
 
 def _shortlist(final: np.ndarray, queries: np.ndarray, size: int, block: np.ndarray | None = None,

@@ -246,26 +246,6 @@ def _select(values, depth, finite_only, heap, cells):  # pragma: no cover - comp
 
 
 @numba.njit(**_OPTIONS)
-def top_positions(block, rows, depth):  # pragma: no cover - compiled
-    """refine.top_positions for each of `rows` of `block`: (len(rows), depth) positions of the
-    row's `depth` best finite values, best first, ties to the lower position (-1 past the
-    row's count), and the counts."""
-    out = np.full((rows.shape[0], depth), -1, dtype=np.int64)
-    counts = np.zeros(rows.shape[0], dtype=np.int64)
-    heap = np.empty(depth + 8, dtype=np.int64)
-    cells = np.empty(block.shape[1], dtype=np.int64)
-    for slot in range(rows.shape[0]):
-        values = block[rows[slot]]
-        size = _select(values, depth, True, heap, cells)
-        counts[slot] = size
-        for place in range(size - 1, -1, -1):  # pop the worst into the last place
-            out[slot, place] = heap[0]
-            heap[0] = heap[place]
-            _sift_down(heap, place, 0, values)
-    return out, counts
-
-
-@numba.njit(**_OPTIONS)
 def mask_and_shortlist(block, final, query_country, column_country, mask_domestic,
                        size):  # pragma: no cover - compiled
     """Set each query's own country's cells to -inf in `block` and `final` (unless not

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matcher_factories import random_arrays
 
-from matcher import batch, fused, refine, scorer
+from matcher import batch, fused, scorer
 from matcher.signals import INTERACTION_SIGNALS
 
 
@@ -41,26 +41,8 @@ def test_fused_dense_terms_give_the_numpy_bits(seed, mixed):
         scorer.block_scores(arrays, rows[:5], columns))
 
 
-def test_top_positions_known_answer():
-    block = np.array([[1.0, 3.0, 3.0, -np.inf, 2.0, 3.0],
-                      [-np.inf, -np.inf, 0.5, -np.inf, -np.inf, -np.inf]], dtype=np.float32)
-    found, counts = fused.top_positions(block, np.array([0, 1]), 4)
-    assert counts.tolist() == [4, 1]
-    assert found[0].tolist() == [1, 2, 5, 4]  # ties go to the lower position
-    assert found[1].tolist() == [2, -1, -1, -1]
-
-
 rows_of_values = st.lists(st.one_of(st.floats(-3, 3, width=32), st.sampled_from([0.0, 1.0]),
                                     st.just(-np.inf)), min_size=1, max_size=120)
-
-
-@settings(max_examples=80, deadline=None)
-@given(values=rows_of_values, depth=st.integers(1, 40))
-def test_top_positions_equal_refine_top_positions(values, depth):
-    row = np.array(values, dtype=np.float32)
-    found, counts = fused.top_positions(row[None, :], np.array([0]), depth)
-    expected = refine.top_positions(row, depth)
-    assert found[0, :counts[0]].tolist() == expected.tolist()
 
 
 @settings(max_examples=80, deadline=None)
@@ -97,9 +79,6 @@ def test_batch_shortlist_of_a_wide_row_takes_the_sampled_threshold_path():
         ranked = np.sort(block[i])[::-1]
         np.testing.assert_array_equal(np.sort(part.scores[i])[::-1], ranked[:300])
         assert part.outside[i] == ranked[300]
-    found, counts = fused.top_positions(block, np.arange(4), 100)
-    for i in range(4):
-        assert found[i, :counts[i]].tolist() == refine.top_positions(block[i], 100).tolist()
 
 
 @settings(max_examples=60, deadline=None)
