@@ -198,7 +198,7 @@ def data_group() -> None:
     """Build the data tables (cities, partnerships, features) from partnership sources."""
 
 
-def _print_report(report, out_dir, elapsed: float) -> None:
+def _print_report(report, out_dir, elapsed: float, open_note: str = "") -> None:
     click.echo(f"rows in:              {report.rows_in}")
     click.echo(f"resolved (both ends): {report.rows_resolved} ({report.resolution_rate:.1%})")
     click.echo(f"unique partnerships:  {report.unique_partnerships}")
@@ -208,6 +208,8 @@ def _print_report(report, out_dir, elapsed: float) -> None:
     rejected = ", ".join(f"{reason} {count}" for reason, count in
                          sorted(report.rejected.items(), key=lambda kv: (-kv[1], kv[0])))
     click.echo(f"rejected by reason:   {rejected or 'none'}")
+    if open_note:
+        click.echo(open_note)
     for table, join in report.open_data.items():
         click.echo(f"open data {table + ':':<12}{join['rows_joined']:>6} of {join['rows_in']:>6} "
                    f"rows joined ({join['join_rate']:.1%})")
@@ -218,8 +220,8 @@ def _print_report(report, out_dir, elapsed: float) -> None:
 
 
 def _open_data_dir(open_data, no_open_data):
-    """The open-data folder to build with, or None (saying so): --no-open-data wins over a
-    folder; without either, the embedded data/open when it exists."""
+    """The open-data folder to build with (or None) and the report line when there is none:
+    --no-open-data wins over the default; without either, the embedded data/open if present."""
     from pathlib import Path
 
     from matcher import config
@@ -228,16 +230,14 @@ def _open_data_dir(open_data, no_open_data):
     if no_open_data and open_data:
         raise InputError("--open-data and --no-open-data contradict each other; give one")
     if no_open_data:
-        click.echo("open data: skipped (--no-open-data); features are GeoNames and "
-                   "partnership facts only", err=True)
-        return None
+        return None, ("open data:            skipped (--no-open-data): features are GeoNames "
+                      "and partnership facts only")
     if open_data:
-        return Path(open_data)
+        return Path(open_data), ""
     if config.DEFAULT_OPEN_DATA.is_dir():
-        return config.DEFAULT_OPEN_DATA
-    click.echo(f"open data: none ({config.DEFAULT_OPEN_DATA} is absent); pass --open-data DIR "
-               "to add it", err=True)
-    return None
+        return config.DEFAULT_OPEN_DATA, ""
+    return None, (f"open data:            none ({config.DEFAULT_OPEN_DATA} is absent); pass "
+                  "--open-data DIR to add it")
 
 
 @data_group.command("build")
@@ -277,7 +277,7 @@ def data_build_command(partnership_files, user_files, wikidata_files, indicators
     if not (partnership_files or user_files or wikidata_files):
         partnership_files = (str(config.DEFAULT_PARTNERSHIPS),)
     out = _output_dir(out_dir) if out_dir else config.PROCESSED_DIR
-    open_dir = _open_data_dir(open_data, no_open_data)
+    open_dir, open_note = _open_data_dir(open_data, no_open_data)
     report = build_data(
         [Path(p) for p in partnership_files], out,
         user_files=[Path(p) for p in user_files],
@@ -288,7 +288,7 @@ def data_build_command(partnership_files, user_files, wikidata_files, indicators
         progress=lambda items: tqdm(items, desc="resolving city names", unit="name",
                                     file=sys.stderr, leave=False, mininterval=0.5),
     )
-    _print_report(report, out, time.perf_counter() - started)
+    _print_report(report, out, time.perf_counter() - started, open_note)
 
 
 @data_group.command("fetch")

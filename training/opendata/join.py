@@ -239,6 +239,12 @@ def join_rows(index: CityIndex, countries, names, lat, lon, *, max_km: float,
         if not located and name_only and len(candidates):
             rows[i], method[i] = index.most_populous(candidates), "name_only"
             continue
+        if not located and np.isfinite(lat[i]) and np.isfinite(lon[i]):
+            reason[i] = "placeholder_coordinates"
+            detail[i] = ("coordinates shared with other rows (a placeholder), and " +
+                         (f"no city named '{name}' in {country}" if not len(candidates) else
+                          "name-only joins are off for this table"))
+            continue
         reason[i], detail[i] = _why_not(index, country, name, candidates, located, lat[i],
                                         lon[i], max_km, nearest_km)
     return Joined(rows, method, km, reason, detail)
