@@ -170,6 +170,7 @@ CATALOGUE: tuple[FeatureInfo, ...] = (
                 "heritage", f"the nearest site within {HERITAGE_KM:.0f} km", encoded=False),
 )
 CATALOGUE_BY_NAME = {info.name: info for info in CATALOGUE}
+LEVEL_COLUMNS = frozenset(info.level_column for info in CATALOGUE if info.level_column)
 
 
 @dataclass(frozen=True)
@@ -184,8 +185,8 @@ class ThemeRule:
 THEME_RULES = {r.theme: r for r in (
     ThemeRule("maritime", f"a World Port Index port of harbour size {PORT_THEME_SIZES[0]} or "
               f"larger within {PORT_KM:.0f} km", "ports"),
-    ThemeRule("logistics", f"a port with container facilities within {PORT_KM:.0f} km",
-              "ports"),
+    ThemeRule("logistics", f"a port with container facilities or a Large harbour within "
+              f"{PORT_KM:.0f} km", "ports"),
     ThemeRule("heritage", f"a UNESCO World Heritage site within {HERITAGE_KM:.0f} km",
               "heritage"),
     ThemeRule("climate-action", "a published Covenant of Mayors signatory", "covenant"),
@@ -221,6 +222,8 @@ def _clean(value: object) -> object:
         return None
     if hasattr(value, "item"):  # numpy scalars
         return _clean(value.item())
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # counts and years: 12 missions, target 2030
     return value
 
 
@@ -237,7 +240,7 @@ def city_profile(city: Mapping[str, object]) -> dict[str, tuple[ProfileValue, ..
     built without open data), missing values are None."""
     out: dict[str, list[ProfileValue]] = {dimension: [] for dimension in DIMENSIONS}
     for info in CATALOGUE:
-        if info.name not in city:
+        if info.name not in city or info.name in LEVEL_COLUMNS:  # said by each value's level
             continue
         value = _clean(city.get(info.name))
         if info.kind == "tags":

@@ -65,11 +65,13 @@ PORTS_HEADER = ("wpi_number,port_name,Alternate Port Name,unlocode,country,count
                 "region_name,harbor_size,harbor_type,harbor_use,fac_container,fac_roro,"
                 "channel_depth_m,max_vessel_length_m,lat,lon")
 PORTS = [
-    "1,Busan,,,KR,,,Large,Coastal,,Yes,Yes,15,300,35.10,129.04",  # name join; container
+    # name join; containers "Unknown" (as in the real index): logistics by its Large harbour
+    "1,Busan,,,KR,,,Large,Coastal,,Unknown,Yes,15,300,35.10,129.04",
     "2,Kehl,,,DE,,,Small,River,,No,No,4,100,48.57,7.80",  # name join; Strasbourg 4 km too
     "3,Far Reef,,,KR,,,Very Small,Coastal,,Unknown,Unknown,3,0,34.0,126.0",  # nothing near
 ]
-MISSIONS_HEADER = "QID,operator,operator_iso2,country,country_iso2,city,cityQID,type,lat,lon,creation"
+MISSIONS_HEADER = (
+    "QID,operator,operator_iso2,country,country_iso2,city,cityQID,type,lat,lon,creation")
 MISSIONS = [
     *(f"Q{i},X,X{i},South Korea,KR,Seoul,,embassy,37.57,126.98," for i in range(12)),
     "Q20,Y,YY,South Korea,KR,Busan,,consulate,,,",  # no coordinates: name_only

@@ -33,8 +33,8 @@ def by_name(profile):
 def test_profile_groups_values_by_dimension_in_catalogue_order():
     profile = city_profile(SEJONG)
     assert tuple(profile) == DIMENSIONS
-    assert [v.name for v in profile["performance"]] == [
-        C.POPULATION, O.GROWTH_2000_2020, O.GDP_PER_HEAD_PPP, O.GROWTH_LEVEL]
+    assert [v.name for v in profile["performance"]] == [  # growth_level: in each value's level
+        C.POPULATION, O.GROWTH_2000_2020, O.GDP_PER_HEAD_PPP]
     assert [v.name for v in profile["appetite"]] == [O.AIRPORT_INTL_DESTINATIONS, O.SEAPORT]
 
 
@@ -51,6 +51,7 @@ def test_growth_names_its_level_and_source_per_city():
 def test_missing_values_are_none_numpy_scalars_plain_and_tags_tuples():
     values = by_name(city_profile(SEJONG))
     assert values[O.CLIMATE_TARGET_YEAR].value is None  # NaN: no value
+    assert by_name(city_profile({O.DIPLOMATIC_MISSIONS: 12.0}))[O.DIPLOMATIC_MISSIONS].value == 12
     assert values[O.AIRPORT_INTL_DESTINATIONS].value == 10
     assert type(values[O.AIRPORT_INTL_DESTINATIONS].value) is int
     assert values[O.SEAPORT].value is False

@@ -3,6 +3,9 @@
 Join (for the report): a port joins the city its name names, in its country, within PORT_KM
 (else the most populous city of its country within PORT_KM). Features use the radius rule:
 the largest port (harbour size, then container facilities, then nearest) within PORT_KM.
+Themes (matcher.profile.THEME_RULES): maritime for a Small or larger harbour, logistics for
+container facilities or a Large harbour (the index says "Unknown" for most ports' containers:
+Busan's among them).
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def derive(directory: Path, index: CityIndex) -> SourceResult:
     maritime = np.zeros(n, dtype=bool)
     maritime[city[themed[port]]] = True
     logistics = np.zeros(n, dtype=bool)
-    logistics[city[container[port]]] = True
+    logistics[city[container[port] | (size[port] == "Large")]] = True
     columns = {O.SEAPORT: has, O.PORT_NAME: names, O.PORT_HARBOUR_SIZE: sizes}
     return source_result("ports", path, joined, table, "port_name", "country", lat, lon,
                          columns, {"maritime": maritime, "logistics": logistics})
