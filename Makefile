@@ -55,7 +55,7 @@ bench: setup ## speed and memory benchmarks on the real snapshot (needs `make da
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 nightly: setup ## the nightly job: ingest, validate, train, gate, promote, prune
-	$(TWIN) nightly --partnerships $(PARTNERSHIPS)
+	$(TWIN) nightly --partnerships $(PARTNERSHIPS) $(OPEN_DATA_ARGS)
 
 lock: setup ## rewrite requirements.lock from the installed environment
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v -E '^(ruff|pytest|hypothesis|iniconfig|pluggy|Pygments|sortedcontainers)==' > requirements.lock.new && mv requirements.lock.new requirements.lock

@@ -356,6 +356,10 @@ metrics of both models, decision, exit code).
     default=None,
     help="Schema of the indicator CSV.",
 )
+@click.option("--open-data", "open_data", type=click.Path(), default=None,
+              help="Folder of open tables joined to the cities (default: the embedded "
+                   "data/open when it exists).")
+@click.option("--no-open-data", is_flag=True, help="Build without the open tables.")
 @click.option(
     "--keep",
     type=click.IntRange(min=1),
@@ -397,6 +401,8 @@ def nightly_command(
     wikidata_files,
     indicators,
     indicator_schema,
+    open_data,
+    no_open_data,
     keep,
     tolerance,
     models_dir,
@@ -419,12 +425,16 @@ def nightly_command(
     no_sources = not (partnership_files or user_files or wikidata_files)
     if no_sources and config.DEFAULT_PARTNERSHIPS.exists():
         partnership_files = (str(config.DEFAULT_PARTNERSHIPS),)
+    open_dir, open_note = _open_data_dir(open_data, no_open_data)
+    if open_note:
+        click.echo(open_note, err=True)
     options = nightly.NightlyOptions(
         partnership_files=tuple(Path(p) for p in partnership_files),
         user_files=tuple(Path(p) for p in user_files),
         wikidata_files=tuple(Path(p) for p in wikidata_files),
         indicators=Path(indicators) if indicators else None,
         indicator_schema=Path(indicator_schema) if indicator_schema else None,
+        open_data=open_dir,
         models_dir=Path(models_dir) if models_dir else config.MODELS_DIR,
         data_dir=Path(data_dir) if data_dir else config.DATA_DIR,
         keep=keep,
