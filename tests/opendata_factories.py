@@ -25,6 +25,8 @@ WUP = [
     _wup("KR", "Seoul Capital Area", 37.57, 126.98, 900, 950, 990),  # nearest Seoul: taken
     _wup("FR", "Paris", 10.0, 10.0, 9700, 11000, 12000),  # name 4,000+ km away: name_far
     _wup("KR", "Atlantis", 36.0, 128.0, 400, 500, 600),  # no city within 15 km
+    # not in the city table; Sejong (395k) is 8 km off but far smaller: core_too_small
+    _wup("KR", "Jochiwon", 36.60, 127.38, 1500, 1800, 2000),
     _wup("ZZ", "Nowhere", 0.0, 0.0, 1, 2, 3),  # no such country
 ]
 WB_HEADER = "iso2,iso3,country_name,indicator,wb_code,year,value"

@@ -43,9 +43,9 @@ def test_every_catalogue_column_is_built_one_row_per_city(built):
 
 def test_join_rates_count_every_row(built):
     report = built[1].report()
-    assert report["un_wup"]["rows_in"] == 7 and report["un_wup"]["rows_joined"] == 3
-    assert report["un_wup"]["unjoined"] == {"city_taken": 1, "name_far": 1, "no_city_near": 1,
-                                            "no_country": 1}
+    assert report["un_wup"]["rows_in"] == 8 and report["un_wup"]["rows_joined"] == 3
+    assert report["un_wup"]["unjoined"] == {"city_taken": 1, "core_too_small": 1, "name_far": 1,
+                                            "no_city_near": 1, "no_country": 1}
     assert report["airports"]["methods"] == {"name": 1, "nearest": 2}
     assert report["covenant"]["join_rate"] == pytest.approx(4 / 7, abs=1e-6)
     total_unjoined = sum(t["rows_in"] - t["rows_joined"] for t in report.values())
@@ -54,7 +54,8 @@ def test_join_rates_count_every_row(built):
 
 def test_unjoined_rows_say_why(built):
     assert reasons(built, "un_wup") == {"Seoul Capital Area": "city_taken", "Paris": "name_far",
-                                        "Atlantis": "no_city_near", "Nowhere": "no_country"}
+                                        "Atlantis": "no_city_near", "Nowhere": "no_country",
+                                        "Jochiwon": "core_too_small"}
     assert reasons(built, "covenant") == {"Nowhereburg": "placeholder_coordinates",
                                           "Smalltown": "placeholder_coordinates",
                                           "Colmar, Mulhouse": "group_signatory"}

@@ -1,8 +1,11 @@
 """UN World Urbanization Prospects 2018: agglomeration growth 2000-2020 and 2020-2035.
 
-Each agglomeration joins a city by country, name and a MAX_KM distance check (else the most
-populous city of its country within NEAREST_KM of its centre). When two join one city, the
-more populous (2020) keeps it and the other is unjoined (`city_taken`), so no growth is mixed.
+Each agglomeration joins a city by country, name and a MAX_KM distance check, else the most
+populous city of its country within NEAREST_KM of its centre when that city has at least
+CORE_SHARE of the agglomeration's 2020 population (else it is a neighbour, not the core:
+GeoNames lacks Yongin, and Osan, 15 km off with a quarter of its size, must not take its
+growth; `core_too_small`). When two join one city, the more populous (2020) keeps it and the
+other is unjoined (`city_taken`), so no growth is mixed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ FILE = "un_wup2018_agglomerations.csv"
 REQUIRED = ("country", "agglomeration", "lat", "lon", "pop_2000_k", "pop_2020_k", "pop_2035_k")
 MAX_KM = 50.0
 NEAREST_KM = 15.0
+CORE_SHARE = 0.3
 CITY_GROWTH_2000_2020 = "_city_growth_2000_2020"  # before the country fallback
 CITY_GROWTH_2020_2035 = "_city_growth_2020_2035"
 
@@ -47,6 +51,14 @@ def derive(directory: Path, index: CityIndex) -> SourceResult:
                        max_km=MAX_KM, nearest_km=NEAREST_KM)
     pop2000, pop2020, pop2035 = (numbers(table, f"pop_{y}_k") * 1000 for y in (2000, 2020,
                                                                                2035))
+    for i in np.flatnonzero(joined.method == "nearest"):
+        city = int(joined.rows[i])
+        if not index.population[city] >= CORE_SHARE * pop2020[i]:
+            joined.reason[i] = "core_too_small"
+            joined.detail[i] = (f"the nearest city, {index.names[city]} "
+                                f"({index.population[city]:,} inhabitants), has less than "
+                                f"{CORE_SHARE:.0%} of the agglomeration's {pop2020[i]:,.0f}")
+            joined.rows[i], joined.method[i] = -1, ""
     order = np.lexsort((np.arange(len(table)), -np.nan_to_num(pop2020), joined.rows))
     seen: dict[int, int] = {}
     for i in order.tolist():
