@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.neighbors import BallTree
 
+from matcher import config
 from matcher.columns import Columns as C
 from matcher.errors import InputError
 from matcher.signals import EARTH_RADIUS_KM, haversine_km
@@ -270,7 +271,9 @@ def _why_not(index: CityIndex, country: str, name: str, candidates: np.ndarray, 
              if len(near) else f"no city of {country} within {radius:.0f} km")
     if nearest_km > 0:
         return "no_city_near", f"no city within {nearest_km:.0f} km; {where}"
-    label = f"no city named '{name}' in {country}" if name else "no name"
+    label = (f"no city named '{name}' in {country} (the city table holds places of "
+             f"{config.CITY_TABLE_MIN_POPULATION:,}+ and every partnered place)" if name
+             else "no name")
     return "no_name_match", f"{label}; {where}"
 
 
