@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import tiny_cities
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matcher.errors import InputError
 from training.opendata.join import CityIndex, best_per_city, join_rows, read_table, within_radius
@@ -77,3 +79,33 @@ def test_read_table_keeps_na_as_a_code(tmp_path):
     assert frame["iso2"].iloc[0] == "NA" and frame["iso2"].isna().iloc[1]
     with pytest.raises(InputError, match=r"t\.csv: lacks column\(s\) country"):
         read_table(tmp_path, "t.csv", ("country",))
+
+
+NAMES = ["Kehl", "Strasbourg", "Seoul", "Busan", "London", "Atlantis", ""]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["FR", "DE", "KR", "GB", "ZZ"]),
+                          st.sampled_from(NAMES),
+                          st.one_of(st.just(float("nan")), st.floats(34.0, 56.0)),
+                          st.one_of(st.just(float("nan")), st.floats(-4.0, 130.0))),
+                min_size=1, max_size=12),
+       st.floats(1.0, 80.0), st.floats(0.0, 40.0), st.booleans())
+def test_every_row_is_joined_within_its_limits_or_has_a_reason(rows, max_km, nearest_km,
+                                                               name_only):
+    index = CityIndex(tiny_cities())
+    countries, names, lat, lon = (list(column) for column in zip(*rows, strict=True))
+    joined = join_rows(index, countries, names, lat, lon, max_km=max_km, nearest_km=nearest_km,
+                       name_only=name_only)
+    for i in range(len(rows)):
+        assert (joined.rows[i] >= 0) == (joined.reason[i] == "")
+        if joined.rows[i] < 0:
+            assert joined.detail[i]
+            continue
+        city = joined.rows[i]
+        assert index.country[city] == countries[i]  # never a city of another country
+        limit = {"name": max_km, "nearest": nearest_km}.get(joined.method[i])
+        if limit is not None:
+            assert index.km_to(np.array([city]), lat[i], lon[i])[0] <= limit + 1e-6
+        else:
+            assert joined.method[i] == "name_only" and name_only and np.isnan(lat[i] + lon[i])
