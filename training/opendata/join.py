@@ -73,9 +73,11 @@ def numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
 
 
 def truthy(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """A True/False/yes/no/1/0 column as bool (anything else False)."""
+    """A True/False/yes/no/1/0 column as bool, by the indicator files' tokens (else False)."""
+    from training.indicators import TRUE_TOKENS
+
     text = frame[column].astype(str).str.strip().str.casefold()
-    return text.isin({"true", "yes", "1", "1.0", "y", "t"}).to_numpy()
+    return text.isin(TRUE_TOKENS).to_numpy()
 
 
 @dataclass(frozen=True)
