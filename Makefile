@@ -2,7 +2,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PARTNERSHIPS ?= ../shared/data/twin_cities.csv
+# the embedded default data (data/README.md); ../shared/data/... or any file may override them
+PARTNERSHIPS ?= data/twin_cities.csv.xz
+OPEN_DATA ?= data/open
+# `make data OPEN_DATA=` builds without the open tables (and says so); a missing folder is an error
+OPEN_DATA_ARGS = $(if $(OPEN_DATA),--open-data $(OPEN_DATA),--no-open-data)
 CITY ?= Sejong, KR
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -26,8 +30,8 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 
 setup: $(STAMP) ## make .venv and install pinned dependencies (LightFM compiles, about a minute)
 
-data: setup ## resolve the partnership snapshot to GeoNames and build city features into data/processed/
-	$(TWIN) data build --partnerships $(PARTNERSHIPS)
+data: setup ## resolve the partnerships to GeoNames, join the open tables, build city features into data/processed/
+	$(TWIN) data build --partnerships $(PARTNERSHIPS) $(OPEN_DATA_ARGS)
 
 train: setup ## train the hybrid model on data/processed/ and promote it to models/current
 	$(TWIN) train
@@ -39,7 +43,7 @@ evaluate: setup ## evaluate the current model beside every baseline (warm and co
 	$(TWIN) evaluate
 
 demo: setup ## set up, build the data, train, and show who Sejong should twin with
-	$(TWIN) data build --partnerships $(PARTNERSHIPS)
+	$(TWIN) data build --partnerships $(PARTNERSHIPS) $(OPEN_DATA_ARGS)
 	$(TWIN) train
 	$(TWIN) with "$(CITY)"
 
@@ -56,7 +60,7 @@ serve: setup ## the web app and JSON API, http://127.0.0.1:8000/ by default (HOS
 	$(TWIN) serve --host $(HOST) --port $(PORT)
 
 nightly: setup ## the nightly job: ingest, validate, train, gate, promote, prune
-	$(TWIN) nightly --partnerships $(PARTNERSHIPS)
+	$(TWIN) nightly --partnerships $(PARTNERSHIPS) $(OPEN_DATA_ARGS)
 
 lock: setup ## rewrite requirements.lock from the installed environment
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v -E '^(ruff|pytest|hypothesis|iniconfig|pluggy|Pygments|sortedcontainers|httpx2|httpcore2|truststore)==' > requirements.lock.new && mv requirements.lock.new requirements.lock

@@ -60,3 +60,39 @@ class Columns:
 
 
 PARTNERSHIP_STATUSES = ("active", "dormant", "ended")
+
+
+class OpenColumns:
+    """Per-city columns derived from the open data tables (features.parquet, the model's
+    cities.parquet); what each means, its source and rule: matcher.profile.CATALOGUE."""
+
+    # performance and trajectory
+    GROWTH_2000_2020 = "growth_2000_2020_pct"  # % a year
+    GROWTH_2020_2035 = "growth_2020_2035_pct"  # % a year (projection or recent trend)
+    GROWTH_LEVEL = "growth_level"  # "city" (UN WUP agglomeration) or "country" (World Bank)
+    GDP_PER_HEAD_PPP = "gdp_per_head_ppp"  # current international $, country
+    GDP_PER_HEAD_GROWTH = "gdp_per_head_growth_pct"  # % a year, country
+    RND_SHARE = "rnd_pct_gdp"  # country
+    PATENTS_PER_MILLION = "patents_per_million"  # resident applications, country
+    WUP_AGGLOMERATION = "wup_agglomeration"  # the joined agglomeration's name ("" if none)
+    WUP_POPULATION_2020 = "wup_population_2020"  # inhabitants, NaN if none
+    # internationalisation appetite
+    AIRPORT_INTL_DESTINATIONS = "airport_intl_destinations"  # best airport within the radius
+    AIRPORT_DESTINATIONS = "airport_destinations"
+    BEST_AIRPORT = "best_airport"  # "Name (IATA)" or ""
+    BEST_AIRPORT_KM = "best_airport_km"
+    DIPLOMATIC_MISSIONS = "diplomatic_missions"  # missions hosted, joined by name
+    SEAPORT = "seaport"  # bool: a port within the radius
+    PORT_NAME = "port_name"
+    PORT_HARBOUR_SIZE = "port_harbour_size"  # Very Small / Small / Medium / Large / ""
+    FDI_SHARE = "fdi_pct_gdp"  # country
+    TOURISM_SHARE = "tourism_pct_exports"  # country
+    # synergies of projects and ambitions
+    THEMES = "themes"  # ';'-joined theme tags, rules in matcher.profile.THEME_RULES
+    CLIMATE_TARGET_YEAR = "climate_target_year"  # latest Covenant of Mayors commitment year
+    HERITAGE_SITES = "heritage_sites"  # World Heritage sites within the radius
+    HERITAGE_SITE = "heritage_site"  # the nearest one's name or ""
+
+
+LEVEL_CITY = "city"  # a value that is the city's own
+LEVEL_COUNTRY = "country"  # a value that is its country's (the city has no own value)

@@ -17,7 +17,12 @@ CURRENT_LINK = "current"
 REJECTED_DIR = "rejected"
 RUNS_DIR = "runs"
 
-DEFAULT_PARTNERSHIPS = PROJECT_ROOT.parent / "shared" / "data" / "twin_cities.csv"
+# the embedded default data (data/README.md: sources, licences, MANIFEST.json checksums);
+# beside the code, not under CITYTWIN_DATA_DIR, which holds what builds write
+EMBEDDED_DIR = PROJECT_ROOT / "data"
+DEFAULT_PARTNERSHIPS = EMBEDDED_DIR / "twin_cities.csv.xz"
+DEFAULT_OPEN_DATA = EMBEDDED_DIR / "open"
+EMBEDDED_MANIFEST = EMBEDDED_DIR / "MANIFEST.json"
 
 # processed table names
 CITIES_FILE = "cities.parquet"

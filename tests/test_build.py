@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from data_factories import SNAPSHOT_HEADER, tiny_gazetteer, write
+from opendata_factories import write_open_data
 
 from matcher import config
 from matcher.columns import Columns as C
@@ -38,9 +39,11 @@ USER = ("geonameid_1,geonameid_2,city_1,country_1,city_2,country_2,status,streng
 
 
 @pytest.fixture(autouse=True)
-def tiny(monkeypatch):
+def tiny(monkeypatch, tmp_path):
     monkeypatch.setattr(gazetteer, "load_gazetteer", lambda cache_dir=None: tiny_gazetteer())
     monkeypatch.setattr(config, "CITY_TABLE_MIN_POPULATION", 300_000)
+    # the CLI's default open data is the embedded folder; these tests give their own
+    monkeypatch.setattr(config, "DEFAULT_OPEN_DATA", tmp_path / "no-embedded-open-data")
 
 
 def sources(tmp_path):
@@ -236,3 +239,67 @@ def test_cli_fetch_failure(tmp_path, monkeypatch):
                                       "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert result.output.startswith("Error: cannot fetch Wikidata from https://query.wikidata")
+
+
+def test_build_with_open_data_writes_joins_report_and_manifest(tmp_path):
+    snap, _ = sources(tmp_path)
+    folder = write_open_data(tmp_path / "open", compress="xz")
+    out = tmp_path / "out"
+    report = build.build_data([snap], out, open_data=folder)
+    assert set(report.open_data) == {"un_wup", "world_bank", "airports", "ports", "missions",
+                                     "covenant", "heritage"}
+    unjoined = pd.read_csv(out / "opendata_unjoined.csv", keep_default_na=False)
+    assert len(unjoined) == sum(t["rows_in"] - t["rows_joined"]
+                                for t in report.open_data.values())
+    assert (unjoined["reason"] != "").all() and (unjoined["detail"] != "").all()
+    saved = json.loads((out / config.REPORT_FILE).read_text())
+    assert saved["open_data"]["un_wup"]["join_rate"] == report.open_data["un_wup"]["join_rate"]
+    manifest = json.loads((out / config.MANIFEST_FILE).read_text())
+    entries = {entry["table"]: entry for entry in manifest["open_data"]}
+    assert entries["airports"]["file"] == "airports.csv.xz" and len(
+        entries["airports"]["sha256"]) == 64
+    assert "CC BY 3.0 IGO" in entries["un_wup"]["licence"]
+    assert "opendata_unjoined.csv" in manifest["outputs"]
+    schema = json.loads((out / config.FEATURE_SCHEMA_FILE).read_text())
+    airports = next(f for f in schema["features"] if f["name"] == "airport_intl_destinations")
+    assert airports["group"] == "appetite" and airports["rule"].startswith("airports within 50")
+    growth = next(f for f in schema["features"] if f["name"] == "growth_2000_2020_pct")
+    assert growth["level"] == "city|country" and "World Bank (country)" in growth["source"]
+    assert {f["name"] for f in schema["descriptive"]} >= {"growth_level", "best_airport"}
+    features = pd.read_parquet(out / config.FEATURES_FILE).set_index(C.GEONAMEID)
+    assert features.loc[1835848, "growth_level"] == "city"  # Seoul: its agglomeration's
+    assert features.loc[1835848, "diplomatic_missions"] == 12
+    again = build.build_data([snap], tmp_path / "again", open_data=folder)
+    assert again == report
+    for name in ("features.parquet", "opendata_unjoined.csv", "manifest.json"):
+        assert (out / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
+    build.build_data([snap], out)  # rebuilt without: the old unjoined rows go too
+    assert not (out / "opendata_unjoined.csv").exists()
+    assert "growth_level" not in pd.read_parquet(out / config.FEATURES_FILE).columns
+
+
+def test_cli_open_data_flags(tmp_path, monkeypatch):
+    snap, _ = sources(tmp_path)
+    runner = CliRunner()
+    base = ["data", "build", "--partnerships", str(snap)]
+    result = runner.invoke(cli, [*base, "--no-open-data", "--out", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    assert "open data:            skipped (--no-open-data)" in result.output
+    result = runner.invoke(cli, [*base, "--out", str(tmp_path / "b")])
+    assert "open data:            none (" in result.output and "is absent" in result.output
+    folder = write_open_data(tmp_path / "open")
+    monkeypatch.setattr(config, "DEFAULT_OPEN_DATA", folder)
+    result = runner.invoke(cli, [*base, "--out", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    assert "open data un_wup:" in result.output and "rows joined" in result.output
+    assert (tmp_path / "c" / "opendata_unjoined.csv").exists()
+    result = runner.invoke(cli, [*base, "--open-data", str(tmp_path / "nope"), "--out",
+                                 str(tmp_path / "d")])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: --open-data {tmp_path / 'nope'}: not a folder")
+    assert not (tmp_path / "d").exists()  # refused before anything was written
+    (folder / "covenant_of_mayors_europe.csv").unlink()
+    result = runner.invoke(cli, [*base, "--out", str(tmp_path / "e")])
+    assert result.exit_code == 2 and "covenant_of_mayors_europe.csv (or .xz/.gz)" in result.output
+    result = runner.invoke(cli, [*base, "--open-data", str(folder), "--no-open-data"])
+    assert result.exit_code == 2 and "contradict" in result.output

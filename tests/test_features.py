@@ -316,3 +316,62 @@ def test_spec_is_frozen():
     spec = FeatureSpec("x", "context", "numeric")
     with pytest.raises(AttributeError):
         spec.name = "y"  # type: ignore[misc]
+
+
+def open_values(cities: pd.DataFrame):
+    """An OpenFeatures with three of the catalogue's columns for make_cities()."""
+    from training.opendata import OpenFeatures
+
+    n = len(cities)
+    values = pd.DataFrame({
+        "growth_2000_2020_pct": np.linspace(-1.0, 3.0, n),
+        "growth_level": ["city"] * 3 + ["country"] * (n - 3),
+        "themes": ["maritime;logistics"] + [""] * (n - 1),
+    })
+    return OpenFeatures(values, (), pd.DataFrame(), ())
+
+
+def test_open_data_columns_join_their_dimensions_with_rule_source_and_level():
+    cities = make_cities()
+    table, schema = build(cities, open_data=open_values(cities))
+    assert schema.names("performance")[-1] == "growth_2000_2020_pct"
+    assert schema.names("synergies") == ["themes"]
+    assert [s.name for s in schema.descriptive] == ["growth_level"]
+    assert list(table.columns)[-1] == "growth_level"  # descriptive columns come last
+    growth = schema.to_dict()["features"][len(schema.names("performance")) - 1]
+    assert growth["level"] == "city|country" and growth["source"] == (
+        "UN WUP (city); World Bank (country)")
+    assert growth["rule"].startswith("agglomeration's compound annual growth 2000-2020")
+    assert FeatureSchema.from_json(schema.to_json()) == schema
+    assert table["themes"].iloc[0] == "maritime;logistics"
+
+
+def test_descriptive_columns_are_not_encoded():
+    from training.dataset import encode_features
+
+    cities = make_cities()
+    table, schema = build(cities, open_data=open_values(cities))
+    encoded = encode_features(table, schema.to_dict()["features"])
+    assert any(name.startswith("growth_2000_2020_pct=") for name in encoded.names)
+    assert not any(name.startswith("growth_level") for name in encoded.names)
+    assert "themes=maritime" in encoded.names
+
+
+def test_open_data_must_have_one_row_per_city_and_not_clash_with_indicators():
+    cities = make_cities()
+    with pytest.raises(DataError, match="one row per city"):
+        build(cities, open_data=open_values(cities.iloc[:3]))
+    indicators = pd.DataFrame({C.GEONAMEID: [10], "themes": ["x"]})
+    with pytest.raises(DataError, match=r"indicator\(s\) \['themes'\] shadow open-data"):
+        build(cities, indicators=indicators,
+              indicator_schema=IndicatorSchema(columns=(("themes", "tags"),)),
+              open_data=open_values(cities))
+
+
+def test_feature_schema_rejects_unknown_entry_keys():
+    entry = {"name": "x", "group": "context", "kind": "tags", "colour": "red"}
+    with pytest.raises(DataError, match="bad feature entry"):
+        FeatureSchema.from_dict({"features": [entry]}, source="s")
+    plain = {"name": "x", "group": "context", "kind": "tags"}
+    with pytest.raises(DataError, match="duplicate feature names"):  # across both lists
+        FeatureSchema.from_dict({"features": [plain], "descriptive": [plain]}, source="s")

@@ -265,3 +265,23 @@ def test_sample_user_file_reads(tmp_path):
     sample = Path(__file__).parent.parent / "data" / "samples" / "user_partnerships.csv"
     copy = shutil.copy(sample, tmp_path / "u.csv")
     assert len(read_user(copy).rows) == 5
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".xz"])
+def test_compressed_snapshots_read_like_plain_ones(tmp_path, suffix):
+    import gzip
+    import lzma
+
+    text = SNAPSHOT_HEADER + "Cardiff,Wales,51.48,-3.18,Nantes,France,47.22,-1.55\n"
+    plain = read_snapshot(write(tmp_path / "s.csv", text))
+    pack = gzip.compress if suffix == ".gz" else lzma.compress
+    path = tmp_path / f"s.csv{suffix}"
+    path.write_bytes(pack(text.encode("utf-8")))
+    pd.testing.assert_frame_equal(read_snapshot(path).rows, plain.rows)
+
+
+def test_a_broken_compressed_file_is_an_input_error_naming_it(tmp_path):
+    path = tmp_path / "s.csv.gz"
+    path.write_bytes(b"plain text, not gzip")
+    with pytest.raises(InputError, match=r"s\.csv\.gz: not a readable gzip file"):
+        read_snapshot(path)

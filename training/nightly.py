@@ -53,6 +53,7 @@ class NightlyOptions:
     wikidata_files: tuple[Path, ...] = ()
     indicators: Path | None = None
     indicator_schema: Path | None = None
+    open_data: Path | None = None  # the open-data folder joined to the cities (None: without)
     models_dir: Path = config.MODELS_DIR
     data_dir: Path = config.DATA_DIR
     keep: int = 7
@@ -80,6 +81,7 @@ def build_data_stage(options: NightlyOptions, out_dir: Path) -> dict:
         wikidata_files=tuple(options.wikidata_files),
         indicators=options.indicators,
         indicator_schema=options.indicator_schema,
+        open_data=options.open_data,
     )
     return report.to_dict() if hasattr(report, "to_dict") else dict(report)
 
