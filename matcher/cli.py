@@ -39,7 +39,7 @@ cli.add_command(models_group)  # `twin models list|rollback|verify` (matcher/cli
 
 # ---- serving section: `twin with`, `twin explain` (serving helper) ----
 
-_MODEL_OPTION = click.option(
+MODEL_OPTION = click.option(
     "--model", "model_dir", type=click.Path(file_okay=False), default=None,
     help="Model directory to use (default: the promoted model, models/current).")
 
@@ -89,7 +89,7 @@ _CSV_FIELDS = ("rank", "geonameid", "name", "country_code", "admin1", "lat", "lo
               help="Rank by both cities' interest (default) or by the query's side only.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV rows.")
-@_MODEL_OPTION
+@MODEL_OPTION
 def with_command(city: str, k: int, countries: tuple[str, ...],
                  exclude_countries: tuple[str, ...], include_domestic: bool,
                  min_population: int | None, max_population: int | None, max_km: float | None,
@@ -172,7 +172,7 @@ def _echo_recommendation(result) -> None:
               help="At most N partners from one country (0: no cap; default 3).")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write the CSV here (default: standard output).")
-@_MODEL_OPTION
+@MODEL_OPTION
 def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: bool | None,
                   include_domestic: bool, per_country: int | None, out: str | None,
                   model_dir: str | None) -> None:
@@ -221,7 +221,7 @@ def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: boo
 @click.argument("city")
 @click.argument("partner")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_MODEL_OPTION
+@MODEL_OPTION
 def explain_command(city: str, partner: str, as_json: bool, model_dir: str | None) -> None:
     """Why CITY and PARTNER match (or not): sub-scores, evidence, and how each ranks the other."""
     explanation = _load_matcher(model_dir).explain(city, partner)
@@ -265,7 +265,7 @@ _PAIR_CSV_FIELDS = (
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV rows (both matchings).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               metavar="FILE", help="Also write a self-contained HTML report (map and table).")
-@_MODEL_OPTION
+@MODEL_OPTION
 def pair_command(country_a: str, country_b: str, min_population: int, cities_a: str | None,
                  cities_b: str | None, proposing: str, capacity: int, include_existing: bool,
                  as_json: bool, as_csv: bool, html_path: str | None,
@@ -362,21 +362,3 @@ def _echo_programme(programme) -> None:
 
 
 # ---- end of pair section ----
-
-
-# ---- web section: `twin serve` (matcher/web) ----
-
-
-@cli.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind (localhost by default; see docs/WEB.md for a reverse proxy).")
-@click.option("--port", type=click.IntRange(min=1, max=65535), default=8000, show_default=True)
-@_MODEL_OPTION
-def serve_command(host: str, port: int, model_dir: str | None) -> None:
-    """Serve the web app and the JSON API (follows models/current unless --model is given)."""
-    from matcher.web.serve import serve
-
-    serve(host, port, model_dir)
-
-
-# ---- end of web section ----

@@ -15,18 +15,7 @@ from pathlib import Path
 
 from matcher.pairing import Programme
 
-# viridis-like: yellow for the weakest pair shown, deep purple for the strongest
-PALETTE = ((230, 200, 20), (94, 201, 98), (33, 145, 140), (59, 82, 139), (68, 1, 84))
 REPORT_ATLAS = "50m"  # the panels zoom to one country each: the finer Natural Earth shapes
-
-
-def colour(t: float) -> str:
-    """Hex colour at t in 0..1 along PALETTE."""
-    t = min(max(t, 0.0), 1.0) * (len(PALETTE) - 1)
-    k = min(int(t), len(PALETTE) - 2)
-    f = t - k
-    rgb = (round(a + f * (b - a)) for a, b in zip(PALETTE[k], PALETTE[k + 1], strict=True))
-    return "#" + "".join(f"{v:02x}" for v in rgb)
 
 
 @functools.lru_cache(maxsize=1)

@@ -85,12 +85,6 @@ def test_names_are_escaped_and_table_lists_each_pair():
     assert "Leeds – Ulsan" in html
 
 
-def test_colour_scale_ends():
-    assert report.colour(0.0) == "#e6c814"
-    assert report.colour(1.0) == "#440154"
-    assert report.colour(-3) == report.colour(0.0) and report.colour(7) == report.colour(1.0)
-
-
 def test_unwritable_report_path(tmp_path):
     target = tmp_path / "missing-dir" / "report.html"
     with pytest.raises(InputError, match=r"--html .*report.html: cannot write the report"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pairing_factories import make_bilateral_model_dir
 
-from matcher import pairing, report
+from matcher import pairing
 from matcher.api import Matcher
 from matcher.web import views
 
@@ -18,12 +18,12 @@ def test_scale_spans_the_values_and_ignores_outliers_from_twenty_on():
     assert one.low < 4.0 < one.high  # a band, not a division by zero
     values = [1.0 + i / 10 for i in range(19)] + [95.0]
     robust = views.Scale.over(values)
-    assert robust.high < 10 and robust.colour(95.0) == report.colour(1.0)
+    assert robust.high < 10 and robust.colour(95.0) == views.colour(1.0)
 
 
 def test_ink_reads_on_both_ends_of_the_palette():
-    assert views.ink(report.colour(0.0)) == "#1d2330"  # dark on yellow
-    assert views.ink(report.colour(1.0)) == "#ffffff"  # white on purple
+    assert views.ink(views.colour(0.0)) == "#1d2330"  # dark on yellow
+    assert views.ink(views.colour(1.0)) == "#ffffff"  # white on purple
 
 
 @pytest.mark.parametrize(("value", "column", "text"), [
@@ -80,3 +80,9 @@ def test_far_clustered_matches_get_their_own_panel(tmp_path):
     everywhere = matcher.recommendation("Sejong")  # Europe and Korea: one world panel
     assert views.split_panels(card, everywhere.matches) is None
     assert len(views.city_map(loaded, card, everywhere, views.Scale(0, 1))["panels"]) == 1
+
+
+def test_colour_scale_ends():
+    assert views.colour(0.0) == "#e6c814"
+    assert views.colour(1.0) == "#440154"
+    assert views.colour(-3) == views.colour(0.0) and views.colour(7) == views.colour(1.0)

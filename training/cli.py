@@ -14,6 +14,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import click
 
 from matcher.cli import cli
+from matcher.web.serve import serve_command
+
+cli.add_command(serve_command)  # `twin serve` (matcher/web): serving, composed here beside training
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from unidecode import unidecode
 
 from matcher.columns import Columns as C
 from matcher.errors import DataError, InputError
+from training.featurespec import BUILTIN_FEATURE_NAMES
 from training.ingest import check_header, csv_records, read_bytes
 
 INDICATOR_KINDS = ("numeric", "categorical", "tags", "binary", "ignore")
@@ -128,8 +129,6 @@ class IndicatorResult:
 
 def _check_reserved(names: list[str], source: str) -> None:
     """Indicator names must not shadow a built-in feature column."""
-    from training.features import BUILTIN_FEATURE_NAMES  # features imports this module lazily
-
     for name in names:
         if name in BUILTIN_FEATURE_NAMES or name == C.GEONAMEID:
             raise InputError(

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from matcher.cli import MODEL_OPTION
+
 
 def listen(host: str, port: int) -> socket.socket:
     """A bound socket for host:port (port 0: a free one); InputError naming the flags when the
@@ -29,6 +31,16 @@ def listen(host: str, port: int) -> socket.socket:
         raise InputError(f"--host {host} --port {port}: cannot listen there ({reason}); "
                          "choose another --port, or a --host address of this machine") from None
     return sock
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind (localhost by default; see docs/WEB.md for a reverse proxy).")
+@click.option("--port", type=click.IntRange(min=1, max=65535), default=8000, show_default=True)
+@MODEL_OPTION
+def serve_command(host: str, port: int, model_dir: str | None) -> None:
+    """Serve the web app and the JSON API (follows models/current unless --model is given)."""
+    serve(host, port, model_dir)
 
 
 def serve(host: str, port: int, model_dir: str | None) -> None:

@@ -1,7 +1,7 @@
 """What the pages show, shaped from the API's results: a city's profile card and the map's data.
 
 The map data is plain JSON for `static/map.js`: panels (one projection each), cities (role, rank,
-colour), links and one legend. Colours come from `matcher.report.colour` over the page's range of
+colour), links and one legend. Colours come from `colour` (below) over the page's range of
 compatibility, so the cards, the map and the legend share one scale.
 """
 
@@ -16,7 +16,18 @@ from pathlib import Path
 import numpy as np
 
 from matcher import rank
-from matcher.report import colour
+
+# viridis-like: yellow for the weakest pair shown, deep purple for the strongest
+PALETTE = ((230, 200, 20), (94, 201, 98), (33, 145, 140), (59, 82, 139), (68, 1, 84))
+
+
+def colour(t: float) -> str:
+    """Hex colour at t in 0..1 along PALETTE."""
+    t = min(max(t, 0.0), 1.0) * (len(PALETTE) - 1)
+    k = min(int(t), len(PALETTE) - 2)
+    f = t - k
+    rgb = (round(a + f * (b - a)) for a, b in zip(PALETTE[k], PALETTE[k + 1], strict=True))
+    return "#" + "".join(f"{v:02x}" for v in rgb)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
