@@ -390,7 +390,8 @@ def prune_rejected(models_dir: Path = config.MODELS_DIR, keep: int = 7) -> list[
 
 
 def pid_alive(pid: int) -> bool:
-    """True when a process with this pid exists (os.kill with signal 0 checks without killing)."""
+    """True when a process with this pid runs (os.kill with signal 0 checks without killing);
+    a zombie, dead but not yet reaped by its parent, counts as gone."""
     if pid <= 0:
         return False
     try:
@@ -399,7 +400,12 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:  # exists, owned by someone else
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): os.kill said it exists
+    return state not in ("Z", "X")
 
 
 def _owner_pid(name: str) -> int | None:

@@ -9,15 +9,18 @@ import csv
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from matcher import registry
 from matcher.errors import InputError
+from training import nightly, parallel
 from training.nightly import NightlyOptions, NightlyStages
 
 BASELINES = ("popularity", "geo_nearest", "country_pair", "feature_knn")
@@ -83,10 +86,16 @@ class FakeTrain:
     variant: str = "default"
     block_marker: Path | None = None  # write this file, then hang (to be killed)
     fail: bool = False
+    hang_in: str = "run"  # run: hang here; workers: in 2 training workers; orphan: see below
 
     def __call__(self, processed_dir: Path, out_dir: Path) -> dict:
         assert (processed_dir / "partnerships.parquet").exists()
         shutil.copytree(self.template, out_dir, dirs_exist_ok=True)
+        if self.block_marker is not None and self.hang_in == "workers":
+            parallel.run_jobs([partial(hang_in_worker, self.block_marker, i) for i in (0, 1)],
+                              workers=2)
+        elif self.block_marker is not None and self.hang_in == "orphan":
+            start_lock_holding_child(self.block_marker)
         if self.block_marker is not None:
             self.block_marker.write_text(str(os.getpid()))
             time.sleep(600)
@@ -96,6 +105,33 @@ class FakeTrain:
         (out_dir / "metrics.json").write_text(json.dumps(result))
         (out_dir / "config.json").write_text(json.dumps({"variant": self.variant}))
         return result
+
+
+def worker_marker(marker: Path, number: int) -> Path:
+    return marker.with_name(f"{marker.name}.worker{number}")
+
+
+def hang_in_worker(marker: Path, number: int) -> None:
+    """A training job that writes its pid next to `marker`, then hangs (to be killed)."""
+    worker_marker(marker, number).write_text(str(os.getpid()))
+    time.sleep(600)
+
+
+def start_lock_holding_child(marker: Path) -> None:
+    """The state older versions left: a child process holding this run's lock file open
+    (and so its flock), which outlives a `kill -9` of the run. Its pid goes to marker.child."""
+    fds = [int(fd) for fd in os.listdir("/proc/self/fd")
+           if _fd_target(int(fd)).endswith(nightly.LOCK_FILE)]
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
+                             pass_fds=fds, start_new_session=True)
+    marker.with_name(f"{marker.name}.child").write_text(str(child.pid))
+
+
+def _fd_target(fd: int) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return ""
 
 
 def current_metrics(processed_dir: Path, current_dir: Path) -> dict:
@@ -130,8 +166,9 @@ def main(argv: list[str]) -> int:
     """`python nightly_factories.py ROOT SOURCE TEMPLATE MARKER MODE`: a run that hangs."""
     root, source, template, marker, mode = argv
     root, marker = Path(root), Path(marker)
-    if mode == "train":
-        run_stages = stages(Path(template), block_marker=marker)
+    if mode in ("train", "workers", "orphan"):
+        hang_in = "run" if mode == "train" else mode
+        run_stages = stages(Path(template), block_marker=marker, hang_in=hang_in)
     else:
         run_stages = NightlyStages(build_data=fake_build, train=FakeTrain(Path(template)),
                                    evaluate_current=current_metrics,

@@ -257,7 +257,8 @@ def test_held_lock_exits_4_with_message(tmp_path, template):
 # ---------------------------------------------------------------- real processes
 
 
-def start_hanging_run(tmp_path: Path, template: Path, mode: str) -> tuple[subprocess.Popen, Path]:
+def start_hanging_run(tmp_path: Path, template: Path, mode: str,
+                      wait_for: list[Path] | None = None) -> tuple[subprocess.Popen, Path]:
     marker = tmp_path / f"marker-{mode}"
     source = tmp_path / "partnerships.csv"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(FACTORIES.parent)])}
@@ -265,7 +266,7 @@ def start_hanging_run(tmp_path: Path, template: Path, mode: str) -> tuple[subpro
         [sys.executable, str(FACTORIES), str(tmp_path), str(source), str(template), str(marker),
          mode], env=env)
     deadline = time.monotonic() + 30
-    while not marker.exists():
+    while not all(path.exists() and path.read_text() for path in wait_for or [marker]):
         assert process.poll() is None, "the hanging run exited early"
         assert time.monotonic() < deadline, "the hanging run never reached its stage"
         time.sleep(0.05)
@@ -300,6 +301,83 @@ def test_sigkill_leaves_a_complete_current_and_next_run_recovers(tmp_path, templ
     assert registry.current_version(models) not in (before, None)
     Model.load(registry.current_model_dir(models))
     assert not [p for p in models.iterdir() if p.name.startswith((".tmp-", "current.tmp-"))]
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie may wait for a PID 1 that never reaps)."""
+    return registry.pid_alive(pid)
+
+
+def wait_until_gone(pids: list[int], seconds: float = 10.0) -> list[int]:
+    """The pids still running after up to `seconds` (polled)."""
+    deadline = time.monotonic() + seconds
+    while any(running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if running(pid)]
+
+
+def test_regression_training_workers_die_with_a_killed_run_and_do_not_hold_the_lock(
+        tmp_path, template):
+    """Bug: training's forked workers inherited the open .nightly.lock; after `kill -9` of the
+    run two of them lived on under PID 1, holding the lock, and every later run exited 4."""
+    assert good_run(tmp_path, template).exit_code == 0
+    marker = tmp_path / "marker-workers"
+    workers = [nf.worker_marker(marker, i) for i in (0, 1)]
+    process, _ = start_hanging_run(tmp_path, template, "workers", wait_for=workers)
+    pids = [int(path.read_text()) for path in workers]
+    try:
+        assert process.pid not in pids
+        kill(process)
+        assert wait_until_gone(pids) == []
+        recovered = good_run(tmp_path, template)
+        assert recovered.exit_code == 0, recovered.message
+        assert read_report(recovered)["stale_lock_pid"] == process.pid
+    finally:
+        for pid in pids:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_regression_sigterm_stops_training_workers_within_seconds(tmp_path, template):
+    """Bug: SIGTERM waited for the workers' current LightFM fits (21-40 s) and left them running."""
+    assert good_run(tmp_path, template).exit_code == 0
+    marker = tmp_path / "marker-workers"
+    workers = [nf.worker_marker(marker, i) for i in (0, 1)]
+    process, _ = start_hanging_run(tmp_path, template, "workers", wait_for=workers)
+    pids = [int(path.read_text()) for path in workers]
+    try:
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 128 + signal.SIGTERM
+        assert time.monotonic() - started < 8
+        assert wait_until_gone(pids, 2) == []
+        assert not list((tmp_path / "models").glob(".tmp-*"))
+    finally:
+        for pid in [process.pid, *pids]:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_regression_a_dead_runs_lock_is_taken_over_while_its_orphans_hold_it(tmp_path, template):
+    """Bug: a stale lock was only taken over once every process holding the lock file was
+    gone; orphans of a killed run (left by older versions) blocked every run with exit 4."""
+    assert good_run(tmp_path, template).exit_code == 0
+    marker = tmp_path / "marker-orphan"
+    child_marker = marker.with_name(f"{marker.name}.child")
+    process, _ = start_hanging_run(tmp_path, template, "orphan", wait_for=[marker, child_marker])
+    child = int(child_marker.read_text())
+    try:
+        kill(process)
+        assert running(child)  # the orphan lives on, holding the old lock file's flock
+        recovered = good_run(tmp_path, template)
+        assert recovered.exit_code == 0, recovered.message
+        report = read_report(recovered)
+        assert report["stale_lock_pid"] == process.pid and report["stale_lock_replaced"]
+        again = NightlyLock(tmp_path / "models" / nightly.LOCK_FILE).acquire()  # no leak
+        again.release()
+    finally:
+        if running(child):
+            os.kill(child, signal.SIGKILL)
 
 
 READER = textwrap.dedent("""
