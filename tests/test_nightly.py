@@ -164,7 +164,7 @@ def test_corrupt_input_is_refused_and_current_kept(tmp_path, template):
     models = tmp_path / "models"
     version = registry.current_version(models)
     source = tmp_path / "partnerships.csv"
-    source.write_text(source.read_text()[:200])  # truncated mid-row
+    source.write_text(source.read_text()[:200] + "\nA99,KR,B99,GB\n")  # a short row
     result = run_nightly(nf.options(tmp_path, source), nf.stages(template))
     assert result.exit_code == nightly.EXIT_REFUSED
     assert f"{source}: row 14 has 2 fields, expected 4" in result.message
@@ -174,6 +174,42 @@ def test_corrupt_input_is_refused_and_current_kept(tmp_path, template):
                                     "status": "failed"}
     assert registry.current_version(models) == version
     assert not (models / "rejected").exists()
+
+
+def test_regression_truncated_source_is_refused(tmp_path, template):
+    """Bug: the first 95% of the snapshot's bytes (cut mid-line) trained and promoted; the cut
+    line was one malformed_row among thousands."""
+    good_run(tmp_path, template, lenient=True)
+    models = tmp_path / "models"
+    version = registry.current_version(models)
+    source = tmp_path / "partnerships.csv"
+    data = source.read_bytes()
+    source.write_bytes(data[:data.rindex(b",KR", 0, int(len(data) * 0.95)) + 2])  # "A94,K"
+    assert not source.read_bytes().endswith(b"\n")
+    result = run_nightly(nf.options(tmp_path, source), nf.stages(template, lenient=True))
+    assert result.exit_code == nightly.EXIT_REFUSED, result.message
+    assert result.message.startswith(f"source {source} looks truncated: its last line (line 96, ")
+    assert "has no line ending and 2 of the header's 4 fields" in result.message
+    assert registry.current_version(models) == version
+
+
+def test_regression_rows_cut_at_a_line_end_are_refused_by_the_row_count(tmp_path, template):
+    """Bug: a snapshot cut at a line end lost 5% of its rows, under the 20% partnership
+    tolerance, and was promoted."""
+    good_run(tmp_path, template, lenient=True)
+    source = nf.write_source(tmp_path / "cut.csv", 95)
+    result = run_nightly(nf.options(tmp_path, source), nf.stages(template, lenient=True))
+    assert result.exit_code == nightly.EXIT_REFUSED, result.message
+    assert result.message == ("input rows fell from 100 to 95 (5.0%, more than 2%): a truncated "
+                              "or partial export?")
+
+
+def test_last_line_without_newline_that_parses_is_accepted(tmp_path, template):
+    source = nf.write_source(tmp_path / "partnerships.csv", 100)
+    source.write_bytes(source.read_bytes().rstrip(b"\n"))
+    result = run_nightly(nf.options(tmp_path, source), nf.stages(template, lenient=True))
+    assert result.exit_code == 0, result.message
+    assert read_report(result)["sources"][0]["rows"] == 100
 
 
 @pytest.mark.parametrize("content,why", [("", "is empty"),
@@ -198,7 +234,7 @@ def test_drift_against_last_good_run_is_refused(tmp_path, template, rows, unreso
     result = run_nightly(nf.options(tmp_path, source), nf.stages(template))
     assert result.exit_code == nightly.EXIT_REFUSED
     assert why in result.message
-    assert read_report(result)["validation"]["reasons"] == [result.message]
+    assert read_report(result)["validation"]["reasons"] == result.message.split("; ")
     assert registry.current_version(tmp_path / "models") == version
     accepted = run_nightly(nf.options(tmp_path, source, accept_data_change=True),
                            nf.stages(template))

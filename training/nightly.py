@@ -59,6 +59,7 @@ class NightlyOptions:
     tolerance: float = 0.01  # candidate recall@10 may trail the current model's by this much
     max_resolution_drop: float = 0.05  # absolute, on a 0..1 resolution rate (5 points)
     max_partnership_drop: float = 0.20  # relative to the last good run
+    max_row_drop: float = 0.02  # input rows, relative to the last good run (truncated exports)
     accept_data_change: bool = False  # skip the comparison with the last good run, once
 
     @property

@@ -31,12 +31,32 @@ def check_sources(options: NightlyOptions) -> list[dict]:
         if not data.strip():
             raise InputError(f"source {path} is empty; check the job that writes it")
         lines = [line for line in data.splitlines() if line.strip()]
-        if path.suffix.lower() in (".csv", ".tsv") and len(lines) < 2:
-            raise InputError(f"source {path} has a header but no data rows")
-        sources.append(
-            {"path": str(path), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-        )
+        entry = {"path": str(path), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        if path.suffix.lower() in (".csv", ".tsv"):
+            if len(lines) < 2:
+                raise InputError(f"source {path} has a header but no data rows")
+            entry["rows"] = check_not_truncated(data, path)
+        sources.append(entry)
     return sources
+
+
+def check_not_truncated(data: bytes, path: Path) -> int:
+    """The CSV's count of data rows; InputError when its last line has no line ending and
+    not the header's number of fields: a file cut while being written or copied."""
+    from training.ingest import csv_records, decode_utf8
+
+    records = csv_records(decode_utf8(data, path), path, skipinitialspace=True)
+    count = len(records.rows) + len(records.malformed)
+    if data.endswith((b"\n", b"\r")) or not records.malformed:
+        return count
+    number, line, fields = records.malformed[-1]
+    if records.lines and records.lines[-1] > line:  # the last row is whole
+        return count
+    raise InputError(
+        f"source {path} looks truncated: its last line (line {line}, row {number}) has no line "
+        f"ending and {fields} of the header's {len(records.header)} fields; the file was "
+        "probably cut while being written or copied; export it again"
+    )
 
 
 def table_columns(path: Path) -> list[str]:
@@ -85,6 +105,12 @@ def validate_data(new: dict, reference: dict | None, options: NightlyOptions) ->
         reasons.append(
             f"resolution rate fell from {old_rate:.1%} to {rate:.1%} "
             f"(more than {options.max_resolution_drop * 100:.0f} points)"
+        )
+    old_rows, rows = _number(old_report, "rows_in"), _number(report, "rows_in")
+    if old_rows and rows is not None and (old_rows - rows) / old_rows > options.max_row_drop:
+        reasons.append(
+            f"input rows fell from {old_rows:.0f} to {rows:.0f} ({(old_rows - rows) / old_rows:.1%}"
+            f", more than {options.max_row_drop:.0%}): a truncated or partial export?"
         )
     old_count = _number(old_report, "unique_partnerships")
     if old_count and partnerships is not None:
