@@ -5,7 +5,9 @@ Used in-process by tests/test_nightly.py and from subprocesses that the tests ki
 
 from __future__ import annotations
 
+import builtins
 import csv
+import errno
 import json
 import os
 import shutil
@@ -170,6 +172,47 @@ def _blocking_publish(marker: Path, stop_after: str):
         registry.switch_current(models_dir, target.name)
         return target
     return publish
+
+
+def fail_writes_under(monkeypatch, root: Path, code: int) -> None:
+    """Every write under `root` (open for writing, os.open for writing, rename, replace, symlink,
+    mkdir of a new directory) raises OSError(code), as a full (ENOSPC) or read-only (EROFS) disk
+    does. Reads still work."""
+    root_text = os.path.abspath(root)
+    real_open, real_os_open = builtins.open, os.open
+    real = {name: getattr(os, name) for name in ("rename", "replace", "symlink", "mkdir")}
+
+    def under(path) -> bool:
+        return isinstance(path, str | bytes | os.PathLike) and \
+            os.path.abspath(os.fsdecode(path)).startswith(root_text)
+
+    def fail(path):
+        raise OSError(code, os.strerror(code), os.fsdecode(path))
+
+    def guarded_open(file, mode="r", *args, **kwargs):
+        if under(file) and any(flag in mode for flag in "wax+"):
+            fail(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    def guarded_os_open(path, flags, *args, **kwargs):
+        if under(path) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            fail(path)
+        return real_os_open(path, flags, *args, **kwargs)
+
+    def guarded(name):
+        def call(first, *args, **kwargs):
+            target = args[0] if args and name != "mkdir" else first
+            if name == "mkdir" and os.path.isdir(first):
+                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), os.fsdecode(first))
+            if under(target) or under(first):
+                fail(target)
+            return real[name](first, *args, **kwargs)
+        return call
+
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(os, "open", guarded_os_open)
+    for name in real:
+        monkeypatch.setattr(os, name, guarded(name))
 
 
 def main(argv: list[str]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -277,6 +278,67 @@ def test_prune_keeps_last_n_versions(tmp_path, template):
     versions = registry.list_versions(tmp_path / "models")
     assert len(versions) == 2 and versions[-1].is_current
     assert len(read_report(result)["pruned"]["versions"]) == 1
+
+
+def invoke_nightly(tmp_path: Path, template: Path, monkeypatch, **train):
+    monkeypatch.setattr(nightly, "NightlyStages", lambda: nf.stages(template, **train))
+    args = ["nightly", "--partnerships", str(tmp_path / "partnerships.csv"),
+            "--models-dir", str(tmp_path / "models"), "--data-dir", str(tmp_path / "data")]
+    return CliRunner().invoke(cli, args)
+
+
+def one_error_line(result) -> str:
+    """The run's only error line; no traceback, a clean exit 1 (not an escaped exception)."""
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+@pytest.mark.parametrize("code,what", [(errno.EROFS, "the file system is read-only"),
+                                       (errno.ENOSPC, "the disk is full")])
+def test_regression_full_or_read_only_models_dir_is_one_error_line(tmp_path, template,
+                                                                   monkeypatch, code, what):
+    """Bug: a full models/ gave a 60-line traceback and a report left `running`; a read-only
+    one a 36-line traceback (EROFS opening the lock)."""
+    assert good_run(tmp_path, template).exit_code == 0
+    models = tmp_path / "models"
+    version = registry.current_version(models)
+    nf.fail_writes_under(monkeypatch, models, code)
+    line = one_error_line(invoke_nightly(tmp_path, template, monkeypatch))
+    assert line.startswith(f"Error: nightly run failed: cannot write {models}")
+    assert f"{what} ({os.strerror(code)}); the current model ({version}) is kept;" in line
+    assert "report not saved: " in line
+    monkeypatch.undo()
+    assert registry.current_version(models) == version
+    Model.load(registry.current_model_dir(models))
+
+
+def test_regression_disk_full_in_training_names_it_and_saves_the_report(tmp_path, template,
+                                                                        monkeypatch):
+    """Bug: ENOSPC while writing the candidate gave "OSError: [Errno 28] ..." and no hint."""
+    assert good_run(tmp_path, template).exit_code == 0
+    models = tmp_path / "models"
+    version = registry.current_version(models)
+    staging_full = nf.FakeTrain(template)
+
+    def train(processed: Path, out: Path) -> dict:
+        staging_full(processed, out)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out / "geo.npz"))
+
+    monkeypatch.setattr(nightly, "NightlyStages",
+                        lambda: replace(nf.stages(template), train=train))
+    args = ["nightly", "--partnerships", str(tmp_path / "partnerships.csv"),
+            "--models-dir", str(models), "--data-dir", str(tmp_path / "data")]
+    line = one_error_line(CliRunner().invoke(cli, args))
+    assert "/geo.npz: the disk is full (No space left on device); the current model" in line
+    path = Path(line.rsplit("(report: ", 1)[1].rstrip(")"))
+    report = json.loads(path.read_text())
+    assert report["status"] == "done" and report["exit_code"] == 1
+    assert report["stages"][-1]["name"] == "train" and report["stages"][-1]["status"] == "failed"
+    assert registry.current_version(models) == version
+    assert not list(models.glob(".tmp-*"))
 
 
 def test_held_lock_exits_4_with_message(tmp_path, template):

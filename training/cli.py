@@ -399,7 +399,7 @@ def nightly_command(
     )
     nightly.exit_on_sigterm()
     result = nightly.run_nightly(options, say=lambda line: click.echo(line, err=True))
-    summary = f"{result.message} (report: {result.report_path})"
+    summary = f"{result.message} ({result.where})"
     if result.exit_code == nightly.EXIT_PROMOTED:
         click.echo(f"promoted: {summary}")
     elif result.exit_code == nightly.EXIT_KEPT:

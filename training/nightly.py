@@ -14,6 +14,7 @@ models/current. Refused or rejected runs keep their staging data for inspection 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -248,8 +249,19 @@ class RunRecord:
     say: Callable[[str], None] = log.info
     staging: Path | None = None  # the candidate being written, removed if the run ends early
 
+    unsaved: str | None = None  # why the report could not be written (a full or read-only disk)
+
     def save(self) -> None:
-        registry.write_json_atomic(self.path, self.report)
+        """Write the report; on a full or read-only disk, note why and carry on (the run's
+        outcome matters more than its report, and the next write may succeed)."""
+        try:
+            registry.write_json_atomic(self.path, self.report)
+        except OSError as error:
+            if error.errno not in DISK_ERRNOS:
+                raise
+            self.unsaved = f"{error.strerror}: {error.filename or self.path}"
+        else:
+            self.unsaved = None
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[dict]:
@@ -280,6 +292,14 @@ class NightlyResult:
     message: str
     report_path: Path
     report: dict
+    report_unsaved: str | None = None
+
+    @property
+    def where(self) -> str:
+        """`report: PATH`, or why there is none."""
+        if self.report_unsaved:
+            return f"report not saved: {self.report_unsaved}"
+        return f"report: {self.report_path}"
 
 
 def _new_run_record(options: NightlyOptions, say: Callable[[str], None]) -> RunRecord:
@@ -311,7 +331,27 @@ def _finish(record: RunRecord, code: int, decision: str, message: str) -> Nightl
     )
     record.save()
     record.say(f"nightly: {decision} (exit {code}): {message}")
-    return NightlyResult(code, decision, message, record.path, record.report)
+    return NightlyResult(code, decision, message, record.path, record.report, record.unsaved)
+
+
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM})
+
+
+def disk_error_message(error: OSError, models_dir: Path, before: str | None) -> str | None:
+    """One line for a full, read-only or unwritable disk (None for other errors), saying
+    what happened to models/current."""
+    if error.errno not in DISK_ERRNOS:
+        return None
+    where = error.filename or models_dir
+    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+            errno.EROFS: "the file system is read-only"}.get(error.errno, "permission denied")
+    now = registry.current_version(models_dir)
+    if now == before:
+        kept = f"the current model ({before}) is kept" if before else "no model was promoted"
+    else:
+        kept = f"models/current -> {now} was promoted before the failure"
+    return (f"cannot write {where}: {what} ({error.strerror}); {kept}; free space or fix the "
+            "mount and run again")
 
 
 def mark_interrupted_runs(runs_dir: Path) -> list[str]:
@@ -375,11 +415,17 @@ def run_nightly(
     """Run the whole job once; never raises for an expected outcome (see the exit codes)."""
     stages = stages or NightlyStages()
     record = _new_run_record(options, say)
+    before = registry.current_version(options.models_dir)
     lock = NightlyLock(options.models_dir / LOCK_FILE)
     try:
         lock.acquire()
     except LockError as error:
         return _finish(record, EXIT_LOCKED, "locked", str(error))
+    except OSError as error:
+        message = disk_error_message(error, options.models_dir, before)
+        if message is None:
+            raise
+        return _finish(record, EXIT_FAILED, "failed", message)
     try:
         if lock.stale_pid is not None:
             record.report["stale_lock_pid"] = lock.stale_pid
@@ -395,7 +441,9 @@ def run_nightly(
     except Exception as error:
         record.report["traceback"] = traceback.format_exc()
         message = str(error)
-        if not isinstance(error, CitytwinError):
+        if isinstance(error, OSError):
+            message = disk_error_message(error, options.models_dir, before) or message
+        if not isinstance(error, CitytwinError) and message == str(error):
             message = f"{type(error).__name__}: {error}"
         return _finish(record, EXIT_FAILED, "failed", message)
     finally:
