@@ -104,10 +104,11 @@ def evaluate_current_stage(processed_dir: Path, current_dir: Path) -> dict:
 
 
 def verify_stage(model_dir: Path) -> None:
-    """Load the candidate as serving would (files, shapes, manifest); ModelLoadError if broken."""
+    """Load the candidate as serving would, every file checked against its manifest hash
+    (files, shapes, finite values, hashes); ModelLoadError if broken."""
     from matcher.model import Model
 
-    Model.load(model_dir)
+    Model.load(model_dir, verify=True)
 
 
 @dataclass(frozen=True)
