@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from matcher import registry
@@ -95,6 +96,7 @@ class FakeTrain:
     block_marker: Path | None = None  # write this file, then hang (to be killed)
     fail: bool = False
     hang_in: str = "run"  # run: hang here; workers: in 2 training workers; orphan: see below
+    shuffle_lists: bool = False  # permute the item embeddings: other cities top most lists
 
     def __call__(self, processed_dir: Path, out_dir: Path) -> dict:
         assert (processed_dir / "partnerships.parquet").exists()
@@ -109,6 +111,12 @@ class FakeTrain:
             time.sleep(600)
         if self.fail:
             raise RuntimeError("training diverged")
+        if self.shuffle_lists:
+            embeddings = np.load(out_dir / "item_embeddings.npy")
+            order = np.random.default_rng(7).permutation(len(embeddings))
+            np.save(out_dir / "item_embeddings.npy", embeddings[order])
+            biases = np.load(out_dir / "item_biases.npy")
+            np.save(out_dir / "item_biases.npy", biases[order])
         result = metrics(self.warm, self.cold, self.baseline)
         (out_dir / "metrics.json").write_text(json.dumps(result))
         (out_dir / "config.json").write_text(json.dumps({"variant": self.variant}))

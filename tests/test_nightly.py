@@ -21,7 +21,7 @@ from matcher_factories import make_model_dir
 from matcher import registry
 from matcher.errors import ModelNotFoundError
 from matcher.model import Model
-from training import nightly
+from training import nightly, nightly_checks
 from training.cli import cli
 from training.nightly import NightlyLock, NightlyOptions, gate, run_nightly, validate_data
 
@@ -116,15 +116,60 @@ def test_first_run_promotes_and_reports(tmp_path, template):
     assert not list(models.glob(".tmp-*"))
 
 
-def test_same_config_reuses_candidate_metrics(tmp_path, template, monkeypatch):
+def test_same_config_compares_with_the_current_models_recorded_metrics(tmp_path, template):
     assert good_run(tmp_path, template).exit_code == 0
+    version = registry.current_version(tmp_path / "models")
     calls = []
     stages = nf.stages(template)
     stages = replace(stages, evaluate_current=lambda *args: calls.append(args) or {})
-    source = tmp_path / "partnerships.csv"
-    result = run_nightly(nf.options(tmp_path, source), stages)
+    result = run_nightly(nf.options(tmp_path, tmp_path / "partnerships.csv"), stages)
     assert result.exit_code == 0 and calls == []
-    assert read_report(result)["metrics"]["current"]["same_config_as_candidate"] is True
+    report = read_report(result)
+    assert report["metrics"]["current"]["source"] == f"recorded: {version}/metrics.json"
+    assert report["metrics"]["current"]["warm"]["model"]["recall@10"] == 0.5
+    assert report["lists"]["share_changed"] == 0.0 and report["lists"]["cities"] == 20
+    names = [stage["name"] for stage in report["stages"]]
+    assert names[names.index("verify"):] == ["verify", "evaluate_current", "compare_lists",
+                                             "gate", "promote", "prune"]
+
+
+def test_regression_a_degraded_candidate_with_the_same_config_is_rejected(tmp_path, template):
+    """Bug: with the config unchanged the current model was never evaluated and the candidate
+    was compared with itself (0.16379 vs 0.16379), so a candidate that beat the baselines but
+    was clearly worse than the current model was promoted."""
+    assert good_run(tmp_path, template, warm=0.5, cold=0.3).exit_code == 0
+    models = tmp_path / "models"
+    version = registry.current_version(models)
+    result = good_run(tmp_path, template, warm=0.3, cold=0.2)  # beats the 0.05 baselines
+    assert result.exit_code == nightly.EXIT_KEPT, result.message
+    assert result.message == ("recall@10 0.3000 vs current 0.5 (tolerance 0.01); "
+                              "recall@10 0.2000 vs current 0.3 (tolerance 0.01)")
+    assert registry.current_version(models) == version
+
+
+def test_regression_a_candidate_whose_lists_all_changed_is_rejected(tmp_path, template):
+    """Bug: nothing compared the lists the candidate would serve with the current ones."""
+    assert good_run(tmp_path, template).exit_code == 0
+    version = registry.current_version(tmp_path / "models")
+    result = good_run(tmp_path, template, shuffle_lists=True)
+    assert result.exit_code == nightly.EXIT_KEPT, result.message
+    lists = read_report(result)["lists"]
+    assert lists["share_changed"] > 0.5
+    assert result.message == (f"top 10 changed for {lists['share_changed']:.1%} of 20 sampled "
+                              "cities (at most 50%)")
+    assert registry.current_version(tmp_path / "models") == version
+    relaxed = run_nightly(nf.options(tmp_path, tmp_path / "partnerships.csv",
+                                     max_list_change=1.0),
+                          nf.stages(template, shuffle_lists=True))
+    assert relaxed.exit_code == 0, relaxed.message
+
+
+def test_list_change_counts_cities_whose_set_differs():
+    before = [{1, 2}, {3, 4}, {5, 6}]
+    after = [{2, 1}, {3, 7}, {8, 9}]
+    change = nightly_checks.list_change(before, after, [10, 20, 30])
+    assert change == {"cities": 3, "changed": 2, "share_changed": 2 / 3, "mean_overlap": 0.5,
+                      "depth": 10, "examples": [20, 30]}
 
 
 def test_worse_candidate_is_rejected_and_kept(tmp_path, template):

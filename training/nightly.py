@@ -30,7 +30,13 @@ from pathlib import Path
 
 from matcher import config, registry
 from matcher.errors import CitytwinError, DataError, InputError, LockError
-from training.nightly_checks import check_sources, data_snapshot, gate, validate_data
+from training.nightly_checks import (
+    check_sources,
+    data_snapshot,
+    gate,
+    list_stability,
+    validate_data,
+)
 
 EXIT_PROMOTED = 0
 EXIT_FAILED = 1
@@ -58,6 +64,7 @@ class NightlyOptions:
     data_dir: Path = config.DATA_DIR
     keep: int = 7
     tolerance: float = 0.01  # candidate recall@10 may trail the current model's by this much
+    max_list_change: float = 0.5  # share of sampled cities whose top 10 may change
     max_resolution_drop: float = 0.05  # absolute, on a 0..1 resolution rate (5 points)
     max_partnership_drop: float = 0.20  # relative to the last good run
     max_row_drop: float = 0.02  # input rows, relative to the last good run (truncated exports)
@@ -119,6 +126,7 @@ class NightlyStages:
     train: Callable[[Path, Path], dict] = train_stage
     evaluate_current: Callable[[Path, Path], dict] = evaluate_current_stage
     verify: Callable[[Path], None] = verify_stage
+    compare_lists: Callable[[Path, Path], dict] = list_stability
     publish: Callable[[Path, Path, str | None], Path] = registry.publish
 
 
@@ -488,17 +496,20 @@ def _run_locked(options: NightlyOptions, stages: NightlyStages, record: RunRecor
     with record.stage("verify"):
         stages.verify(staging)
     current_dir = _current_or_none(models_dir)
-    current = None
+    current = lists = None
     if current_dir is not None:
         with record.stage("evaluate_current"):
-            current = _current_metrics(stages, processed, staging, current_dir, candidate)
+            current = _current_metrics(stages, processed, staging, current_dir)
+        with record.stage("compare_lists"):
+            lists = _compare_lists(stages, current_dir, staging)
+            report["lists"] = lists
     report["metrics"] = {
         "candidate": candidate,
         "current": current,
         "current_version": current_dir and current_dir.name,
     }
     with record.stage("gate"):
-        decision = gate(candidate, current, options.tolerance)
+        decision = gate(candidate, current, options.tolerance, lists, options.max_list_change)
         report["gate"] = decision
     version = registry.new_version_name()
     if not decision["promote"]:
@@ -532,16 +543,28 @@ def _current_or_none(models_dir: Path) -> Path | None:
 
 
 def _current_metrics(
-    stages: NightlyStages, processed: Path, staging: Path, current_dir: Path, candidate: dict
+    stages: NightlyStages, processed: Path, staging: Path, current_dir: Path
 ) -> dict:
-    """The current config on the new data; the candidate's own metrics when the configs match."""
+    """What the candidate must match: the current model's recorded metrics when the configs
+    are the same (re-evaluating that config would reproduce the candidate's own figures and
+    compare it with itself), else the current config re-evaluated on the new data."""
     try:
         same = _read_json(staging / "config.json") == _read_json(current_dir / "config.json")
     except (OSError, ValueError):
         same = False
-    if same:
-        return {**candidate, "same_config_as_candidate": True}
-    return stages.evaluate_current(processed, current_dir)
+    recorded = registry.read_metrics(current_dir)
+    if same and all(isinstance(recorded.get(split), dict) for split in ("warm", "cold")):
+        return {**recorded, "source": f"recorded: {current_dir.name}/{registry.METRICS_FILE}"}
+    return {**stages.evaluate_current(processed, current_dir),
+            "source": "current config re-evaluated on the new data"}
+
+
+def _compare_lists(stages: NightlyStages, current_dir: Path, staging: Path) -> dict:
+    """The list-stability figures; an unloadable current model is reported, not fatal."""
+    try:
+        return stages.compare_lists(current_dir, staging)
+    except CitytwinError as error:
+        return {"error": str(error)}
 
 
 def _prune(options: NightlyOptions) -> dict:

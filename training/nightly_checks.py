@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from matcher import config
 from matcher.errors import DataError, InputError
@@ -131,10 +134,52 @@ def _recall(metrics: dict | None, split: str, name: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def gate(candidate: dict, current: dict | None, tolerance: float) -> dict:
-    """Promote only if the candidate beats every baseline and trails current by <= tolerance.
+LIST_DEPTH = 10
+LIST_SAMPLE = 500
 
-    Both on recall@10, on the warm and the cold split. Returns {"promote", "reasons", "checks"}.
+
+def list_change(before: Sequence[set[int]], after: Sequence[set[int]],
+                cities: Sequence[int]) -> dict:
+    """How many cities' top lists differ between two models (as sets of partner ids)."""
+    changed = [int(city) for city, old, new in zip(cities, before, after, strict=True)
+               if old != new]
+    overlaps = [len(old & new) / max(len(old), len(new), 1)
+                for old, new in zip(before, after, strict=True)]
+    return {"cities": len(before), "changed": len(changed),
+            "share_changed": len(changed) / len(before) if len(before) else 0.0,
+            "mean_overlap": float(np.mean(overlaps)) if overlaps else 1.0,
+            "depth": LIST_DEPTH, "examples": changed[:5]}
+
+
+def served_lists(model_dir: Path, cities: np.ndarray) -> list[set[int]]:
+    """The top-10 partners (geonameids) `twin with` would serve each city, default filters."""
+    from matcher.api import Matcher
+
+    matcher = Matcher.load(model_dir)
+    rows = np.array([matcher.model.index_of(int(city)) for city in cities], dtype=np.int64)
+    ranked = matcher.top_rows(rows, matcher.make_filters(LIST_DEPTH))
+    return [set(matcher.model.geonameids[picked].tolist()) for picked in ranked]
+
+
+def list_stability(current_dir: Path, candidate_dir: Path, sample: int = LIST_SAMPLE,
+                   seed: int = 0) -> dict:
+    """list_change of the served top 10 over a seeded sample of the cities both models know."""
+    from matcher.model import Model
+
+    known = np.intersect1d(Model.load(current_dir).geonameids,
+                           Model.load(candidate_dir).geonameids)
+    rng = np.random.default_rng(seed)
+    cities = np.sort(rng.choice(known, size=min(sample, len(known)), replace=False))
+    return list_change(served_lists(current_dir, cities), served_lists(candidate_dir, cities),
+                       cities.tolist())
+
+
+def gate(candidate: dict, current: dict | None, tolerance: float, lists: dict | None = None,
+         max_list_change: float = 1.0) -> dict:
+    """Promote only if the candidate beats every baseline and trails current by <= tolerance,
+    and the top 10 of at most `max_list_change` of the sampled cities changed.
+
+    Recall@10, on the warm and the cold split. Returns {"promote", "reasons", "checks"}.
     """
     checks = []
 
@@ -161,5 +206,10 @@ def gate(candidate: dict, current: dict | None, tolerance: float) -> dict:
                 passed,
                 f"recall@10 {model:.4f} vs current {ref} (tolerance {tolerance})",
             )
+    if lists is not None and "share_changed" in lists:
+        share = float(lists["share_changed"])
+        check("lists:stability", share <= max_list_change + 1e-12,
+              f"top {lists['depth']} changed for {share:.1%} of {lists['cities']} sampled cities "
+              f"(at most {max_list_change:.0%})")
     reasons = [c["detail"] for c in checks if not c["passed"]]
     return {"promote": not reasons, "reasons": reasons, "checks": checks}
