@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matcher import registry
+from matcher import config, registry
 from matcher.errors import InputError
 from matcher.model import file_digests
 from training import nightly, parallel
@@ -227,11 +227,87 @@ def fail_writes_under(monkeypatch, root: Path, code: int) -> None:
         monkeypatch.setattr(os, name, guarded(name))
 
 
+FS_STEPS = (("os", "rename"), ("os", "replace"), ("os", "symlink"), ("os", "unlink"),
+            ("os", "mkdir"), ("shutil", "rmtree"), ("shutil", "copytree"))
+
+
+def kill_after_step(number: int, log: Path) -> None:
+    """From the gate's decision to promote until pruning, count the filesystem steps (rename,
+    replace, symlink, unlink, mkdir, rmtree, copytree; not their own inner calls, not the
+    writes of the run report),
+    appending each to `log`, and end the process with os._exit(137) (no clean-up, as
+    SIGKILL) right after step `number`."""
+    import shutil as shutil_module
+
+    state = {"on": False, "count": 0, "depth": 0}
+    modules = {"os": os, "shutil": shutil_module}
+    real_gate, real_prune = nightly.gate, nightly._prune
+
+    def gate(*args, **kwargs):
+        decision = real_gate(*args, **kwargs)
+        state["on"] = bool(decision["promote"])
+        return decision
+
+    def prune(*args, **kwargs):
+        state["on"] = False  # the promotion is over
+        return real_prune(*args, **kwargs)
+
+    def counted(module: str, name: str):
+        real = getattr(modules[module], name)
+
+        def call(*args, **kwargs):
+            reporting = os.sep + config.RUNS_DIR + os.sep in os.fspath(args[0])
+            if not state["on"] or state["depth"] or reporting:  # run reports are not steps
+                return real(*args, **kwargs)
+            state["depth"] += 1
+            try:
+                result = real(*args, **kwargs)
+            finally:
+                state["depth"] -= 1
+            state["count"] += 1
+            with open(log, "a") as handle:
+                handle.write(f"{state['count']} {name} {os.fspath(args[0])}\n")
+            if state["count"] == number:
+                os._exit(137)
+            return result
+        return call
+
+    nightly.gate, nightly._prune = gate, prune
+    for module, name in FS_STEPS:
+        setattr(modules[module], name, counted(module, name))
+
+
+def run_killed_in_child(root: Path, source: Path, template: Path, step: int, log: Path) -> int:
+    """A whole run in a forked child (the loaded modules come with it: no start-up cost),
+    killed by os._exit(137) right after promotion step `step` (kill_after_step); its exit
+    code. The child is itself killed by SIGALRM should it hang for a minute."""
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 1
+        try:
+            import signal
+
+            signal.alarm(60)
+            kill_after_step(step, log)
+            code = nightly.run_nightly(options(root, source), stages(template)).exit_code
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
 def main(argv: list[str]) -> int:
-    """`python nightly_factories.py ROOT SOURCE TEMPLATE MARKER MODE`: a run that hangs."""
+    """`python nightly_factories.py ROOT SOURCE TEMPLATE MARKER MODE`: a run that hangs
+    (MODE train, workers, orphan, install, symlink) or is killed after promotion step N
+    (MODE kill-after:N; the steps are logged to MARKER)."""
     root, source, template, marker, mode = argv
     root, marker = Path(root), Path(marker)
-    if mode in ("train", "workers", "orphan"):
+    if mode.startswith("kill-after:"):
+        kill_after_step(int(mode.split(":")[1]), marker)
+        mode = "plain"
+    if mode == "plain":
+        run_stages = stages(Path(template))
+    elif mode in ("train", "workers", "orphan"):
         hang_in = "run" if mode == "train" else mode
         run_stages = stages(Path(template), block_marker=marker, hang_in=hang_in)
     else:

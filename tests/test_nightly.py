@@ -523,6 +523,55 @@ def test_regression_a_dead_runs_lock_is_taken_over_while_its_orphans_hold_it(tmp
             os.kill(child, signal.SIGKILL)
 
 
+def assert_model_and_data_match(tmp_path: Path, before: str, killed_rows: int) -> str:
+    """After a kill and a repair: a whole current model, the data it was built from in
+    data/processed, no version that was never promoted listed, no leftovers."""
+    models, data = tmp_path / "models", tmp_path / "data"
+    now = registry.current_version(models)
+    Model.load(registry.current_model_dir(models), verify=True)
+    rows = json.loads((data / "processed" / "report.json").read_text())["rows_in"]
+    assert rows == (100 if now == before else killed_rows), (now, before, rows)
+    assert {info.version for info in registry.list_versions(models)} == {before, now}
+    assert not [path.name for path in data.iterdir() if path.name.startswith(".processed")]
+    assert not [path.name for path in models.iterdir()
+                if path.name.startswith((".tmp-", "current.tmp-", ".promotion"))]
+    return now
+
+
+def test_regression_a_kill_after_any_promotion_step_is_repaired_by_the_next_run(tmp_path,
+                                                                                template):
+    """Bug: killed right after the `current` switch, models/current was the new model while
+    data/processed held the old data; killed after data/processed was renamed aside, it was
+    missing and data/.processed.old-PID stayed forever; a version renamed in but never
+    promoted stayed listed as a normal version. Each filesystem step of the promotion is a
+    kill point: after the kill, the next run (refused here, so only its repair acts) must
+    leave model and data matching."""
+    nightly_checks.list_stability(template, template)  # warm up once, not in every child
+    steps, step, outcomes = None, 0, []
+    while steps is None or step < steps:
+        step += 1
+        root = tmp_path / f"kill-{step}"
+        root.mkdir()
+        assert good_run(root, template, rows=100).exit_code == 0
+        before = registry.current_version(root / "models")
+        source = nf.write_source(root / "next.csv", 99)
+        log_path = root / "steps.log"
+        code = nf.run_killed_in_child(root, source, template, step, log_path)
+        log = log_path.read_text() if log_path.exists() else ""
+        if code == 0:  # ran past its last step: the number of kill points is known
+            steps = len(log.splitlines())
+            break
+        assert code == 137, log
+        refused = run_nightly(nf.options(root, root / "missing.csv"), nf.stages(template))
+        assert refused.exit_code == nightly.EXIT_REFUSED, refused.message
+        now = assert_model_and_data_match(root, before, 99)
+        outcomes.append((log.splitlines()[-1], now != before))
+        assert step < 40, "the promotion never finished"
+    assert steps == step - 1 and len(outcomes) == steps >= 8
+    assert [promoted for _, promoted in outcomes].count(False) >= 3  # killed before the switch
+    assert outcomes[-1][1]  # killed after it
+
+
 READER = textwrap.dedent("""
     import json, sys, time
     from pathlib import Path

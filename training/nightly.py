@@ -30,6 +30,7 @@ from pathlib import Path
 
 from matcher import config, registry
 from matcher.errors import CitytwinError, DataError, InputError, LockError
+from training import promotion
 from training.nightly_checks import (
     check_sources,
     data_snapshot,
@@ -127,7 +128,7 @@ class NightlyStages:
     evaluate_current: Callable[[Path, Path], dict] = evaluate_current_stage
     verify: Callable[[Path], None] = verify_stage
     compare_lists: Callable[[Path, Path], dict] = list_stability
-    publish: Callable[[Path, Path, str | None], Path] = registry.publish
+    publish: Callable[[Path, Path, str | None], Path] = promotion.install_and_switch
 
 
 # ---------------------------------------------------------------- lock
@@ -384,17 +385,6 @@ def mark_interrupted_runs(runs_dir: Path) -> list[str]:
 # ---------------------------------------------------------------- stages of a run
 
 
-def promote_data(run_processed: Path, data_dir: Path) -> Path:
-    """Move the promoted run's processed data to <data-dir>/processed (old copy set aside first)."""
-    target = data_dir / "processed"
-    aside = data_dir / f".processed.old-{os.getpid()}"
-    if target.exists():
-        os.rename(target, aside)
-    os.rename(run_processed, target)
-    shutil.rmtree(aside, ignore_errors=True)
-    return target
-
-
 def prune_run_data(nightly_root: Path, keep: int) -> list[str]:
     """Keep the staging data of the newest `keep` runs only."""
     if not nightly_root.is_dir():
@@ -467,6 +457,9 @@ def _run_locked(options: NightlyOptions, stages: NightlyStages, record: RunRecor
     run_data = options.data_dir / NIGHTLY_DATA / report["run_id"]
     processed = run_data / "processed"
     with record.stage("cleanup"):
+        report["repaired"] = promotion.repair(models_dir, options.data_dir)
+        for line in report["repaired"]:
+            record.say(f"nightly: repaired: {line}")
         report["cleaned"] = registry.clean_stale_temp(models_dir)
         report["interrupted_runs"] = mark_interrupted_runs(runs_dir)
     try:  # a missing, empty or unreadable source refuses the run; anything later is a failure
@@ -526,9 +519,10 @@ def _run_locked(options: NightlyOptions, stages: NightlyStages, record: RunRecor
             report["pruned"] = _prune(options)
         return _finish(record, EXIT_KEPT, "kept_current", "; ".join(decision["reasons"]))
     with record.stage("promote"):
-        published = stages.publish(staging, models_dir, version)
+        published = promotion.promote(staging, processed, models_dir, options.data_dir, version,
+                                      report["run_id"], stages.publish)
         report["version"] = published.name
-        report["processed_dir"] = str(promote_data(processed, options.data_dir))
+        report["processed_dir"] = str(options.data_dir / promotion.PROCESSED)
         shutil.rmtree(run_data, ignore_errors=True)
     with record.stage("prune"):
         report["pruned"] = _prune(options)
