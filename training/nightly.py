@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from training.nightly_checks import (
     list_stability,
     validate_data,
 )
+from training.nightly_lock import LOCK_FILE, NightlyLock, now_iso
 
 EXIT_PROMOTED = 0
 EXIT_FAILED = 1
@@ -45,7 +45,6 @@ EXIT_REFUSED = 3
 EXIT_LOCKED = 4
 EXIT_KEPT = 10
 
-LOCK_FILE = ".nightly.lock"
 LAST_GOOD_FILE = "last_good_data.json"
 NIGHTLY_DATA = "nightly"
 
@@ -131,118 +130,7 @@ class NightlyStages:
     publish: Callable[[Path, Path, str | None], Path] = promotion.install_and_switch
 
 
-# ---------------------------------------------------------------- lock
-
-
-_HELD_LOCK_FDS: set[int] = set()
-
-
-def _close_held_locks_in_child() -> None:
-    """After a fork, the child closes its copies of the lock: a flock belongs to the open file,
-    so a training worker that kept one would hold the lock after its run was killed."""
-    for fd in _HELD_LOCK_FDS:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    _HELD_LOCK_FDS.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_close_held_locks_in_child)
-
-
-@dataclass
-class NightlyLock:
-    """An exclusive flock on models/.nightly.lock holding the owner's pid.
-
-    The kernel drops a flock when its process dies, so a lock file left by a killed run is
-    taken over by the next one (the dead pid, checked with os.kill(pid, 0), goes in the report).
-    Forked children close their copy (see _close_held_locks_in_child). Should processes a dead
-    owner started still hold the flock (orphans of an older version, a fork outside Python),
-    the lock file is replaced by a fresh one: the orphans keep a lock on a file nobody opens.
-    Acquiring happens under a short flock on `.nightly.lock.guard`, so two runs taking over
-    at once cannot both win.
-    """
-
-    path: Path
-    fd: int | None = None
-    stale_pid: int | None = None
-    replaced: bool = False  # the dead owner's lock file was still held (by its orphans)
-
-    def acquire(self) -> NightlyLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        guard = _open_rw(self.path.with_name(f"{self.path.name}.guard"))
-        try:
-            fcntl.flock(guard, fcntl.LOCK_EX)  # held for the few calls below only
-            fd = _open_rw(self.path)
-            holder = _read_lock(fd)
-            if not _try_flock(fd):
-                os.close(fd)
-                pid = holder.get("pid")
-                if not isinstance(pid, int) or registry.pid_alive(pid):
-                    started = holder.get("started", "unknown time")
-                    raise LockError(
-                        f"another nightly run is in progress (pid {pid or 'unknown'}, started "
-                        f"{started}; lock file {self.path}); wait for it to finish"
-                    )
-                fd = self._replace_file()
-                self.replaced = True
-            previous = holder.get("pid")
-            if isinstance(previous, int) and not registry.pid_alive(previous):
-                self.stale_pid = previous
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps({"pid": os.getpid(), "started": _now_iso()}).encode(), 0)
-            os.fsync(fd)
-        finally:
-            os.close(guard)
-        self.fd = fd
-        _HELD_LOCK_FDS.add(fd)
-        return self
-
-    def _replace_file(self) -> int:
-        """A fresh, flocked lock file renamed over the one a dead owner's orphans still hold."""
-        fresh = self.path.with_name(f".tmp-{self.path.name.lstrip('.')}-{os.getpid()}")
-        fd = _open_rw(fresh)
-        if not _try_flock(fd):  # nobody else knows this name: cannot happen
-            os.close(fd)
-            raise LockError(f"could not lock the new lock file {fresh}")
-        os.rename(fresh, self.path)
-        return fd
-
-    def release(self) -> None:
-        if self.fd is not None:
-            _HELD_LOCK_FDS.discard(self.fd)
-            with contextlib.suppress(OSError):  # a full disk must not hide the run's outcome
-                os.ftruncate(self.fd, 0)
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
-
-
-def _open_rw(path: Path) -> int:
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-
-
-def _try_flock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def _read_lock(fd: int) -> dict:
-    try:
-        data = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 # ---------------------------------------------------------------- the run record
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _read_json(path: Path) -> dict:
@@ -325,7 +213,7 @@ def _new_run_record(options: NightlyOptions, say: Callable[[str], None]) -> RunR
     report = {
         "run_id": run_id,
         "pid": os.getpid(),
-        "started": _now_iso(),
+        "started": now_iso(),
         "status": "running",
         "decision": None,
         "exit_code": None,
@@ -337,7 +225,7 @@ def _new_run_record(options: NightlyOptions, say: Callable[[str], None]) -> RunR
 
 def _finish(record: RunRecord, code: int, decision: str, message: str) -> NightlyResult:
     record.report.update(
-        status="done", exit_code=code, decision=decision, message=message, finished=_now_iso()
+        status="done", exit_code=code, decision=decision, message=message, finished=now_iso()
     )
     record.save()
     record.say(f"nightly: {decision} (exit {code}): {message}")
@@ -434,7 +322,7 @@ def run_nightly(
         record.save()
         return _run_locked(options, stages, record)
     except (KeyboardInterrupt, SystemExit):  # SIGTERM (see exit_on_sigterm) or Ctrl-C
-        record.report.update(status="interrupted", decision="interrupted", finished=_now_iso())
+        record.report.update(status="interrupted", decision="interrupted", finished=now_iso())
         record.save()
         raise
     except Exception as error:
