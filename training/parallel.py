@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from typing import Any
 
 from matcher.errors import InputError
@@ -105,8 +105,9 @@ def _run(number: int):
 
 def run_jobs(jobs: Sequence[Callable[[], Any]], workers: int | None = 1) -> list:
     """Each job's result, in order. With more than one worker the jobs run in forked processes
-    that inherit everything in memory (nothing but the results is pickled); the first job's
-    error is raised here. Inside a worker, jobs run one after the other."""
+    that inherit everything in memory (nothing but the results is pickled); the first error
+    to happen is raised here at once, the other workers killed. Inside a worker, jobs run one
+    after the other."""
     global _JOBS
     workers = min(resolve_workers(workers), len(jobs))
     if workers <= 1 or _IN_WORKER or _JOBS:
@@ -115,7 +116,12 @@ def run_jobs(jobs: Sequence[Callable[[], Any]], workers: int | None = 1) -> list
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                initializer=_start_worker, initargs=(os.getpid(),))
     try:
-        results = list(pool.map(_run, range(len(jobs))))
+        futures = [pool.submit(_run, number) for number in range(len(jobs))]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)  # the first error, at once
+        failed = [future for future in futures if future in done and future.exception()]
+        if failed:
+            raise failed[0].exception()
+        results = [future.result() for future in futures]
     except BaseException:  # a job's error, SIGTERM's SystemExit, Ctrl-C: stop the rest now
         _kill_workers(pool)
         pool.shutdown(wait=False, cancel_futures=True)
