@@ -459,15 +459,21 @@ def wait_until_gone(pids: list[int], seconds: float = 10.0) -> list[int]:
     return [pid for pid in pids if running(pid)]
 
 
-def test_regression_training_workers_die_with_a_killed_run_and_do_not_hold_the_lock(
-        tmp_path, template):
-    """Bug: training's forked workers inherited the open .nightly.lock; after `kill -9` of the
-    run two of them lived on under PID 1, holding the lock, and every later run exited 4."""
+def start_run_hanging_in_workers(tmp_path: Path, template: Path) -> tuple[subprocess.Popen,
+                                                                          list[int]]:
+    """After a first promoted run, a run whose training hangs in 2 workers; it and their pids."""
     assert good_run(tmp_path, template).exit_code == 0
     marker = tmp_path / "marker-workers"
     workers = [nf.worker_marker(marker, i) for i in (0, 1)]
     process, _ = start_hanging_run(tmp_path, template, "workers", wait_for=workers)
-    pids = [int(path.read_text()) for path in workers]
+    return process, [int(path.read_text()) for path in workers]
+
+
+def test_regression_training_workers_die_with_a_killed_run_and_do_not_hold_the_lock(
+        tmp_path, template):
+    """Bug: training's forked workers inherited the open .nightly.lock; after `kill -9` of the
+    run two of them lived on under PID 1, holding the lock, and every later run exited 4."""
+    process, pids = start_run_hanging_in_workers(tmp_path, template)
     try:
         assert process.pid not in pids
         kill(process)
@@ -483,11 +489,7 @@ def test_regression_training_workers_die_with_a_killed_run_and_do_not_hold_the_l
 
 def test_regression_sigterm_stops_training_workers_within_seconds(tmp_path, template):
     """Bug: SIGTERM waited for the workers' current LightFM fits (21-40 s) and left them running."""
-    assert good_run(tmp_path, template).exit_code == 0
-    marker = tmp_path / "marker-workers"
-    workers = [nf.worker_marker(marker, i) for i in (0, 1)]
-    process, _ = start_hanging_run(tmp_path, template, "workers", wait_for=workers)
-    pids = [int(path.read_text()) for path in workers]
+    process, pids = start_run_hanging_in_workers(tmp_path, template)
     try:
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
