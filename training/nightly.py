@@ -1,14 +1,15 @@
 """The nightly retraining job: orchestration only (the stages live in their own modules).
 
-check sources -> build data -> validate against the last good run -> train a candidate ->
-verify it loads -> re-evaluate the current model's config on the same data -> gate ->
-promote (atomic) or reject -> prune. One run at a time (a flock'd lock file holding the
-pid); every run writes models/runs/<run>.json. Exit codes: 0 promoted, 10 current kept by
-the gate, 3 data refused, 4 locked, 1 failed (143 when stopped by SIGTERM).
+repair a half-done promotion -> check sources -> build data -> validate against the last
+good run -> train a candidate -> verify it (hashes included) -> the current model's metrics
+(recorded, or its config re-evaluated) and list stability -> gate -> promote model and data
+in one step (training/promotion.py) or reject -> prune. One run at a time (training/
+nightly_lock.py); every run writes models/runs/<run>.json. Exit codes: 0 promoted, 10
+current kept by the gate, 3 data refused, 4 locked, 1 failed (143 when stopped by SIGTERM).
 
-Processed data is built into <data-dir>/nightly/<run>/processed/ and moved to
-<data-dir>/processed/ only when its model is promoted, so data/processed/ always matches
-models/current. Refused or rejected runs keep their staging data for inspection (pruned to --keep).
+Processed data is built into <data-dir>/nightly/<run>/processed/ and moves into the model
+version when promoted; <data-dir>/processed/ is a copy of models/current/processed/.
+Refused or rejected runs keep their staging data for inspection (pruned to --keep).
 """
 
 from __future__ import annotations
