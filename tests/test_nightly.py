@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -384,6 +385,27 @@ def test_regression_disk_full_in_training_names_it_and_saves_the_report(tmp_path
     assert report["stages"][-1]["name"] == "train" and report["stages"][-1]["status"] == "failed"
     assert registry.current_version(models) == version
     assert not list(models.glob(".tmp-*"))
+
+
+def test_regression_numpys_full_disk_error_without_errno_is_named(tmp_path, template,
+                                                                  monkeypatch):
+    """Bug: on a real full models/ (a 100 MB tmpfs) numpy's writer raised OSError("4121002
+    requested and 1534944 written") with no errno, reported as a bare OSError."""
+    assert good_run(tmp_path, template).exit_code == 0
+    models = tmp_path / "models"
+    version = registry.current_version(models)
+
+    def train(processed: Path, out: Path) -> dict:
+        raise OSError("4121002 requested and 1534944 written")
+
+    full = shutil.disk_usage(models)._replace(free=1024)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: full)
+    result = run_nightly(nf.options(tmp_path, tmp_path / "partnerships.csv"),
+                         replace(nf.stages(template), train=train))
+    assert result.exit_code == nightly.EXIT_FAILED
+    assert result.message == (f"cannot write {models}/: the disk is full (4121002 requested and "
+                              f"1534944 written); the current model ({version}) is kept; free "
+                              "space or fix the mount and run again")
 
 
 def test_held_lock_exits_4_with_message(tmp_path, template):

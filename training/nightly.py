@@ -162,6 +162,11 @@ class RunRecord:
         else:
             self.unsaved = None
 
+    def drop_staging(self) -> None:
+        """Remove the candidate of a run that ends without promoting it."""
+        if self.staging is not None and self.staging.exists():
+            shutil.rmtree(self.staging, ignore_errors=True)
+
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[dict]:
         entry = {"name": name, "status": "running", "seconds": None}
@@ -238,19 +243,32 @@ DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, 
 
 def disk_error_message(error: OSError, models_dir: Path, before: str | None) -> str | None:
     """One line for a full, read-only or unwritable disk (None for other errors), saying
-    what happened to models/current."""
-    if error.errno not in DISK_ERRNOS:
+    what happened to models/current. numpy's writers raise OSError without an errno on a
+    full disk ("4121002 requested and 1534944 written"): then the free space decides."""
+    code = error.errno
+    if code is None and _nearly_full(models_dir):
+        code = errno.ENOSPC
+    if code not in DISK_ERRNOS:
         return None
-    where = error.filename or models_dir
+    where = error.filename or f"{models_dir}/"
     what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
-            errno.EROFS: "the file system is read-only"}.get(error.errno, "permission denied")
+            errno.EROFS: "the file system is read-only"}.get(code, "permission denied")
     now = registry.current_version(models_dir)
     if now == before:
         kept = f"the current model ({before}) is kept" if before else "no model was promoted"
     else:
         kept = f"models/current -> {now} was promoted before the failure"
-    return (f"cannot write {where}: {what} ({error.strerror}); {kept}; free space or fix the "
-            "mount and run again")
+    return (f"cannot write {where}: {what} ({error.strerror or error}); {kept}; free space or "
+            "fix the mount and run again")
+
+
+def _nearly_full(path: Path) -> bool:
+    """Less than 16 MiB or 0.5% of the file system free."""
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError:
+        return False
+    return usage.free < max(16 * 2**20, usage.total // 200)
 
 
 def mark_interrupted_runs(runs_dir: Path) -> list[str]:
@@ -333,10 +351,10 @@ def run_nightly(
             message = disk_error_message(error, options.models_dir, before) or message
         if not isinstance(error, CitytwinError) and message == str(error):
             message = f"{type(error).__name__}: {error}"
+        record.drop_staging()  # first: a candidate that filled the disk leaves room for the report
         return _finish(record, EXIT_FAILED, "failed", message)
     finally:
-        if record.staging is not None and record.staging.exists():
-            shutil.rmtree(record.staging, ignore_errors=True)
+        record.drop_staging()
         lock.release()
 
 
