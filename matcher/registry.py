@@ -343,6 +343,12 @@ def rollback(models_dir: Path = config.MODELS_DIR, version: str | None = None) -
     versions = [entry.name for entry in _version_dirs(models_dir)]
     if version is None:
         current = current_version(models_dir)
+        if current is None and versions:  # `current` missing or dangling: nothing is older
+            raise InputError(
+                f"{_display(models_dir)}{config.CURRENT_LINK} points to no model; name the "
+                f"version to roll back to with `twin models rollback VERSION` (versions: "
+                f"{', '.join(versions)})"
+            )
         if current is None:
             raise ModelNotFoundError(
                 f"no trained model in {_display(models_dir)}; run `make train`"

@@ -322,3 +322,16 @@ def test_a_version_named_by_an_unfinished_promotion_is_not_listed(tmp_path):
     registry.switch_current(models, pending.name)  # the promotion finished: a normal version
     assert [v.version for v in registry.list_versions(models)] == ["2026-11-28T0200Z",
                                                                   "2026-11-29T0200Z"]
+
+
+def test_regression_rollback_with_a_dangling_current_lists_the_versions(tmp_path):
+    """Bug: with `current` dangling, `twin models rollback` said "no trained model" although
+    versions existed."""
+    models = tmp_path / "models"
+    registry.publish(make_staging(models, tag="a"), models, "2026-11-28T0200Z")
+    os.unlink(models / "current")
+    os.symlink("gone", models / "current")
+    with pytest.raises(InputError, match=r"models/current points to no model; name the version "
+                       r"to roll back to .* \(versions: 2026-11-28T0200Z\)"):
+        registry.rollback(models)
+    assert registry.rollback(models, "2026-11-28T0200Z") == "2026-11-28T0200Z"
