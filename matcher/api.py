@@ -111,11 +111,13 @@ class Matcher:
                             for c, i in zip(codes, first, strict=True)}
 
     @classmethod
-    def load(cls, path: Path | str | None = None) -> Matcher:
-        """Load a model directory (default: the promoted model, models/current)."""
+    def load(cls, path: Path | str | None = None, verify: bool = False) -> Matcher:
+        """Load a model directory (default: the promoted model, models/current); `verify`:
+        check its files' manifest hashes too (for long-running processes: Model.load)."""
         from matcher.model import Model
 
-        return cls(Model.load(Path(path) if path is not None else default_model_dir()))
+        path = Path(path) if path is not None else default_model_dir()
+        return cls(Model.load(path, verify=verify))
 
     # ------------------------------------------------------------------ inputs
     def resolve(self, city: str | int) -> int:

@@ -44,11 +44,11 @@ MODEL_OPTION = click.option(
     help="Model directory to use (default: the promoted model, models/current).")
 
 
-def _load_matcher(model_dir: str | None):
+def _load_matcher(model_dir: str | None, verify: bool = False):
     """Import and load lazily so `twin --help` stays fast."""
     from matcher.api import Matcher
 
-    return Matcher.load(model_dir)
+    return Matcher.load(model_dir, verify=verify)
 
 
 def _text_table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
@@ -187,7 +187,7 @@ def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: boo
 
     if bool(cities) == every_city:
         raise InputError("lists: give CITY arguments or --all, not both or neither")
-    matcher = _load_matcher(model_dir)
+    matcher = _load_matcher(model_dir, verify=True)  # a batch: the manifest check is worth it
     extra = {} if per_country is None else {"per_country": per_country or None}
     spec = matcher.make_filters(k, include_domestic=include_domestic, mutual=mutual, **extra)
     rows = (np.arange(matcher.model.n_cities) if every_city

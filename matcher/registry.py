@@ -27,6 +27,7 @@ from matcher.errors import InputError, ModelNotFoundError
 from matcher.model import verify
 
 METRICS_FILE = "metrics.json"
+PROMOTION_JOURNAL = ".promotion.json"  # written by training/promotion.py while it promotes
 REJECTION_FILE = "rejection.json"
 RESERVED_NAMES = frozenset({config.CURRENT_LINK, config.REJECTED_DIR, config.RUNS_DIR})
 TEMP_PREFIXES = (".tmp-", ".trash-", f"{config.CURRENT_LINK}.tmp-")
@@ -111,11 +112,31 @@ def _created(entry: Path) -> tuple[datetime, int]:
     return datetime.fromtimestamp(entry.stat().st_mtime, tz=UTC), 0
 
 
+def promotion_journal(models_dir: Path) -> dict | None:
+    """The journal of a promotion under way (or killed half-way), or None."""
+    try:
+        with open(Path(models_dir) / PROMOTION_JOURNAL, encoding="utf-8") as handle:
+            entry = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def _unpromoted(models_dir: Path) -> str | None:
+    """The version a promotion journal names while current does not point to it."""
+    entry = promotion_journal(models_dir)
+    version = entry and entry.get("version")
+    return version if isinstance(version, str) and version != current_version(models_dir) \
+        else None
+
+
 def _version_dirs(models_dir: Path) -> list[Path]:
-    """Version directories, oldest first."""
+    """Version directories, oldest first; not one renamed in by an unfinished promotion."""
     if not models_dir.is_dir():
         return []
-    entries = [entry for entry in models_dir.iterdir() if _is_version_dir(entry)]
+    pending = _unpromoted(models_dir)
+    entries = [entry for entry in models_dir.iterdir()
+               if _is_version_dir(entry) and entry.name != pending]
     return sorted(entries, key=lambda entry: (*_created(entry), entry.name))
 
 
@@ -239,6 +260,14 @@ def _unique_path(parent: Path, version: str) -> Path:
     return parent / (f"{version}-{max(taken) + 1}" if taken else version)
 
 
+def free_version_name(models_dir: Path, version: str) -> str:
+    """The name install_version would give `version` now (a `-N` suffix when it is taken)."""
+    _check_version_name(version)
+    models_dir = Path(models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    return _unique_path(models_dir, version).name
+
+
 def staging_dir(models_dir: Path, label: str | None = None) -> Path:
     """A fresh empty `models/.tmp-<label>-<pid>/` to write a candidate into (same filesystem)."""
     models_dir = Path(models_dir)
@@ -314,6 +343,12 @@ def rollback(models_dir: Path = config.MODELS_DIR, version: str | None = None) -
     versions = [entry.name for entry in _version_dirs(models_dir)]
     if version is None:
         current = current_version(models_dir)
+        if current is None and versions:  # `current` missing or dangling: nothing is older
+            raise InputError(
+                f"{_display(models_dir)}{config.CURRENT_LINK} points to no model; name the "
+                f"version to roll back to with `twin models rollback VERSION` (versions: "
+                f"{', '.join(versions)})"
+            )
         if current is None:
             raise ModelNotFoundError(
                 f"no trained model in {_display(models_dir)}; run `make train`"
@@ -390,7 +425,8 @@ def prune_rejected(models_dir: Path = config.MODELS_DIR, keep: int = 7) -> list[
 
 
 def pid_alive(pid: int) -> bool:
-    """True when a process with this pid exists (os.kill with signal 0 checks without killing)."""
+    """True when a process with this pid runs (os.kill with signal 0 checks without killing);
+    a zombie, dead but not yet reaped by its parent, counts as gone."""
     if pid <= 0:
         return False
     try:
@@ -399,7 +435,12 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:  # exists, owned by someone else
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): os.kill said it exists
+    return state not in ("Z", "X")
 
 
 def _owner_pid(name: str) -> int | None:

@@ -279,6 +279,9 @@ def make_model_dir(path: Path, seed: int = 0, synthetic: int = 0,
                                         "cold": {"model": {"recall@10": 0.1}}})
     _write_json(path / "manifest.json", {"data": {"cities": n}, "files": {}})
     _write_quantiles(path, levels)
+    from matcher.model import file_digests  # every file's hash, as training lists them
+
+    _write_json(path / "manifest.json", {"data": {"cities": n}, "files": file_digests(path)})
     return path
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import os
+import time
 
 import pytest
 
@@ -49,6 +50,41 @@ def test_a_failing_job_raises_its_error_here():
 
     with pytest.raises(ValueError, match="job failed"):
         parallel.run_jobs([_pid, fail], workers=2)
+
+
+def _sleep_then_pid() -> int:
+    time.sleep(20)
+    return os.getpid()
+
+
+def _fail_soon() -> None:
+    time.sleep(0.2)
+    raise ValueError("job failed")
+
+
+@needs_fork
+def test_regression_a_failing_job_stops_the_other_workers_at_once():
+    """Bug: an error (or SIGTERM's SystemExit) in the parent waited for every worker's
+    current job (a 21-40 s LightFM fit) before it was raised."""
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="job failed"):
+        parallel.run_jobs([_sleep_then_pid, _fail_soon], workers=2)
+    assert time.monotonic() - started < 10
+
+
+@needs_fork
+def test_workers_ask_to_die_with_their_parent():
+    assert parallel.run_jobs([_worker_pdeathsig, _worker_pdeathsig], workers=2) == \
+        [int(parallel.signal.SIGKILL)] * 2
+
+
+def _worker_pdeathsig() -> int:
+    """The parent-death signal this worker asked the kernel for (prctl PR_GET_PDEATHSIG)."""
+    import ctypes
+
+    value = ctypes.c_int(0)
+    ctypes.CDLL(None).prctl(2, ctypes.byref(value), 0, 0, 0)  # PR_GET_PDEATHSIG
+    return value.value
 
 
 def test_worker_setting_is_checked(monkeypatch):

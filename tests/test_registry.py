@@ -307,3 +307,31 @@ def test_cli_models_verify(tmp_path):
     assert result.exit_code == 1
     assert result.output.startswith("Error: model directory ")
     assert "payload.txt differs from its manifest hash" in result.output
+
+
+def test_a_version_named_by_an_unfinished_promotion_is_not_listed(tmp_path):
+    models = tmp_path / "models"
+    registry.publish(make_staging(models, tag="a"), models, "2026-11-28T0200Z")
+    pending = registry.install_version(make_staging(models, tag="b"), models, "2026-11-29T0200Z")
+    registry.write_json_atomic(models / registry.PROMOTION_JOURNAL,
+                               {"pid": 1, "version": pending.name})
+    assert [v.version for v in registry.list_versions(models)] == ["2026-11-28T0200Z"]
+    assert registry.prune(models, keep=1) == []
+    with pytest.raises(InputError, match="no model version '2026-11-29T0200Z'"):
+        registry.rollback(models, pending.name)
+    registry.switch_current(models, pending.name)  # the promotion finished: a normal version
+    assert [v.version for v in registry.list_versions(models)] == ["2026-11-28T0200Z",
+                                                                  "2026-11-29T0200Z"]
+
+
+def test_regression_rollback_with_a_dangling_current_lists_the_versions(tmp_path):
+    """Bug: with `current` dangling, `twin models rollback` said "no trained model" although
+    versions existed."""
+    models = tmp_path / "models"
+    registry.publish(make_staging(models, tag="a"), models, "2026-11-28T0200Z")
+    os.unlink(models / "current")
+    os.symlink("gone", models / "current")
+    with pytest.raises(InputError, match=r"models/current points to no model; name the version "
+                       r"to roll back to .* \(versions: 2026-11-28T0200Z\)"):
+        registry.rollback(models)
+    assert registry.rollback(models, "2026-11-28T0200Z") == "2026-11-28T0200Z"

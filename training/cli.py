@@ -378,6 +378,13 @@ metrics of both models, decision, exit code).
     help="How far below the current model's recall@10 a candidate may be.",
 )
 @click.option(
+    "--max-list-change",
+    type=click.FloatRange(min=0.0, max=1.0),
+    default=0.5,
+    show_default=True,
+    help="Largest share of sampled cities whose served top 10 may change (1: report only).",
+)
+@click.option(
     "--models-dir",
     type=click.Path(file_okay=False),
     default=None,
@@ -408,6 +415,7 @@ def nightly_command(
     no_open_data,
     keep,
     tolerance,
+    max_list_change,
     models_dir,
     data_dir,
     accept_data_change,
@@ -415,9 +423,11 @@ def nightly_command(
     """Retrain on fresh data and promote the model only if it is at least as good.
 
     Stages: check sources, build data, validate against the last good run, train a
-    candidate, evaluate the current model's config on the same data, gate (beat every
-    baseline, and trail the current model by at most --tolerance recall@10, warm and cold),
-    promote atomically or keep the candidate under models/rejected/, prune.
+    candidate, compare it with the current model (its recorded metrics when the config is
+    unchanged, else its config re-evaluated on the new data; and how many cities' top 10
+    change), gate (beat every baseline, trail the current model by at most --tolerance
+    recall@10, warm and cold, at most --max-list-change of the lists changed), promote
+    atomically or keep the candidate under models/rejected/, prune.
     """
     from pathlib import Path
 
@@ -442,11 +452,12 @@ def nightly_command(
         data_dir=Path(data_dir) if data_dir else config.DATA_DIR,
         keep=keep,
         tolerance=tolerance,
+        max_list_change=max_list_change,
         accept_data_change=accept_data_change,
     )
     nightly.exit_on_sigterm()
     result = nightly.run_nightly(options, say=lambda line: click.echo(line, err=True))
-    summary = f"{result.message} (report: {result.report_path})"
+    summary = f"{result.message} ({result.where})"
     if result.exit_code == nightly.EXIT_PROMOTED:
         click.echo(f"promoted: {summary}")
     elif result.exit_code == nightly.EXIT_KEPT:

@@ -1,20 +1,21 @@
 """The nightly retraining job: orchestration only (the stages live in their own modules).
 
-check sources -> build data -> validate against the last good run -> train a candidate ->
-verify it loads -> re-evaluate the current model's config on the same data -> gate ->
-promote (atomic) or reject -> prune. One run at a time (a flock'd lock file holding the
-pid); every run writes models/runs/<run>.json. Exit codes: 0 promoted, 10 current kept by
-the gate, 3 data refused, 4 locked, 1 failed (143 when stopped by SIGTERM).
+repair a half-done promotion -> check sources -> build data -> validate against the last
+good run -> train a candidate -> verify it (hashes included) -> the current model's metrics
+(recorded, or its config re-evaluated) and list stability -> gate -> promote model and data
+in one step (training/promotion.py) or reject -> prune. One run at a time (training/
+nightly_lock.py); every run writes models/runs/<run>.json. Exit codes: 0 promoted, 10
+current kept by the gate, 3 data refused, 4 locked, 1 failed (143 when stopped by SIGTERM).
 
-Processed data is built into <data-dir>/nightly/<run>/processed/ and moved to
-<data-dir>/processed/ only when its model is promoted, so data/processed/ always matches
-models/current. Refused or rejected runs keep their staging data for inspection (pruned to --keep).
+Processed data is built into <data-dir>/nightly/<run>/processed/ and moves into the model
+version when promoted; <data-dir>/processed/ is a copy of models/current/processed/.
+Refused or rejected runs keep their staging data for inspection (pruned to --keep).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import errno
 import json
 import logging
 import os
@@ -29,7 +30,15 @@ from pathlib import Path
 
 from matcher import config, registry
 from matcher.errors import CitytwinError, DataError, InputError, LockError
-from training.nightly_checks import check_sources, data_snapshot, gate, validate_data
+from training import promotion
+from training.nightly_checks import (
+    check_sources,
+    data_snapshot,
+    gate,
+    list_stability,
+    validate_data,
+)
+from training.nightly_lock import LOCK_FILE, NightlyLock, now_iso
 
 EXIT_PROMOTED = 0
 EXIT_FAILED = 1
@@ -37,7 +46,6 @@ EXIT_REFUSED = 3
 EXIT_LOCKED = 4
 EXIT_KEPT = 10
 
-LOCK_FILE = ".nightly.lock"
 LAST_GOOD_FILE = "last_good_data.json"
 NIGHTLY_DATA = "nightly"
 
@@ -58,8 +66,10 @@ class NightlyOptions:
     data_dir: Path = config.DATA_DIR
     keep: int = 7
     tolerance: float = 0.01  # candidate recall@10 may trail the current model's by this much
+    max_list_change: float = 0.5  # share of sampled cities whose top 10 may change
     max_resolution_drop: float = 0.05  # absolute, on a 0..1 resolution rate (5 points)
     max_partnership_drop: float = 0.20  # relative to the last good run
+    max_row_drop: float = 0.02  # input rows, relative to the last good run (truncated exports)
     accept_data_change: bool = False  # skip the comparison with the last good run, once
 
     @property
@@ -104,10 +114,11 @@ def evaluate_current_stage(processed_dir: Path, current_dir: Path) -> dict:
 
 
 def verify_stage(model_dir: Path) -> None:
-    """Load the candidate as serving would (files, shapes, manifest); ModelLoadError if broken."""
+    """Load the candidate as serving would, every file checked against its manifest hash
+    (files, shapes, finite values, hashes); ModelLoadError if broken."""
     from matcher.model import Model
 
-    Model.load(model_dir)
+    Model.load(model_dir, verify=True)
 
 
 @dataclass(frozen=True)
@@ -118,68 +129,11 @@ class NightlyStages:
     train: Callable[[Path, Path], dict] = train_stage
     evaluate_current: Callable[[Path, Path], dict] = evaluate_current_stage
     verify: Callable[[Path], None] = verify_stage
-    publish: Callable[[Path, Path, str | None], Path] = registry.publish
-
-
-# ---------------------------------------------------------------- lock
-
-
-@dataclass
-class NightlyLock:
-    """An exclusive flock on models/.nightly.lock holding the owner's pid.
-
-    The kernel drops a flock when its process dies, so a lock file left by a killed run is
-    taken over by the next one (the dead pid, checked with os.kill(pid, 0), goes in the report).
-    """
-
-    path: Path
-    fd: int | None = None
-    stale_pid: int | None = None
-
-    def acquire(self) -> NightlyLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_lock(fd)
-            os.close(fd)
-            pid = holder.get("pid", "unknown")
-            started = holder.get("started", "unknown time")
-            raise LockError(
-                f"another nightly run is in progress (pid {pid}, started {started}; "
-                f"lock file {self.path}); wait for it to finish"
-            ) from None
-        previous = _read_lock(fd).get("pid")
-        if isinstance(previous, int) and not registry.pid_alive(previous):
-            self.stale_pid = previous
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "started": _now_iso()}).encode(), 0)
-        os.fsync(fd)
-        self.fd = fd
-        return self
-
-    def release(self) -> None:
-        if self.fd is not None:
-            os.ftruncate(self.fd, 0)
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
-
-
-def _read_lock(fd: int) -> dict:
-    try:
-        data = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    compare_lists: Callable[[Path, Path], dict] = list_stability
+    publish: Callable[[Path, Path, str | None], Path] = promotion.install_and_switch
 
 
 # ---------------------------------------------------------------- the run record
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _read_json(path: Path) -> dict:
@@ -196,8 +150,24 @@ class RunRecord:
     say: Callable[[str], None] = log.info
     staging: Path | None = None  # the candidate being written, removed if the run ends early
 
+    unsaved: str | None = None  # why the report could not be written (a full or read-only disk)
+
     def save(self) -> None:
-        registry.write_json_atomic(self.path, self.report)
+        """Write the report; on a full or read-only disk, note why and carry on (the run's
+        outcome matters more than its report, and the next write may succeed)."""
+        try:
+            registry.write_json_atomic(self.path, self.report)
+        except OSError as error:
+            if error.errno not in DISK_ERRNOS:
+                raise
+            self.unsaved = f"{error.strerror}: {error.filename or self.path}"
+        else:
+            self.unsaved = None
+
+    def drop_staging(self) -> None:
+        """Remove the candidate of a run that ends without promoting it."""
+        if self.staging is not None and self.staging.exists():
+            shutil.rmtree(self.staging, ignore_errors=True)
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[dict]:
@@ -228,6 +198,14 @@ class NightlyResult:
     message: str
     report_path: Path
     report: dict
+    report_unsaved: str | None = None
+
+    @property
+    def where(self) -> str:
+        """`report: PATH`, or why there is none."""
+        if self.report_unsaved:
+            return f"report not saved: {self.report_unsaved}"
+        return f"report: {self.report_path}"
 
 
 def _new_run_record(options: NightlyOptions, say: Callable[[str], None]) -> RunRecord:
@@ -243,7 +221,7 @@ def _new_run_record(options: NightlyOptions, say: Callable[[str], None]) -> RunR
     report = {
         "run_id": run_id,
         "pid": os.getpid(),
-        "started": _now_iso(),
+        "started": now_iso(),
         "status": "running",
         "decision": None,
         "exit_code": None,
@@ -255,11 +233,44 @@ def _new_run_record(options: NightlyOptions, say: Callable[[str], None]) -> RunR
 
 def _finish(record: RunRecord, code: int, decision: str, message: str) -> NightlyResult:
     record.report.update(
-        status="done", exit_code=code, decision=decision, message=message, finished=_now_iso()
+        status="done", exit_code=code, decision=decision, message=message, finished=now_iso()
     )
     record.save()
     record.say(f"nightly: {decision} (exit {code}): {message}")
-    return NightlyResult(code, decision, message, record.path, record.report)
+    return NightlyResult(code, decision, message, record.path, record.report, record.unsaved)
+
+
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM})
+
+
+def disk_error_message(error: OSError, models_dir: Path, before: str | None) -> str | None:
+    """One line for a full, read-only or unwritable disk (None for other errors), saying
+    what happened to models/current. numpy's writers raise OSError without an errno on a
+    full disk ("4121002 requested and 1534944 written"): then the free space decides."""
+    code = error.errno
+    if code is None and _nearly_full(models_dir):
+        code = errno.ENOSPC
+    if code not in DISK_ERRNOS:
+        return None
+    where = error.filename or f"{models_dir}/"
+    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+            errno.EROFS: "the file system is read-only"}.get(code, "permission denied")
+    now = registry.current_version(models_dir)
+    if now == before:
+        kept = f"the current model ({before}) is kept" if before else "no model was promoted"
+    else:
+        kept = f"models/current -> {now} was promoted before the failure"
+    return (f"cannot write {where}: {what} ({error.strerror or error}); {kept}; free space or "
+            "fix the mount and run again")
+
+
+def _nearly_full(path: Path) -> bool:
+    """Less than 16 MiB or 0.5% of the file system free."""
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError:
+        return False
+    return usage.free < max(16 * 2**20, usage.total // 200)
 
 
 def mark_interrupted_runs(runs_dir: Path) -> list[str]:
@@ -281,17 +292,6 @@ def mark_interrupted_runs(runs_dir: Path) -> list[str]:
 
 
 # ---------------------------------------------------------------- stages of a run
-
-
-def promote_data(run_processed: Path, data_dir: Path) -> Path:
-    """Move the promoted run's processed data to <data-dir>/processed (old copy set aside first)."""
-    target = data_dir / "processed"
-    aside = data_dir / f".processed.old-{os.getpid()}"
-    if target.exists():
-        os.rename(target, aside)
-    os.rename(run_processed, target)
-    shutil.rmtree(aside, ignore_errors=True)
-    return target
 
 
 def prune_run_data(nightly_root: Path, keep: int) -> list[str]:
@@ -323,30 +323,40 @@ def run_nightly(
     """Run the whole job once; never raises for an expected outcome (see the exit codes)."""
     stages = stages or NightlyStages()
     record = _new_run_record(options, say)
+    before = registry.current_version(options.models_dir)
     lock = NightlyLock(options.models_dir / LOCK_FILE)
     try:
         lock.acquire()
     except LockError as error:
         return _finish(record, EXIT_LOCKED, "locked", str(error))
+    except OSError as error:
+        message = disk_error_message(error, options.models_dir, before)
+        if message is None:
+            raise
+        return _finish(record, EXIT_FAILED, "failed", message)
     try:
         if lock.stale_pid is not None:
             record.report["stale_lock_pid"] = lock.stale_pid
-            say(f"nightly: took over the lock of dead process {lock.stale_pid}")
+            record.report["stale_lock_replaced"] = lock.replaced
+            held = " (processes it started still held the old lock file)" if lock.replaced else ""
+            say(f"nightly: took over the lock of dead process {lock.stale_pid}{held}")
         record.save()
         return _run_locked(options, stages, record)
     except (KeyboardInterrupt, SystemExit):  # SIGTERM (see exit_on_sigterm) or Ctrl-C
-        record.report.update(status="interrupted", decision="interrupted", finished=_now_iso())
+        record.report.update(status="interrupted", decision="interrupted", finished=now_iso())
         record.save()
         raise
     except Exception as error:
         record.report["traceback"] = traceback.format_exc()
         message = str(error)
-        if not isinstance(error, CitytwinError):
+        if isinstance(error, OSError):
+            message = disk_error_message(error, options.models_dir, before) or message
+        if not isinstance(error, CitytwinError) and message == str(error):
             message = f"{type(error).__name__}: {error}"
+        record.drop_staging()  # first: a candidate that filled the disk leaves room for the report
         return _finish(record, EXIT_FAILED, "failed", message)
     finally:
-        if record.staging is not None and record.staging.exists():
-            shutil.rmtree(record.staging, ignore_errors=True)
+        record.drop_staging()
         lock.release()
 
 
@@ -356,6 +366,9 @@ def _run_locked(options: NightlyOptions, stages: NightlyStages, record: RunRecor
     run_data = options.data_dir / NIGHTLY_DATA / report["run_id"]
     processed = run_data / "processed"
     with record.stage("cleanup"):
+        report["repaired"] = promotion.repair(models_dir, options.data_dir)
+        for line in report["repaired"]:
+            record.say(f"nightly: repaired: {line}")
         report["cleaned"] = registry.clean_stale_temp(models_dir)
         report["interrupted_runs"] = mark_interrupted_runs(runs_dir)
     try:  # a missing, empty or unreadable source refuses the run; anything later is a failure
@@ -385,17 +398,20 @@ def _run_locked(options: NightlyOptions, stages: NightlyStages, record: RunRecor
     with record.stage("verify"):
         stages.verify(staging)
     current_dir = _current_or_none(models_dir)
-    current = None
+    current = lists = None
     if current_dir is not None:
         with record.stage("evaluate_current"):
-            current = _current_metrics(stages, processed, staging, current_dir, candidate)
+            current = _current_metrics(stages, processed, staging, current_dir)
+        with record.stage("compare_lists"):
+            lists = _compare_lists(stages, current_dir, staging)
+            report["lists"] = lists
     report["metrics"] = {
         "candidate": candidate,
         "current": current,
         "current_version": current_dir and current_dir.name,
     }
     with record.stage("gate"):
-        decision = gate(candidate, current, options.tolerance)
+        decision = gate(candidate, current, options.tolerance, lists, options.max_list_change)
         report["gate"] = decision
     version = registry.new_version_name()
     if not decision["promote"]:
@@ -412,9 +428,10 @@ def _run_locked(options: NightlyOptions, stages: NightlyStages, record: RunRecor
             report["pruned"] = _prune(options)
         return _finish(record, EXIT_KEPT, "kept_current", "; ".join(decision["reasons"]))
     with record.stage("promote"):
-        published = stages.publish(staging, models_dir, version)
+        published = promotion.promote(staging, processed, models_dir, options.data_dir, version,
+                                      report["run_id"], stages.publish)
         report["version"] = published.name
-        report["processed_dir"] = str(promote_data(processed, options.data_dir))
+        report["processed_dir"] = str(options.data_dir / promotion.PROCESSED)
         shutil.rmtree(run_data, ignore_errors=True)
     with record.stage("prune"):
         report["pruned"] = _prune(options)
@@ -429,16 +446,28 @@ def _current_or_none(models_dir: Path) -> Path | None:
 
 
 def _current_metrics(
-    stages: NightlyStages, processed: Path, staging: Path, current_dir: Path, candidate: dict
+    stages: NightlyStages, processed: Path, staging: Path, current_dir: Path
 ) -> dict:
-    """The current config on the new data; the candidate's own metrics when the configs match."""
+    """What the candidate must match: the current model's recorded metrics when the configs
+    are the same (re-evaluating that config would reproduce the candidate's own figures and
+    compare it with itself), else the current config re-evaluated on the new data."""
     try:
         same = _read_json(staging / "config.json") == _read_json(current_dir / "config.json")
     except (OSError, ValueError):
         same = False
-    if same:
-        return {**candidate, "same_config_as_candidate": True}
-    return stages.evaluate_current(processed, current_dir)
+    recorded = registry.read_metrics(current_dir)
+    if same and all(isinstance(recorded.get(split), dict) for split in ("warm", "cold")):
+        return {**recorded, "source": f"recorded: {current_dir.name}/{registry.METRICS_FILE}"}
+    return {**stages.evaluate_current(processed, current_dir),
+            "source": "current config re-evaluated on the new data"}
+
+
+def _compare_lists(stages: NightlyStages, current_dir: Path, staging: Path) -> dict:
+    """The list-stability figures; an unloadable current model is reported, not fatal."""
+    try:
+        return stages.compare_lists(current_dir, staging)
+    except CitytwinError as error:
+        return {"error": str(error)}
 
 
 def _prune(options: NightlyOptions) -> dict:

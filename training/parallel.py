@@ -3,14 +3,22 @@
 Each job keeps one thread (LightFM is only deterministic on one thread; numpy's BLAS is limited
 to one too, so two workers do not fight over two cores), and a job gives the same result in a
 worker as in this process: parallelism changes how long training takes, never what it produces.
+
+Workers die with the run that started them: on Linux each asks the kernel for SIGKILL when its
+parent dies (prctl PR_SET_PDEATHSIG, so `kill -9` of the run or the OOM killer leaves no orphan),
+and an error or a signal in the parent (SIGTERM's SystemExit, Ctrl-C) kills them at once rather
+than waiting for their current job.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from typing import Any
 
 from matcher.errors import InputError
@@ -52,12 +60,43 @@ def resolve_workers(workers: int | None) -> int:
     return workers if fork_available() else 1
 
 
-def _start_worker() -> None:
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+KILL_WAIT_SECONDS = 5.0
+
+
+def die_with_parent(parent: int) -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies; exit now if it already has.
+    False where the kernel offers no such request (the parent's own clean-up still applies)."""
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+    return armed
+
+
+def _start_worker(parent: int) -> None:
     from threadpoolctl import threadpool_limits
 
     global _IN_WORKER
     _IN_WORKER = True
+    die_with_parent(parent)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the run's handler: a SIGTERM ends it
     threadpool_limits(1)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """SIGKILL every worker of the pool and reap it (bounded): they hold nothing worth saving."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+    for process in processes:
+        process.join(KILL_WAIT_SECONDS)
 
 
 def _run(number: int):
@@ -66,17 +105,29 @@ def _run(number: int):
 
 def run_jobs(jobs: Sequence[Callable[[], Any]], workers: int | None = 1) -> list:
     """Each job's result, in order. With more than one worker the jobs run in forked processes
-    that inherit everything in memory (nothing but the results is pickled); the first job's
-    error is raised here. Inside a worker, jobs run one after the other."""
+    that inherit everything in memory (nothing but the results is pickled); the first error
+    to happen is raised here at once, the other workers killed. Inside a worker, jobs run one
+    after the other."""
     global _JOBS
     workers = min(resolve_workers(workers), len(jobs))
     if workers <= 1 or _IN_WORKER or _JOBS:
         return [job() for job in jobs]
     _JOBS = jobs
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_start_worker, initargs=(os.getpid(),))
     try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context,
-                                 initializer=_start_worker) as pool:
-            return list(pool.map(_run, range(len(jobs))))
+        futures = [pool.submit(_run, number) for number in range(len(jobs))]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)  # the first error, at once
+        failed = [future for future in futures if future in done and future.exception()]
+        if failed:
+            raise failed[0].exception()
+        results = [future.result() for future in futures]
+    except BaseException:  # a job's error, SIGTERM's SystemExit, Ctrl-C: stop the rest now
+        _kill_workers(pool)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown(wait=True)
+        return results
     finally:
         _JOBS = ()
