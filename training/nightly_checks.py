@@ -14,7 +14,7 @@ from matcher.errors import DataError, InputError
 from training.evaluate import BASELINES
 
 if TYPE_CHECKING:
-    from training.nightly import NightlyOptions
+    from training.nightly_options import NightlyOptions
 
 SCHEMA_TABLES = {"partnerships": config.PARTNERSHIPS_FILE, "cities": config.CITIES_FILE}
 
