@@ -171,7 +171,7 @@ def _pair_values(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndarray, o
 def _candidate_affinity(ready, query_countries: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """(q, d): log(1 + partners each of a query's cities has in the query's country)."""
     out = np.empty(cols.shape)
-    for country in np.unique(query_countries).tolist():
+    for country in sorted(set(query_countries.tolist())):  # np.unique imports numpy.ma (9 ms)
         rows = query_countries == country
         out[rows] = ready.in_country(country)[cols[rows]]
     return out
