@@ -87,3 +87,15 @@ def test_verified_load_of_an_intact_model_equals_the_fast_one(pristine):
     fast, verified = Model.load(pristine), Model.load(pristine, verify=True)
     row = fast.index_of(11523293)
     assert np.array_equal(fast.scores(row), verified.scores(row))
+
+
+def test_check_finite_sums_fast_but_is_exact():
+    """The fast check sums the array: finite values whose sum overflows are not an error, and
+    NaN, infinity or both signs of infinity are."""
+    from matcher.model import check_finite
+
+    check_finite(Path("big.npy"), np.array([1e308, 1e308, -5.0]))
+    check_finite(Path("ints.npy"), np.array([1, 2, 3]))
+    for bad in ([1.0, np.nan], [np.inf, 2.0], [np.inf, -np.inf]):
+        with pytest.raises(ModelLoadError, match=r"bad\.npy has \d non-finite"):
+            check_finite(Path("bad.npy"), np.array(bad, dtype=np.float32))
