@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the `twin` CLI sets it
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results"
-TWIN = [sys.executable, "-c", "from training.cli import main; main()"]
+TWIN = [sys.executable, "-c", "from matcher.cli import main; main()"]
 
 
 def _median_seconds(command: list[str], repeats: int) -> float:

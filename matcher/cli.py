@@ -1,6 +1,14 @@
-"""The `twin` command line: a thin click layer over the library; errors become `Error: ...`."""
+"""The `twin` command line: a thin click layer over the library; errors become `Error: ...`.
+
+The console entry point (`main`). Serving commands are defined here; `twin serve` lives with the
+web app and is imported only when asked for; other packages add theirs explicitly through the
+`citytwin.commands` entry-point group (training's `register`, see pyproject.toml), loaded only
+when a command is not a serving one, so `twin with` pays nothing for them.
+"""
 
 from __future__ import annotations
+
+import os
 
 import click
 
@@ -16,14 +24,49 @@ class CitytwinException(click.ClickException):
         self.exit_code = error.exit_code
 
 
+COMMAND_GROUP = "citytwin.commands"  # entry points: register(group) adds a package's commands
+LAZY_COMMANDS = {"serve": ("matcher.web.serve", "serve_command")}  # imported when asked for
+
+
 class TwinGroup(click.Group):
-    """Turns every CitytwinError raised by a command into `Error: <message>` and its exit code."""
+    """Turns every CitytwinError raised by a command into `Error: <message>` and its exit code;
+    finds commands defined elsewhere only when they are asked for (LAZY_COMMANDS, then the
+    packages registered under COMMAND_GROUP)."""
+
+    _registered = False
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except CitytwinError as error:
             raise CitytwinException(error) from error
+
+    def get_command(self, ctx: click.Context, name: str):
+        command = super().get_command(ctx, name)
+        if command is None and name in LAZY_COMMANDS:
+            import importlib
+
+            module, attribute = LAZY_COMMANDS[name]
+            command = getattr(importlib.import_module(module), attribute)
+            self.add_command(command, name)
+        if command is None and not self._registered:
+            self.register_packages()
+            command = super().get_command(ctx, name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.register_packages()
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def register_packages(self) -> None:
+        """Let every package registered under COMMAND_GROUP add its commands (once)."""
+        if self._registered:
+            return
+        self._registered = True
+        from importlib.metadata import entry_points
+
+        for entry in entry_points(group=COMMAND_GROUP):
+            entry.load()(self)
 
 
 @click.group(cls=TwinGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,6 +76,14 @@ def cli() -> None:
 
 
 cli.add_command(models_group)  # `twin models list|rollback|verify` (matcher/cli_models.py)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    # One BLAS thread unless the user sets it: serving multiplies small matrices, where
+    # OpenBLAS threads cost more than they save, and the batch path runs its own threads.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    cli(prog_name="twin")
 
 # Serving commands (`with`, `explain`, `pair`) are defined below this line.
 

@@ -12,10 +12,10 @@ from data_factories import SNAPSHOT_HEADER, tiny_gazetteer, write
 from opendata_factories import write_open_data
 
 from matcher import config
+from matcher.cli import cli
 from matcher.columns import Columns as C
 from matcher.errors import InputError
 from training import build, gazetteer
-from training.cli import cli
 
 FIXTURE = Path(__file__).parent / "fixtures" / "wikidata_p190.json"
 SNAPSHOT = SNAPSHOT_HEADER + "\n".join([

@@ -135,18 +135,19 @@ def test_explain_text_and_json(model_dir):
 def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     """Every command and group of the `twin` tree, as argument tuples."""
     paths = [prefix]
-    for name, command in sorted(group.commands.items()):
+    context = click.Context(group)
+    for name in group.list_commands(context):  # the lazy and registered commands too
+        command = group.get_command(context, name)
         paths += _command_paths(command, (*prefix, name)) if isinstance(command, click.Group) \
             else [(*prefix, name)]
     return paths
 
 
 def test_every_command_has_help():
-    """Walks the whole tree (training's commands included), so a new command is covered."""
-    import training.cli  # noqa: F401 - adds train, evaluate, data and nightly to `twin`
-
+    """Walks the whole tree (training's commands, found through their entry point, and the
+    web app's `serve` included), so a new command is covered."""
     paths = _command_paths(cli)
-    assert ("models", "verify") in paths and ("data", "build") in paths
+    assert ("models", "verify") in paths and ("data", "build") in paths and ("serve",) in paths
     for path in paths:
         result = run(*path, "--help")
         assert result.exit_code == 0, path
@@ -202,3 +203,26 @@ def test_lists_needs_cities_or_all(model_dir):
         assert result.exit_code == 2
         assert result.output == ("Error: lists: give CITY arguments or --all, not both or "
                                  "neither\n")
+
+
+def test_regression_serve_and_training_commands_need_no_prior_import():
+    """`twin serve` and the training commands are found from matcher.cli alone (serve was added
+    by importing training.cli, so `twin serve` worked only after another test had imported it),
+    and a serving command loads neither the web app nor the training package."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from matcher.cli import cli\n"
+        "runner = CliRunner()\n"
+        "print(runner.invoke(cli, ['with', '--help']).exit_code,"
+        " 'training.cli' in sys.modules, 'matcher.web.serve' in sys.modules)\n"
+        "print(runner.invoke(cli, ['serve', '--help']).exit_code,"
+        " runner.invoke(cli, ['data', 'build', '--help']).exit_code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert out[0] == "0 False False"
+    assert out[1] == "0 0"

@@ -20,10 +20,10 @@ from click.testing import CliRunner
 from matcher_factories import make_model_dir
 
 from matcher import registry
+from matcher.cli import cli
 from matcher.errors import ModelNotFoundError
 from matcher.model import Model
 from training import nightly, nightly_checks
-from training.cli import cli
 from training.nightly import NightlyLock, NightlyOptions, gate, run_nightly, validate_data
 
 FACTORIES = Path(__file__).with_name("nightly_factories.py")

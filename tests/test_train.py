@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from matcher.cli import cli
 from matcher.errors import DataError, InputError
 from matcher.model import OPTIONAL_FILES, REQUIRED_FILES, Model
-from training.cli import cli
 from training.fit import TrainConfig
 from training.train import train_model
 

@@ -1,4 +1,6 @@
-"""Training commands (`data`, `train`, `evaluate`, `nightly`) added to the `twin` group.
+"""Training commands (`data`, `train`, `evaluate`, `nightly`), added to the `twin` group by
+`register` (the `citytwin.commands` entry point in pyproject.toml; matcher.cli loads it when a
+command is not a serving one). Nothing is added at import.
 
 Heavy imports (pandas, lightfm, sklearn) happen inside the commands so `twin with` stays fast.
 """
@@ -7,21 +9,24 @@ from __future__ import annotations
 
 import os
 
-# One BLAS thread unless the user sets it: serving multiplies small matrices, where OpenBLAS
-# threads cost more than they save, and the batch path runs its own threads.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import click
 
-from matcher.cli import cli
-from matcher.web.serve import serve_command
-
-cli.add_command(serve_command)  # `twin serve` (matcher/web): serving, composed here beside training
+from matcher.cli import TwinGroup
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="twin")
+    """The console entry point (matcher.cli.main), kept for `python -c "from training.cli import
+    main; main()"` in scripts and benchmarks."""
+    from matcher.cli import main as twin_main
+
+    twin_main()
+
+
+def register(group: TwinGroup) -> None:
+    """Add the training commands to the `twin` group (the entry point matcher.cli loads)."""
+    for command in (train_command, evaluate_command, data_group, nightly_command):
+        if command.name not in group.commands:
+            group.add_command(command)
 
 
 def _output_dir(path, option: str = "--out"):
@@ -89,7 +94,7 @@ def _with_config_options(command):
     return command
 
 
-@cli.command("train")
+@click.command("train")
 @_with_config_options
 @click.option("--tune", is_flag=True, help="Seeded hyper-parameter search on a validation "
               "split first (within --budget seconds).")
@@ -141,7 +146,7 @@ def train_command(config_file, epochs, components, seed, threads, candidate_min_
                + ("" if no_promote else " (now current)"))
 
 
-@cli.command("evaluate")
+@click.command("evaluate")
 @_with_config_options
 @click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Repeat with this many seeds and report mean ± spread.")
@@ -196,7 +201,7 @@ def evaluate_command(config_file, epochs, components, seed, threads, candidate_m
 # ---- data section: `twin data build`, `twin data fetch` (data foundation helper) ----
 
 
-@cli.group("data")
+@click.group("data")
 def data_group() -> None:
     """Build the data tables (cities, partnerships, features) from partnership sources."""
 
@@ -328,7 +333,7 @@ metrics of both models, decision, exit code).
 """
 
 
-@cli.command("nightly", epilog=NIGHTLY_EPILOG)
+@click.command("nightly", epilog=NIGHTLY_EPILOG)
 @click.option(
     "--partnerships",
     "partnership_files",
