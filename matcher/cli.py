@@ -259,7 +259,7 @@ def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: boo
     if out is None:
         write(sys.stdout)
         return
-    from matcher.registry import atomic_text
+    from matcher.durable import atomic_text
 
     try:  # the whole CSV or the file as it was, never half of it
         with atomic_text(out, newline="") as handle:

@@ -242,7 +242,7 @@ def _staged(out_dir: Path) -> Iterator[Path]:
     replace out_dir's only once all are written (the manifest last), so a build that fails
     midway leaves the previous data whole. A previous build's optional outputs
     (indicators_rejected.csv, opendata_unjoined.csv) go when this one writes none."""
-    from matcher.registry import left_by_dead_process
+    from matcher.durable import left_by_dead_process
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for left in out_dir.glob(".building-*"):  # from a build that was killed
