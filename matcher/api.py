@@ -2,9 +2,10 @@
 
 Ranking (see matcher.rank): side 1 is where j sits in the query's own score distribution, side 2
 where the query sits in j's; the mutual score is their geometric mean (`mutual=False`: side 1
-only). Compatibility 0-100 is 100 * model.probability(s*), where s* is the query's own score at
-the pair's ranking percentile (one-sided: s* is simply s(q -> j)), so it is monotone in the rank
-and reads as the re-ranker's probability that the pair would be partners.
+only). Compatibility 0-100 is matcher.compatibility's log reading of that ranking score, so it
+falls with the rank and reads alike for every city; `probability` is model.probability(s*), where
+s* is the query's own score at the pair's ranking percentile (one-sided: s(q -> j)), the
+re-ranker's calibrated chance that the pair is a listed partnership.
 No pandas, lightfm or sklearn on this path.
 """
 
@@ -19,6 +20,7 @@ import numpy as np
 from matcher import config, rank, refine, reverse
 from matcher import scorer as scoring_fast
 from matcher import signals as scoring
+from matcher.compatibility import compatibility
 from matcher.errors import CityNotFoundError, InputError
 from matcher.evidence import Evidence
 from matcher.explain import nearest_evidence, reasons, subscores
@@ -48,13 +50,14 @@ class Match:
     population: int
     distance_km: float
     score: float  # the ranking score, 0..1 (mutual: geometric mean of both percentiles)
-    compatibility: float  # 0-100
+    compatibility: float  # 0-100, matcher.compatibility of `score`
     performance: float  # 0-100
     appetite: float  # 0-100
     synergies: float  # 0-100
     query_ranks_partner: float  # percentile of the partner in the query's list, 0..1
     partner_ranks_query: float  # percentile of the query in the partner's list, 0..1
     reasons: tuple[str, ...]
+    probability: float = 0.0  # the re-ranker's calibrated partnership probability, 0..1
 
     @property
     def reason(self) -> str:
@@ -110,6 +113,9 @@ class Matcher:
             populations=model.column("population"),
             country_names=_country_names(model),
         )
+        from matcher.gazetteer import LazyGazetteer  # read only when a query misses the index
+
+        self.lookup.gazetteer = LazyGazetteer(index_of=self.lookup.find_id)
         self.evidence = Evidence.from_model(model)
         codes, first = np.unique(self.evidence.country_codes, return_index=True)
         self._country_id = {str(c): int(self.evidence.country_ids[i])
@@ -297,7 +303,8 @@ class Matcher:
                 population=int(at["population"][position]),
                 distance_km=round(float(per_pick["distance"][position]), 1),
                 score=round(float(at["score"][position]), 6),
-                compatibility=round(100 * float(per_pick["probability"][position]), 1),
+                compatibility=round(float(compatibility(at["score"][position])), 1),
+                probability=round(float(per_pick["probability"][position]), 6),
                 performance=round(float(per_pick["performance"][position]), 1),
                 appetite=round(float(per_pick["appetite"][position]), 1),
                 synergies=round(float(per_pick["synergies"][position]), 1),

@@ -24,6 +24,20 @@ class TwinGroup(click.Group):
             return super().invoke(ctx)
         except CitytwinError as error:
             raise CitytwinException(error) from error
+        except BrokenPipeError:  # `twin with X | head`: the reader has all it wants
+            _quiet_stdout()
+            raise click.exceptions.Exit(0) from None
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush cannot fail on the closed pipe
+    (click alone exits 1 on it, as if something went wrong)."""
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 @click.group(cls=TwinGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -236,8 +250,8 @@ def explain_command(city: str, partner: str, as_json: bool, model_dir: str | Non
 _PAIR_CSV_FIELDS = (
     "matching", "a_geonameid", "a_name", "a_country_code", "a_admin1", "a_population",
     "b_geonameid", "b_name", "b_country_code", "b_admin1", "b_population", "distance_km",
-    "score", "compatibility", "a_ranks_b", "b_ranks_a", "performance", "appetite", "synergies",
-    "existing", "reasons")
+    "score", "compatibility", "probability", "a_ranks_b", "b_ranks_a", "performance", "appetite",
+    "synergies", "existing", "reasons")
 
 
 @cli.command("pair")
