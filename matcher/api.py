@@ -23,7 +23,7 @@ from matcher import signals as scoring
 from matcher.compatibility import compatibility
 from matcher.errors import CityNotFoundError, InputError
 from matcher.evidence import Evidence
-from matcher.explain import nearest_evidence, reasons, subscores
+from matcher.explain import nearest_evidence, reasons, subscores, thin_precedent
 from matcher.lookup import CityLookup, CityRecord
 from matcher.prepared import prepared
 
@@ -80,6 +80,7 @@ class Recommendation:
     per_country: int | None
     matches: tuple[Match, ...]
     existing_partners: tuple[CityRecord, ...]
+    thin_precedent: tuple[tuple[str, int], ...] = ()  # (country, partnerships): said once
 
     def to_dict(self) -> dict:
         return {
@@ -88,6 +89,8 @@ class Recommendation:
             "per_country": self.per_country,
             "matches": [m.to_dict() for m in self.matches],
             "existing_partners": [asdict(p) for p in self.existing_partners],
+            "thin_precedent": [{"country_code": c, "partnerships": n}
+                               for c, n in self.thin_precedent],
         }
 
 
@@ -147,11 +150,16 @@ class Matcher:
         include_name = "--country" if cli_names else "countries"
         exclude_name = "--exclude-country" if cli_names else "exclude_countries"
         try:
+            included = tuple(self.lookup.resolve_country(c, include_name) for c in countries)
+            excluded = tuple(self.lookup.resolve_country(c, exclude_name)
+                             for c in exclude_countries)
+            if both := sorted(set(included) & set(excluded)):
+                raise InputError(f"{include_name} and {exclude_name} both name "
+                                 f"{', '.join(both)}: no city could pass; drop one of them")
             return rank.Filters(
                 k=k,
-                countries=tuple(self.lookup.resolve_country(c, include_name) for c in countries),
-                exclude_countries=tuple(self.lookup.resolve_country(c, exclude_name)
-                                        for c in exclude_countries),
+                countries=included,
+                exclude_countries=excluded,
                 include_domestic=include_domestic, min_population=min_population,
                 max_population=max_population, max_km=max_km,
                 per_country=rank.PER_COUNTRY_DEFAULT if per_country is _UNSET else per_country,
@@ -177,6 +185,16 @@ class Matcher:
         rows = np.array([self.resolve(city) for city in cities], dtype=np.int64)
         results = self._rank_rows(rows, spec)
         return {city: list(result.matches) for city, result in zip(cities, results, strict=True)}
+
+    def recommendations(self, rows: np.ndarray, spec: rank.Filters,
+                        block: int = 1024) -> list[Recommendation]:
+        """recommendation() for many model rows (matches with reasons), batch-ranked a block
+        of rows at a time: what `twin lists` writes."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out: list[Recommendation] = []
+        for start in range(0, len(rows), block):
+            out += self._rank_rows(rows[start:start + block], spec)
+        return out
 
     def recommendation(self, city: str | int,
                        filters: rank.Filters | None = None) -> Recommendation:
@@ -321,6 +339,7 @@ class Matcher:
             query=self.lookup.record(query), has_partnerships=bool(len(partners)),
             mutual=spec.mutual, per_country=spec.cap, matches=matches,
             existing_partners=tuple(self.lookup.record(r) for r in order),
+            thin_precedent=tuple(thin_precedent(ev, query, rows)),
         )
 
     def _mutual_top_k(self, scores: np.ndarray, query: int, mask: np.ndarray, spec: rank.Filters,

@@ -79,8 +79,9 @@ def _text_table(headers: list[str], rows: list[list[str]], right: set[int]) -> l
 
 
 _CSV_FIELDS = ("rank", "geonameid", "name", "country_code", "admin1", "lat", "lon", "population",
-               "distance_km", "score", "compatibility", "performance", "appetite", "synergies",
-               "query_ranks_partner", "partner_ranks_query", "reasons")
+               "distance_km", "score", "compatibility", "probability", "performance", "appetite",
+               "synergies", "query_ranks_partner", "partner_ranks_query", "reasons")
+_LISTS_QUERY_FIELDS = ("query_geonameid", "query_name", "query_country")
 
 
 @cli.command("with")
@@ -93,8 +94,10 @@ _CSV_FIELDS = ("rank", "geonameid", "name", "country_code", "admin1", "lat", "lo
               help="Never cities in this country (repeatable).")
 @click.option("--include-domestic", is_flag=True,
               help="Also recommend cities in the query's own country.")
-@click.option("--min-population", type=click.IntRange(min=0), default=None)
-@click.option("--max-population", type=click.IntRange(min=0), default=None)
+@click.option("--min-population", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Only partners of at least N inhabitants.")
+@click.option("--max-population", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Only partners of at most N inhabitants.")
 @click.option("--max-km", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Only cities at most this far away (great-circle km).")
 @click.option("--per-country", type=click.IntRange(min=0), default=None,
@@ -131,6 +134,13 @@ def with_command(city: str, k: int, countries: tuple[str, ...],
         _echo_recommendation(result)
 
 
+def _csv_row(match) -> dict:
+    """One match as a CSV row: the fields of _CSV_FIELDS, reasons on one line."""
+    row = match.to_dict()
+    row["reasons"] = match.reason
+    return row
+
+
 def _echo_csv(result) -> None:
     import csv
     import io
@@ -139,10 +149,13 @@ def _echo_csv(result) -> None:
     writer = csv.DictWriter(buffer, fieldnames=_CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for match in result.matches:
-        row = match.to_dict()
-        row["reasons"] = match.reason
-        writer.writerow(row)
+        writer.writerow(_csv_row(match))
     click.echo(buffer.getvalue(), nl=False)
+
+
+def _population(value: int) -> str:
+    """A population for the table: GeoNames records 0 when it does not know it."""
+    return f"{value:,}" if value > 0 else "unknown"
 
 
 def _echo_recommendation(result) -> None:
@@ -153,10 +166,15 @@ def _echo_recommendation(result) -> None:
     if not result.has_partnerships:
         click.echo(f"{query.name} has no recorded partnerships: ranked from its features and "
                    "nearby cities alone.")
+    if result.thin_precedent:
+        parts = ", ".join(f"{query.country_code}-{code}: {count}"
+                          for code, count in result.thin_precedent)
+        click.echo(f"Thin precedent: few existing partnerships between these countries "
+                   f"({parts}); the reasons speak of the cities themselves.")
     if result.matches:
         headers = ["#", "city", "country", "population", "km", "compat", "perf", "appetite",
                    "synergy", "why"]
-        rows = [[str(m.rank), m.name, m.country_code, f"{m.population:,}",
+        rows = [[str(m.rank), m.name, m.country_code, _population(m.population),
                  f"{m.distance_km:,.0f}", f"{m.compatibility:.1f}", f"{m.performance:.0f}",
                  f"{m.appetite:.0f}", f"{m.synergies:.0f}", m.reason] for m in result.matches]
         for line in _text_table(headers, rows, right={0, 3, 4, 5, 6, 7, 8}):
@@ -169,6 +187,19 @@ def _echo_recommendation(result) -> None:
         shown = ", ".join(f"{p.name} ({p.country_code})" for p in partners[:30])
         more = f", and {len(partners) - 30} more" if len(partners) > 30 else ""
         click.echo(f"Existing partners, excluded above ({len(partners)}): {shown}{more}")
+
+
+def _compile_notice() -> None:
+    """Say so on stderr when the batch kernels have not been compiled yet (numba caches them in
+    matcher/__pycache__ after the first run, which takes about 30 s)."""
+    from pathlib import Path
+
+    import matcher
+
+    cache = Path(matcher.__file__).parent / "__pycache__"
+    if not any(cache.glob("fused*.nbi")):
+        click.echo("compiling the batch kernels (numba), once after an install: about 30 s ...",
+                   err=True)
 
 
 @cli.command("lists")
@@ -201,18 +232,19 @@ def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: boo
     spec = matcher.make_filters(k, include_domestic=include_domestic, mutual=mutual, **extra)
     rows = (np.arange(matcher.model.n_cities) if every_city
             else np.array([matcher.resolve(city) for city in cities], dtype=np.int64))
-    lists = matcher.top_rows(rows, spec)  # before --out is touched: a failure keeps it
-    ids, ev = matcher.model.geonameids, matcher.evidence
+    if len(rows) > 1:
+        _compile_notice()
+    results = matcher.recommendations(rows, spec)  # before --out is touched: a failure keeps it
 
     def write(handle) -> None:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["query_geonameid", "query_name", "query_country", "rank", "geonameid",
-                         "name", "country_code", "population"])
-        for query, picks in zip(rows.tolist(), lists, strict=True):
-            for position, row in enumerate(picks.tolist(), start=1):
-                writer.writerow([ids[query], ev.names[query], ev.country_codes[query], position,
-                                 ids[row], ev.names[row], ev.country_codes[row],
-                                 int(ev.populations[row])])
+        writer = csv.DictWriter(handle, fieldnames=(*_LISTS_QUERY_FIELDS, *_CSV_FIELDS),
+                                lineterminator="\n")
+        writer.writeheader()
+        for result in results:
+            query = {"query_geonameid": result.query.geonameid,
+                     "query_name": result.query.name, "query_country": result.query.country_code}
+            for match in result.matches:
+                writer.writerow({**query, **_csv_row(match)})
 
     if out is None:
         write(sys.stdout)
@@ -230,16 +262,20 @@ def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: boo
 @click.argument("city")
 @click.argument("partner")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also print the re-ranker's signals (value and contribution).")
 @_MODEL_OPTION
-def explain_command(city: str, partner: str, as_json: bool, model_dir: str | None) -> None:
-    """Why CITY and PARTNER match (or not): sub-scores, evidence, and how each ranks the other."""
+def explain_command(city: str, partner: str, as_json: bool, verbose: bool,
+                    model_dir: str | None) -> None:
+    """Why CITY and PARTNER match (or not): compatibility, sub-scores with what drives them, who
+    connects the two, and how each ranks the other."""
     explanation = _load_matcher(model_dir).explain(city, partner)
     if as_json:
         import json
 
         click.echo(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False))
     else:
-        click.echo(explanation.render())
+        click.echo(explanation.render(verbose=verbose))
 
 
 # ---- end of serving section ----
