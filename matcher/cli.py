@@ -198,7 +198,8 @@ def _compile_notice() -> None:
 
     cache = Path(matcher.__file__).parent / "__pycache__"
     if not any(cache.glob("fused*.nbi")):
-        click.echo("compiling the batch kernels (numba), once after an install: about 30 s ...",
+        click.echo("compiling the batch kernels (numba), once after an install: up to half a "
+                   "minute ...",
                    err=True)
 
 

@@ -253,3 +253,18 @@ def test_population_flags_have_help(model_dir):
     help_text = run("with", "--help").output
     assert "Only partners of at least N inhabitants." in help_text
     assert "Only partners of at most N inhabitants." in help_text
+
+
+def test_the_first_batch_says_it_compiles(tmp_path, monkeypatch, capsys):
+    """Regression (issue 15): the first `twin lists` compiled for 30 s without a word."""
+    import matcher
+    from matcher import cli as serving_cli
+
+    package = tmp_path / "matcher"
+    (package / "__pycache__").mkdir(parents=True)
+    monkeypatch.setattr(matcher, "__file__", str(package / "__init__.py"))
+    serving_cli._compile_notice()
+    assert "compiling the batch kernels (numba)" in capsys.readouterr().err
+    (package / "__pycache__" / "fused._best-178.py311.nbi").write_bytes(b"")
+    serving_cli._compile_notice()  # compiled once: nothing said
+    assert capsys.readouterr().err == ""
