@@ -7,6 +7,7 @@ country texts are normalised in training.countries.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from unidecode import unidecode
 
@@ -129,3 +130,40 @@ GENERIC_TOKENS = frozenset({
     "sur", "sankt", "nova", "novo", "novy", "nowy", "stara", "stary", "velke", "mala",
     "istocno", "greater", "lakes", "vale", "coast", "beach", "heights", "park", "hills",
 })
+
+
+# qualifiers saying a name is a first-level region: 'Victoria (state)', 'Gyeonggi (province)'
+REGION_QUALIFIERS = frozenset({"state", "province", "region", "territory"})
+_CITY_TYPES = ("city", "municipality", "capital", "district")  # subdivisions that are cities
+
+
+@cache
+def region_names(country: str) -> dict[str, str]:
+    """Folded names of a country's first-level ISO 3166-2 subdivisions (pycountry) -> the name,
+    leaving out those that are cities themselves (Seoul, Tokyo, Bremen: a city row names them)."""
+    import pycountry
+
+    out: dict[str, str] = {}
+    for subdivision in pycountry.subdivisions.get(country_code=country) or ():
+        if subdivision.parent_code is not None or any(
+                word in subdivision.type.lower() for word in _CITY_TYPES):
+            continue
+        name = subdivision.name.split("[")[0].strip()  # 'Wales [Cymru GB-CYM]'
+        folded = fold(name)
+        for key in {folded, _strip_admin(folded), folded.removesuffix(" do")} - {""}:
+            out.setdefault(key, name)
+    return out
+
+
+def names_region(name: str, country: str) -> str | None:
+    """The first-level region a partnership end names instead of a city ('Western Cape',
+    'Victoria (state)'), or None: a name equal to a region of the country, or any name with a
+    region qualifier in brackets."""
+    base = (name or "").split(",")[0].strip()
+    if match := _PARENS.match(base):
+        unit, qualifier = match.group(1), match.group(2)
+        if fold(qualifier) in REGION_QUALIFIERS:
+            return unit.strip()
+        base = unit
+    regions = region_names(country)
+    return regions.get(fold(base)) or regions.get(_strip_admin(fold(base)))
