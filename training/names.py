@@ -134,31 +134,38 @@ GENERIC_TOKENS = frozenset({
 
 # qualifiers saying a name is a first-level region: 'Victoria (state)', 'Gyeonggi (province)'
 REGION_QUALIFIERS = frozenset({"state", "province", "region", "territory"})
-_CITY_TYPES = ("city", "municipality", "capital", "district")  # subdivisions that are cities
+# ISO 3166-2 subdivision types that are regions above municipalities; counties, departments,
+# parishes and unitary municipalities are left out (Hawaii County, Hiiumaa, Agder twin as
+# local governments), and so are subdivisions that are cities themselves (Seoul, Busan, Tokyo)
+_REGION_TYPES = ("state", "province", "region")
+_CITY_TYPES = ("city", "municipality", "capital", "district")
+_REGION_WORDS = re.compile(r"\s+(?:state|province|region|do)$")
 
 
 @cache
 def region_names(country: str) -> dict[str, str]:
-    """Folded names of a country's first-level ISO 3166-2 subdivisions (pycountry) -> the name,
-    leaving out those that are cities themselves (Seoul, Tokyo, Bremen: a city row names them)."""
+    """Folded names of a country's first-level ISO 3166-2 states, provinces and regions
+    (pycountry) -> the name, with a trailing 'do' (Gyeonggi-do) also dropped."""
     import pycountry
 
     out: dict[str, str] = {}
     for subdivision in pycountry.subdivisions.get(country_code=country) or ():
-        if subdivision.parent_code is not None or any(
-                word in subdivision.type.lower() for word in _CITY_TYPES):
+        kind = subdivision.type.lower()
+        if subdivision.parent_code is not None or not any(w in kind for w in _REGION_TYPES) \
+                or any(w in kind for w in _CITY_TYPES):
             continue
         name = subdivision.name.split("[")[0].strip()  # 'Wales [Cymru GB-CYM]'
         folded = fold(name)
-        for key in {folded, _strip_admin(folded), folded.removesuffix(" do")} - {""}:
+        for key in {folded, _REGION_WORDS.sub("", folded)} - {""}:
             out.setdefault(key, name)
     return out
 
 
 def names_region(name: str, country: str) -> str | None:
     """The first-level region a partnership end names instead of a city ('Western Cape',
-    'Victoria (state)'), or None: a name equal to a region of the country, or any name with a
-    region qualifier in brackets."""
+    'Victoria (state)', 'Gyeonggi Province'), or None: a name equal to a state, province or
+    region of the country (a trailing 'State', 'Province', 'Region' aside), or any name with
+    such a qualifier in brackets."""
     base = (name or "").split(",")[0].strip()
     if match := _PARENS.match(base):
         unit, qualifier = match.group(1), match.group(2)
@@ -166,4 +173,4 @@ def names_region(name: str, country: str) -> str | None:
             return unit.strip()
         base = unit
     regions = region_names(country)
-    return regions.get(fold(base)) or regions.get(_strip_admin(fold(base)))
+    return regions.get(fold(base)) or regions.get(_REGION_WORDS.sub("", fold(base)))
