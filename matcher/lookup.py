@@ -310,7 +310,7 @@ class CityLookup:
             found = self.gazetteer.matching_places(place)
             if found:
                 raise self._outside(self.gazetteer.pick(text, found))
-        key = fold(place.name)
+        key = strip_official(fold(place.name)) or fold(place.name)  # 'Boeun County': boeun
         raise CityNotFoundError(
             self._not_found_message(text, key, place.country),
             suggestions=self.suggest(key, place.country),
