@@ -268,3 +268,17 @@ def test_the_first_batch_says_it_compiles(tmp_path, monkeypatch, capsys):
     (package / "__pycache__" / "fused._best-178.py311.nbi").write_bytes(b"")
     serving_cli._compile_notice()  # compiled once: nothing said
     assert capsys.readouterr().err == ""
+
+
+def test_brief_lists_are_the_same_lists(model_dir):
+    import csv
+    import io
+
+    full = list(csv.DictReader(io.StringIO(run("lists", "--all", "-k", "3", "--model",
+                                                str(model_dir)).output)))
+    brief = list(csv.DictReader(io.StringIO(run("lists", "--all", "-k", "3", "--brief",
+                                                 "--model", str(model_dir)).output)))
+    assert list(brief[0]) == ["query_geonameid", "query_name", "query_country", "rank",
+                              "geonameid", "name", "country_code", "population"]
+    assert [(r["query_geonameid"], r["geonameid"]) for r in brief] == \
+        [(r["query_geonameid"], r["geonameid"]) for r in full]
