@@ -84,7 +84,8 @@ class Recommendation:
 
     def to_dict(self) -> dict:
         return {
-            "query": {**asdict(self.query), "has_partnerships": self.has_partnerships},
+            "query": {**asdict(self.query), "region": self.query.region,
+                      "has_partnerships": self.has_partnerships},
             "ranking": "mutual" if self.mutual else "one-sided",
             "per_country": self.per_country,
             "matches": [m.to_dict() for m in self.matches],
