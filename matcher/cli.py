@@ -154,12 +154,9 @@ def _echo_csv(result) -> None:
     click.echo(buffer.getvalue(), nl=False)
 
 
-def _population(value: int) -> str:
-    """A population for the table: GeoNames records 0 when it does not know it."""
-    return f"{value:,}" if value > 0 else "unknown"
-
-
 def _echo_recommendation(result) -> None:
+    from matcher.lookup import population_text
+
     query = result.query
     mode = "mutual" if result.mutual else "one-sided"
     cap = f"at most {result.per_country} per country" if result.per_country else "no country cap"
@@ -175,7 +172,7 @@ def _echo_recommendation(result) -> None:
     if result.matches:
         headers = ["#", "city", "country", "population", "km", "compat", "perf", "appetite",
                    "synergy", "why"]
-        rows = [[str(m.rank), m.name, m.country_code, _population(m.population),
+        rows = [[str(m.rank), m.name, m.country_code, population_text(m.population),
                  f"{m.distance_km:,.0f}", f"{m.compatibility:.1f}", f"{m.performance:.0f}",
                  f"{m.appetite:.0f}", f"{m.synergies:.0f}", m.reason] for m in result.matches]
         for line in _text_table(headers, rows, right={0, 3, 4, 5, 6, 7, 8}):

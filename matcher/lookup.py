@@ -76,6 +76,11 @@ def fold(text: str) -> str:
     return _NON_ALNUM.sub(" ", text.lower()).strip()
 
 
+def population_text(value: int) -> str:
+    """A population as people read it: '394,630', or 'unknown' where GeoNames records 0."""
+    return f"{int(value):,}" if value > 0 else "unknown"
+
+
 def shown(text: str) -> str:
     """The text as an error message repeats it: quoted, cut to SHOWN_LENGTH characters."""
     if len(text) <= SHOWN_LENGTH:
@@ -118,9 +123,8 @@ class CityRecord:
     def label(self) -> str:
         """One line: name, country (region), population, id; `resolve` reads it back."""
         admin = f" ({self.region})" if self.admin1 else ""
-        population = f"population {self.population:,}" if self.population > 0 else \
-            "population unknown"
-        return f"{self.name}, {self.country_code}{admin}, {population}, geonames:{self.geonameid}"
+        return (f"{self.name}, {self.country_code}{admin}, population "
+                f"{population_text(self.population)}, geonames:{self.geonameid}")
 
 
 class CityLookup:

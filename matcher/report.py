@@ -14,6 +14,7 @@ import math
 from html import escape
 from pathlib import Path
 
+from matcher.lookup import population_text
 from matcher.pairing import Matching, PairedCities, Programme
 
 WIDTH, HEIGHT = 780, 470
@@ -115,7 +116,7 @@ def _map(programme: Programme, matching: Matching, low: float, high: float) -> s
             kind = "city matched" if city.geonameid in matched else "city"
             parts.append(f'<circle class="{kind}" cx="{x:.1f}" cy="{y:.1f}" '
                          f'r="{_radius(city.population):.1f}"><title>{escape(city.name)}, '
-                         f'{city.population:,}</title></circle>')
+                         f'{population_text(city.population)}</title></circle>')
             if city.geonameid in biggest:
                 right = x > panels[side][0] + 0.7 * PANEL_WIDTH  # label inward near the edge
                 parts.append(f'<text class="label" x="{x - 6 if right else x + 6:.1f}" '
