@@ -21,7 +21,7 @@ from matcher import config, rank, refine, reverse
 from matcher import scorer as scoring_fast
 from matcher import signals as scoring
 from matcher.compatibility import compatibility
-from matcher.errors import CityNotFoundError, InputError
+from matcher.errors import CityNotFoundError, CityOutsideIndexError, InputError
 from matcher.evidence import Evidence
 from matcher.explain import nearest_evidence, reasons, subscores, thin_precedent
 from matcher.lookup import CityLookup, CityRecord
@@ -135,7 +135,12 @@ class Matcher:
     # ------------------------------------------------------------------ inputs
     def resolve(self, city: str | int) -> int:
         """Model row of a city given as name, 'Name, CC', 'geonames:ID' or int geonameid."""
-        return self.lookup.resolve(city)
+        try:
+            return self.lookup.resolve(city)
+        except CityOutsideIndexError as error:  # name what can be asked about meanwhile
+            from matcher.gazetteer import with_nearest
+
+            raise with_nearest(error, self.evidence) from None
 
     def make_filters(self, k: int = rank.TOP_K_DEFAULT, countries: Iterable[str] = (),
                      exclude_countries: Iterable[str] = (), include_domestic: bool = False,

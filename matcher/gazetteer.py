@@ -148,3 +148,25 @@ class LazyGazetteer:
 
     def resolve(self, query: str | int) -> GazetteerPlace:
         return self.get().resolve(query)
+
+
+NEAREST_LISTED = 3
+
+
+def with_nearest(error, evidence, limit: int = NEAREST_LISTED):
+    """The CityOutsideIndexError again, its message naming the nearest cities of the model's
+    index in the place's country (what the user can ask about meanwhile)."""
+    from matcher.errors import CityOutsideIndexError
+    from matcher.rank import haversine_km
+
+    place = error.place
+    if place is None:
+        return error
+    same = np.flatnonzero(evidence.country_codes == place.country_code)
+    if not len(same):
+        return error
+    km = haversine_km(place.lat, place.lon, evidence.lat[same], evidence.lon[same])
+    order = np.argsort(km, kind="stable")[:limit]
+    nearest = ", ".join(f"{evidence.names[same[i]]} ({km[i]:,.0f} km)" for i in order.tolist())
+    return CityOutsideIndexError(f"{error}. The nearest cities it knows: {nearest}",
+                                 place=place)

@@ -380,8 +380,7 @@ class CityLookup:
         return CityOutsideIndexError(
             f"{place.label()} is a GeoNames place, but not in this model's city index (the "
             "cities with partnerships and those of 15,000 people or more), so it cannot be "
-            "scored yet; ask for a nearby city in the index, or give its geonames:ID once a "
-            "model covers the whole gazetteer",
+            "scored yet; ask about a city nearby meanwhile",
             place=place,
         )
 
