@@ -11,6 +11,9 @@ first-level region code, so 'Newport, Wales' means Newport in GB's region WLS.
 
 from __future__ import annotations
 
+from matcher.errors import InputError
+from matcher.querytext import fold, fuzzy, shown
+
 COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
     "england": ("GB",), "scotland": ("GB",), "wales": ("GB",), "northern ireland": ("GB",),
     "uk": ("GB",), "u k": ("GB",), "great britain": ("GB",), "britain": ("GB",),
@@ -65,3 +68,51 @@ def single_code(alias: str, known: set[str] | frozenset[str]) -> str | None:
     """The first of an alias's codes that is in `known` (a user naming 'Georgia' in a model
     without GE gets US), or None when the alias is unknown or none of its codes is known."""
     return next((code for code in COUNTRY_ALIASES.get(alias, ()) if code in known), None)
+
+
+class CountryKeys:
+    """Country text -> ISO2 over the countries a model has: codes, names, aliases, nations."""
+
+    def __init__(self, codes: set[str], country_names: dict[str, str]) -> None:
+        self.country_names = country_names
+        self.keys = {code.lower(): code for code in codes}
+        for code, name in country_names.items():
+            self.keys.setdefault(fold(name), code)
+        for alias in COUNTRY_ALIASES:
+            code = single_code(alias, codes)
+            if code is not None:
+                self.keys.setdefault(alias, code)
+        self._codes = frozenset(codes)
+
+    def resolve_country(self, text: str, argument: str = "country") -> str:
+        """ISO2 code for an ISO2 code or a country name; InputError naming `argument` if unknown.
+        A nation (Wales) is refused here: a country filter would silently mean all of GB."""
+        key = fold(str(text))
+        if key in NATIONS and NATIONS[key][0] in self._codes:
+            code = NATIONS[key][0]
+            raise InputError(f"{argument}: {text!r} is part of {code}; this option takes whole "
+                             f"countries, so give {code} (cities of every part of {code})")
+        return self.code(text, key, argument)
+
+    def resolve_region(self, text: str, argument: str = "country") -> tuple[str, str | None]:
+        """(ISO2, admin1 code or None) for a country or a nation ('Wales' -> ('GB', 'WLS'))."""
+        key = fold(str(text))
+        if key in NATIONS and NATIONS[key][0] in self._codes:
+            return NATIONS[key]
+        return self.code(text, key, argument), None
+
+    def code(self, text: str, key: str, argument: str) -> str:
+        """The code of a folded country key, or InputError with 'did you mean' countries."""
+        code = self.keys.get(key)
+        if code is not None:
+            return code
+        hint = ""
+        suggestions = fuzzy(key, sorted(k for k in self.keys if len(k) > 2), limit=3)
+        if suggestions:
+            hint = "; did you mean " + ", ".join(
+                f"{self.country_names.get(self.keys[s], s)} ({self.keys[s]})"
+                for s in suggestions) + "?"
+        raise InputError(
+            f"{argument}: unknown country {shown(str(text))}; give an ISO code (e.g. GB) or a "
+            f"country name that has cities in the model{hint}"
+        )

@@ -35,12 +35,23 @@ from dataclasses import dataclass
 import numpy as np
 from unidecode import unidecode
 
-from matcher.country_names import COUNTRY_ALIASES, NATIONS, single_code
+from matcher.country_names import CountryKeys
 from matcher.errors import (
     AmbiguousCityError,
     CityNotFoundError,
     CityOutsideIndexError,
     InputError,
+)
+from matcher.querytext import (  # noqa: F401 - fold, shown and the rest are read from here
+    MAX_QUERY_LENGTH,
+    OFFICIAL_WORDS,
+    SHOWN_LENGTH,
+    Place,
+    fold,
+    fuzzy,
+    population_text,
+    shown,
+    strip_official,
 )
 from matcher.regions import region_codes, region_label
 
@@ -48,60 +59,14 @@ DOMINANCE_RATIO = 10.0
 """The most populous exact match wins outright when it is this many times larger than the next."""
 
 SUGGESTION_LIMIT = 5
-SUGGESTION_CUTOFF = 75.0  # rapidfuzz WRatio, 0..100
 MAX_LISTED_CANDIDATES = 10
 
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _ID_PATTERN = re.compile(r"^\s*(?:geonames:)?\s*(\d+)\s*$", re.IGNORECASE)
 _HANGUL = re.compile("[\uac00-\ud7a3]")
 KOREAN_COUNTRIES = frozenset({"KR", "KP"})  # tier 4 romanizes the Hangul names of their rows
 
-MAX_QUERY_LENGTH = 200
-"""Longer text is no place name (the longest in GeoNames has 85 characters)."""
-SHOWN_LENGTH = 60  # how much of a refused text an error message repeats
-OFFICIAL_WORDS = frozenset({
-    "city", "special", "self", "governing", "autonomous", "metropolitan", "county", "gun",
-    "si", "shi", "gu", "do", "province", "municipality", "municipal", "borough", "district",
-    "town", "township", "of", "the", "council", "urban", "prefecture", "ku",
-})
-"""Words of an official form that GeoNames' names usually lack (tier 5 drops them)."""
 _ID_INSIDE = re.compile(r"\bgeonames:\s*(\d+)\b", re.IGNORECASE)
 _BRACKETED = re.compile(r"^(.*?)\s*\(([^()]*)\)\s*$")
-
-
-def fold(text: str) -> str:
-    """Lower-case ASCII key for matching: unidecode, casefold, punctuation runs become one space."""
-    if not text.isascii():
-        text = unidecode(text)
-    return _NON_ALNUM.sub(" ", text.lower()).strip()
-
-
-def population_text(value: int) -> str:
-    """A population as people read it: '394,630', or 'unknown' where GeoNames records 0."""
-    return f"{int(value):,}" if value > 0 else "unknown"
-
-
-def shown(text: str) -> str:
-    """The text as an error message repeats it: quoted, cut to SHOWN_LENGTH characters."""
-    if len(text) <= SHOWN_LENGTH:
-        return repr(text)
-    return f"{text[:SHOWN_LENGTH]!r}... ({len(text):,} characters)"
-
-
-def strip_official(key: str) -> str:
-    """A folded name without the words of its official form ('sejong special self governing
-    city' -> 'sejong'); '' when nothing else is left ('city of' stays a no-match)."""
-    return " ".join(t for t in key.split() if t not in OFFICIAL_WORDS)
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where a query points: a city name (folded), the country and region it is narrowed to."""
-
-    text: str
-    name: str
-    country: str | None = None
-    admin1: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +121,7 @@ class CityLookup:
         self._exact_lookups = 0
         self._by_fold: dict[str, list[int]] | None = None  # built only if the above misses
         self.country_names = dict(country_names or {})
-        self._country_keys = self._build_country_keys()
+        self.countries = CountryKeys(set(self.country_codes.tolist()), self.country_names)
         self._romanized: dict[str, list[int]] | None = None
         self.gazetteer = gazetteer  # a matcher.gazetteer.GazetteerLookup, or None
 
@@ -188,50 +153,13 @@ class CityLookup:
         )
 
     # ---------------------------------------------------------------- countries
-    def _build_country_keys(self) -> dict[str, str]:
-        codes = set(self.country_codes.tolist())  # a set, not np.unique: no string sort
-        keys = {code.lower(): code for code in codes}
-        for code, name in self.country_names.items():
-            keys.setdefault(fold(name), code)
-        for alias in COUNTRY_ALIASES:
-            code = single_code(alias, codes)
-            if code is not None:
-                keys.setdefault(alias, code)
-        return keys
-
     def resolve_country(self, text: str, argument: str = "country") -> str:
-        """ISO2 code for an ISO2 code or a country name; InputError naming `argument` if unknown.
-        A nation (Wales) is refused here: a country filter would silently mean all of GB."""
-        key = fold(str(text))
-        if key in NATIONS and NATIONS[key][0] in self._country_keys.values():
-            code = NATIONS[key][0]
-            raise InputError(f"{argument}: {text!r} is part of {code}; this option takes whole "
-                             f"countries, so give {code} (cities of every part of {code})")
-        return self._country_code(text, key, argument)
+        """ISO2 code for an ISO2 code or a country name (matcher.country_names.CountryKeys)."""
+        return self.countries.resolve_country(text, argument)
 
     def resolve_region(self, text: str, argument: str = "country") -> tuple[str, str | None]:
         """(ISO2, admin1 code or None) for a country or a nation ('Wales' -> ('GB', 'WLS'))."""
-        key = fold(str(text))
-        if key in NATIONS and NATIONS[key][0] in self._country_keys.values():
-            return NATIONS[key]
-        return self._country_code(text, key, argument), None
-
-    def _country_code(self, text: str, key: str, argument: str) -> str:
-        code = self._country_keys.get(key)
-        if code is not None:
-            return code
-        hint = ""
-        suggestions = _fuzzy(key, sorted(k for k in self._country_keys if len(k) > 2), limit=3)
-        if suggestions:
-            hint = "; did you mean " + ", ".join(
-                f"{self.country_names.get(self._country_keys[s], s)} "
-                f"({self._country_keys[s]})"
-                for s in suggestions
-            ) + "?"
-        raise InputError(
-            f"{argument}: unknown country {shown(str(text))}; give an ISO code (e.g. GB) or a "
-            f"country name that has cities in the model{hint}"
-        )
+        return self.countries.resolve_region(text, argument)
 
     # ---------------------------------------------------------------- cities
     def record(self, row: int) -> CityRecord:
@@ -451,7 +379,7 @@ class CityLookup:
         index = self.by_fold()
         choices = [k for k, rows in index.items() if self._in_country(rows, country)]
         found: list[tuple[str, int]] = []
-        for choice in _fuzzy(key, choices, limit=SUGGESTION_LIMIT):
+        for choice in fuzzy(key, choices, limit=SUGGESTION_LIMIT):
             rows = self._in_country(index[choice], country)
             found.extend((f"{self.names[r]}, {self.country_codes[r]}", r) for r in rows)
         found.sort(key=lambda item: -int(self.populations[item[1]]))
@@ -466,18 +394,6 @@ class CityLookup:
         if suggestions:
             return message + "; did you mean: " + "; ".join(suggestions) + "?"
         return message + "; check the spelling or give its GeoNames id as geonames:ID"
-
-
-def _fuzzy(key: str, choices: list[str], limit: int) -> list[str]:
-    """The best rapidfuzz matches of `key` among `choices` above SUGGESTION_CUTOFF."""
-    if not key or not choices:
-        return []
-    from rapidfuzz import fuzz, process
-
-    hits = process.extract(
-        key, choices, scorer=fuzz.WRatio, limit=limit, score_cutoff=SUGGESTION_CUTOFF
-    )
-    return [choice for choice, _score, _index in hits]
 
 
 def _missing(value: object) -> bool:
