@@ -280,7 +280,8 @@ def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: boo
 @click.argument("partner")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("-v", "--verbose", is_flag=True,
-              help="Also print the re-ranker's signals (value and contribution).")
+              help="Also print the shared features behind each sub-score and the "
+                   "re-ranker's signals (value and contribution).")
 @_MODEL_OPTION
 def explain_command(city: str, partner: str, as_json: bool, verbose: bool,
                     model_dir: str | None) -> None:

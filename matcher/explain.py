@@ -222,7 +222,8 @@ class PairExplanation:
         return {key: getattr(self, key) for key in self.__dataclass_fields__}
 
     def render(self, verbose: bool = False) -> str:
-        """Plain-text breakdown for the terminal; `verbose` adds the re-ranker's signals."""
+        """Plain-text breakdown for the terminal; `verbose` adds the shared features and the
+        re-ranker's signals."""
         q, p = self.query, self.partner
         lines = [f"{q['name']}, {q['country_code']} and {p['name']}, {p['country_code']} "
                  f"({self.distance_km:,.0f} km apart)"]
@@ -249,7 +250,7 @@ class PairExplanation:
         for name, detail in self.subscores.items():
             drivers = ", ".join(f"{f} ({share:.0%})" for f, share in detail["drivers"])
             lines.append(f"  {name:<12} {detail['score']:5.1f}  {detail['terms']}"
-                         + (f"; shared features: {drivers}" if drivers else ""))
+                         + (f"; shared features: {drivers}" if drivers and verbose else ""))
         pair = self.country_pair
         count = pair["count"]
         plural = "partnership" if count == 1 else "partnerships"
@@ -276,7 +277,8 @@ class PairExplanation:
             lines.extend(f"  {name:<20} {v['value']:9.3f} {v['contribution']:+8.3f}"
                          for name, v in self.signals.items())
         else:
-            lines.append("(--verbose: the re-ranker's signals behind these scores)")
+            lines.append("(--verbose: the shared features and the re-ranker's signals behind these "
+                         "scores)")
         return "\n".join(lines)
 
 
