@@ -2,9 +2,10 @@
 
 Ranking (see matcher.rank): side 1 is where j sits in the query's own score distribution, side 2
 where the query sits in j's; the mutual score is their geometric mean (`mutual=False`: side 1
-only). Compatibility 0-100 is 100 * model.probability(s*), where s* is the query's own score at
-the pair's ranking percentile (one-sided: s* is simply s(q -> j)), so it is monotone in the rank
-and reads as the re-ranker's probability that the pair would be partners.
+only). Compatibility 0-100 is matcher.compatibility's log reading of that ranking score, so it
+falls with the rank and reads alike for every city; `probability` is model.probability(s*), where
+s* is the query's own score at the pair's ranking percentile (one-sided: s(q -> j)), the
+re-ranker's calibrated chance that the pair is a listed partnership.
 No pandas, lightfm or sklearn on this path.
 """
 
@@ -18,9 +19,10 @@ import numpy as np
 
 from matcher import config, final_scores, rank, refine, reverse
 from matcher import scorer as scoring_fast
-from matcher.errors import CityNotFoundError, InputError
+from matcher.compatibility import compatibility
+from matcher.errors import CityNotFoundError, CityOutsideIndexError, InputError
 from matcher.evidence import Evidence
-from matcher.explain import nearest_evidence, reasons, subscores
+from matcher.explain import nearest_evidence, reasons, subscores, thin_precedent
 from matcher.lookup import CityLookup, CityRecord
 from matcher.prepared import prepared
 
@@ -43,13 +45,14 @@ class Match:
     population: int
     distance_km: float
     score: float  # the ranking score, 0..1 (mutual: geometric mean of both percentiles)
-    compatibility: float  # 0-100
+    compatibility: float  # 0-100, matcher.compatibility of `score`
     performance: float  # 0-100
     appetite: float  # 0-100
     synergies: float  # 0-100
     query_ranks_partner: float  # percentile of the partner in the query's list, 0..1
     partner_ranks_query: float  # percentile of the query in the partner's list, 0..1
     reasons: tuple[str, ...]
+    probability: float = 0.0  # the re-ranker's calibrated partnership probability, 0..1
 
     @property
     def reason(self) -> str:
@@ -72,14 +75,18 @@ class Recommendation:
     per_country: int | None
     matches: tuple[Match, ...]
     existing_partners: tuple[CityRecord, ...]
+    thin_precedent: tuple[tuple[str, int], ...] = ()  # (country, partnerships): said once
 
     def to_dict(self) -> dict:
         return {
-            "query": {**asdict(self.query), "has_partnerships": self.has_partnerships},
+            "query": {**asdict(self.query), "region": self.query.region,
+                      "has_partnerships": self.has_partnerships},
             "ranking": "mutual" if self.mutual else "one-sided",
             "per_country": self.per_country,
             "matches": [m.to_dict() for m in self.matches],
             "existing_partners": [asdict(p) for p in self.existing_partners],
+            "thin_precedent": [{"country_code": c, "partnerships": n}
+                               for c, n in self.thin_precedent],
         }
 
 
@@ -105,6 +112,9 @@ class Matcher:
             populations=model.column("population"),
             country_names=_country_names(model),
         )
+        from matcher.gazetteer import LazyGazetteer  # read only when a query misses the index
+
+        self.lookup.gazetteer = LazyGazetteer(index_of=self.lookup.find_id)
         self.evidence = Evidence.from_model(model)
         codes, first = np.unique(self.evidence.country_codes, return_index=True)
         self._country_id = {str(c): int(self.evidence.country_ids[i])
@@ -122,7 +132,12 @@ class Matcher:
     # ------------------------------------------------------------------ inputs
     def resolve(self, city: str | int) -> int:
         """Model row of a city given as name, 'Name, CC', 'geonames:ID' or int geonameid."""
-        return self.lookup.resolve(city)
+        try:
+            return self.lookup.resolve(city)
+        except CityOutsideIndexError as error:  # name what can be asked about meanwhile
+            from matcher.gazetteer import with_nearest
+
+            raise with_nearest(error, self.evidence) from None
 
     def make_filters(self, k: int = rank.TOP_K_DEFAULT, countries: Iterable[str] = (),
                      exclude_countries: Iterable[str] = (), include_domestic: bool = False,
@@ -138,11 +153,16 @@ class Matcher:
         include_name = "--country" if cli_names else "countries"
         exclude_name = "--exclude-country" if cli_names else "exclude_countries"
         try:
+            included = tuple(self.lookup.resolve_country(c, include_name) for c in countries)
+            excluded = tuple(self.lookup.resolve_country(c, exclude_name)
+                             for c in exclude_countries)
+            if both := sorted(set(included) & set(excluded)):
+                raise InputError(f"{include_name} and {exclude_name} both name "
+                                 f"{', '.join(both)}: no city could pass; drop one of them")
             return rank.Filters(
                 k=k,
-                countries=tuple(self.lookup.resolve_country(c, include_name) for c in countries),
-                exclude_countries=tuple(self.lookup.resolve_country(c, exclude_name)
-                                        for c in exclude_countries),
+                countries=included,
+                exclude_countries=excluded,
                 include_domestic=include_domestic, min_population=min_population,
                 max_population=max_population, max_km=max_km,
                 per_country=rank.PER_COUNTRY_DEFAULT if per_country is _UNSET else per_country,
@@ -168,6 +188,16 @@ class Matcher:
         rows = np.array([self.resolve(city) for city in cities], dtype=np.int64)
         results = self._rank_rows(rows, spec)
         return {city: list(result.matches) for city, result in zip(cities, results, strict=True)}
+
+    def recommendations(self, rows: np.ndarray, spec: rank.Filters,
+                        block: int = 1024) -> list[Recommendation]:
+        """recommendation() for many model rows (matches with reasons), batch-ranked a block
+        of rows at a time: what `twin lists` writes."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out: list[Recommendation] = []
+        for start in range(0, len(rows), block):
+            out += self._rank_rows(rows[start:start + block], spec)
+        return out
 
     def recommendation(self, city: str | int,
                        filters: rank.Filters | None = None) -> Recommendation:
@@ -289,7 +319,8 @@ class Matcher:
                 population=int(at["population"][position]),
                 distance_km=round(float(per_pick["distance"][position]), 1),
                 score=round(float(at["score"][position]), 6),
-                compatibility=round(100 * float(per_pick["probability"][position]), 1),
+                compatibility=round(float(compatibility(at["score"][position])), 1),
+                probability=round(float(per_pick["probability"][position]), 6),
                 performance=round(float(per_pick["performance"][position]), 1),
                 appetite=round(float(per_pick["appetite"][position]), 1),
                 synergies=round(float(per_pick["synergies"][position]), 1),
@@ -306,6 +337,7 @@ class Matcher:
             query=self.lookup.record(query), has_partnerships=bool(len(partners)),
             mutual=spec.mutual, per_country=spec.cap, matches=matches,
             existing_partners=tuple(self.lookup.record(r) for r in order),
+            thin_precedent=tuple(thin_precedent(ev, query, rows)),
         )
 
     # ------------------------------------------------------------------ explaining

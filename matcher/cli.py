@@ -40,6 +40,10 @@ class TwinGroup(click.Group):
             return super().invoke(ctx)
         except CitytwinError as error:
             raise CitytwinException(error) from error
+        except BrokenPipeError:  # `twin with X | head`: the reader has all it wants
+            _quiet_stdout()
+            raise click.exceptions.Exit(0) from None
+
 
     def get_command(self, ctx: click.Context, name: str):
         command = super().get_command(ctx, name)
@@ -67,6 +71,17 @@ class TwinGroup(click.Group):
 
         for entry in entry_points(group=COMMAND_GROUP):
             entry.load()(self)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush cannot fail on the closed pipe
+    (click alone exits 1 on it, as if something went wrong)."""
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 @click.group(cls=TwinGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -116,8 +131,10 @@ def _text_table(headers: list[str], rows: list[list[str]], right: set[int]) -> l
 
 
 _CSV_FIELDS = ("rank", "geonameid", "name", "country_code", "admin1", "lat", "lon", "population",
-               "distance_km", "score", "compatibility", "performance", "appetite", "synergies",
-               "query_ranks_partner", "partner_ranks_query", "reasons")
+               "distance_km", "score", "compatibility", "probability", "performance", "appetite",
+               "synergies", "query_ranks_partner", "partner_ranks_query", "reasons")
+_LISTS_QUERY_FIELDS = ("query_geonameid", "query_name", "query_country")
+_LISTS_BRIEF_FIELDS = ("rank", "geonameid", "name", "country_code", "population")
 
 
 @cli.command("with")
@@ -130,8 +147,10 @@ _CSV_FIELDS = ("rank", "geonameid", "name", "country_code", "admin1", "lat", "lo
               help="Never cities in this country (repeatable).")
 @click.option("--include-domestic", is_flag=True,
               help="Also recommend cities in the query's own country.")
-@click.option("--min-population", type=click.IntRange(min=0), default=None)
-@click.option("--max-population", type=click.IntRange(min=0), default=None)
+@click.option("--min-population", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Only partners of at least N inhabitants.")
+@click.option("--max-population", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Only partners of at most N inhabitants.")
 @click.option("--max-km", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Only cities at most this far away (great-circle km).")
 @click.option("--per-country", type=click.IntRange(min=0), default=None,
@@ -168,6 +187,13 @@ def with_command(city: str, k: int, countries: tuple[str, ...],
         _echo_recommendation(result)
 
 
+def _csv_row(match) -> dict:
+    """One match as a CSV row: the fields of _CSV_FIELDS, reasons on one line."""
+    row = match.to_dict()
+    row["reasons"] = match.reason
+    return row
+
+
 def recommendation_csv(result) -> str:
     """The CSV of `twin with --csv` (also the web app's download)."""
     import csv
@@ -177,9 +203,7 @@ def recommendation_csv(result) -> str:
     writer = csv.DictWriter(buffer, fieldnames=_CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for match in result.matches:
-        row = match.to_dict()
-        row["reasons"] = match.reason
-        writer.writerow(row)
+        writer.writerow(_csv_row(match))
     return buffer.getvalue()
 
 
@@ -188,6 +212,8 @@ def _echo_csv(result) -> None:
 
 
 def _echo_recommendation(result) -> None:
+    from matcher.lookup import population_text
+
     query = result.query
     mode = "mutual" if result.mutual else "one-sided"
     cap = f"at most {result.per_country} per country" if result.per_country else "no country cap"
@@ -195,10 +221,15 @@ def _echo_recommendation(result) -> None:
     if not result.has_partnerships:
         click.echo(f"{query.name} has no recorded partnerships: ranked from its features and "
                    "nearby cities alone.")
+    if result.thin_precedent:
+        parts = ", ".join(f"{query.country_code}-{code}: {count}"
+                          for code, count in result.thin_precedent)
+        click.echo(f"Thin precedent: few existing partnerships between these countries "
+                   f"({parts}); the reasons speak of the cities themselves.")
     if result.matches:
         headers = ["#", "city", "country", "population", "km", "compat", "perf", "appetite",
                    "synergy", "why"]
-        rows = [[str(m.rank), m.name, m.country_code, f"{m.population:,}",
+        rows = [[str(m.rank), m.name, m.country_code, population_text(m.population),
                  f"{m.distance_km:,.0f}", f"{m.compatibility:.1f}", f"{m.performance:.0f}",
                  f"{m.appetite:.0f}", f"{m.synergies:.0f}", m.reason] for m in result.matches]
         for line in _text_table(headers, rows, right={0, 3, 4, 5, 6, 7, 8}):
@@ -213,6 +244,20 @@ def _echo_recommendation(result) -> None:
         click.echo(f"Existing partners, excluded above ({len(partners)}): {shown}{more}")
 
 
+def _compile_notice() -> None:
+    """Say so on stderr when the batch kernels have not been compiled yet (numba caches them in
+    matcher/__pycache__ after the first run, which takes about 30 s)."""
+    from pathlib import Path
+
+    import matcher
+
+    cache = Path(matcher.__file__).parent / "__pycache__"
+    if not any(cache.glob("fused*.nbi")):
+        click.echo("compiling the batch kernels (numba), once after an install: up to half a "
+                   "minute ...",
+                   err=True)
+
+
 @cli.command("lists")
 @click.argument("cities", nargs=-1)
 @click.option("--all", "every_city", is_flag=True, help="Every city in the model.")
@@ -223,12 +268,16 @@ def _echo_recommendation(result) -> None:
               help="At most N partners from one country (0: no cap; default 3).")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write the CSV here (default: standard output).")
+@click.option("--brief", is_flag=True,
+              help="Only ranks, ids, names and populations, without scores and reasons: "
+                   "about 15 s for --all instead of several minutes.")
 @MODEL_OPTION
 def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: bool | None,
                   include_domestic: bool, per_country: int | None, out: str | None,
-                  model_dir: str | None) -> None:
-    """Top-k partners for many CITIES (or --all) as CSV: one row per (city, rank), the same
-    lists as `twin with` gives one at a time, ranked in batches."""
+                  brief: bool, model_dir: str | None) -> None:
+    """Top-k partners for many CITIES (or --all) as CSV: one row per (city, rank) with the
+    columns of `twin with --csv`, the same lists as `twin with` gives one at a time, ranked in
+    batches."""
     import csv
     import sys
 
@@ -243,18 +292,33 @@ def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: boo
     spec = matcher.make_filters(k, include_domestic=include_domestic, mutual=mutual, **extra)
     rows = (np.arange(matcher.model.n_cities) if every_city
             else np.array([matcher.resolve(city) for city in cities], dtype=np.int64))
-    lists = matcher.top_rows(rows, spec)  # before --out is touched: a failure keeps it
+    if len(rows) > 1:
+        _compile_notice()
+    # everything is ranked before --out is touched: a failure keeps the file as it was
+    results = None if brief else matcher.recommendations(rows, spec)
+    lists = matcher.top_rows(rows, spec) if brief else None
     ids, ev = matcher.model.geonameids, matcher.evidence
 
     def write(handle) -> None:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["query_geonameid", "query_name", "query_country", "rank", "geonameid",
-                         "name", "country_code", "population"])
-        for query, picks in zip(rows.tolist(), lists, strict=True):
-            for position, row in enumerate(picks.tolist(), start=1):
-                writer.writerow([ids[query], ev.names[query], ev.country_codes[query], position,
-                                 ids[row], ev.names[row], ev.country_codes[row],
-                                 int(ev.populations[row])])
+        fields = _LISTS_BRIEF_FIELDS if brief else _CSV_FIELDS
+        writer = csv.DictWriter(handle, fieldnames=(*_LISTS_QUERY_FIELDS, *fields),
+                                lineterminator="\n")
+        writer.writeheader()
+        if brief:
+            for query, picks in zip(rows.tolist(), lists, strict=True):
+                head = {"query_geonameid": int(ids[query]), "query_name": ev.names[query],
+                        "query_country": str(ev.country_codes[query])}
+                for position, row in enumerate(picks.tolist(), start=1):
+                    writer.writerow({**head, "rank": position, "geonameid": int(ids[row]),
+                                     "name": ev.names[row], "country_code":
+                                     str(ev.country_codes[row]),
+                                     "population": int(ev.populations[row])})
+            return
+        for result in results:
+            head = {"query_geonameid": result.query.geonameid,
+                    "query_name": result.query.name, "query_country": result.query.country_code}
+            for match in result.matches:
+                writer.writerow({**head, **_csv_row(match)})
 
     if out is None:
         write(sys.stdout)
@@ -272,16 +336,21 @@ def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: boo
 @click.argument("city")
 @click.argument("partner")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also print the shared features behind each sub-score and the "
+                   "re-ranker's signals (value and contribution).")
 @MODEL_OPTION
-def explain_command(city: str, partner: str, as_json: bool, model_dir: str | None) -> None:
-    """Why CITY and PARTNER match (or not): sub-scores, evidence, and how each ranks the other."""
+def explain_command(city: str, partner: str, as_json: bool, verbose: bool,
+                    model_dir: str | None) -> None:
+    """Why CITY and PARTNER match (or not): compatibility, sub-scores with what drives them, who
+    connects the two, and how each ranks the other."""
     explanation = _load_matcher(model_dir).explain(city, partner)
     if as_json:
         import json
 
         click.echo(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False))
     else:
-        click.echo(explanation.render())
+        click.echo(explanation.render(verbose=verbose))
 
 
 # ---- end of serving section ----
@@ -292,8 +361,8 @@ def explain_command(city: str, partner: str, as_json: bool, model_dir: str | Non
 _PAIR_CSV_FIELDS = (
     "matching", "a_geonameid", "a_name", "a_country_code", "a_admin1", "a_population",
     "b_geonameid", "b_name", "b_country_code", "b_admin1", "b_population", "distance_km",
-    "score", "compatibility", "a_ranks_b", "b_ranks_a", "performance", "appetite", "synergies",
-    "existing", "reasons")
+    "score", "compatibility", "probability", "a_ranks_b", "b_ranks_a", "performance", "appetite",
+    "synergies", "existing", "reasons")
 
 
 @cli.command("pair")

@@ -37,6 +37,15 @@ class CityNotFoundError(CitytwinError):
         self.suggestions = suggestions or []
 
 
+class CityOutsideIndexError(CityNotFoundError):
+    """The gazetteer knows the place but the model's city index does not; carries the place
+    (a matcher.lookup.GazetteerPlace)."""
+
+    def __init__(self, message: str, place=None) -> None:
+        super().__init__(message)
+        self.place = place
+
+
 class AmbiguousCityError(CitytwinError):
     """A city name matched several cities; carries the candidates."""
 

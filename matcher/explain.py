@@ -23,16 +23,35 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matcher.compatibility import compatibility, describe
 from matcher.evidence import NEAR_KM, Evidence
-from matcher.rank import haversine_km, midrank_percentile
+from matcher.rank import combine_sides, haversine_km, midrank_percentile
 from matcher.signals import haversine_km as great_circle_km
 
 SIMILAR_SIZE_RATIO = 2.0
 SUBSCORES = ("performance", "appetite", "synergies")
+THIN_PRECEDENT = 5
+"""Below this many partnerships between two countries the precedent is thin: said once for a
+list (thin_precedent), not as a reason on every row (GB-KR has 2 in the snapshot)."""
+
+
+def thin_precedent(ev: Evidence, query: int, partners) -> list[tuple[str, int]]:
+    """(country code, partnerships with the query's country) for each country among `partners`
+    with fewer than THIN_PRECEDENT of them, in the order first met."""
+    out: dict[str, int] = {}
+    for partner in partners:
+        code = str(ev.country_codes[partner])
+        if code != str(ev.country_codes[query]) and code not in out:
+            count = ev.pair_count(query, partner)
+            if count < THIN_PRECEDENT:
+                out[code] = count
+    return list(out.items())
 
 
 def _short_population(value: float) -> str:
-    """395630 -> '396k', 8961989 -> '9.0M'."""
+    """395630 -> '396k', 8961989 -> '9.0M'; 0 (GeoNames' unknown) -> 'unknown'."""
+    if value <= 0:
+        return "unknown"
     if value >= 1_000_000:
         return f"{value / 1_000_000:.1f}M"
     if value >= 1_000:
@@ -135,7 +154,7 @@ def reasons(ev: Evidence, query: int, partner: int,
     if pq > 0 and pj > 0 and max(pq, pj) / min(pq, pj) <= SIMILAR_SIZE_RATIO:
         out.append(f"similar size ({_short_population(pq)} vs {_short_population(pj)})")
     count = ev.pair_count(query, partner)
-    if count > 0:
+    if count >= THIN_PRECEDENT:  # fewer is said once for the whole list (thin_precedent)
         plural = "partnership" if count == 1 else "partnerships"
         regional = ev.region_pair_count(query, partner)
         within = f", {regional} between these two regions" if regional else ""
@@ -175,7 +194,12 @@ def country_pair_examples(ev: Evidence, a: int, b: int, limit: int = 5) -> list[
 
 @dataclass(frozen=True)
 class PairExplanation:
-    """Everything `twin explain CITY PARTNER` shows; to_dict() for --json."""
+    """Everything `twin explain CITY PARTNER` shows; to_dict() for --json.
+
+    compatibility_mutual (0-100, matcher.compatibility) is symmetric: it reads both cities'
+    own final scores (each one's list as `twin with` ranks it), so explain A B equals B A.
+    `probability` is the re-ranker's calibrated chance of a listed partnership (both sides'
+    mean)."""
 
     query: dict
     partner: dict
@@ -187,16 +211,19 @@ class PairExplanation:
     query_ranks_partner: dict  # percentile, position, out_of
     partner_ranks_query: dict
     subscores: dict  # name -> {"score": x, "drivers": [[feature, share], ...]}
-    country_pair: dict  # count, between_regions (admin1), examples
+    country_pair: dict  # count, between_regions (admin1), examples, thin
     evidence: list
     signals: dict  # name -> {"value": v, "contribution": c} for the re-ranker in use
     stage_two: dict | None = None  # depth, stage_one_position, position (None: no stage two)
+    probability: float = 0.0
+    list_position: dict | None = None  # position, out_of in the query's mutual list (no cap)
 
     def to_dict(self) -> dict:
         return {key: getattr(self, key) for key in self.__dataclass_fields__}
 
-    def render(self) -> str:
-        """Plain-text breakdown for the terminal."""
+    def render(self, verbose: bool = False) -> str:
+        """Plain-text breakdown for the terminal; `verbose` adds the shared features and the
+        re-ranker's signals."""
         q, p = self.query, self.partner
         lines = [f"{q['name']}, {q['country_code']} and {p['name']}, {p['country_code']} "
                  f"({self.distance_km:,.0f} km apart)"]
@@ -208,28 +235,35 @@ class PairExplanation:
         if not self.query_has_partnerships:
             lines.append(f"  {q['name']} has no recorded partnerships: "
                          "scored from its features and neighbours alone")
-        lines.append(f"compatibility: {self.compatibility_mutual:.1f} mutual, "
-                     f"{self.compatibility_one_sided:.1f} one-sided (0-100)")
-        for label, side, owner, other in (("query_ranks_partner", self.query_ranks_partner, q, p),
-                                          ("partner_ranks_query", self.partner_ranks_query, p, q)):
-            del label
-            lines.append(f"{owner['name']} ranks {other['name']} #{side['position']:,} of "
-                         f"{side['out_of']:,} (percentile {100 * side['percentile']:.2f})")
-        lines.append("sub-scores (0-100):")
+        lines.append(f"compatibility {self.compatibility_mutual:.1f} of 100 "
+                     f"({describe(self.compatibility_mutual)} of both cities' lists; "
+                     f"{q['name']}'s side alone {self.compatibility_one_sided:.1f}); "
+                     f"partnership probability {100 * self.probability:.1f}%")
+        for side, owner, other in ((self.query_ranks_partner, q, p),
+                                   (self.partner_ranks_query, p, q)):
+            lines.append(f"  {owner['name']} ranks {other['name']} #{side['position']:,} of its "
+                         f"{side['out_of']:,} candidates (better than "
+                         f"{100 * side['percentile']:.2f}% of them)")
+        if self.list_position is not None:
+            lines.append("  " + _list_position_line(self))
+        lines.append("sub-scores (0-100, against the other candidates):")
         for name, detail in self.subscores.items():
             drivers = ", ".join(f"{f} ({share:.0%})" for f, share in detail["drivers"])
             lines.append(f"  {name:<12} {detail['score']:5.1f}  {detail['terms']}"
-                         + (f"; shared features: {drivers}" if drivers else ""))
+                         + (f"; shared features: {drivers}" if drivers and verbose else ""))
         pair = self.country_pair
-        lines.append(f"country pair {q['country_code']}-{p['country_code']}: "
-                     f"{pair['count']} partnerships in the model graph, "
-                     f"{pair['between_regions']} of them between the two cities' regions")
+        count = pair["count"]
+        plural = "partnership" if count == 1 else "partnerships"
+        where = (f", {pair['between_regions']} of them between these two regions"
+                 if pair["between_regions"] else "")
+        thin = " (thin precedent: the evidence comes from the cities)" \
+            if count < THIN_PRECEDENT else ""
+        lines.append(f"{q['country_code']}-{p['country_code']}: {count} existing {plural}"
+                     f"{where}{thin}")
         lines.extend(f"  {example}" for example in pair["examples"])
-        lines.append("collaborative evidence:")
-        lines.extend(f"  {e}" for e in self.evidence or ["none found"])
-        lines.append("re-ranker signals (value, contribution to the score):")
-        lines.extend(f"  {name:<20} {v['value']:9.3f} {v['contribution']:+8.3f}"
-                     for name, v in self.signals.items())
+        lines.append("who connects them:")
+        lines.extend(f"  {e}" for e in self.evidence or ["no partner or neighbour of "
+                                                          f"{q['name']} twins near {p['name']}"])
         if self.stage_two is not None:
             two = self.stage_two
             where = (f"among {q['name']}'s best {two['depth']} by the re-ranker "
@@ -238,7 +272,29 @@ class PairExplanation:
                      f"outside {q['name']}'s best {two['depth']} by the re-ranker "
                      f"(#{two['stage_one_position']:,}): stage two leaves its place")
             lines.append(f"stage two: {where}")
+        if verbose:
+            lines.append("re-ranker signals (value, contribution to the score):")
+            lines.extend(f"  {name:<20} {v['value']:9.3f} {v['contribution']:+8.3f}"
+                         for name, v in self.signals.items())
+        else:
+            lines.append("(--verbose: the shared features and the re-ranker's signals behind these "
+                         "scores)")
         return "\n".join(lines)
+
+
+def _list_position_line(explanation: PairExplanation) -> str:
+    """Where the partner falls in the query's mutual list, and why that is not its own rank."""
+    q, p = explanation.query, explanation.partner
+    at = explanation.list_position
+    own, theirs = explanation.query_ranks_partner, explanation.partner_ranks_query
+    line = (f"in {q['name']}'s mutual list (`twin with`, before the per-country cap) "
+            f"{p['name']} is #{at['position']:,} of {at['out_of']:,}")
+    if at["position"] != own["position"]:
+        line += (f": the list orders by both sides, and {p['name']} ranks {q['name']} "
+                 f"#{theirs['position']:,} of its own")
+        if q["country_code"] == p["country_code"] or explanation.already_partners:
+            line += "; domestic cities and existing partners are left out of it"
+    return line
 
 
 def _rank_position(scores: np.ndarray, excluded: np.ndarray, target: int) -> dict:
@@ -250,30 +306,51 @@ def _rank_position(scores: np.ndarray, excluded: np.ndarray, target: int) -> dic
             "out_of": int(np.count_nonzero(valid | (np.arange(len(scores)) == target)))}
 
 
+def _final_scores(matcher, row: int) -> np.ndarray:
+    """The row's final scores over every city (stage two included), as its list ranks them."""
+    return next(matcher._scored_rows(np.array([row])))[1]
+
+
+def _list_position(matcher, query: int, partner: int, forward_scores: np.ndarray) -> dict | None:
+    """Position of the partner in the query's default mutual list (no domestic cities, no
+    existing partners, no cap), the reverse side read as `twin with` reads it."""
+    model, ev = matcher.model, matcher.evidence
+    eligible = np.isfinite(forward_scores)
+    eligible[ev.partners(query)] = False
+    eligible &= ev.country_ids != ev.country_ids[query]
+    if not eligible[partner]:
+        return None
+    rows = np.flatnonzero(eligible)
+    forward = model.percentile_of(np.full(len(rows), query), forward_scores[rows])
+    mutual = combine_sides(forward, matcher._reverse(query, rows), True)
+    at = int(np.searchsorted(rows, partner))
+    return {"position": int(np.count_nonzero(mutual > mutual[at])) + 1, "out_of": len(rows)}
+
+
 def explain_pair(matcher, query: int, partner: int) -> PairExplanation:
     """The full breakdown for one pair (used by Matcher.explain)."""
     model, ev, lookup = matcher.model, matcher.evidence, matcher.lookup
     levels = model.quantile_levels
     vectors = model.signals(query)
-    forward_scores = model.scores(query)
-    reverse_scores = model.reverse_scores(query)
+    forward_scores = _final_scores(matcher, query)
+    backward_scores = _final_scores(matcher, partner)
     forward = float(model.percentile_of(np.array([query]),
                                         np.array([forward_scores[partner]]))[0])
     reverse = float(model.percentile_of(np.array([partner]),
-                                        np.array([reverse_scores[partner]]))[0])
-    mutual = float(np.sqrt(max(forward, 1e-9) * max(reverse, 1e-9)))
-    compat_mutual = model.probability(np.interp([mutual], levels, model.quantiles[query]))[0]
-    compat_one = model.probability(np.array([forward_scores[partner]]))[0]
+                                        np.array([backward_scores[query]]))[0])
+    mutual = float(combine_sides(np.array([forward]), np.array([reverse]), True)[0])
+    probability = np.mean([model.probability(np.interp([mutual], levels, model.quantiles[row]))[0]
+                           for row in (query, partner)])
     picks = np.array([partner])
     subs = subscores(ev, query, picks, vectors["lightfm"], vectors["geo_cf"], np.array([reverse]))
     terms = {
-        "performance": "feature similarity + size closeness "
+        "performance": "alike in size and economy "
                        f"({_short_population(ev.populations[query])} vs "
-                       f"{_short_population(ev.populations[partner])})",
-        "appetite": f"{int(ev.degree[partner])} partnerships of {ev.names[partner]}; "
-                    f"{ev.names[query]} at percentile {100 * reverse:.1f} of its list",
-        "synergies": f"LightFM {vectors['lightfm'][partner]:+.2f} sd, geographic CF "
-                     f"{vectors['geo_cf'][partner]:.2f}",
+                       f"{_short_population(ev.populations[partner])} people)",
+        "appetite": f"{ev.names[partner]} has {int(ev.degree[partner])} partnerships and ranks "
+                    f"{ev.names[query]} above {100 * reverse:.1f}% of its candidates",
+        "synergies": f"the model's learned affinity ({vectors['lightfm'][partner]:+.2f} sd) and "
+                     f"how often cities near {ev.names[query]} twin with it",
     }
     part = model.rerank["warm" if ev.degree[query] > 0 else "cold"]
     signal_table = {}
@@ -281,31 +358,33 @@ def explain_pair(matcher, query: int, partner: int) -> PairExplanation:
                                        part["coef"], strict=True):
         value = float(vectors[name][partner])
         signal_table[name] = {"value": value, "contribution": float(coef * (value - mean) / scale)}
+    count = ev.pair_count(query, partner)
     return PairExplanation(
         query=lookup.record(query).__dict__, partner=lookup.record(partner).__dict__,
         distance_km=float(haversine_km(ev.lat[query], ev.lon[query], ev.lat[partner:partner + 1],
                                        ev.lon[partner:partner + 1])[0]),
         already_partners=bool(partner in ev.partners(query)),
         query_has_partnerships=bool(ev.degree[query] > 0),
-        compatibility_mutual=round(100 * float(compat_mutual), 1),
-        compatibility_one_sided=round(100 * float(compat_one), 1),
+        compatibility_mutual=round(float(compatibility(mutual)), 1),
+        compatibility_one_sided=round(float(compatibility(forward)), 1),
         query_ranks_partner={"percentile": forward, **_rank_position(
             forward_scores, ev.partners(query), partner)},
         partner_ranks_query={"percentile": reverse, **_rank_position(
-            model.scores(partner), ev.partners(partner), query)},
+            backward_scores, ev.partners(partner), query)},
         subscores={name: {"score": round(float(subs[name][0]), 1), "terms": terms[name],
                           "drivers": [[f, round(s, 3)] for f, s in group_drivers(
                               ev, name, query, partner)]}
                    for name in SUBSCORES},
-        country_pair={"count": ev.pair_count(query, partner),
+        country_pair={"count": count,
                       "between_regions": ev.region_pair_count(query, partner),
-                      "examples": country_pair_examples(ev, query, partner)},
+                      "examples": country_pair_examples(ev, query, partner),
+                      "thin": count < THIN_PRECEDENT},
         evidence=collaborative_evidence(ev, query, partner, limit=5),
         signals=signal_table,
         stage_two=_stage_two(model, query, partner, forward_scores, ev.partners(query)),
+        probability=round(float(probability), 6),
+        list_position=_list_position(matcher, query, partner, forward_scores),
     )
-
-
 def _stage_two(model, query: int, partner: int, final: np.ndarray,
                partners: np.ndarray) -> dict | None:
     """Where the re-ranker alone put the partner and where stage two put it (positions among

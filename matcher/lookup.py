@@ -3,15 +3,27 @@
 Matching runs over the model's city index (name, asciiname, alternatenames, country_code), with
 diacritics folded by unidecode. Resolution order, first hit wins:
 
-1. an id: an int, digits, or "geonames:ID";
-2. an exact folded match on name or asciiname (optionally restricted by ", Country");
-3. an exact folded match on one of the alternate names.
+1. an id: an int, digits, or "geonames:ID" (also inside a pasted label, as the ambiguity list
+   prints it: "Newport, GB (Wales), population 151,500, geonames:2641598");
+2. an exact folded match on name or asciiname;
+3. an exact folded match on one of the alternate names;
+4. the Revised Romanization of a Hangul alternate name (matcher.romanize): `Gurye` finds the
+   row GeoNames spells `Kurye`, `Jinju` the one spelt `Chinju`;
+5. tiers 2-4 again with the words of an official form dropped (OFFICIAL_WORDS: `Sejong City`,
+   `Sejong Special Self-Governing City`, `Boeun County`, `Cheongju-si`).
+
+After a comma comes the country (ISO code, name or alias of matcher.country_names), optionally
+with a first-level region in brackets ("Newport, GB (WLS)", "Newport, GB (Wales)"), or a nation
+that stands for a region ("Newport, Wales"): both narrow the match to that region.
 
 Several exact matches in one tier are ambiguous (AmbiguousCityError, exit 2, listing the candidates)
 unless one is clearly dominant: the most populous match wins when it has at least
 `DOMINANCE_RATIO` times the population of the next one. So "London" is London GB (9.0M, 21x London
-CA) while "Newport" (161k GB vs 24k GB/US, 6.5x) asks which one. No match at all raises
-CityNotFoundError with "did you mean" suggestions from rapidfuzz.
+CA) while "Newport" (161k GB vs 24k GB/US, 6.5x) asks which one. A name the model's index lacks
+is looked up in the whole gazetteer (`resolve_gazetteer`, when the lookup has one): a place found
+there raises CityOutsideIndexError naming it, not "did you mean". No match at all raises
+CityNotFoundError with "did you mean" suggestions from rapidfuzz. Text that names nothing (",",
+"!!") or runs past MAX_QUERY_LENGTH characters is an InputError, echoed shortened.
 """
 
 from __future__ import annotations
@@ -23,52 +35,38 @@ from dataclasses import dataclass
 import numpy as np
 from unidecode import unidecode
 
-from matcher.errors import AmbiguousCityError, CityNotFoundError, InputError
+from matcher.country_names import CountryKeys
+from matcher.errors import (
+    AmbiguousCityError,
+    CityNotFoundError,
+    CityOutsideIndexError,
+    InputError,
+)
+from matcher.querytext import (  # noqa: F401 - fold, shown and the rest are read from here
+    MAX_QUERY_LENGTH,
+    OFFICIAL_WORDS,
+    SHOWN_LENGTH,
+    Place,
+    fold,
+    fuzzy,
+    population_text,
+    shown,
+    strip_official,
+)
+from matcher.regions import region_codes, region_label
 
 DOMINANCE_RATIO = 10.0
 """The most populous exact match wins outright when it is this many times larger than the next."""
 
 SUGGESTION_LIMIT = 5
-SUGGESTION_CUTOFF = 75.0  # rapidfuzz WRatio, 0..100
 MAX_LISTED_CANDIDATES = 10
 
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _ID_PATTERN = re.compile(r"^\s*(?:geonames:)?\s*(\d+)\s*$", re.IGNORECASE)
+_HANGUL = re.compile("[\uac00-\ud7a3]")
+KOREAN_COUNTRIES = frozenset({"KR", "KP"})  # tier 4 romanizes the Hangul names of their rows
 
-COUNTRY_ALIASES: dict[str, str] = {
-    "uk": "GB",
-    "u k": "GB",
-    "great britain": "GB",
-    "britain": "GB",
-    "england": "GB",
-    "scotland": "GB",
-    "wales": "GB",
-    "northern ireland": "GB",
-    "usa": "US",
-    "u s a": "US",
-    "u s": "US",
-    "united states of america": "US",
-    "america": "US",
-    "korea": "KR",
-    "republic of korea": "KR",
-    "korea republic of": "KR",
-    "north korea": "KP",
-    "russia": "RU",
-    "czechia": "CZ",
-    "czech republic": "CZ",
-    "holland": "NL",
-    "the netherlands": "NL",
-    "ivory coast": "CI",
-    "vatican": "VA",
-}
-"""Common country names that differ from the GeoNames country name (keys are folded)."""
-
-
-def fold(text: str) -> str:
-    """Lower-case ASCII key for matching: unidecode, casefold, punctuation runs become one space."""
-    if not text.isascii():
-        text = unidecode(text)
-    return _NON_ALNUM.sub(" ", text.lower()).strip()
+_ID_INSIDE = re.compile(r"\bgeonames:\s*(\d+)\b", re.IGNORECASE)
+_BRACKETED = re.compile(r"^(.*?)\s*\(([^()]*)\)\s*$")
 
 
 @dataclass(frozen=True)
@@ -82,13 +80,16 @@ class CityRecord:
     admin1: str
     population: int
 
+    @property
+    def region(self) -> str:
+        """The first-level region as people name it ('Wales', 'Sejong'; else 'region CODE')."""
+        return region_label(self.country_code, self.admin1)
+
     def label(self) -> str:
-        """One line: name, country (admin area), population, id."""
-        admin = f" ({self.admin1})" if self.admin1 else ""
-        return (
-            f"{self.name}, {self.country_code}{admin}, population {self.population:,}, "
-            f"geonames:{self.geonameid}"
-        )
+        """One line: name, country (region), population, id; `resolve` reads it back."""
+        admin = f" ({self.region})" if self.admin1 else ""
+        return (f"{self.name}, {self.country_code}{admin}, population "
+                f"{population_text(self.population)}, geonames:{self.geonameid}")
 
 
 class CityLookup:
@@ -104,6 +105,7 @@ class CityLookup:
         admin1_codes: Sequence[str],
         populations: Sequence[int],
         country_names: dict[str, str] | None = None,
+        gazetteer=None,
     ) -> None:
         self.geonameids = np.asarray(geonameids, dtype=np.int64)
         self.names = [str(x) for x in names]
@@ -119,7 +121,9 @@ class CityLookup:
         self._exact_lookups = 0
         self._by_fold: dict[str, list[int]] | None = None  # built only if the above misses
         self.country_names = dict(country_names or {})
-        self._country_keys = self._build_country_keys()
+        self.countries = CountryKeys(set(self.country_codes.tolist()), self.country_names)
+        self._romanized: dict[str, list[int]] | None = None
+        self.gazetteer = gazetteer  # a matcher.gazetteer.GazetteerLookup, or None
 
     @classmethod
     def from_frame(cls, cities) -> CityLookup:
@@ -149,34 +153,13 @@ class CityLookup:
         )
 
     # ---------------------------------------------------------------- countries
-    def _build_country_keys(self) -> dict[str, str]:
-        codes = set(self.country_codes.tolist())  # a set, not np.unique: no string sort
-        keys = {code.lower(): code for code in codes}
-        for code, name in self.country_names.items():
-            keys.setdefault(fold(name), code)
-        for alias, code in COUNTRY_ALIASES.items():
-            if code in codes:
-                keys.setdefault(alias, code)
-        return keys
-
     def resolve_country(self, text: str, argument: str = "country") -> str:
-        """ISO2 code for an ISO2 code or a country name; InputError naming `argument` if unknown."""
-        key = fold(str(text))
-        code = self._country_keys.get(key)
-        if code is not None:
-            return code
-        hint = ""
-        suggestions = _fuzzy(key, sorted(k for k in self._country_keys if len(k) > 2), limit=3)
-        if suggestions:
-            hint = "; did you mean " + ", ".join(
-                f"{self.country_names.get(self._country_keys[s], s)} "
-                f"({self._country_keys[s]})"
-                for s in suggestions
-            ) + "?"
-        raise InputError(
-            f"{argument}: unknown country {text!r}; give an ISO code (e.g. GB) or a country "
-            f"name that has cities in the model{hint}"
-        )
+        """ISO2 code for an ISO2 code or a country name (matcher.country_names.CountryKeys)."""
+        return self.countries.resolve_country(text, argument)
+
+    def resolve_region(self, text: str, argument: str = "country") -> tuple[str, str | None]:
+        """(ISO2, admin1 code or None) for a country or a nation ('Wales' -> ('GB', 'WLS'))."""
+        return self.countries.resolve_region(text, argument)
 
     # ---------------------------------------------------------------- cities
     def record(self, row: int) -> CityRecord:
@@ -190,18 +173,54 @@ class CityLookup:
             population=int(self.populations[row]),
         )
 
-    def row_of_id(self, geonameid: int) -> int:
-        """Row of a geonameid; CityNotFoundError if the model does not know it."""
+    def find_id(self, geonameid: int) -> int | None:
+        """Row of a geonameid, or None."""
         ids = self._sorted_ids
         position = int(np.searchsorted(ids, int(geonameid)))
-        row = int(self._id_order[position]) if position < len(ids) and ids[position] == int(
-            geonameid) else None
-        if row is None:
-            raise CityNotFoundError(
-                f"geonames:{geonameid} is not in the model's city index "
-                "(cities below the population floor without partnerships are not modelled)"
-            )
-        return row
+        if position < len(ids) and ids[position] == int(geonameid):
+            return int(self._id_order[position])
+        return None
+
+    def row_of_id(self, geonameid: int) -> int:
+        """Row of a geonameid; CityNotFoundError (or CityOutsideIndexError when the gazetteer
+        has it) if the model does not know it."""
+        row = self.find_id(geonameid)
+        if row is not None:
+            return row
+        place = self.gazetteer.find(int(geonameid)) if self.gazetteer is not None else None
+        if place is not None:
+            raise self._outside(place)
+        raise CityNotFoundError(
+            f"geonames:{geonameid} is not in the model's city index nor in the gazetteer; "
+            "check the id (geonames.org lists every place)"
+        )
+
+    def parse(self, query: str) -> Place:
+        """The name, country and region a query text asks for (rules in the module docstring);
+        InputError for text that names nothing."""
+        text = query.strip()
+        if len(text) > MAX_QUERY_LENGTH:
+            raise InputError(f"city {shown(text)} is too long for a place name (at most "
+                             f"{MAX_QUERY_LENGTH} characters); give a name, 'Name, CC' or "
+                             "geonames:ID")
+        name, country, admin1 = text, None, None
+        if "," in text:
+            head, tail = text.split(",", 1)  # the first comma: a pasted label goes on after it
+            tail = tail.split(",", 1)[0].strip()
+            if head.strip() and tail:
+                name = head.strip()
+                region_text = None
+                if match := _BRACKETED.match(tail):
+                    tail, region_text = match.group(1).strip(), match.group(2).strip()
+                country, nation = self.resolve_region(tail, argument=f"city {shown(text)}")
+                if nation is not None:
+                    admin1 = frozenset({nation})
+                if region_text:
+                    admin1 = frozenset(region_codes(country, fold(region_text), fold))
+        if not fold(name) or not any(ch.isalnum() for ch in name):
+            raise InputError(f"city {shown(text)} names no place; give a name, 'Name, CC' or "
+                             "geonames:ID")
+        return Place(text=text, name=name, country=country, admin1=admin1)
 
     def resolve(self, query: str | int) -> int:
         """Row index of the one city `query` names; see the module docstring for the rules."""
@@ -210,27 +229,89 @@ class CityLookup:
         text = str(query).strip()
         if not text:
             raise CityNotFoundError("empty city name; give a name, 'Name, CC' or geonames:ID")
-        match = _ID_PATTERN.match(text)
+        match = _ID_PATTERN.match(text) or _ID_INSIDE.search(text[:MAX_QUERY_LENGTH])
         if match:
             return self.row_of_id(int(match.group(1)))
         if text.lower().startswith("geonames:"):  # no place name starts so
-            raise CityNotFoundError(f"{text!r}: a GeoNames id is a whole number, as in "
+            raise CityNotFoundError(f"{shown(text)}: a GeoNames id is a whole number, as in "
                                     "geonames:11523293")
-        name, country = text, None
-        if "," in text:
-            head, tail = text.rsplit(",", 1)
-            if head.strip() and tail.strip():
-                name = head.strip()
-                country = self.resolve_country(tail.strip(), argument=f"city {text!r}")
-        key = fold(name)
-        rows = self._in_country(self._exact_rows(name, key), country)
-        if not rows:  # tier 3 only when tier 2 found nothing: it scans every alternate name
-            rows = self._in_country(self._alternate_rows(name, key), country)
+        place = self.parse(text)
+        rows = self.matching_rows(place)
         if rows:
             return self._pick(text, rows)
+        if self.gazetteer is not None:
+            found = self.gazetteer.matching_places(place)
+            if found:
+                raise self._outside(self.gazetteer.pick(text, found))
+        key = strip_official(fold(place.name)) or fold(place.name)  # 'Boeun County': boeun
         raise CityNotFoundError(
-            self._not_found_message(text, key, country),
-            suggestions=self.suggest(key, country),
+            self._not_found_message(text, key, place.country),
+            suggestions=self.suggest(key, place.country),
+        )
+
+    def resolve_gazetteer(self, query: str | int):
+        """The matcher.gazetteer.GazetteerPlace that `query` names over the whole gazetteer,
+        by the same rules (its `model_row` is set when the model's index has it); for scoring a
+        place outside the index. CityNotFoundError when there is no gazetteer or no match."""
+        if self.gazetteer is None:
+            raise CityNotFoundError("no gazetteer is attached to this lookup")
+        return self.gazetteer.resolve(query)
+
+    def matching_rows(self, place: Place) -> list[int]:
+        """Rows of the first tier (2-5 of the module docstring) that matches the place."""
+        name, key = place.name, fold(place.name)
+        tiers = [lambda: self._exact_rows(name, key), lambda: self._alternate_rows(name, key),
+                 lambda: self.romanized().get(key, [])]
+        stripped = strip_official(key)
+        if stripped and stripped != key:
+            tiers += [lambda: self._exact_rows(stripped, stripped),
+                      lambda: self._alternate_rows(stripped, stripped),
+                      lambda: self.romanized().get(stripped, [])]
+        for tier in tiers:  # the alternate names only when the names found nothing
+            rows = self._narrowed(tier(), place)
+            if rows:
+                return rows
+        return []
+
+    def _narrowed(self, rows: list[int], place: Place) -> list[int]:
+        rows = self._in_country(rows, place.country)
+        if place.admin1 is not None:
+            rows = [r for r in rows if self.admin1[r] in place.admin1]
+        return rows
+
+    def romanized(self) -> dict[str, list[int]]:
+        """Folded Revised Romanization of each row's Hangul alternate names -> rows (built once,
+        when a query first reaches tier 4)."""
+        if self._romanized is None:
+            from matcher.romanize import hangul_romanizations
+
+            alternates = self._alternate_texts()
+            self._romanized = {}
+            korean = np.flatnonzero(np.isin(self.country_codes, list(KOREAN_COUNTRIES)))
+            for row in korean.tolist():  # others' Hangul names are exonyms (런던: London)
+                joined = alternates[row]
+                if not joined or not _HANGUL.search(joined):
+                    continue
+                for name in hangul_romanizations(joined.strip(";").split(";")):
+                    key = fold(name)
+                    if key:
+                        self._romanized.setdefault(key, []).append(row)
+        return self._romanized
+
+    def _alternate_texts(self) -> list[str]:
+        if self._alternates_lower is None:
+            alternates = self._alternates() if callable(self._alternates) else self._alternates
+            self._alternates_lower = [
+                "" if _missing(a) else f";{str(a).lower()};" for a in alternates]
+        return self._alternates_lower
+
+    def _outside(self, place) -> CityOutsideIndexError:
+        """The error for a gazetteer place the model's index lacks: what it is, and why."""
+        return CityOutsideIndexError(
+            f"{place.label()} is a GeoNames place, but not in this model's city index (the "
+            "cities with partnerships and those of 15,000 people or more), so it cannot be "
+            "scored yet; ask about a city nearby meanwhile",
+            place=place,
         )
 
     def _exact_rows(self, name: str, key: str) -> list[int]:
@@ -269,14 +350,10 @@ class CityLookup:
 
     def _alternate_rows(self, name: str, key: str) -> list[int]:
         """Rows whose ';'-joined alternate names contain the name (raw lower-case or folded)."""
-        if self._alternates_lower is None:
-            alternates = self._alternates() if callable(self._alternates) else self._alternates
-            self._alternates_lower = [
-                "" if _missing(a) else f";{str(a).lower()};" for a in alternates]
         needles = {f";{name.lower()};", f";{key};"}
         return [
             row
-            for row, alternates in enumerate(self._alternates_lower)
+            for row, alternates in enumerate(self._alternate_texts())
             if any(needle in alternates for needle in needles)
         ]
 
@@ -293,7 +370,8 @@ class CityLookup:
         more = len(records) - MAX_LISTED_CANDIDATES
         tail = f"\n  ... and {more} more" if more > 0 else ""
         raise AmbiguousCityError(
-            f"{text!r} matches {len(records)} cities; say which one with 'Name, CC' or its id:\n"
+            f"{shown(text)} matches {len(records)} cities; say which one with 'Name, CC', "
+            f"'Name, CC (region)' or its id:\n"
             f"{listed}{tail}",
             candidates=[r.__dict__ for r in records],
         )
@@ -303,7 +381,7 @@ class CityLookup:
         index = self.by_fold()
         choices = [k for k, rows in index.items() if self._in_country(rows, country)]
         found: list[tuple[str, int]] = []
-        for choice in _fuzzy(key, choices, limit=SUGGESTION_LIMIT):
+        for choice in fuzzy(key, choices, limit=SUGGESTION_LIMIT):
             rows = self._in_country(index[choice], country)
             found.extend((f"{self.names[r]}, {self.country_codes[r]}", r) for r in rows)
         found.sort(key=lambda item: -int(self.populations[item[1]]))
@@ -313,22 +391,11 @@ class CityLookup:
     def _not_found_message(self, text: str, key: str, country: str | None) -> str:
         suggestions = self.suggest(key, country)
         where = f" in {country}" if country else ""
-        message = f"no city called {text!r}{where} in the model"
+        source = "the model or the gazetteer" if self.gazetteer is not None else "the model"
+        message = f"no city called {shown(text)}{where} in {source}"
         if suggestions:
             return message + "; did you mean: " + "; ".join(suggestions) + "?"
         return message + "; check the spelling or give its GeoNames id as geonames:ID"
-
-
-def _fuzzy(key: str, choices: list[str], limit: int) -> list[str]:
-    """The best rapidfuzz matches of `key` among `choices` above SUGGESTION_CUTOFF."""
-    if not key or not choices:
-        return []
-    from rapidfuzz import fuzz, process
-
-    hits = process.extract(
-        key, choices, scorer=fuzz.WRatio, limit=limit, score_cutoff=SUGGESTION_CUTOFF
-    )
-    return [choice for choice, _score, _index in hits]
 
 
 def _missing(value: object) -> bool:

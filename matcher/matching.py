@@ -20,6 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 SIDES = ("a", "b")
+MAX_REPLICATED_CELLS = 4_000_000
+"""Beyond this many cells (32 MB) the replicated assignment is skipped for the exact
+b-matching, which needs one variable per allowed pair whatever the capacity."""
 
 
 # ---------------------------------------------------------------------- the optimal assignment
@@ -36,6 +39,10 @@ def optimal_assignment(weights: np.ndarray, allowed: np.ndarray,
     weights = np.where(allowed, np.asarray(weights, dtype=np.float64), 0.0)
     if weights.size == 0 or not allowed.any():
         return []
+    # No city can take more partners than the other side has cities: a larger capacity is that.
+    capacity = min(capacity, max(allowed.shape))
+    if weights.size * capacity * capacity > MAX_REPLICATED_CELLS:  # `--capacity 1000`: 47 GiB
+        return sorted(_b_matching(weights, allowed, capacity))
     replicated = np.repeat(np.repeat(weights, capacity, axis=0), capacity, axis=1)
     slots_i, slots_j = linear_sum_assignment(replicated, maximize=True)
     pairs = [(int(i) // capacity, int(j) // capacity) for i, j in zip(slots_i, slots_j,

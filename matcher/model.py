@@ -117,6 +117,34 @@ def _admin1_index(table, path: Path, country_index: np.ndarray) -> np.ndarray | 
     return admin1
 
 
+def stage_one_problems(rerank: dict) -> list[str]:
+    """What is wrong with the logistic re-rankers of a rerank.json (empty: nothing): both kinds
+    present, one coefficient, mean and non-zero scale per known signal, finite numbers. A
+    missing coefficient was a broadcasting traceback inside the first query (issue 15)."""
+    found = []
+    for kind in ("warm", "cold"):
+        part = rerank.get(kind) if isinstance(rerank, dict) else None
+        if not isinstance(part, dict):
+            found.append(f"{kind}: missing")
+            continue
+        try:
+            names = list(part["signals"])
+            unknown = sorted(set(names) - set(signals.SIGNALS))
+            if unknown:
+                found.append(f"{kind}: unknown signals {unknown}")
+            for key in ("coef", "mean", "scale"):
+                values = np.asarray(part[key], dtype=np.float64)
+                if values.shape != (len(names),):
+                    found.append(f"{kind}: {len(names)} signals but {values.size} {key} values")
+                elif not np.isfinite(values).all() or (key == "scale" and (values == 0).any()):
+                    found.append(f"{kind}: {key} has non-finite or zero values")
+            if not np.isfinite(float(part["intercept"])):
+                found.append(f"{kind}: intercept {part['intercept']}")
+        except (KeyError, TypeError, ValueError) as error:
+            found.append(f"{kind}: {type(error).__name__} {error}")
+    return found
+
+
 class Model:
     """A trained model directory, loaded for serving (see docs/CONTRACTS.md, "Scoring")."""
 
@@ -154,6 +182,10 @@ class Model:
         if verify:
             verify_files(path)
         documents = {name.removesuffix(".json"): _load_json(path / name) for name in JSON_FILES}
+        bad = stage_one_problems(documents["rerank"])
+        if bad:
+            raise ModelLoadError(f"model file {path / 'rerank.json'} has a damaged re-ranker "
+                                 f"({'; '.join(bad)}); {RETRAIN_HINT}")
         bad = refine.problems(documents["rerank"])
         if bad:
             raise ModelLoadError(f"model file {path / 'rerank.json'} has a damaged stage-two "

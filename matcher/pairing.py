@@ -20,15 +20,17 @@ import numpy as np
 
 from matcher import final_scores, rank, refine
 from matcher import signals as scoring
+from matcher.compatibility import compatibility as compatibility_0_100
 from matcher.errors import AmbiguousCityError, CityNotFoundError, InputError
 from matcher.explain import reasons, subscores
-from matcher.lookup import CityRecord, fold
+from matcher.lookup import CityRecord
 from matcher.matching import (
     SIDES,
     blocking_pairs,
     optimal_assignment,
     stable_matching,
 )
+from matcher.regions import region_label
 
 ASSIGNMENT = "assignment"
 STABLE = "stable"
@@ -117,14 +119,6 @@ def compatibility(model, rows_a: np.ndarray, rows_b: np.ndarray,
 
 # ---------------------------------------------------------------------- the programme
 DEFAULT_MIN_POPULATION = 100_000
-COUNTRY_ALIASES = {  # folded names a user may type -> ISO2 (on top of matcher.lookup's)
-    "uk": "GB", "united kingdom": "GB", "great britain": "GB", "britain": "GB",
-    "england": "GB", "scotland": "GB", "wales": "GB", "northern ireland": "GB",
-    "korea": "KR", "south korea": "KR", "republic of korea": "KR", "korea republic of": "KR",
-    "korea south": "KR",
-}
-
-
 @dataclass(frozen=True)
 class PairedCities:
     """One pair of a matching, with why it scores as it does; to_dict() is the JSON/CSV row."""
@@ -133,7 +127,7 @@ class PairedCities:
     b: CityRecord
     distance_km: float
     score: float  # reciprocal compatibility 0..1 (rank.combine_sides of both percentiles)
-    compatibility: float  # 0-100, the re-ranker probability at that percentile, both sides' mean
+    compatibility: float  # 0-100, matcher.compatibility of `score`
     a_ranks_b: float  # percentile of b in a's own list
     b_ranks_a: float
     performance: float
@@ -141,13 +135,14 @@ class PairedCities:
     synergies: float
     existing: bool  # already partners (only with include_existing)
     reasons: tuple[str, ...]
+    probability: float = 0.0  # the re-ranker probability at that percentile, both sides' mean
 
     def to_dict(self) -> dict:
         out = {f"a_{k}": v for k, v in _record(self.a).items()}
         out.update({f"b_{k}": v for k, v in _record(self.b).items()})
         out.update({k: getattr(self, k) for k in (
-            "distance_km", "score", "compatibility", "a_ranks_b", "b_ranks_a", "performance",
-            "appetite", "synergies", "existing")})
+            "distance_km", "score", "compatibility", "probability", "a_ranks_b", "b_ranks_a",
+            "performance", "appetite", "synergies", "existing")})
         out["reasons"] = list(self.reasons)
         return out
 
@@ -211,34 +206,31 @@ def _record(city: CityRecord) -> dict:
     return {k: v for k, v in asdict(city).items() if k != "row"}
 
 
-def resolve_country(lookup, text: str, argument: str) -> str:
-    """ISO2 of a code, name or alias (UK, England, Korea, ...); InputError names `argument`."""
-    code = COUNTRY_ALIASES.get(fold(str(text)))
-    if code is not None and code in set(lookup.country_codes.tolist()):
-        return code
-    return lookup.resolve_country(text, argument)
+def resolve_side(lookup, text: str, argument: str) -> tuple[str, str | None]:
+    """(ISO2, region code or None) of a code, name or alias (UK, Korea) or of a nation, which
+    narrows the side to that region ('Wales' -> GB, WLS); InputError names `argument`."""
+    return lookup.resolve_region(text, argument)
 
 
-def country_rows(lookup, iso2: str) -> np.ndarray:
-    """Model rows of a country, counting rows filed under its aliases (GB: England, Scotland,
-    Wales, Northern Ireland, UK) in the country code or the country name."""
-    keys = {alias for alias, code in COUNTRY_ALIASES.items() if code == iso2}
-    keys.add(iso2.lower())
-    codes = lookup.country_codes
-    unique = np.unique(codes.astype(str))
-    matching = [c for c in unique if c == iso2 or fold(c) in keys
-                or fold(lookup.country_names.get(c, "")) in keys]
-    return np.flatnonzero(np.isin(codes.astype(str), matching))
+def country_rows(lookup, iso2: str, region: str | None = None) -> np.ndarray:
+    """Model rows of a country (of one of its first-level regions when `region` is given)."""
+    rows = np.flatnonzero(lookup.country_codes.astype(str) == iso2)
+    if region is not None:
+        rows = rows[np.array([lookup.admin1[r] == region for r in rows.tolist()], dtype=bool)]
+    return rows
 
 
-def candidate_rows(model, lookup, iso2: str, min_population: int) -> np.ndarray:
-    """A country's candidate cities at or above the population floor, in model row order."""
-    rows = country_rows(lookup, iso2)
+def candidate_rows(model, lookup, iso2: str, min_population: int,
+                   region: str | None = None) -> np.ndarray:
+    """A country's (or region's) candidate cities at or above the population floor, in model
+    row order."""
+    rows = country_rows(lookup, iso2, region)
     keep = model.arrays.candidate_mask[rows] & (lookup.populations[rows] >= min_population)
     return rows[keep]
 
 
-def read_city_file(model, lookup, path: Path, iso2: str, option: str) -> np.ndarray:
+def read_city_file(model, lookup, path: Path, iso2: str, option: str,
+                   region: str | None = None) -> np.ndarray:
     """Model rows of the cities listed one per line (blank lines and '#' comments skipped).
 
     Any unusable line is an InputError naming the file and line.
@@ -247,7 +239,8 @@ def read_city_file(model, lookup, path: Path, iso2: str, option: str) -> np.ndar
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{option} {path}: cannot read the file ({error})") from error
-    in_country = set(country_rows(lookup, iso2).tolist())
+    in_country = set(country_rows(lookup, iso2, region).tolist())
+    where_name = iso2 if region is None else f"{iso2} ({region_label(iso2, region)})"
     rows: list[int] = []
     seen: dict[int, int] = {}
     for number, raw in enumerate(lines, start=1):
@@ -261,8 +254,9 @@ def read_city_file(model, lookup, path: Path, iso2: str, option: str) -> np.ndar
             raise InputError(f"{where}: {error}") from error
         record = lookup.record(row)
         if row not in in_country:
-            raise InputError(f"{where}: {record.name} is in {record.country_code}, not {iso2}; "
-                             f"list only {iso2} cities in this file")
+            found = record.country_code + (f" ({record.region})" if region else "")
+            raise InputError(f"{where}: {record.name} is in {found}, not {where_name}; list "
+                             f"only {where_name} cities in this file")
         if not model.arrays.candidate_mask[row]:
             raise InputError(f"{where}: {record.name} is below the model's candidate floor and "
                              "cannot be matched; remove it from the file")
@@ -300,26 +294,30 @@ def pair_countries(matcher, country_a: str, country_b: str, *,
         raise InputError(f"--stable: give a or b (the proposing side), got {stable!r}")
     if not isinstance(capacity, int) or capacity < 1:
         raise InputError(f"--capacity: must be a positive integer, got {capacity!r}")
-    code_a = resolve_country(lookup, country_a, "COUNTRY_A")
-    code_b = resolve_country(lookup, country_b, "COUNTRY_B")
+    code_a, region_a = resolve_side(lookup, country_a, "COUNTRY_A")
+    code_b, region_b = resolve_side(lookup, country_b, "COUNTRY_B")
     if code_a == code_b:
         raise InputError(f"COUNTRY_A and COUNTRY_B are both {code_a}; give two countries")
     sides = []
-    for code, path, option in ((code_a, cities_a, "--cities-a"), (code_b, cities_b, "--cities-b")):
+    for code, region, path, option in ((code_a, region_a, cities_a, "--cities-a"),
+                                       (code_b, region_b, cities_b, "--cities-b")):
+        place = code if region is None else f"{code} ({region_label(code, region)})"
+        within = "" if region is None else f"in {region_label(code, region)}, "
         if path is not None:
-            sides.append((read_city_file(model, lookup, path, code, option), f"listed in {path}"))
+            sides.append((read_city_file(model, lookup, path, code, option, region),
+                          f"{within}listed in {path}"))
             continue
-        rows = candidate_rows(model, lookup, code, min_population)
+        rows = candidate_rows(model, lookup, code, min_population, region)
         if not len(rows):
-            raise InputError(f"no {code} cities with population >= {min_population:,} in the "
+            raise InputError(f"no {place} cities with population >= {min_population:,} in the "
                              f"model; lower --min-population or list cities with {option}")
-        sides.append((rows, f"population >= {min_population:,}"))
+        sides.append((rows, f"{within}population >= {min_population:,}"))
     (rows_a, selection_a), (rows_b, selection_b) = sides
     compat = compatibility(model, rows_a, rows_b, include_existing)
     assignment = optimal_assignment(compat.mutual, compat.allowed, capacity)
     stable_pairs = stable_matching(compat.forward, compat.backward, compat.allowed, capacity,
                                    proposing=stable)
-    all_a, all_b = country_rows(lookup, code_a), country_rows(lookup, code_b)
+    all_a, all_b = country_rows(lookup, code_a, region_a), country_rows(lookup, code_b, region_b)
     links = model.arrays.binary.matrix[all_a][:, all_b].tocoo()
     existing = sorted(((int(all_a[i]), int(all_b[j])) for i, j in zip(links.row, links.col,
                                                                        strict=True)),
@@ -353,10 +351,12 @@ def _describe(matcher, compat: Compatibility, pairs: list[tuple[int, int]], meth
         for k, (j, b) in enumerate(zip(js.tolist(), bs.tolist(), strict=True)):
             mutual = float(compat.mutual[i, j])
             sides = [model.probability(np.interp([mutual], levels, model.quantiles[row]))[0]
-                     for row in (a, b)]
+                     for row in (a, b)]  # each side's probability at the pair's percentile
             details.append(PairedCities(
                 a=lookup.record(a), b=lookup.record(b), distance_km=round(float(km[k]), 1),
-                score=round(mutual, 6), compatibility=round(50 * float(sum(sides)), 1),
+                score=round(mutual, 6),
+                compatibility=round(float(compatibility_0_100(mutual)), 1),
+                probability=round(0.5 * float(sum(sides)), 6),
                 a_ranks_b=round(float(compat.forward_pct[i, j]), 6),
                 b_ranks_a=round(float(compat.backward_pct[j, i]), 6),
                 performance=round(float(subs["performance"][k]), 1),

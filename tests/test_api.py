@@ -155,6 +155,10 @@ def any_matcher(request, matcher, tmp_path_factory) -> Matcher:
 def test_ranking_invariants(any_matcher, city, k, per_country, include_domestic, mutual,
                             countries, excluded, min_population, max_km):
     matcher = any_matcher
+    if set(countries) & set(excluded):  # no city can pass: refused (tested in test_cli_serving)
+        with pytest.raises(InputError, match="both name"):
+            matcher.recommend(city, countries=countries, exclude_countries=excluded)
+        return
     matches = matcher.recommend(city, k=k, per_country=per_country,
                                 include_domestic=include_domestic, mutual=mutual,
                                 countries=countries, exclude_countries=excluded,
@@ -301,3 +305,16 @@ def test_damaged_serving_index_names_the_file(model_dir, tmp_path):
     (broken / SERVING_FILE).write_bytes(b"not a zip")
     with pytest.raises(ModelLoadError, match=r"cities_serving\.npz is not a readable city index"):
         Model.load(broken)
+
+
+def test_a_gazetteer_place_outside_the_index_names_the_nearest_it_knows(model_dir):
+    """Regression (issue 15): `Tobermory` (1,000 people) got "did you mean Ob', RU"."""
+    from matcher.errors import CityOutsideIndexError
+
+    matcher = Matcher.load(model_dir)
+    with pytest.raises(CityOutsideIndexError) as error:
+        matcher.resolve("Tobermory, GB")
+    message = str(error.value)
+    assert message.startswith("Tobermory, GB (Scotland), population")
+    assert "The nearest cities it knows: Manchester (" in message
+    assert error.value.place.model_row is None and error.value.place.lat > 56

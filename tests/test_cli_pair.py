@@ -95,11 +95,12 @@ def test_errors(model_dir, args, code, message):
 
 def test_bad_city_file_line(model_dir, tmp_path):
     path = tmp_path / "kr.txt"
-    path.write_text("Daejeon\nAtlantis\n", encoding="utf-8")
+    path.write_text("Daejeon\nAtlantiszz\n", encoding="utf-8")
     result = run(model_dir, "GB", "KR", "--cities-b", str(path))
     assert result.exit_code == 2
     assert result.output.startswith(
-        f"Error: --cities-b {path}, line 2: no city called 'Atlantis' in the model")
+        f"Error: --cities-b {path}, line 2: no city called 'Atlantiszz' in the model or the "
+        "gazetteer")
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -29,12 +29,14 @@ def test_table_for_a_cold_city(model_dir):
     result = run("with", "Sejong", "--model", str(model_dir))
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].startswith("Twin partners for Sejong, KR (22), population 394,630, "
+    assert lines[0].startswith("Twin partners for Sejong, KR (Sejong), population 394,630, "
                                "geonames:11523293  [mutual ranking, at most 3 per country]")
     assert lines[1] == ("Sejong has no recorded partnerships: ranked from its features and "
                         "nearby cities alone.")
-    assert lines[2].split()[:6] == ["#", "city", "country", "population", "km", "compat"]
-    assert len(lines) == 13  # header, note, column names, 10 rows
+    assert lines[2].startswith("Thin precedent: few existing partnerships between these "
+                               "countries (KR-GB: 4")  # once, not on every row
+    assert lines[3].split()[:6] == ["#", "city", "country", "population", "km", "compat"]
+    assert len(lines) == 14  # header, two notes, column names, 10 rows
 
 
 def test_existing_partners_listed_under_the_table(model_dir):
@@ -73,13 +75,22 @@ def test_flags_reach_the_ranking(model_dir):
 
 
 @pytest.mark.parametrize(("args", "expected", "code"), [
-    (("with", "Sejongg"), "Error: no city called 'Sejongg' in the model; did you mean: "
-                          "Sejong, KR?\n", 2),
-    (("with", "Newport"), "Error: 'Newport' matches 2 cities; say which one with 'Name, CC' or "
-                          "its id:\n  Newport, GB (WLS), population 161,506, geonames:2641598\n"
-                          "  Newport, US (RI), population 24,232, geonames:5223593\n", 2),
-    (("with", "Qqqxxzz"), "Error: no city called 'Qqqxxzz' in the model; check the spelling or "
-                          "give its GeoNames id as geonames:ID\n", 2),
+    (("with", "Sejongg"), "Error: no city called 'Sejongg' in the model or the gazetteer; did "
+                          "you mean: Sejong, KR?\n", 2),
+    (("with", "Newport"), "Error: 'Newport' matches 2 cities; say which one with 'Name, CC', "
+                          "'Name, CC (region)' or its id:\n  Newport, GB (Wales), population "
+                          "161,506, geonames:2641598\n  Newport, US (Rhode Island), population "
+                          "24,232, geonames:5223593\n", 2),
+    (("with", "Qqqxxzz"), "Error: no city called 'Qqqxxzz' in the model or the gazetteer; check "
+                          "the spelling or give its GeoNames id as geonames:ID\n", 2),
+    # regressions (issue 15): junk matched 4,449 cities; a filter pair that no city can pass
+    (("with", ","), "Error: city ',' names no place; give a name, 'Name, CC' or geonames:ID\n",
+     2),
+    (("with", "Cardiff", "--country", "GB", "--exclude-country", "UK"),
+     "Error: --country and --exclude-country both name GB: no city could pass; drop one of "
+     "them\n", 2),
+    (("with", "Cardiff", "--country", "Wales"), "Error: --country: 'Wales' is part of GB; this "
+     "option takes whole countries, so give GB (cities of every part of GB)\n", 2),
     (("with", "Cardiff", "--country", "Narnia"), "Error: --country: unknown country 'Narnia'; "
      "give an ISO code (e.g. GB) or a country name that has cities in the model\n", 2),
     (("with", "Cardiff", "--json", "--csv"), "Error: --json and --csv: choose one output format\n",
@@ -126,7 +137,10 @@ def test_explain_text_and_json(model_dir):
     result = run("explain", "Sejong", "Cardiff", "--model", str(model_dir))
     assert result.exit_code == 0, result.output
     assert result.output.startswith("Sejong, KR and Cardiff, GB (")
-    assert "country pair KR-GB: 4 partnerships in the model graph" in result.output
+    assert "KR-GB: 4 existing partnerships (thin precedent" in result.output
+    assert "re-ranker signals" not in result.output
+    verbose = run("explain", "Sejong", "Cardiff", "--verbose", "--model", str(model_dir)).output
+    assert "re-ranker signals (value, contribution to the score):" in verbose
     payload = json.loads(run("explain", "Sejong", "Cardiff", "--json", "--model",
                              str(model_dir)).output)
     assert payload["partner"]["geonameid"] == 2653822
@@ -226,3 +240,69 @@ def test_regression_serve_and_training_commands_need_no_prior_import():
                          check=True).stdout.split("\n")
     assert out[0] == "0 False False"
     assert out[1] == "0 0"
+
+
+def test_a_closed_pipe_exits_quietly(model_dir):
+    """Regression (issue 15): `twin with X | head` exited 1 with a broken-pipe error."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from training.cli import main; sys.argv = ['twin', 'with', 'Cardiff', "
+            f"'-k', '12', '--model', {str(model_dir)!r}]; main()")
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    process.stdout.readline()
+    process.stdout.close()  # what `head -1` does
+    assert process.wait(timeout=60) == 0
+    assert b"Error" not in process.stderr.read() and b"Traceback" not in process.stderr.read()
+
+
+def test_lists_csv_rows_carry_scores_and_reasons_like_with(model_dir):
+    """Regression (issue 15): `twin lists` rows had no score, compatibility or reasons."""
+    import csv
+    import io
+
+    lists = list(csv.DictReader(io.StringIO(
+        run("lists", "Sejong", "Cardiff", "--model", str(model_dir)).output)))
+    alone = list(csv.DictReader(io.StringIO(
+        run("with", "Cardiff", "--csv", "--model", str(model_dir)).output)))
+    cardiff = [row for row in lists if row["query_name"] == "Cardiff"]
+    assert cardiff and len(cardiff) == len(alone)
+    for row, single in zip(cardiff, alone, strict=True):
+        assert {k: row[k] for k in single} == single
+    assert all(row["reasons"] and row["compatibility"] for row in lists)
+
+
+def test_population_flags_have_help(model_dir):
+    help_text = run("with", "--help").output
+    assert "Only partners of at least N inhabitants." in help_text
+    assert "Only partners of at most N inhabitants." in help_text
+
+
+def test_the_first_batch_says_it_compiles(tmp_path, monkeypatch, capsys):
+    """Regression (issue 15): the first `twin lists` compiled for 30 s without a word."""
+    import matcher
+    from matcher import cli as serving_cli
+
+    package = tmp_path / "matcher"
+    (package / "__pycache__").mkdir(parents=True)
+    monkeypatch.setattr(matcher, "__file__", str(package / "__init__.py"))
+    serving_cli._compile_notice()
+    assert "compiling the batch kernels (numba)" in capsys.readouterr().err
+    (package / "__pycache__" / "fused._best-178.py311.nbi").write_bytes(b"")
+    serving_cli._compile_notice()  # compiled once: nothing said
+    assert capsys.readouterr().err == ""
+
+
+def test_brief_lists_are_the_same_lists(model_dir):
+    import csv
+    import io
+
+    full = list(csv.DictReader(io.StringIO(run("lists", "--all", "-k", "3", "--model",
+                                                str(model_dir)).output)))
+    brief = list(csv.DictReader(io.StringIO(run("lists", "--all", "-k", "3", "--brief",
+                                                 "--model", str(model_dir)).output)))
+    assert list(brief[0]) == ["query_geonameid", "query_name", "query_country", "rank",
+                              "geonameid", "name", "country_code", "population"]
+    assert [(r["query_geonameid"], r["geonameid"]) for r in brief] == \
+        [(r["query_geonameid"], r["geonameid"]) for r in full]

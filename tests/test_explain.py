@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from matcher_factories import make_model_dir
 
+from matcher import explain
 from matcher.api import Matcher
 from matcher.errors import InputError
 from matcher.explain import SUBSCORES, _short_population, reasons, subscores
@@ -25,7 +26,8 @@ def test_short_population():
     assert _short_population(950) == "950"
 
 
-def test_reasons_cite_size_country_history_and_neighbours(matcher):
+def test_reasons_cite_size_country_history_and_neighbours(matcher, monkeypatch):
+    monkeypatch.setattr(explain, "THIN_PRECEDENT", 3)  # the fixture's KR-GB has 4
     ev = matcher.evidence
     sejong, manchester = matcher.resolve("Sejong"), matcher.resolve("Manchester")
     assert reasons(ev, sejong, manchester) == [
@@ -36,9 +38,21 @@ def test_reasons_cite_size_country_history_and_neighbours(matcher):
     assert "nearby Daejeon twins with Newport, 17 km from Cardiff" in line
 
 
-def test_reasons_count_partnerships_between_the_two_regions(tmp_path):
+def test_thin_precedent_is_said_once_not_on_every_row(matcher):
+    """Regression (issue 15): '2 existing KR-GB partnerships' was the reason on every row."""
+    ev = matcher.evidence
+    sejong = matcher.resolve("Sejong")
+    assert ev.pair_count(sejong, matcher.resolve("Manchester")) < explain.THIN_PRECEDENT
+    result = matcher.recommendation("Sejong", matcher.make_filters(5, countries=["GB"]))
+    assert result.thin_precedent == (("GB", ev.pair_count(sejong, matcher.resolve("Cardiff"))),)
+    assert not any("existing KR-GB" in reason for m in result.matches for reason in m.reasons)
+    assert "thin precedent" in matcher.explain("Sejong", "Cardiff").render()
+
+
+def test_reasons_count_partnerships_between_the_two_regions(tmp_path, monkeypatch):
     """With first-level regions (admin1_pair), the country-pair reason says how many of those
     partnerships join the two cities' own regions: the count a naive loop over edges gives."""
+    monkeypatch.setattr(explain, "THIN_PRECEDENT", 3)  # the fixture's KR-GB has 4
     matcher = Matcher.load(make_model_dir(tmp_path / "v1", admin1=True))
     ev, arrays = matcher.evidence, matcher.model.arrays
     admin1 = arrays.admin1
@@ -54,7 +68,7 @@ def test_reasons_count_partnerships_between_the_two_regions(tmp_path):
         reasons(ev, cheongju, london)
     explained = matcher.explain("Cheongju", "London, GB")
     assert explained.country_pair["between_regions"] == regional
-    assert f"{regional} of them between the two cities' regions" in explained.render()
+    assert f"{regional} of them between these two regions" in explained.render()
     sejong = matcher.resolve("Sejong")  # alone in its region: the reason does not mention it
     assert ev.region_pair_count(sejong, london) == 0
     assert "4 existing KR-GB partnerships" in reasons(ev, sejong, london)
@@ -96,15 +110,28 @@ def test_explain_pair_breakdown(matcher):
 
 
 def test_explain_agrees_with_recommend(matcher):
+    """The query's side is the list's; the partner's side reads the partner's own final list
+    (stage two included), where the list reads its stage one: equal without stage two."""
     top = matcher.recommend("Cardiff", k=1)[0]
     result = matcher.explain("Cardiff", top.geonameid)
-    assert result.compatibility_mutual == pytest.approx(top.compatibility, abs=0.11)
     assert result.query_ranks_partner["percentile"] == pytest.approx(top.query_ranks_partner,
                                                                      abs=1e-6)
-    assert result.partner_ranks_query["percentile"] == pytest.approx(top.partner_ranks_query,
-                                                                     abs=1e-6)
-    for name in ("performance", "appetite", "synergies"):
-        assert result.subscores[name]["score"] == pytest.approx(getattr(top, name), abs=0.11)
+    if "refine" not in matcher.model.rerank["warm"]:
+        assert result.compatibility_mutual == pytest.approx(top.compatibility, abs=0.11)
+        assert result.partner_ranks_query["percentile"] == pytest.approx(
+            top.partner_ranks_query, abs=1e-6)
+        for name in ("performance", "appetite", "synergies"):
+            assert result.subscores[name]["score"] == pytest.approx(getattr(top, name), abs=0.11)
+
+
+@pytest.mark.parametrize(("a", "b"), [("Sejong", "Cardiff"), ("Cardiff", "Daejeon"),
+                                      ("London, GB", "Seoul"), ("Malmo", "Busan")])
+def test_explain_is_symmetric_in_mutual_mode(matcher, a, b):
+    """Regression (issue 15): `twin explain A B` and `B A` gave different compatibilities."""
+    ab, ba = matcher.explain(a, b), matcher.explain(b, a)
+    assert ab.compatibility_mutual == ba.compatibility_mutual
+    assert ab.probability == pytest.approx(ba.probability)
+    assert ab.query_ranks_partner == ba.partner_ranks_query
 
 
 def test_explain_says_where_stage_two_moved_the_partner(matcher):

@@ -44,8 +44,8 @@ def test_comparable_namesakes_are_ambiguous_and_listed(lookup):
         lookup.resolve("Newport")
     message = str(error.value)
     assert message.startswith("'Newport' matches 2 cities; say which one with 'Name, CC'")
-    assert "Newport, GB (WLS), population 161,506, geonames:2641598" in message
-    assert "Newport, US (RI), population 24,232, geonames:5223593" in message
+    assert "Newport, GB (Wales), population 161,506, geonames:2641598" in message
+    assert "Newport, US (Rhode Island), population 24,232, geonames:5223593" in message
     assert [c["country_code"] for c in error.value.candidates] == ["GB", "US"]
     assert error.value.exit_code == 2
     assert name_of(lookup, lookup.resolve("Newport, US")) == ("Newport", "US")
@@ -101,7 +101,7 @@ def test_unknown_country_in_a_city_names_the_argument(lookup):
 
 
 @pytest.mark.parametrize(("text", "code"), [("gb", "GB"), ("United Kingdom", "GB"), ("UK", "GB"),
-                                            ("england", "GB"), ("Korea", "KR"),
+                                            ("great britain", "GB"), ("Korea", "KR"),
                                             ("south korea", "KR"), ("FR", "FR")])
 def test_country_resolution(lookup, text, code):
     assert lookup.resolve_country(text, "--country") == code

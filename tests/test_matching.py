@@ -151,3 +151,23 @@ def test_bad_capacity_is_refused(capacity):
     with pytest.raises(ValueError, match="capacity"):
         matching.stable_matching(np.ones((1, 1)), np.ones((1, 1)), np.ones((1, 1), bool),
                                 capacity)
+
+
+def test_a_huge_capacity_is_solved_without_the_dense_blow_up():
+    """Regression (issue 15): `twin pair GB KR --capacity 1000` asked for 47.0 GiB; a capacity
+    beyond either side's size means 'every allowed pair', solved exactly and in little memory."""
+    import tracemalloc
+
+    from matcher.matching import optimal_assignment
+
+    rng = np.random.default_rng(0)
+    weights = rng.uniform(0.1, 1.0, (107, 59))
+    allowed = rng.uniform(size=weights.shape) > 0.1
+    tracemalloc.start()
+    pairs = optimal_assignment(weights, allowed, capacity=1000)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert sorted(pairs) == sorted(zip(*np.nonzero(allowed), strict=True))
+    assert peak < 200 * 2**20
+    small = optimal_assignment(weights, allowed, capacity=2)  # the exact solver agrees
+    assert {i for i, _ in small} and max(np.bincount([i for i, _ in small])) <= 2

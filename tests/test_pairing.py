@@ -83,15 +83,20 @@ def test_include_existing_and_capacity(matcher):
     assert all(p.existing for p in seoul_london)
 
 
-@pytest.mark.parametrize("text", ["GB", "gb", "UK", "United Kingdom", "England", "Scotland",
-                                  "Wales", "Northern Ireland", "Great Britain"])
+@pytest.mark.parametrize("text", ["GB", "gb", "UK", "United Kingdom", "Great Britain"])
 def test_uk_aliases(matcher, text):
-    assert pairing.resolve_country(matcher.lookup, text, "COUNTRY_A") == "GB"
+    assert pairing.resolve_side(matcher.lookup, text, "COUNTRY_A") == ("GB", None)
+
+
+@pytest.mark.parametrize(("text", "region"), [("England", "ENG"), ("Scotland", "SCT"),
+                                              ("Wales", "WLS"), ("Northern Ireland", "NIR")])
+def test_a_nation_narrows_its_side_to_that_region(matcher, text, region):
+    assert pairing.resolve_side(matcher.lookup, text, "COUNTRY_A") == ("GB", region)
 
 
 @pytest.mark.parametrize("text", ["KR", "Korea", "South Korea", "Republic of Korea"])
 def test_korea_aliases(matcher, text):
-    assert pairing.resolve_country(matcher.lookup, text, "COUNTRY_B") == "KR"
+    assert pairing.resolve_side(matcher.lookup, text, "COUNTRY_B") == ("KR", None)
 
 
 def test_unknown_or_identical_countries(matcher):
@@ -104,15 +109,22 @@ def test_unknown_or_identical_countries(matcher):
         pairing.pair_countries(matcher, "GB", "KR", min_population=50_000_000)
 
 
-def test_cities_filed_under_the_home_nations_count_as_gb():
+def test_pair_wales_korea_uses_welsh_cities_only(matcher):
+    """Regression (issue 15): `twin pair Wales KR` silently used every UK city."""
+    result = pairing.pair_countries(matcher, "Wales", "KR", min_population=0)
+    assert {c.name for c in result.candidates_a} == {"Cardiff", "Newport"}
+    assert result.selection_a == "in Wales, population >= 0"
+    assert all(p.a.admin1 == "WLS" for p in result.assignment.pairs)
+
+
+def test_country_rows_narrow_to_a_region():
     frame = pd.DataFrame({
         "geonameid": [1, 2, 3, 4, 5], "name": ["Leeds", "Glasgow", "Cardiff", "Belfast", "Lyon"],
-        "country_code": ["GB", "Scotland", "GB", "XN", "FR"],
-        "country_name": ["United Kingdom", "Scotland", "United Kingdom", "Northern Ireland",
-                         "France"],
-        "population": [500_000] * 5})
+        "country_code": ["GB", "GB", "GB", "GB", "FR"],
+        "admin1_code": ["ENG", "SCT", "WLS", "NIR", "84"], "population": [500_000] * 5})
     lookup = CityLookup.from_frame(frame)
     assert pairing.country_rows(lookup, "GB").tolist() == [0, 1, 2, 3]
+    assert pairing.country_rows(lookup, "GB", "WLS").tolist() == [2]
     assert pairing.country_rows(lookup, "FR").tolist() == [4]
 
 
@@ -135,7 +147,7 @@ def test_city_files(matcher, tmp_path):
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("Cardiff\nAtlantis City\n", "line 2: no city called 'Atlantis City'"),
+    ("Cardiff\nAtlantis Qity\n", "line 2: no city called 'Atlantis Qity'"),
     ("Cardiff\n\nLondon, CA\n", "line 3: London is in CA, not GB"),
     ("Seoul\n", "line 1: Seoul is in KR, not GB; list only GB cities in this file"),
     ("Cardiff\ncardiff, gb\n", "line 2: Cardiff is already listed on line 1"),

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from matcher.columns import Columns as C
 from training.countries import CountryNormaliser
 from training.gazetteer import build_countries
-from training.names import fold, is_area_name, name_parts, name_variants, token_subset
+from training.names import fold, is_area_name, name_parts, name_variants, names_region, token_subset
 from training.resolve import (
     AREA_KM,
     NEAREST_KM,
@@ -294,3 +294,25 @@ def test_real_country_table_builds_a_normaliser():
     normaliser = CountryNormaliser(countries[C.ISO2].tolist(), countries[C.ISO3].tolist(),
                                    countries[C.COUNTRY_NAME].tolist())
     assert normaliser.codes_for("Kosovo") == ("XK", "RS")
+
+
+@pytest.mark.parametrize(("name", "country", "region"), [
+    ("Banskobystrický kraj", "Slovakia", "Banskobystrický kraj"),  # Epsilon is 1 km off
+    ("Western Cape", "South Africa", "Western Cape"),
+    ("Victoria (state)", "Australia", "Victoria"),
+    ("Gyeonggi Province", "South Korea", "Gyeonggi-do"),
+])
+def test_a_row_naming_a_region_is_rejected_not_matched_to_a_village(name, country, region):
+    """Regression (issue 15): Busan's partners included Bonnievale (ZA) and Mandurang (AU),
+    villages standing in for rows that named the Western Cape and 'Victoria (state)'."""
+    gid, method, _km, reason, detail = stand_in(name, country, 48.70, 19.10)
+    assert (gid, method, reason) == (None, "", "region_not_city")
+    assert f"names {region}, a first-level region of" in detail
+
+
+def test_a_place_named_like_a_region_still_resolves():
+    # a row naming a real place keeps it (rule 2 comes first); a city-type subdivision
+    # (Seoul, Busan: metropolitan cities) is never taken for a region
+    assert stand_in("Alpha", "Slovakia", 48.70, 19.00)[:2] == (900001, "name_near")
+    assert names_region("Busan", "KR") is None and names_region("Seoul", "KR") is None
+    assert names_region("Halle (Saale)", "DE") is None

@@ -9,48 +9,9 @@ from functools import cache
 
 from rapidfuzz import fuzz, process
 
+from matcher.country_names import COUNTRY_ALIASES  # the one table, shared with serving
 from training.names import fold
 
-# Country spellings the GeoNames country table does not carry, each with the ISO2 codes a
-# place listed under it may have in GeoNames (overseas parts and disputed areas carry two).
-COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
-    "england": ("GB",), "scotland": ("GB",), "wales": ("GB",), "northern ireland": ("GB",),
-    "uk": ("GB",), "great britain": ("GB",), "britain": ("GB",),
-    "republic of ireland": ("IE",), "eire": ("IE",),
-    "georgia": ("GE", "US"), "georgia country": ("GE",),
-    "czech republic": ("CZ",), "czechia": ("CZ",),
-    "kosovo": ("XK", "RS"), "northern cyprus": ("CY",), "north cyprus": ("CY",),
-    "palestine": ("PS",), "state of palestine": ("PS",), "west bank": ("PS",),
-    "gaza strip": ("PS",), "western sahara": ("EH", "MA"),
-    "moldavia": ("MD",), "island": ("IS",), "surinam": ("SR",),
-    "micronesia": ("FM",), "federated states of micronesia": ("FM",),
-    "east timor": ("TL",), "timor leste": ("TL",),
-    "congo": ("CG", "CD"), "republic of the congo": ("CG",), "congo brazzaville": ("CG",),
-    "democratic republic of the congo": ("CD",), "dr congo": ("CD",), "congo kinshasa": ("CD",),
-    "ivory coast": ("CI",), "cote divoire": ("CI",), "cape verde": ("CV",),
-    "eswatini": ("SZ",), "swaziland": ("SZ",), "north macedonia": ("MK",), "macedonia": ("MK",),
-    "bosnia and hercegovina": ("BA",), "bosnia": ("BA",), "burma": ("MM",),
-    "the gambia": ("GM",), "the bahamas": ("BS",), "the netherlands": ("NL",),
-    "netherlands": ("NL",), "holland": ("NL",),
-    "vatican city": ("VA",), "holy see": ("VA",),
-    "south korea": ("KR",), "korea": ("KR",), "republic of korea": ("KR",), "north korea": ("KP",),
-    "taiwan": ("TW",), "republic of china": ("TW",), "peoples republic of china": ("CN",),
-    "russia": ("RU",), "russian federation": ("RU",), "vietnam": ("VN",), "viet nam": ("VN",),
-    "laos": ("LA",), "syria": ("SY",), "iran": ("IR",), "turkiye": ("TR",),
-    "united states": ("US",), "united states of america": ("US",), "usa": ("US",),
-    "puerto rico": ("PR", "US"), "guam": ("GU", "US"), "northern mariana islands": ("MP", "US"),
-    "us virgin islands": ("VI", "US"), "american samoa": ("AS", "US"),
-    "faroe islands": ("FO", "DK"), "greenland": ("GL", "DK"), "aland islands": ("AX", "FI"),
-    "reunion": ("RE", "FR"), "martinique": ("MQ", "FR"), "guadeloupe": ("GP", "FR"),
-    "french guiana": ("GF", "FR"), "mayotte": ("YT", "FR"), "new caledonia": ("NC", "FR"),
-    "french polynesia": ("PF", "FR"), "saint pierre and miquelon": ("PM", "FR"),
-    "azores": ("PT",), "madeira": ("PT",), "algarve": ("PT",), "canary islands": ("ES",),
-    "jersey": ("JE", "GB"), "guernsey": ("GG", "GB"), "isle of man": ("IM", "GB"),
-    "gibraltar": ("GI", "GB"), "bermuda": ("BM", "GB"), "falkland islands": ("FK", "GB"),
-    "cook islands": ("CK", "NZ"), "sao tome and principe": ("ST",),
-    "hong kong": ("HK", "CN"), "macau": ("MO", "CN"), "macao": ("MO", "CN"),
-    "curacao": ("CW", "NL"), "aruba": ("AW", "NL"), "south sudan": ("SS",),
-}
 # places GeoNames files under their own code though sources list them under the sovereign state
 # (Mariehamn, Finland is AX; Macau, China is MO): a country's search also covers these
 TERRITORIES: dict[str, tuple[str, ...]] = {

@@ -156,9 +156,13 @@ def admin1_index(cities: pd.DataFrame) -> np.ndarray:
 
 def candidate_mask(cities: pd.DataFrame, interactions: sp.csr_matrix,
                    min_population: int) -> np.ndarray:
-    """Cities that may be recommended: every city with a partnership, plus large enough ones."""
+    """Cities that may be recommended: every city with a partnership, plus large enough ones
+    that are not sections of a much larger city (training.sections)."""
+    from training.sections import section_parents
+
     has_partner = np.diff(interactions.indptr) > 0
-    return has_partner | (cities[C.POPULATION].to_numpy() >= min_population)
+    large = cities[C.POPULATION].to_numpy() >= min_population
+    return has_partner | (large & (section_parents(cities, has_partner) < 0))
 
 
 def build_dataset(cities: pd.DataFrame, features: pd.DataFrame, schema: list[dict],

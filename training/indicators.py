@@ -26,6 +26,7 @@ import pandas as pd
 from unidecode import unidecode
 
 from matcher.columns import Columns as C
+from matcher.country_names import COUNTRY_ALIASES, single_code
 from matcher.errors import DataError, InputError
 from training.featurespec import BUILTIN_FEATURE_NAMES
 from training.ingest import check_header, csv_records, read_bytes
@@ -38,18 +39,6 @@ LINE = "line"  # 1-based line of the row in the file (header is line 1)
 MISSING_NUMBER_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "-"})
 TRUE_TOKENS = frozenset({"true", "yes", "y", "1", "t"})
 FALSE_TOKENS = frozenset({"false", "no", "n", "0", "f"})
-
-# folded spelling -> ISO2; country names from the city table are accepted as well
-COUNTRY_ALIASES = {
-    "uk": "GB", "great britain": "GB", "britain": "GB", "england": "GB", "scotland": "GB",
-    "wales": "GB", "northern ireland": "GB",
-    "united kingdom of great britain and northern ireland": "GB",
-    "korea": "KR", "south korea": "KR", "republic of korea": "KR", "korea republic of": "KR",
-    "rok": "KR", "usa": "US", "united states of america": "US", "america": "US",
-    "czechia": "CZ", "czech republic": "CZ", "holland": "NL", "the netherlands": "NL",
-    "turkiye": "TR", "viet nam": "VN", "vietnam": "VN", "ivory coast": "CI",
-    "russian federation": "RU", "macedonia": "MK", "swaziland": "SZ", "burma": "MM",
-}
 
 SCHEMA_EXAMPLE = '{"columns": {"gdp_per_head": "numeric", "sectors": "tags"}}'
 
@@ -230,7 +219,10 @@ def _country_lookup(cities: pd.DataFrame) -> dict[str, str]:
     if C.COUNTRY_NAME in cities.columns:
         pairs = cities[[C.COUNTRY_NAME, C.COUNTRY]].dropna().drop_duplicates()
         lookup.update({fold_name(n): code for n, code in pairs.itertuples(index=False)})
-    lookup.update({alias: code for alias, code in COUNTRY_ALIASES.items() if code in codes})
+    for alias in COUNTRY_ALIASES:  # matcher.country_names: the one alias table
+        code = single_code(alias, codes)
+        if code is not None:
+            lookup[alias] = code
     return lookup
 
 

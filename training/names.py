@@ -7,6 +7,7 @@ country texts are normalised in training.countries.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from unidecode import unidecode
 
@@ -129,3 +130,47 @@ GENERIC_TOKENS = frozenset({
     "sur", "sankt", "nova", "novo", "novy", "nowy", "stara", "stary", "velke", "mala",
     "istocno", "greater", "lakes", "vale", "coast", "beach", "heights", "park", "hills",
 })
+
+
+# qualifiers saying a name is a first-level region: 'Victoria (state)', 'Gyeonggi (province)'
+REGION_QUALIFIERS = frozenset({"state", "province", "region", "territory"})
+# ISO 3166-2 subdivision types that are regions above municipalities; counties, departments,
+# parishes and unitary municipalities are left out (Hawaii County, Hiiumaa, Agder twin as
+# local governments), and so are subdivisions that are cities themselves (Seoul, Busan, Tokyo)
+_REGION_TYPES = ("state", "province", "region")
+_CITY_TYPES = ("city", "municipality", "capital", "district")
+_REGION_WORDS = re.compile(r"\s+(?:state|province|region|do)$")
+
+
+@cache
+def region_names(country: str) -> dict[str, str]:
+    """Folded names of a country's first-level ISO 3166-2 states, provinces and regions
+    (pycountry) -> the name, with a trailing 'do' (Gyeonggi-do) also dropped."""
+    import pycountry
+
+    out: dict[str, str] = {}
+    for subdivision in pycountry.subdivisions.get(country_code=country) or ():
+        kind = subdivision.type.lower()
+        if subdivision.parent_code is not None or not any(w in kind for w in _REGION_TYPES) \
+                or any(w in kind for w in _CITY_TYPES):
+            continue
+        name = subdivision.name.split("[")[0].strip()  # 'Wales [Cymru GB-CYM]'
+        folded = fold(name)
+        for key in {folded, _REGION_WORDS.sub("", folded)} - {""}:
+            out.setdefault(key, name)
+    return out
+
+
+def names_region(name: str, country: str) -> str | None:
+    """The first-level region a partnership end names instead of a city ('Western Cape',
+    'Victoria (state)', 'Gyeonggi Province'), or None: a name equal to a state, province or
+    region of the country (a trailing 'State', 'Province', 'Region' aside), or any name with
+    such a qualifier in brackets."""
+    base = (name or "").split(",")[0].strip()
+    if match := _PARENS.match(base):
+        unit, qualifier = match.group(1), match.group(2)
+        if fold(qualifier) in REGION_QUALIFIERS:
+            return unit.strip()
+        base = unit
+    regions = region_names(country)
+    return regions.get(fold(base)) or regions.get(_REGION_WORDS.sub("", fold(base)))

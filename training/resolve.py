@@ -39,9 +39,14 @@ uses nothing else; the report counts these ends apart so their share is visible.
    without a marker) the nearest place within NEAREST_KM = 5 km: a neighbour that close shares
    location, country and region; 5 km is about the spacing of villages in rural Europe, so a
    village farther from any listed place (or any name in a sparse region) stays unresolved.
+A name that no place carries but that names a first-level region of the stated country (ISO
+3166-2 through pycountry: `Western Cape`, or any name qualified `(state)`, `(province)`:
+`Victoria (state)`) is rejected as `region_not_city` before rules 6-7, never stood in by a
+village near the region's centroid (Bonnievale, Mandurang).
 Anything else is rejected with a reason (no_name_match, namesake_far, unknown_country,
-unknown_geonameid); a name matching only in another country near the coordinates is NOT taken:
-on this data it is mostly the geocoder placing a namesake abroad (Randwick, England -> Sydney).
+unknown_geonameid, region_not_city); a name matching only in another country near the
+coordinates is NOT taken: on this data it is mostly the geocoder placing a namesake abroad
+(Randwick, England -> Sydney).
 """
 
 from __future__ import annotations
@@ -56,7 +61,15 @@ from sklearn.neighbors import BallTree
 from matcher.columns import Columns as C
 from matcher.signals import EARTH_RADIUS_KM, haversine_km
 from training.countries import CountryNormaliser
-from training.names import fold, is_area_name, is_latin, name_parts, name_variants, token_subset
+from training.names import (
+    fold,
+    is_area_name,
+    is_latin,
+    name_parts,
+    name_variants,
+    names_region,
+    token_subset,
+)
 
 EARTH_KM = EARTH_RADIUS_KM
 MATCH_KM = 50.0  # a name match must lie this close to the row's coordinates
@@ -241,6 +254,10 @@ class Resolver:
             return (-1, "", np.nan, "namesake_far",
                     f"{label}: places of that name exist only farther than {MATCH_KM:.0f} km "
                     f"from ({end.lat}, {end.lon})")
+        if codes and (region := names_region(end.name, codes[0])) is not None:
+            return (-1, "", np.nan, "region_not_city",
+                    f"{label}: names {region}, a first-level region of {codes[0]}, not a "
+                    "city; give the city meant, or leave the row out")
         if has_coords and codes:
             row, method = self._stand_in(end, codes)
             if row >= 0:

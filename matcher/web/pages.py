@@ -35,10 +35,10 @@ class ProgrammeCache:
 
     def get(self, loaded, query: PairQuery, country_a: str, country_b: str):
         lookup = loaded.matcher.lookup
-        from matcher.pairing import resolve_country
+        from matcher.pairing import resolve_side
 
-        key = (str(loaded.path), query, resolve_country(lookup, country_a, "a"),
-               resolve_country(lookup, country_b, "b"))
+        key = (str(loaded.path), query, resolve_side(lookup, country_a, "a"),
+               resolve_side(lookup, country_b, "b"))
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
