@@ -86,6 +86,23 @@ def test_a_damaged_new_version_keeps_the_working_one(models, monkeypatch):
     assert [p.name for p in loads] == ["v0", "v1"]
 
 
+def test_regression_a_changed_file_in_a_new_version_is_refused_by_its_hashes(models):
+    """Issue 18: flipped sign bits in item_biases.npy (still valid floats) changed the lists
+    with no warning; the server loads a version only when every file matches its manifest."""
+    import numpy as np
+
+    app = create_app(models_dir=models, check_seconds=0)
+    client = TestClient(app)
+    assert client.get(QUERY).json()["model_version"] == "v0"
+    biases = models / "v1" / "item_biases.npy"
+    np.save(biases, -np.load(biases))
+    registry.switch_current(models, "v1")
+    client.get(QUERY)
+    app.state.holder.settle()
+    answer = client.get(QUERY)
+    assert answer.status_code == 200 and answer.json()["model_version"] == "v0"
+
+
 def test_pinned_model_is_not_followed(models):
     holder = ModelHolder(models_dir=models, model_dir=models / "v1", check_seconds=0)
     registry.switch_current(models, "v0")

@@ -55,7 +55,7 @@ def warm(matcher: Matcher) -> None:
 
 def load(path: Path) -> Loaded:
     """Load and warm one model directory."""
-    matcher = Matcher.load(path)
+    matcher = Matcher.load(path, verify=True)  # a long-running process checks every hash
     warm(matcher)
     prefix = PrefixIndex(matcher.lookup.names, matcher.lookup.populations)
     return Loaded(matcher=matcher, path=path, version=path.name, prefix=prefix)
