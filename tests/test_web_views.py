@@ -35,6 +35,19 @@ def test_profile_cells(value, column, text):
     assert views._format(value, column) == text
 
 
+@pytest.mark.parametrize(("value", "unit", "text"), [
+    (62009.4, "$", "$62,009"), (2030, "year", "2030"), (0.889, "% a year", "0.889 % a year"),
+    (66, "destinations", "66 destinations"), (("maritime", "heritage"), "", "maritime, heritage"),
+    (None, "km", None), ((), "", None), ("Bristol Airport (BRS)", "", "Bristol Airport (BRS)"),
+])
+def test_open_data_values_read_with_their_units(value, unit, text):
+    """Regression: the card showed raw column names and '2,020' for a target year."""
+    from matcher.profile import ProfileValue
+
+    cell = ProfileValue("x", "X", value, unit, "World Bank", "city", "")
+    assert views._profile_text(cell) == text
+
+
 @pytest.fixture(scope="module")
 def programme(tmp_path_factory) -> pairing.Programme:
     model_dir = make_bilateral_model_dir(tmp_path_factory.mktemp("views") / "v1")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from matcher import rank
+from matcher.columns import LEVEL_COUNTRY
 
 # viridis-like: yellow for the weakest pair shown, deep purple for the strongest
 PALETTE = ((230, 200, 20), (94, 201, 98), (33, 145, 140), (59, 82, 139), (68, 1, 84))
@@ -41,7 +42,7 @@ SPLIT_SPREAD_KM, SPLIT_DISTANCE_KM = 1500.0, 3000.0  # matches this close togeth
 PROFILE_FIELDS = (
     ("population", "Population", "gazetteer"),
     ("country_name", "Country", "gazetteer"),
-    ("admin1_code", "First-level region (code)", "gazetteer"),
+    ("admin1_code", "First-level region", "gazetteer"),
     ("is_capital", "Capital city", "gazetteer"),
     ("timezone", "Time zone", "gazetteer"),
     ("languages", "Languages of the country", "gazetteer"),
@@ -129,16 +130,34 @@ def sources(model_path: str) -> dict[str, str]:
 
 
 def profile(loaded, row: int) -> Profile:
-    """The profile card of one model row."""
+    """The profile card of one model row: the gazetteer and partnership facts, then each
+    dimension's open-data values as matcher.profile describes them (label, unit, source, and
+    whether the value is the city's own or its country's), then any other indicator column."""
+    from matcher.profile import LEVEL_COLUMNS, city_profile
+
     model = loaded.matcher.model
     where = sources(str(loaded.path))
     facts = []
     for column, label, source in PROFILE_FIELDS:
         if model.has_column(column):
             text = _format(model.column(column)[row], column)
+            if column == "admin1_code" and text is not None:
+                text = loaded.matcher.lookup.record(row).region  # 'Wales', not '02'
             if text is not None:
                 facts.append(Fact(label, text, where[source]))
-    known = {column for column, _, _ in PROFILE_FIELDS} | NOT_SHOWN
+    values = {column: model.column(column)[row] for column in model.cities.columns}
+    shown = {column for column, _, _ in PROFILE_FIELDS}
+    described = set(LEVEL_COLUMNS)
+    for dimension_values in city_profile(values).values():
+        for value in dimension_values:
+            described.add(value.name)
+            if value.name in shown:
+                continue
+            text = _profile_text(value)
+            if text is not None:
+                level = " (country level)" if value.level == LEVEL_COUNTRY else ""
+                facts.append(Fact(value.label, text, value.source + level))
+    known = {column for column, _, _ in PROFILE_FIELDS} | NOT_SHOWN | described
     for column in model.cities.columns:
         if column not in known:
             text = _format(model.column(column)[row], column)
@@ -151,6 +170,27 @@ def profile(loaded, row: int) -> Profile:
         country_name=lookup.country_names.get(code, code), lat=float(ev.lat[row]),
         lon=float(ev.lon[row]), population=int(ev.populations[row]),
         is_candidate=bool(model.arrays.candidate_mask[row]), facts=tuple(facts))
+
+
+def _profile_text(value) -> str | None:
+    """A profile value as the card prints it: a number with its unit, themes joined."""
+    if value.value is None or value.value == ():
+        return None
+    if isinstance(value.value, tuple):
+        return ", ".join(value.value)
+    if isinstance(value.value, bool):
+        return "yes" if value.value else "no"
+    if isinstance(value.value, int | float):
+        number = float(value.value)
+        if value.unit == "year":
+            return str(int(number))
+        text = f"{int(number):,}" if number.is_integer() else (
+            f"{number:,.3g}" if abs(number) < 1000 else f"{number:,.0f}")
+        unit = value.unit
+        if unit == "$":
+            return f"${text}"
+        return text if unit in ("", "year") else f"{text} {unit}"
+    return str(value.value)
 
 
 @dataclass(frozen=True)
