@@ -11,6 +11,7 @@ No pandas, lightfm or sklearn on this path.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -76,12 +77,14 @@ class Recommendation:
     matches: tuple[Match, ...]
     existing_partners: tuple[CityRecord, ...]
     thin_precedent: tuple[tuple[str, int], ...] = ()  # (country, partnerships): said once
+    ranked_by_others: bool = True  # False: not a candidate, so no list holds it (one-sided)
 
     def to_dict(self) -> dict:
         return {
             "query": {**asdict(self.query), "region": self.query.region,
                       "has_partnerships": self.has_partnerships},
             "ranking": "mutual" if self.mutual else "one-sided",
+            "ranked_by_others": self.ranked_by_others,
             "per_country": self.per_country,
             "matches": [m.to_dict() for m in self.matches],
             "existing_partners": [asdict(p) for p in self.existing_partners],
@@ -248,11 +251,14 @@ class Matcher:
                 return batch.top_lists(self, rows, spec)
         return [self.pick(query, scores, spec)[0] for query, scores in self._scored_rows(rows)]
 
-    def _reverse(self, query: int, among: np.ndarray, cache: dict | None = None) -> np.ndarray:
-        """Percentile of `query` in each of `among`'s own score distributions."""
-        if not self.model.arrays.candidate_mask[query]:
+    def _reverse(self, query: int, among: np.ndarray, cache: dict | None = None,
+                 as_candidate: bool = False) -> np.ndarray:
+        """Percentile of `query` in each of `among`'s own score distributions (`as_candidate`:
+        where it would sit if it were a candidate, for a query no list holds)."""
+        if not self.model.arrays.candidate_mask[query] and not as_candidate:
             return np.zeros(len(among))  # nobody's list holds it (reverse_scores: all -inf)
-        values = reverse.reverse_scores(self.model.arrays, query, among, cache=cache)
+        values = reverse.reverse_scores(self.model.arrays, query, among, cache=cache,
+                                        as_candidate=as_candidate)
         return self.model.percentile_of(among, values.astype(np.float64))
 
     def _distances(self, query: int, rows: np.ndarray | None = None) -> np.ndarray:
@@ -287,6 +293,12 @@ class Matcher:
         model, ev = self.model, self.evidence
         levels, quantiles = model.quantile_levels, model.quantiles[query]
         partners = ev.partners(query)
+        ranked_by_others = bool(model.arrays.candidate_mask[query])
+        if spec.mutual and not ranked_by_others:
+            # No city's list holds a query that is not a candidate, so its mutual order is its
+            # own side's order (the same picks): say it is one-sided, and show where each
+            # partner would place it if it were a candidate instead of a reverse side of 0.
+            spec = dataclasses.replace(spec, mutual=False)
         if chosen is None:
             picks, ranking, forward, reverse = self.pick(query, scores, spec)
         else:  # ranked by the batch path: recompute both sides for the picks only
@@ -295,6 +307,8 @@ class Matcher:
             forward[picks] = rank.percentile_in_row(quantiles, levels, scores[picks])
             reverse[picks] = self._reverse(query, picks)
             ranking[picks] = rank.combine_sides(forward[picks], reverse[picks], spec.mutual)
+        if not ranked_by_others:
+            reverse[picks] = self._reverse(query, picks, as_candidate=True)
         if spec.mutual:
             probability = model.probability(np.interp(ranking[picks], levels, quantiles))
         else:
@@ -338,6 +352,7 @@ class Matcher:
             mutual=spec.mutual, per_country=spec.cap, matches=matches,
             existing_partners=tuple(self.lookup.record(r) for r in order),
             thin_precedent=tuple(thin_precedent(ev, query, rows)),
+            ranked_by_others=ranked_by_others,
         )
 
     # ------------------------------------------------------------------ explaining

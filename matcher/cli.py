@@ -221,6 +221,10 @@ def _echo_recommendation(result) -> None:
     if not result.has_partnerships:
         click.echo(f"{query.name} has no recorded partnerships: ranked from its features and "
                    "nearby cities alone.")
+    if not result.ranked_by_others:
+        click.echo(f"{query.name} is not among the cities the model recommends (no partnerships "
+                   "and below its size floor), so no list holds it and the ranking is its own "
+                   "side; 'partner_ranks_query' says where each partner would place it.")
     if result.thin_precedent:
         parts = ", ".join(f"{query.country_code}-{code}: {count}"
                           for code, count in result.thin_precedent)

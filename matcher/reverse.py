@@ -17,12 +17,14 @@ from matcher.signaltable import BY_NAME, TRANSPOSED, Kind, Reverse
 
 
 def reverse_scores(arrays, query: int, among: np.ndarray, rerank: dict | None = None,
-                   cache: dict | None = None) -> np.ndarray:
+                   cache: dict | None = None, as_candidate: bool = False) -> np.ndarray:
     """s(j -> query) for each j in `among`, float32: the same sum as block_scores(among,
     [query]), read from the query's own rows (every graph matrix is symmetric or the transpose
     of another) and each j's row of per-city numbers (one gather), the signal weights of
     both kinds applied in one product, so a shortlist costs gathers, not one sparse product per
-    row. `cache` keeps the query's rows between calls for the same query."""
+    row. `cache` keeps the query's rows between calls for the same query. A query that is not
+    a candidate gets -inf everywhere (no list holds it) unless `as_candidate`: what each j would
+    give it if it were one (shown, never ranked by)."""
     among = np.asarray(among, dtype=np.int64)
     ready = prepared(arrays)
     side = ready.reverse_side(rerank or arrays.rerank)
@@ -39,7 +41,7 @@ def reverse_scores(arrays, query: int, among: np.ndarray, rerank: dict | None = 
     total += np.where(own[row["cold"]] != 0, by_kind[1], by_kind[0])
     out = total.astype(OUT_DTYPE)
     out[among == query] = -np.inf
-    if not arrays.candidate_mask[query]:
+    if not arrays.candidate_mask[query] and not as_candidate:  # nobody's list holds it
         out[:] = -np.inf
     return out
 

@@ -318,3 +318,32 @@ def test_a_gazetteer_place_outside_the_index_names_the_nearest_it_knows(model_di
     assert message.startswith("Tobermory, GB (Scotland), population")
     assert "The nearest cities it knows: Manchester (" in message
     assert error.value.place.model_row is None and error.value.place.lat > 56
+
+
+@pytest.fixture(scope="module")
+def outsiders_matcher(tmp_path_factory) -> Matcher:
+    """A high population floor: many cities are not candidates, so no list holds them."""
+    return Matcher.load(make_model_dir(tmp_path_factory.mktemp("outsiders") / "v1", seed=3,
+                                       synthetic=60, synthetic_edges=25,
+                                       candidate_floor=400_000))
+
+
+def test_regression_a_city_nobody_ranks_gets_a_readable_one_sided_list(outsiders_matcher):
+    """Issue 15: for a city that is not a candidate (no list holds it) the default mutual list
+    showed compatibility 0.0 and partner_ranks_query 0.0 on every row (`twin with Boseong`). It
+    is now said to be one-sided, with the same picks, compatibility from its own side, and
+    where each partner would place it if it were a candidate."""
+    matcher = outsiders_matcher
+    arrays = matcher.model.arrays
+    outsider = int(matcher.model.geonameids[int(np.flatnonzero(~arrays.candidate_mask)[0])])
+    result = matcher.recommendation(outsider)
+    assert not result.mutual and not result.ranked_by_others
+    assert result.to_dict()["ranking"] == "one-sided"
+    one_sided = matcher.recommend(outsider, mutual=False)
+    assert [m.geonameid for m in result.matches] == [m.geonameid for m in one_sided]
+    assert result.matches[0].compatibility > 50
+    assert all(0 < m.partner_ranks_query <= 1 for m in result.matches)
+    many = matcher.recommend_many([outsider])[outsider]
+    assert [m.to_dict() for m in many] == [m.to_dict() for m in result.matches]
+    a_candidate = int(matcher.model.geonameids[int(np.flatnonzero(arrays.candidate_mask)[0])])
+    assert matcher.recommendation(a_candidate).ranked_by_others
