@@ -23,7 +23,13 @@ from matcher import scorer as scoring_fast
 from matcher.compatibility import compatibility
 from matcher.errors import CityNotFoundError, CityOutsideIndexError, InputError
 from matcher.evidence import Evidence
-from matcher.explain import nearest_evidence, reasons, subscores, thin_precedent
+from matcher.explain import (
+    common_precedent,
+    nearest_evidence,
+    reasons,
+    subscores,
+    thin_precedent,
+)
 from matcher.lookup import CityLookup, CityRecord
 from matcher.prepared import prepared
 
@@ -77,6 +83,7 @@ class Recommendation:
     matches: tuple[Match, ...]
     existing_partners: tuple[CityRecord, ...]
     thin_precedent: tuple[tuple[str, int], ...] = ()  # (country, partnerships): said once
+    precedent: tuple[tuple[str, int], ...] = ()  # the same, for a history on most rows
     ranked_by_others: bool = True  # False: not a candidate, so no list holds it (one-sided)
 
     def to_dict(self) -> dict:
@@ -90,6 +97,7 @@ class Recommendation:
             "existing_partners": [asdict(p) for p in self.existing_partners],
             "thin_precedent": [{"country_code": c, "partnerships": n}
                                for c, n in self.thin_precedent],
+            "precedent": [{"country_code": c, "partnerships": n} for c, n in self.precedent],
         }
 
 
@@ -325,6 +333,7 @@ class Matcher:
         per_pick = {"distance": distances, "probability": probability, **subs}
         per_pick = {name: np.asarray(values).tolist() for name, values in per_pick.items()}
         nearest = nearest_evidence(ev, query, rows)
+        precedent = tuple(common_precedent(ev, query, rows))
         matches = tuple(
             Match(
                 rank=position + 1, geonameid=int(at["geonameid"][position]), name=ev.names[j],
@@ -340,7 +349,8 @@ class Matcher:
                 synergies=round(float(per_pick["synergies"][position]), 1),
                 query_ranks_partner=round(float(at["forward"][position]), 6),
                 partner_ranks_query=round(float(at["reverse"][position]), 6),
-                reasons=tuple(reasons(ev, query, j, nearest[position])),
+                reasons=tuple(reasons(ev, query, j, nearest[position],
+                                      country_history=not precedent)),
             )
             for position, j in enumerate(rows)
         )
@@ -352,6 +362,7 @@ class Matcher:
             mutual=spec.mutual, per_country=spec.cap, matches=matches,
             existing_partners=tuple(self.lookup.record(r) for r in order),
             thin_precedent=tuple(thin_precedent(ev, query, rows)),
+            precedent=precedent,
             ranked_by_others=ranked_by_others,
         )
 

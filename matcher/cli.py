@@ -225,6 +225,10 @@ def _echo_recommendation(result) -> None:
         click.echo(f"{query.name} is not among the cities the model recommends (no partnerships "
                    "and below its size floor), so no list holds it and the ranking is its own "
                    "side; 'partner_ranks_query' says where each partner would place it.")
+    if result.precedent:
+        parts = ", ".join(f"{code} {count}" for code, count in result.precedent)
+        click.echo(f"Precedent: existing partnerships of {query.country_code} cities with {parts}; "
+                   "the reasons below speak of each pair.")
     if result.thin_precedent:
         parts = ", ".join(f"{query.country_code}-{code}: {count}"
                           for code, count in result.thin_precedent)

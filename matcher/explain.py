@@ -48,6 +48,24 @@ def thin_precedent(ev: Evidence, query: int, partners) -> list[tuple[str, int]]:
     return list(out.items())
 
 
+def common_precedent(ev: Evidence, query: int, partners) -> list[tuple[str, int]]:
+    """(country code, partnerships with the query's country) of each country among `partners`
+    with a precedent worth citing (THIN_PRECEDENT or more), when such a clause would stand in at
+    least half of the rows: a clause on nearly every row says nothing, so the list says it once
+    above the rows instead (empty: the rows keep it)."""
+    partners = list(partners)
+    own = str(ev.country_codes[query])
+    counts = {str(ev.country_codes[p]): ev.pair_count(query, p) for p in partners}
+    cited = [p for p in partners if str(ev.country_codes[p]) != own
+             and counts[str(ev.country_codes[p])] >= THIN_PRECEDENT]
+    if not partners or 2 * len(cited) < len(partners):
+        return []
+    out: dict[str, int] = {}
+    for partner in cited:
+        out.setdefault(str(ev.country_codes[partner]), counts[str(ev.country_codes[partner])])
+    return sorted(out.items(), key=lambda item: -item[1])
+
+
 def _short_population(value: float) -> str:
     """395630 -> '396k', 8961989 -> '9.0M'; 0 (GeoNames' unknown) -> 'unknown'."""
     if value <= 0:
@@ -146,9 +164,11 @@ def nearest_evidence(ev: Evidence, query: int, partners: list[int]) -> list[list
 
 
 def reasons(ev: Evidence, query: int, partner: int,
-            collaborative: list[str] | None = None) -> list[str]:
+            collaborative: list[str] | None = None, country_history: bool = True) -> list[str]:
     """The evidence for one recommended pair, strongest kinds first (joined into one line).
-    `collaborative`: its collaborative_evidence(limit=1), when already found."""
+    `collaborative`: its collaborative_evidence(limit=1), when already found;
+    `country_history` False: the two countries' partnerships are said once for the whole list
+    (common_precedent), only those between the two cities' regions stay on the row."""
     out: list[str] = []
     pq, pj = ev.populations[query], ev.populations[partner]
     if pq > 0 and pj > 0 and max(pq, pj) / min(pq, pj) <= SIMILAR_SIZE_RATIO:
@@ -158,8 +178,13 @@ def reasons(ev: Evidence, query: int, partner: int,
         plural = "partnership" if count == 1 else "partnerships"
         regional = ev.region_pair_count(query, partner)
         within = f", {regional} between these two regions" if regional else ""
-        out.append(f"{count} existing {ev.country_codes[query]}-{ev.country_codes[partner]} "
-                   f"{plural}{within}")
+        if country_history:
+            out.append(f"{count} existing {ev.country_codes[query]}-{ev.country_codes[partner]} "
+                       f"{plural}{within}")
+        elif regional:
+            out.append(f"{regional} existing "
+                       f"{'partnership' if regional == 1 else 'partnerships'} between these two "
+                       "regions")
     out.extend(collaborative_evidence(ev, query, partner, limit=1) if collaborative is None
                else collaborative)
     if not out:

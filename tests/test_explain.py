@@ -49,6 +49,25 @@ def test_thin_precedent_is_said_once_not_on_every_row(matcher):
     assert "thin precedent" in matcher.explain("Sejong", "Cardiff").render()
 
 
+def test_a_country_history_on_most_rows_is_said_once(matcher, monkeypatch):
+    """Regression (issue 16): '103 existing KR-CN partnerships' stood on most of Sejong's rows.
+    A history worth citing that would stand on at least half the rows is said once above the
+    list (common_precedent, largest first), and the rows keep only what is their own."""
+    monkeypatch.setattr(explain, "THIN_PRECEDENT", 3)  # the fixture's KR-GB has 4
+    ev = matcher.evidence
+    sejong = matcher.resolve("Sejong")
+    gb = [matcher.resolve(name) for name in ("Manchester", "Cardiff", "London, GB")]
+    assert explain.common_precedent(ev, sejong, gb) == [("GB", ev.pair_count(sejong, gb[0]))]
+    domestic = [r for r in range(ev.degree.size) if ev.country_codes[r] == "KR" and r != sejong]
+    assert explain.common_precedent(ev, sejong, domestic[:2] + gb[:1]) == []  # one row of three
+    assert "4 existing KR-GB partnerships" not in reasons(ev, sejong, gb[0],
+                                                          country_history=False)
+    result = matcher.recommendation("Sejong", matcher.make_filters(3, countries=["GB"]))
+    assert result.precedent == (("GB", 4),)
+    assert not any("existing KR-GB" in reason for m in result.matches for reason in m.reasons)
+    assert result.to_dict()["precedent"] == [{"country_code": "GB", "partnerships": 4}]
+
+
 def test_reasons_count_partnerships_between_the_two_regions(tmp_path, monkeypatch):
     """With first-level regions (admin1_pair), the country-pair reason says how many of those
     partnerships join the two cities' own regions: the count a naive loop over edges gives."""
