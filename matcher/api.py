@@ -85,6 +85,8 @@ class Recommendation:
     thin_precedent: tuple[tuple[str, int], ...] = ()  # (country, partnerships): said once
     precedent: tuple[tuple[str, int], ...] = ()  # the same, for a history on most rows
     ranked_by_others: bool = True  # False: not a candidate, so no list holds it (one-sided)
+    # a place outside the model's index: the index city whose LightFM view it borrows
+    stand_in: CityRecord | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -92,6 +94,7 @@ class Recommendation:
                       "has_partnerships": self.has_partnerships},
             "ranking": "mutual" if self.mutual else "one-sided",
             "ranked_by_others": self.ranked_by_others,
+            "stand_in": asdict(self.stand_in) if self.stand_in else None,
             "per_country": self.per_country,
             "matches": [m.to_dict() for m in self.matches],
             "existing_partners": [asdict(p) for p in self.existing_partners],
@@ -214,7 +217,24 @@ class Matcher:
                        filters: rank.Filters | None = None) -> Recommendation:
         """Matches plus the query's record and existing partners (what the CLI prints)."""
         spec = filters if filters is not None else self.make_filters()
-        return self._rank_rows(np.array([self.resolve(city)]), spec)[0]
+        try:
+            row = self.resolve(city)
+        except CityOutsideIndexError as error:
+            return self._outside(error, spec)
+        return self._rank_rows(np.array([row]), spec)[0]
+
+    def _outside(self, error: CityOutsideIndexError, spec: rank.Filters) -> Recommendation:
+        """The recommendation of a gazetteer place outside the index, scored as one more city of
+        it (matcher.outside); the error again when no index city shares its country."""
+        from matcher.outside import extended_model
+
+        extended = extended_model(self.model, error.place) if error.place else None
+        if extended is None:
+            raise error
+        model, extension = extended
+        other = Matcher(model)
+        result = other._rank_rows(np.array([extension.row]), spec)[0]
+        return dataclasses.replace(result, stand_in=other.lookup.record(extension.stand_in))
 
     def _scored_rows(self, rows: np.ndarray):
         """(query row, its scores over every city, -inf where it cannot be recommended)."""

@@ -221,7 +221,13 @@ def _echo_recommendation(result) -> None:
     if not result.has_partnerships:
         click.echo(f"{query.name} has no recorded partnerships: ranked from its features and "
                    "nearby cities alone.")
-    if not result.ranked_by_others:
+    if result.stand_in is not None:
+        click.echo(f"{query.name} is not in the model's city index, so it is scored as one more "
+                   "city of it: its own place, size, country, region and neighbours; LightFM, "
+                   f"which never saw it, reads it as {result.stand_in.name}, the nearest city "
+                   "of the index in its country without partnerships. No list holds it, so the "
+                   "ranking is its own side.")
+    elif not result.ranked_by_others:
         click.echo(f"{query.name} is not among the cities the model recommends (no partnerships "
                    "and below its size floor), so no list holds it and the ranking is its own "
                    "side; 'partner_ranks_query' says where each partner would place it.")

@@ -204,6 +204,7 @@ def geo_kernel(lat: np.ndarray, lon: np.ndarray, radius_km: float,
     """Symmetric kernel exp(-km / scale) between distinct cities closer than radius_km."""
     from sklearn.neighbors import BallTree
 
+    from matcher.outside import neighbour_weights
     from matcher.signals import EARTH_RADIUS_KM
 
     points = np.radians(np.column_stack([lat, lon]).astype(np.float64))
@@ -215,7 +216,7 @@ def geo_kernel(lat: np.ndarray, lon: np.ndarray, radius_km: float,
     columns = np.concatenate(neighbours) if len(neighbours) else np.array([], dtype=int)
     km = np.concatenate(distances) * EARTH_RADIUS_KM if len(distances) else np.array([])
     keep = rows != columns
-    kernel = sp.csr_matrix((np.exp(-km[keep] / scale_km), (rows[keep], columns[keep])),
+    kernel = sp.csr_matrix((neighbour_weights(km[keep], scale_km), (rows[keep], columns[keep])),
                            shape=(len(points), len(points)), dtype=np.float32)
     kernel.sort_indices()
     return kernel
