@@ -34,6 +34,7 @@ from matcher.lookup import CityLookup, CityRecord
 from matcher.prepared import prepared
 
 _UNSET = object()
+OUTSIDE_KEPT = 8  # places outside the index whose extended models a Matcher keeps
 _CLI_FLAGS = {"min_population": "--min-population", "max_population": "--max-population",
               "max_km": "--max-km", "per_country": "--per-country"}
 
@@ -130,6 +131,7 @@ class Matcher:
 
         self.lookup.gazetteer = LazyGazetteer(index_of=self.lookup.find_id)
         self.evidence = Evidence.from_model(model)
+        self._outside: dict[int, tuple[Matcher, int, int]] = {}  # see answering()
         codes, first = np.unique(self.evidence.country_codes, return_index=True)
         self._country_id = {str(c): int(self.evidence.country_ids[i])
                             for c, i in zip(codes, first, strict=True)}
@@ -217,24 +219,35 @@ class Matcher:
                        filters: rank.Filters | None = None) -> Recommendation:
         """Matches plus the query's record and existing partners (what the CLI prints)."""
         spec = filters if filters is not None else self.make_filters()
+        matcher, row, stand_in = self.answering(city)
+        result = matcher._rank_rows(np.array([row]), spec)[0]
+        if stand_in is None:
+            return result
+        return dataclasses.replace(result, stand_in=matcher.lookup.record(stand_in))
+
+    def answering(self, city: str | int) -> tuple[Matcher, int, int | None]:
+        """(matcher, row, stand-in row) that answer `city`: this matcher and the city's row, or
+        for a gazetteer place outside the index a copy of the model with the place as one more
+        city (matcher.outside; the last OUTSIDE_KEPT kept) and the index city whose LightFM view
+        it borrows. The CityOutsideIndexError again when no index city shares its country."""
         try:
-            row = self.resolve(city)
+            return self, self.resolve(city), None
         except CityOutsideIndexError as error:
-            return self._outside(error, spec)
-        return self._rank_rows(np.array([row]), spec)[0]
+            place = error.place
+            if place is None:
+                raise
+            if place.geonameid not in self._outside:
+                from matcher.outside import extended_model
 
-    def _outside(self, error: CityOutsideIndexError, spec: rank.Filters) -> Recommendation:
-        """The recommendation of a gazetteer place outside the index, scored as one more city of
-        it (matcher.outside); the error again when no index city shares its country."""
-        from matcher.outside import extended_model
-
-        extended = extended_model(self.model, error.place) if error.place else None
-        if extended is None:
-            raise error
-        model, extension = extended
-        other = Matcher(model)
-        result = other._rank_rows(np.array([extension.row]), spec)[0]
-        return dataclasses.replace(result, stand_in=other.lookup.record(extension.stand_in))
+                extended = extended_model(self.model, place)
+                if extended is None:
+                    raise
+                model, extension = extended
+                while len(self._outside) >= OUTSIDE_KEPT:
+                    self._outside.pop(next(iter(self._outside)))
+                self._outside[place.geonameid] = (Matcher(model), extension.row,
+                                                  extension.stand_in)
+            return self._outside[place.geonameid]
 
     def _scored_rows(self, rows: np.ndarray):
         """(query row, its scores over every city, -inf where it cannot be recommended)."""

@@ -120,9 +120,9 @@ class ExtendedTable:
             if column.dtype.kind in "OUS":  # text
                 extra = np.array(["" if value is None else str(value)], dtype=object)
                 column = column.astype(object)
-            elif column.dtype == bool:
+            elif column.dtype == bool and value is not None:
                 extra = np.array([bool(value)])
-            elif value is None:  # a number the place has none of
+            elif value is None:  # a number or a flag the place has none of: unknown
                 column = column.astype(np.float64)
                 extra = np.array([np.nan])
             else:

@@ -209,3 +209,13 @@ def test_api_docs_list_every_endpoint(client):
             "max_km", "per_country", "mutual", "include_domestic"} <= names
     page = client.get("/docs").text
     assert "<code>GET /api/recommend</code>" in page and "cdn" not in page.lower()
+
+
+def test_regression_a_place_outside_the_index_has_a_city_page(client):
+    """The city page of a gazetteer place outside the model's index (Tenby) was a 500: the
+    profile read the place's row from the model without it."""
+    page = client.get("/city/2636104")
+    assert page.status_code == 200
+    assert "Tenby" in page.text and "is not in the model's city index" in page.text
+    answer = client.get("/api/recommend", params={"city": "geonames:2636104", "k": "3"})
+    assert answer.status_code == 200 and answer.json()["stand_in"]["country_code"] == "GB"

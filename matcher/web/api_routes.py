@@ -36,12 +36,18 @@ def _required(request: Request, name: str, what: str) -> str:
 
 
 def recommend_result(request: Request, city: str, allowed: tuple[str, ...] = ()):
-    """(loaded model, Recommendation) for a request's city and filters."""
+    """(loaded model, Recommendation) for a request's city and filters; for a place outside the
+    model's index, the model it was answered from (with the place as one more city)."""
+    import dataclasses
+
     query = RecommendQuery.parse(request.query_params.multi_items(),
                                  allowed=("city", *allowed))
     loaded = request.app.state.holder.get()
-    matcher = loaded.matcher
-    return loaded, matcher.recommendation(city, query.filters(matcher))
+    result = loaded.matcher.recommendation(city, query.filters(loaded.matcher))
+    if result.stand_in is not None:
+        answering, _, _ = loaded.matcher.answering(city)
+        loaded = dataclasses.replace(loaded, matcher=answering)
+    return loaded, result
 
 
 @router.get("/recommend", summary="Twin partners for one city (as `twin with --json`)")
