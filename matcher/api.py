@@ -241,7 +241,10 @@ class Matcher:
 
                 extended = extended_model(self.model, place)
                 if extended is None:
-                    raise
+                    raise CityOutsideIndexError(
+                        f"{place.label()} is a GeoNames place, but no city of its country is in "
+                        "this model's index, so there is nothing to score it by",
+                        place=place) from None
                 model, extension = extended
                 while len(self._outside) >= OUTSIDE_KEPT:
                     self._outside.pop(next(iter(self._outside)))
@@ -404,10 +407,15 @@ class Matcher:
         """The full breakdown for one pair (a matcher.explain.PairExplanation)."""
         from matcher.explain import explain_pair
 
-        query, other = self.resolve(city), self.resolve(partner)
+        try:  # a place outside the index (either one) is scored as one more city of it
+            matcher, query, _ = self.answering(city)
+            other = matcher.resolve(partner)
+        except CityOutsideIndexError:
+            matcher, other, _ = self.answering(partner)
+            query = matcher.resolve(city)
         if query == other:
             raise InputError(f"explain: {city!r} and {partner!r} are the same city")
-        return explain_pair(self, query, other)
+        return explain_pair(matcher, query, other)
 
 
 def _optional_column(model, name: str) -> list:

@@ -19,7 +19,7 @@ them when there are more (about +-1 point, and the same sample every time).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -242,6 +242,7 @@ class PairExplanation:
     stage_two: dict | None = None  # depth, stage_one_position, position (None: no stage two)
     probability: float = 0.0
     list_position: dict | None = None  # position, out_of in the query's mutual list (no cap)
+    as_if_candidate: list = field(default_factory=list)  # cities no list holds: read as if one
 
     def to_dict(self) -> dict:
         return {key: getattr(self, key) for key in self.__dataclass_fields__}
@@ -260,6 +261,10 @@ class PairExplanation:
         if not self.query_has_partnerships:
             lines.append(f"  {q['name']} has no recorded partnerships: "
                          "scored from its features and neighbours alone")
+        for name in self.as_if_candidate:
+            lines.append(f"  {name} is not among the cities the model recommends, so no list "
+                         "holds it: its side below is read as if it were one (`twin with` ranks "
+                         "its own list one-sided)")
         lines.append(f"compatibility {self.compatibility_mutual:.1f} of 100 "
                      f"({describe(self.compatibility_mutual)} of both cities' lists; "
                      f"{q['name']}'s side alone {self.compatibility_one_sided:.1f}); "
@@ -312,9 +317,11 @@ def _list_position_line(explanation: PairExplanation) -> str:
     q, p = explanation.query, explanation.partner
     at = explanation.list_position
     own, theirs = explanation.query_ranks_partner, explanation.partner_ranks_query
-    line = (f"in {q['name']}'s mutual list (`twin with`, before the per-country cap) "
+    one_sided = q["name"] in explanation.as_if_candidate
+    kind = "one-sided" if one_sided else "mutual"
+    line = (f"in {q['name']}'s {kind} list (`twin with`, before the per-country cap) "
             f"{p['name']} is #{at['position']:,} of {at['out_of']:,}")
-    if at["position"] != own["position"]:
+    if at["position"] != own["position"] and not one_sided:
         line += (f": the list orders by both sides, and {p['name']} ranks {q['name']} "
                  f"#{theirs['position']:,} of its own")
         if q["country_code"] == p["country_code"] or explanation.already_partners:
@@ -322,13 +329,26 @@ def _list_position_line(explanation: PairExplanation) -> str:
     return line
 
 
-def _rank_position(scores: np.ndarray, excluded: np.ndarray, target: int) -> dict:
-    """1-based position of `target` among the finite scores, the `excluded` rows left out."""
+def _rank_position(scores: np.ndarray, excluded: np.ndarray, target: int,
+                   value: float | None = None) -> dict:
+    """1-based position of `target` among the finite scores, the `excluded` rows left out
+    (`value`: its score when the row does not hold it, for a city that is not a candidate)."""
     valid = np.isfinite(scores)
     valid[excluded] = False
-    value = scores[target]
+    value = scores[target] if value is None else value
     return {"position": int(np.count_nonzero(valid & (scores > value))) + 1,
             "out_of": int(np.count_nonzero(valid | (np.arange(len(scores)) == target)))}
+
+
+def _score_of(matcher, row: int, other: int, scores: np.ndarray) -> float:
+    """`row`'s final score for `other`: from its list, or, when `other` is not a candidate
+    (its list holds no such city), s(row -> other) as if `other` were one."""
+    if matcher.model.arrays.candidate_mask[other]:
+        return float(scores[other])
+    from matcher import reverse
+
+    return float(reverse.reverse_scores(matcher.model.arrays, other, np.array([row]),
+                                        as_candidate=True)[0])
 
 
 def _final_scores(matcher, row: int) -> np.ndarray:
@@ -347,7 +367,8 @@ def _list_position(matcher, query: int, partner: int, forward_scores: np.ndarray
         return None
     rows = np.flatnonzero(eligible)
     forward = model.percentile_of(np.full(len(rows), query), forward_scores[rows])
-    mutual = combine_sides(forward, matcher._reverse(query, rows), True)
+    held = bool(model.arrays.candidate_mask[query])  # else its list is one-sided (twin with)
+    mutual = combine_sides(forward, matcher._reverse(query, rows), held)
     at = int(np.searchsorted(rows, partner))
     return {"position": int(np.count_nonzero(mutual > mutual[at])) + 1, "out_of": len(rows)}
 
@@ -359,10 +380,12 @@ def explain_pair(matcher, query: int, partner: int) -> PairExplanation:
     vectors = model.signals(query)
     forward_scores = _final_scores(matcher, query)
     backward_scores = _final_scores(matcher, partner)
-    forward = float(model.percentile_of(np.array([query]),
-                                        np.array([forward_scores[partner]]))[0])
-    reverse = float(model.percentile_of(np.array([partner]),
-                                        np.array([backward_scores[query]]))[0])
+    # A city that is not a candidate is in no list: its side is read as if it were one
+    as_if = [row for row in (query, partner) if not model.arrays.candidate_mask[row]]
+    forward_value = _score_of(matcher, query, partner, forward_scores)
+    backward_value = _score_of(matcher, partner, query, backward_scores)
+    forward = float(model.percentile_of(np.array([query]), np.array([forward_value]))[0])
+    reverse = float(model.percentile_of(np.array([partner]), np.array([backward_value]))[0])
     mutual = float(combine_sides(np.array([forward]), np.array([reverse]), True)[0])
     probability = np.mean([model.probability(np.interp([mutual], levels, model.quantiles[row]))[0]
                            for row in (query, partner)])
@@ -393,9 +416,10 @@ def explain_pair(matcher, query: int, partner: int) -> PairExplanation:
         compatibility_mutual=round(float(compatibility(mutual)), 1),
         compatibility_one_sided=round(float(compatibility(forward)), 1),
         query_ranks_partner={"percentile": forward, **_rank_position(
-            forward_scores, ev.partners(query), partner)},
+            forward_scores, ev.partners(query), partner, forward_value)},
         partner_ranks_query={"percentile": reverse, **_rank_position(
-            backward_scores, ev.partners(partner), query)},
+            backward_scores, ev.partners(partner), query, backward_value)},
+        as_if_candidate=[ev.names[row] for row in as_if],
         subscores={name: {"score": round(float(subs[name][0]), 1), "terms": terms[name],
                           "drivers": [[f, round(s, 3)] for f, s in group_drivers(
                               ev, name, query, partner)]}

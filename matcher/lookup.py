@@ -309,8 +309,9 @@ class CityLookup:
         """The error for a gazetteer place the model's index lacks: what it is, and why."""
         return CityOutsideIndexError(
             f"{place.label()} is a GeoNames place, but not in this model's city index (the "
-            "cities with partnerships and those of 15,000 people or more), so it cannot be "
-            "scored yet; ask about a city nearby meanwhile",
+            "cities with partnerships and those of 15,000 people or more): `twin with` and "
+            "`twin explain` score it as one more city of the index, this command takes the "
+            "index's cities only; ask about a city nearby here",
             place=place,
         )
 

@@ -90,3 +90,15 @@ def test_a_place_whose_country_the_index_lacks_is_not_extended(matcher):
     place = GazetteerPlace(row=0, geonameid=2633274, name="Akureyri", country_code="IS",
                            admin1="", population=17_000, lat=65.68, lon=-18.09)
     assert outside.extended_model(matcher.model, place) is None
+
+
+def test_explain_reads_a_place_outside_the_index_either_way_round(matcher):
+    """Issue 15: `twin explain Tenby X` said Tenby could not be scored; a city no list holds is
+    read as if it were a candidate, so explain A B equals B A."""
+    partner = matcher.recommendation("Tenby, GB").matches[0]
+    there = matcher.explain("Tenby, GB", f"geonames:{partner.geonameid}")
+    back = matcher.explain(f"geonames:{partner.geonameid}", "Tenby, GB")
+    assert there.as_if_candidate == ["Tenby"] == back.as_if_candidate
+    assert there.compatibility_mutual == back.compatibility_mutual > 0
+    assert 0 < there.partner_ranks_query["percentile"] <= 1
+    assert "read as if it were one" in there.render()
