@@ -407,15 +407,20 @@ class Matcher:
         """The full breakdown for one pair (a matcher.explain.PairExplanation)."""
         from matcher.explain import explain_pair
 
-        try:  # a place outside the index (either one) is scored as one more city of it
-            matcher, query, _ = self.answering(city)
-            other = matcher.resolve(partner)
-        except CityOutsideIndexError:
-            matcher, other, _ = self.answering(partner)
-            query = matcher.resolve(city)
+        matcher, query, other = self.pair_rows(city, partner)
         if query == other:
             raise InputError(f"explain: {city!r} and {partner!r} are the same city")
         return explain_pair(matcher, query, other)
+
+    def pair_rows(self, city: str | int, partner: str | int) -> tuple[Matcher, int, int]:
+        """(matcher, row, row) of two cities: this matcher, or for a place outside the index
+        (either one) the matcher whose model holds it as one more city (`answering`)."""
+        try:
+            matcher, query, _ = self.answering(city)
+            return matcher, query, matcher.resolve(partner)
+        except CityOutsideIndexError:
+            matcher, other, _ = self.answering(partner)
+            return matcher, matcher.resolve(city), other
 
 
 def _optional_column(model, name: str) -> list:

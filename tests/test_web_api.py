@@ -219,3 +219,6 @@ def test_regression_a_place_outside_the_index_has_a_city_page(client):
     assert "Tenby" in page.text and "is not in the model's city index" in page.text
     answer = client.get("/api/recommend", params={"city": "geonames:2636104", "k": "3"})
     assert answer.status_code == 200 and answer.json()["stand_in"]["country_code"] == "GB"
+    partner = answer.json()["matches"][0]["geonameid"]
+    for a, b in ((2636104, partner), (partner, 2636104)):  # the pair page, either way round
+        assert client.get(f"/pair/{a}/{b}").status_code == 200

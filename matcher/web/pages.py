@@ -6,6 +6,7 @@ script block (`tojson` escapes <, > and &), read by static/map.js.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from urllib.parse import urlencode
@@ -105,6 +106,8 @@ def pair(request: Request, a: int, b: int) -> HTMLResponse:
         raise InputError("the pair page takes no parameters: /pair/GEONAMEID/GEONAMEID")
     loaded = request.app.state.holder.get()
     explanation = loaded.matcher.explain(f"geonames:{a}", f"geonames:{b}")
+    answering, _, _ = loaded.matcher.pair_rows(f"geonames:{a}", f"geonames:{b}")
+    loaded = dataclasses.replace(loaded, matcher=answering)  # holds a place outside the index
     cards = [views.profile(loaded, side["row"]) for side in (explanation.query,
                                                              explanation.partner)]
     return _render(request, "pair.html", e=explanation, cards=cards,
