@@ -415,10 +415,12 @@ class Matcher:
     def pair_rows(self, city: str | int, partner: str | int) -> tuple[Matcher, int, int]:
         """(matcher, row, row) of two cities: this matcher, or for a place outside the index
         (either one) the matcher whose model holds it as one more city (`answering`)."""
+        matcher, query, _ = self.answering(city)
         try:
-            matcher, query, _ = self.answering(city)
             return matcher, query, matcher.resolve(partner)
         except CityOutsideIndexError:
+            if matcher is not self:  # both outside the index: one model holds only one
+                raise
             matcher, other, _ = self.answering(partner)
             return matcher, matcher.resolve(city), other
 

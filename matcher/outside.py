@@ -13,12 +13,16 @@ same kind), named in every answer. No list holds the place, so its ranking is on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from matcher.csr import CSR
 from matcher.rank import haversine_km
 from matcher.signals import ScoringArrays
+
+if TYPE_CHECKING:
+    from matcher.model import Model
 
 GEO_RADIUS_KM, GEO_SCALE_KM = 60.0, 25.0  # TrainConfig's defaults, for models without them
 
@@ -61,13 +65,15 @@ class Extension:
     stand_in: int
 
 
-def _append_row(matrix: CSR, columns: np.ndarray, values: np.ndarray) -> CSR:
-    """`matrix` with one more row (and column, so it stays square), holding `values`."""
-    n = matrix.shape[0]
+def _append_row(matrix: CSR, columns: np.ndarray, values: np.ndarray,
+                square: bool = True) -> CSR:
+    """`matrix` with one more row holding `values` at `columns` (and one more column when
+    `square`, so a city-by-city matrix stays square)."""
+    rows, width = matrix.shape
     indptr = np.append(matrix.indptr, matrix.indptr[-1] + len(columns))
     indices = np.concatenate([matrix.indices, columns.astype(matrix.indices.dtype)])
     data = np.concatenate([matrix.data, values.astype(matrix.data.dtype)])
-    return CSR(indptr, indices, data, (n + 1, n + 1))
+    return CSR(indptr, indices, data, (rows + 1, width + 1 if square else width))
 
 
 def extend(arrays: ScoringArrays, lat: float, lon: float, population: int, country: int,
@@ -98,7 +104,6 @@ def extend(arrays: ScoringArrays, lat: float, lon: float, population: int, count
         admin1_index=np.append(own_admin1, admin1),
     )
     return Extension(extended, n, proxy)
-
 
 
 class ExtendedTable:
@@ -138,7 +143,7 @@ class ExtendedTable:
         return pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
 
 
-def extended_model(model, place) -> tuple[object, Extension]:
+def extended_model(model, place) -> tuple[Model, Extension] | None:
     """A copy of `model` with the gazetteer `place` (matcher.gazetteer.GazetteerPlace) as row n,
     its score quantiles taken over every candidate; None when no index city shares its country
     (nothing to score it by)."""
@@ -166,13 +171,9 @@ def extended_model(model, place) -> tuple[object, Extension]:
               "admin1_index": int(ext.arrays.admin1[-1])}
     if model.has_column("country_name"):
         values["country_name"] = model.column("country_name")[same_country[0]]
-    features = model.features
-    stand = ext.stand_in
-    start, stop = int(features.indptr[stand]), int(features.indptr[stand + 1])
-    features = CSR(np.append(features.indptr, features.indptr[-1] + (stop - start)),
-                   np.concatenate([features.indices, features.indices[start:stop]]),
-                   np.concatenate([features.data, features.data[start:stop]]),
-                   (features.shape[0] + 1, features.shape[1]))
+    features = model.features  # the stand-in's encoded features, as its LightFM view
+    features = _append_row(features, features.row(ext.stand_in),
+                           features.row_values(ext.stand_in), square=False)
     levels = model.quantile_levels
     own = percentiles.score_quantiles(ext.arrays, prepared(ext.arrays).candidates, levels,
                                       rows=np.array([ext.row]))

@@ -34,7 +34,7 @@ def reverse_scores(arrays, query: int, among: np.ndarray, rerank: dict | None = 
     own = side.table[among].T  # (columns of side.table, len(among)), one gather
     row = side.row
     lightfm = _user_dots(arrays.user_embeddings, among, cache["item"])
-    features = _reverse_features(arrays, side, cache, own, among, lightfm)
+    features = _reverse_features(side, cache, own, among, lightfm)
     by_kind = side.weights @ features  # (2, len(among)): the sum for either kind of asker
     by_kind += cache["constant"][:, None]
     total = own[row["lightfm_const"]] + own[row["lightfm_scale"]] * lightfm
@@ -107,7 +107,7 @@ def _pairwise(cache: dict, own: np.ndarray, row: dict) -> dict[str, np.ndarray]:
             "both_capital": own[row["is_capital"]] * cache["is_capital"]}
 
 
-def _reverse_features(arrays, side, cache: dict, own: np.ndarray, among: np.ndarray,
+def _reverse_features(side, cache: dict, own: np.ndarray, among: np.ndarray,
                       lightfm: np.ndarray) -> np.ndarray:
     """The signals `side.names` for each j in `among` as the asker, (names, len(among)), each
     read by the rule the signal table gives it (matcher.signaltable.Reverse)."""
