@@ -138,7 +138,6 @@ WALKS: Mapping[str, Walk] = {signal.name: signal.walk for signal in TABLE
                              if signal.walk is not None}
 PRODUCTS: Mapping[str, tuple[str, str]] = {signal.name: signal.factors for signal in TABLE
                                            if signal.factors is not None}
-CODE: Mapping[str, int] = {name: code for code, name in enumerate(SIGNALS)}
 
 
 def with_products(values: dict[str, Any]) -> dict[str, Any]:
