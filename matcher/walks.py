@@ -35,9 +35,13 @@ class Walk:
     end: str | None = None  # a weight of every city reached, applied last
     factor: float = 1.0
 
-    def prefixes(self) -> list[Walk]:
-        """The walk cut after each step (shared by walks that begin alike)."""
-        return [Walk(self.first, self.steps[:i], self.start) for i in range(len(self.steps) + 1)]
+    def path(self) -> Walk:
+        """The walk without its last weight and factor: what walks that begin alike share."""
+        return Walk(self.first, self.steps, self.start)
+
+    def before_last(self) -> Walk:
+        """The path one step shorter (the walk a step extends)."""
+        return Walk(self.first, self.steps[:-1], self.start)
 
 
 # The query's geographic neighbours' partners (G B): a walk of its own, and what the
@@ -62,7 +66,7 @@ def block(arrays, queries: np.ndarray, walks: dict[str, Walk],
         if walk not in done:
             if walk.steps:
                 weight, matrix = walk.steps[-1]
-                before = reach(Walk(walk.first, walk.steps[:-1], walk.start))
+                before = reach(walk.before_last())
                 if weight is not None:
                     before = sp.csr_matrix(before.multiply(getattr(arrays, weight)[None, :]))
                 done[walk] = sp.csr_matrix(before @ _matrix(arrays, matrix).matrix)
@@ -75,7 +79,7 @@ def block(arrays, queries: np.ndarray, walks: dict[str, Walk],
 
     out = {}
     for name, walk in walks.items():
-        values = reach(Walk(walk.first, walk.steps, walk.start))
+        values = reach(walk.path())
         if walk.end is not None:
             values = values.multiply(getattr(arrays, walk.end)[None, :])
         values = sp.csr_matrix(values * walk.factor if walk.factor != 1.0 else values,
@@ -96,7 +100,7 @@ def row(arrays, query: int, walks: dict[str, Walk]) -> dict[str, RowSum]:
         if walk not in done:
             if walk.steps:
                 weight, matrix = walk.steps[-1]
-                before = reach(Walk(walk.first, walk.steps[:-1], walk.start))
+                before = reach(walk.before_last())
                 cells = before.nonzero()
                 values = before.values[cells]
                 if weight is not None:
@@ -115,7 +119,7 @@ def row(arrays, query: int, walks: dict[str, Walk]) -> dict[str, RowSum]:
 
     out = {}
     for name, walk in walks.items():
-        reached = reach(Walk(walk.first, walk.steps, walk.start))
+        reached = reach(walk.path())
         summed = RowSum(reached.values.copy(), reached.touched)  # its own: callers log1p it
         if walk.end is not None:
             summed.scale(getattr(arrays, walk.end))
