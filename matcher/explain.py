@@ -35,17 +35,28 @@ THIN_PRECEDENT = 5
 list (thin_precedent), not as a reason on every row (GB-KR has 2 in the snapshot)."""
 
 
+def _foreign_counts(ev: Evidence, query: int, partners) -> tuple[dict[str, int], list[str]]:
+    """Partnerships with the query's country of each foreign country among `partners` (in the
+    order first met), and each partner's country code (None for a domestic one)."""
+    own = str(ev.country_codes[query])
+    counts: dict[str, int] = {}
+    codes = []
+    for partner in partners:
+        code = str(ev.country_codes[partner])
+        if code == own:
+            codes.append(None)
+            continue
+        if code not in counts:
+            counts[code] = ev.pair_count(query, partner)
+        codes.append(code)
+    return counts, codes
+
+
 def thin_precedent(ev: Evidence, query: int, partners) -> list[tuple[str, int]]:
     """(country code, partnerships with the query's country) for each country among `partners`
     with fewer than THIN_PRECEDENT of them, in the order first met."""
-    out: dict[str, int] = {}
-    for partner in partners:
-        code = str(ev.country_codes[partner])
-        if code != str(ev.country_codes[query]) and code not in out:
-            count = ev.pair_count(query, partner)
-            if count < THIN_PRECEDENT:
-                out[code] = count
-    return list(out.items())
+    counts, _ = _foreign_counts(ev, query, partners)
+    return [(code, count) for code, count in counts.items() if count < THIN_PRECEDENT]
 
 
 def common_precedent(ev: Evidence, query: int, partners) -> list[tuple[str, int]]:
@@ -53,17 +64,11 @@ def common_precedent(ev: Evidence, query: int, partners) -> list[tuple[str, int]
     with a precedent worth citing (THIN_PRECEDENT or more), when such a clause would stand in at
     least half of the rows: a clause on nearly every row says nothing, so the list says it once
     above the rows instead (empty: the rows keep it)."""
-    partners = list(partners)
-    own = str(ev.country_codes[query])
-    counts = {str(ev.country_codes[p]): ev.pair_count(query, p) for p in partners}
-    cited = [p for p in partners if str(ev.country_codes[p]) != own
-             and counts[str(ev.country_codes[p])] >= THIN_PRECEDENT]
-    if not partners or 2 * len(cited) < len(partners):
+    counts, codes = _foreign_counts(ev, query, partners)
+    cited = [code for code in codes if code is not None and counts[code] >= THIN_PRECEDENT]
+    if not codes or 2 * len(cited) < len(codes):
         return []
-    out: dict[str, int] = {}
-    for partner in cited:
-        out.setdefault(str(ev.country_codes[partner]), counts[str(ev.country_codes[partner])])
-    return sorted(out.items(), key=lambda item: -item[1])
+    return sorted({code: counts[code] for code in cited}.items(), key=lambda item: -item[1])
 
 
 def _short_population(value: float) -> str:
