@@ -146,6 +146,8 @@ def profile(loaded, row: int) -> Profile:
             if text is not None:
                 facts.append(Fact(label, text, where[source]))
     values = {column: model.column(column)[row] for column in model.cities.columns}
+    code = str(loaded.matcher.evidence.country_codes[row])
+    country_name = loaded.matcher.lookup.country_names.get(code, code)
     shown = {column for column, _, _ in PROFILE_FIELDS}
     described = set(LEVEL_COLUMNS)
     for dimension_values in city_profile(values).values():
@@ -155,8 +157,11 @@ def profile(loaded, row: int) -> Profile:
                 continue
             text = _profile_text(value)
             if text is not None:
-                level = " (country level)" if value.level == LEVEL_COUNTRY else ""
-                facts.append(Fact(value.label, text, value.source + level))
+                country = value.level == LEVEL_COUNTRY  # said on the card, not just the sources
+                label = f"{value.label} ({country_name}, country level)" if country \
+                    else value.label
+                facts.append(Fact(label, text, value.source + (" (country level)"
+                                                                if country else "")))
     known = {column for column, _, _ in PROFILE_FIELDS} | NOT_SHOWN | described
     for column in model.cities.columns:
         if column not in known:
