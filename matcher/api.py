@@ -14,29 +14,25 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from matcher import config, final_scores, rank, refine, reverse
+from matcher import config, dimensions, rank, refine, reverse
 from matcher import scorer as scoring_fast
 from matcher.compatibility import compatibility
 from matcher.errors import CityNotFoundError, CityOutsideIndexError, InputError
 from matcher.evidence import Evidence
-from matcher.explain import (
-    common_precedent,
-    nearest_evidence,
-    reasons,
-    subscores,
-    thin_precedent,
-)
+from matcher.explain import common_precedent, list_reasons, thin_precedent
+from matcher.facts import CityFacts
 from matcher.lookup import CityLookup, CityRecord
 from matcher.prepared import prepared
 
 _UNSET = object()
 OUTSIDE_KEPT = 8  # places outside the index whose extended models a Matcher keeps
 _CLI_FLAGS = {"min_population": "--min-population", "max_population": "--max-population",
-              "max_km": "--max-km", "per_country": "--per-country"}
+              "max_km": "--max-km", "per_country": "--per-country", "weigh:": "--weigh:"}
 
 
 @dataclass(frozen=True)
@@ -54,9 +50,9 @@ class Match:
     distance_km: float
     score: float  # the ranking score, 0..1 (mutual: geometric mean of both percentiles)
     compatibility: float  # 0-100, matcher.compatibility of `score`
-    performance: float  # 0-100
-    appetite: float  # 0-100
-    synergies: float  # 0-100
+    performance: float | None  # 0-100 (matcher.dimensions); None: no data on either side
+    appetite: float | None
+    synergies: float | None
     query_ranks_partner: float  # percentile of the partner in the query's list, 0..1
     partner_ranks_query: float  # percentile of the query in the partner's list, 0..1
     reasons: tuple[str, ...]
@@ -88,6 +84,10 @@ class Recommendation:
     ranked_by_others: bool = True  # False: not a candidate, so no list holds it (one-sided)
     # a place outside the model's index: the index city whose LightFM view it borrows
     stand_in: CityRecord | None = None
+    said_once: tuple[str, ...] = ()  # reasons that stand on most rows, said once above them
+    themes: tuple[str, ...] = ()  # the query's themes: its own from the data, then the asked
+    themes_unmatched: tuple[str, ...] = ()  # asked themes no city has in the data
+    weights: tuple[tuple[str, float], ...] = ()  # the shortlist was re-ranked by these
 
     def to_dict(self) -> dict:
         return {
@@ -102,6 +102,9 @@ class Recommendation:
             "thin_precedent": [{"country_code": c, "partnerships": n}
                                for c, n in self.thin_precedent],
             "precedent": [{"country_code": c, "partnerships": n} for c, n in self.precedent],
+            "said_once": list(self.said_once),
+            "themes": list(self.themes), "themes_unmatched": list(self.themes_unmatched),
+            "weights": dict(self.weights),
         }
 
 
@@ -136,6 +139,17 @@ class Matcher:
         self._country_id = {str(c): int(self.evidence.country_ids[i])
                             for c, i in zip(codes, first, strict=True)}
 
+    @cached_property
+    def dimensions(self) -> dimensions.DimensionData:
+        """Every city's values on the three dimensions (matcher.dimensions), built once."""
+        ev = self.evidence
+        return dimensions.DimensionData.from_model(self.model, ev.groups, ev.candidate)
+
+    @cached_property
+    def facts(self) -> CityFacts:
+        """The values reasons cite (matcher.facts)."""
+        return CityFacts(self.model, self.evidence.names, self.dimensions)
+
     @classmethod
     def load(cls, path: Path | str | None = None, verify: bool = False) -> Matcher:
         """Load a model directory (default: the promoted model, models/current); `verify`:
@@ -159,8 +173,13 @@ class Matcher:
                      exclude_countries: Iterable[str] = (), include_domestic: bool = False,
                      min_population: int | None = None, max_population: int | None = None,
                      max_km: float | None = None, per_country: object = _UNSET,
-                     mutual: bool | None = None, cli_names: bool = False) -> rank.Filters:
-        """Validate keyword filters (countries by ISO code or name) into rank.Filters."""
+                     mutual: bool | None = None, themes: Iterable[str] = (),
+                     weigh: str | dict | None = None, cli_names: bool = False) -> rank.Filters:
+        """Validate keyword filters (countries by ISO code or name) into rank.Filters;
+        `themes`: the query's stated ambitions; `weigh`: 'performance=1,synergies=2' or a dict
+        (matcher.dimensions.parse_weights)."""
+        if isinstance(themes, str):
+            raise InputError("themes: give a list, e.g. ['smart-city']")
         if isinstance(countries, str) or isinstance(exclude_countries, str):
             raise InputError("countries / exclude_countries: give a list, e.g. ['GB']")
         for name, flag in (("mutual", mutual), ("include_domestic", include_domestic)):
@@ -183,6 +202,9 @@ class Matcher:
                 max_population=max_population, max_km=max_km,
                 per_country=rank.PER_COUNTRY_DEFAULT if per_country is _UNSET else per_country,
                 mutual=rank.MUTUAL_DEFAULT if mutual is None else bool(mutual),
+                themes=tuple(dict.fromkeys(dimensions.normalise_theme(t) for t in themes
+                                           if str(t).strip())),
+                weights=dimensions.parse_weights(weigh),
             )
         except InputError as error:
             if not cli_names:
@@ -264,12 +286,15 @@ class Matcher:
             yield int(query), scores
 
     def _rank_rows(self, rows: np.ndarray, spec: rank.Filters) -> list[Recommendation]:
-        """Rank query rows (the batch path when there are many), then explain each."""
+        """Rank query rows (the batch path when there are many), then explain each; with
+        `weights` the model ranks a shortlist (spec.shortlist) that the weights re-order."""
+        ranked = dataclasses.replace(spec, k=spec.shortlist)
         if len(rows) == 1:
             query, scores = next(self._scored_rows(rows))
-            return [self._rank_one(query, scores, spec)]
-        return [self._rank_one(int(query), self._scores_at(int(query), chosen), spec, chosen)
-                for query, chosen in zip(rows.tolist(), self.top_rows(rows, spec), strict=True)]
+            return [self._rank_one(query, scores, ranked, keep=spec.k)]
+        return [self._rank_one(int(query), self._scores_at(int(query), chosen), ranked, chosen,
+                               keep=spec.k)
+                for query, chosen in zip(rows.tolist(), self.top_rows(rows, ranked), strict=True)]
 
     def _scores_at(self, query: int, rows: np.ndarray) -> np.ndarray:
         """The query's scores at `rows` only (-inf elsewhere): what explaining batch picks
@@ -333,7 +358,7 @@ class Matcher:
         return rank.pick(scores, mask, spec, ranked_by, reverse_of)
 
     def _rank_one(self, query: int, scores: np.ndarray, spec: rank.Filters,
-                  chosen: np.ndarray | None = None) -> Recommendation:
+                  chosen: np.ndarray | None = None, keep: int | None = None) -> Recommendation:
         model, ev = self.model, self.evidence
         levels, quantiles = model.quantile_levels, model.quantiles[query]
         partners = ev.partners(query)
@@ -357,19 +382,24 @@ class Matcher:
             probability = model.probability(np.interp(ranking[picks], levels, quantiles))
         else:
             probability = model.probability(scores[picks])
+        themes = dimensions.asked_themes(self.dimensions, query, spec.themes)
+        subs = dimensions.subscores(self.dimensions, query, ev.reference(query), picks, themes)
+        if spec.weights:  # re-rank the shortlist by what the user weighs, keep the best k
+            order = dimensions.weighted_order(subs, compatibility(ranking[picks]),
+                                              spec.weights)[:keep]
+            picks, probability = picks[order], probability[order]
+            subs = {name: values[order] for name, values in subs.items()}
         distances = self._distances(query, picks)
-        lightfm, geo_cf = final_scores.subscore_signals(model.arrays, query, ev.reference_rows,
-                                                   picks)
-        subs = subscores(ev, query, picks, lightfm, geo_cf, reverse[picks])
         rows = picks.tolist()  # Python numbers, each read once (the same values as float(x[j]))
         at = {name: values[picks].tolist() for name, values in (
             ("geonameid", model.geonameids), ("country_code", ev.country_codes), ("lat", ev.lat),
             ("lon", ev.lon), ("population", ev.populations), ("score", ranking),
             ("forward", forward), ("reverse", reverse))}
-        per_pick = {"distance": distances, "probability": probability, **subs}
+        per_pick = {"distance": distances, "probability": probability}
         per_pick = {name: np.asarray(values).tolist() for name, values in per_pick.items()}
-        nearest = nearest_evidence(ev, query, rows)
         precedent = tuple(common_precedent(ev, query, rows))
+        common, row_reasons = list_reasons(self, query, rows, spec.themes,
+                                           country_history=not precedent)
         matches = tuple(
             Match(
                 rank=position + 1, geonameid=int(at["geonameid"][position]), name=ev.names[j],
@@ -380,13 +410,10 @@ class Matcher:
                 score=round(float(at["score"][position]), 6),
                 compatibility=round(float(compatibility(at["score"][position])), 1),
                 probability=round(float(per_pick["probability"][position]), 6),
-                performance=round(float(per_pick["performance"][position]), 1),
-                appetite=round(float(per_pick["appetite"][position]), 1),
-                synergies=round(float(per_pick["synergies"][position]), 1),
                 query_ranks_partner=round(float(at["forward"][position]), 6),
                 partner_ranks_query=round(float(at["reverse"][position]), 6),
-                reasons=tuple(reasons(ev, query, j, nearest[position],
-                                      country_history=not precedent)),
+                reasons=tuple(row_reasons[position]),
+                **{name: dimensions.shown(subs[name][position]) for name in dimensions.DIMENSIONS},
             )
             for position, j in enumerate(rows)
         )
@@ -400,17 +427,23 @@ class Matcher:
             thin_precedent=tuple(thin_precedent(ev, query, rows)),
             precedent=precedent,
             ranked_by_others=ranked_by_others,
+            said_once=tuple(common), themes=themes.names,
+            themes_unmatched=themes.unmatched, weights=spec.weights,
         )
 
     # ------------------------------------------------------------------ explaining
-    def explain(self, city: str | int, partner: str | int):
-        """The full breakdown for one pair (a matcher.explain.PairExplanation)."""
+    def explain(self, city: str | int, partner: str | int, themes: Iterable[str] = ()):
+        """The full breakdown for one pair (a matcher.explain.PairExplanation); `themes`: the
+        first city's stated ambitions, as for recommend()."""
         from matcher.explain import explain_pair
 
         matcher, query, other = self.pair_rows(city, partner)
         if query == other:
             raise InputError(f"explain: {city!r} and {partner!r} are the same city")
-        return explain_pair(matcher, query, other)
+        if isinstance(themes, str):
+            raise InputError("themes: give a list, e.g. ['smart-city']")
+        asked = tuple(dict.fromkeys(dimensions.normalise_theme(t) for t in themes))
+        return explain_pair(matcher, query, other, asked)
 
     def pair_rows(self, city: str | int, partner: str | int) -> tuple[Matcher, int, int]:
         """(matcher, row, row) of two cities: this matcher, or for a place outside the index

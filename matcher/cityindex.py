@@ -11,13 +11,17 @@ from pathlib import Path
 import numpy as np
 
 from matcher.errors import ModelLoadError
+from matcher.profile import CATALOGUE
 
 CITIES_FILE = "cities.parquet"
 SERVING_FILE = "cities_serving.npz"
 # What `twin with` reads: the lookup, the scoring arrays, the evidence and the output rows.
-SERVING_COLUMNS = ("geonameid", "name", "asciiname", "country_code", "admin1_code", "lat", "lon",
-                   "population", "country_name", "is_capital", "is_candidate",
-                   "partner_countries", "admin1_index")
+_INDEX_COLUMNS = ("geonameid", "name", "asciiname", "country_code", "admin1_code", "lat", "lon",
+                  "population", "country_name", "is_capital", "is_candidate",
+                  "partner_countries", "admin1_index")
+# ... and the three dimensions' values (matcher.dimensions, matcher.facts, matcher.profile)
+SERVING_COLUMNS = _INDEX_COLUMNS + tuple(dict.fromkeys(
+    info.name for info in CATALOGUE if info.name not in _INDEX_COLUMNS))
 LAZY_COLUMNS = ("alternatenames",)  # long text, read only when a lookup needs it
 _TEXT = "text__"  # npz key prefix: a column of text stored as NUL-separated UTF-8 bytes
 _ROWS = "rows__"

@@ -110,6 +110,12 @@ MODEL_OPTION = click.option(
     help="Model directory to use (default: the promoted model, models/current).")
 
 
+THEME_OPTION = click.option(
+    "--theme", "themes", multiple=True, metavar="THEME",
+    help="The city's own ambitions, matched against the candidates' themes (repeatable), e.g. "
+         "--theme smart-city --theme maritime.")
+
+
 def _load_matcher(model_dir: str | None, verify: bool = False):
     """Import and load lazily so `twin --help` stays fast."""
     from matcher.api import Matcher
@@ -117,22 +123,6 @@ def _load_matcher(model_dir: str | None, verify: bool = False):
     return Matcher.load(model_dir, verify=verify)
 
 
-def _text_table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
-    """Aligned plain-text table; columns in `right` are right-aligned, the last is left free."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-
-    def line(cells: list[str]) -> str:
-        parts = [c.rjust(w) if i in right else c.ljust(w)
-                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
-        parts[-1] = cells[-1]
-        return "  ".join(parts).rstrip()
-
-    return [line(headers), *(line(r) for r in rows)]
-
-
-_CSV_FIELDS = ("rank", "geonameid", "name", "country_code", "admin1", "lat", "lon", "population",
-               "distance_km", "score", "compatibility", "probability", "performance", "appetite",
-               "synergies", "query_ranks_partner", "partner_ranks_query", "reasons")
 _LISTS_QUERY_FIELDS = ("query_geonameid", "query_name", "query_country")
 _LISTS_BRIEF_FIELDS = ("rank", "geonameid", "name", "country_code", "population")
 
@@ -157,13 +147,19 @@ _LISTS_BRIEF_FIELDS = ("rank", "geonameid", "name", "country_code", "population"
               help="At most N partners from one country (0: no cap; default 3).")
 @click.option("--mutual/--one-sided", default=None,
               help="Rank by both cities' interest (default) or by the query's side only.")
+@THEME_OPTION
+@click.option("--weigh", default=None, metavar="DIM=W,...",
+              help="Re-rank the model's best matches by what matters to you, e.g. "
+                   "performance=1,appetite=1,synergies=2 (model=W weighs the learned "
+                   "compatibility, 1 by default).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV rows.")
 @MODEL_OPTION
 def with_command(city: str, k: int, countries: tuple[str, ...],
                  exclude_countries: tuple[str, ...], include_domestic: bool,
                  min_population: int | None, max_population: int | None, max_km: float | None,
-                 per_country: int | None, mutual: bool | None, as_json: bool, as_csv: bool,
+                 per_country: int | None, mutual: bool | None, themes: tuple[str, ...],
+                 weigh: str | None, as_json: bool, as_csv: bool,
                  model_dir: str | None) -> None:
     """Which cities should CITY twin with? CITY: a name, 'Name, CC' or geonames:ID."""
     from matcher.errors import InputError
@@ -175,7 +171,8 @@ def with_command(city: str, k: int, countries: tuple[str, ...],
     spec = matcher.make_filters(
         k, countries=countries, exclude_countries=exclude_countries,
         include_domestic=include_domestic, min_population=min_population,
-        max_population=max_population, max_km=max_km, mutual=mutual, cli_names=True, **extra)
+        max_population=max_population, max_km=max_km, mutual=mutual, themes=themes,
+        weigh=weigh, cli_names=True, **extra)
     result = matcher.recommendation(city, spec)
     if as_json:
         import json
@@ -184,78 +181,15 @@ def with_command(city: str, k: int, countries: tuple[str, ...],
     elif as_csv:
         _echo_csv(result)
     else:
-        _echo_recommendation(result)
+        from matcher.render import recommendation_text
 
-
-def _csv_row(match) -> dict:
-    """One match as a CSV row: the fields of _CSV_FIELDS, reasons on one line."""
-    row = match.to_dict()
-    row["reasons"] = match.reason
-    return row
-
-
-def recommendation_csv(result) -> str:
-    """The CSV of `twin with --csv` (also the web app's download)."""
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=_CSV_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for match in result.matches:
-        writer.writerow(_csv_row(match))
-    return buffer.getvalue()
+        click.echo("\n".join(recommendation_text(result)))
 
 
 def _echo_csv(result) -> None:
+    from matcher.render import recommendation_csv
+
     click.echo(recommendation_csv(result), nl=False)
-
-
-def _echo_recommendation(result) -> None:
-    from matcher.lookup import population_text
-
-    query = result.query
-    mode = "mutual" if result.mutual else "one-sided"
-    cap = f"at most {result.per_country} per country" if result.per_country else "no country cap"
-    click.echo(f"Twin partners for {query.label()}  [{mode} ranking, {cap}]")
-    if not result.has_partnerships:
-        click.echo(f"{query.name} has no recorded partnerships: ranked from its features and "
-                   "nearby cities alone.")
-    if result.stand_in is not None:
-        click.echo(f"{query.name} is not in the model's city index, so it is scored as one more "
-                   "city of it: its own place, size, country, region and neighbours; LightFM, "
-                   f"which never saw it, reads it as {result.stand_in.name}, the nearest city "
-                   "of the index in its country without partnerships. No list holds it, so the "
-                   "ranking is its own side.")
-    elif not result.ranked_by_others:
-        click.echo(f"{query.name} is not among the cities the model recommends (no partnerships "
-                   "and below its size floor), so no list holds it and the ranking is its own "
-                   "side; 'partner_ranks_query' says where each partner would place it.")
-    if result.precedent:
-        parts = ", ".join(f"{code} {count}" for code, count in result.precedent)
-        click.echo(f"Precedent: existing partnerships of {query.country_code} cities with {parts}; "
-                   "the reasons below speak of each pair.")
-    if result.thin_precedent:
-        parts = ", ".join(f"{query.country_code}-{code}: {count}"
-                          for code, count in result.thin_precedent)
-        click.echo(f"Thin precedent: few existing partnerships between these countries "
-                   f"({parts}); the reasons speak of the cities themselves.")
-    if result.matches:
-        headers = ["#", "city", "country", "population", "km", "compat", "perf", "appetite",
-                   "synergy", "why"]
-        rows = [[str(m.rank), m.name, m.country_code, population_text(m.population),
-                 f"{m.distance_km:,.0f}", f"{m.compatibility:.1f}", f"{m.performance:.0f}",
-                 f"{m.appetite:.0f}", f"{m.synergies:.0f}", m.reason] for m in result.matches]
-        for line in _text_table(headers, rows, right={0, 3, 4, 5, 6, 7, 8}):
-            click.echo(line)
-    else:
-        click.echo("No city passes these filters; loosen --country, --max-km or the population "
-                   "bounds.")
-    partners = result.existing_partners
-    if partners:
-        shown = ", ".join(f"{p.name} ({p.country_code})" for p in partners[:30])
-        more = f", and {len(partners) - 30} more" if len(partners) > 30 else ""
-        click.echo(f"Existing partners, excluded above ({len(partners)}): {shown}{more}")
 
 
 def _compile_notice() -> None:
@@ -314,7 +248,9 @@ def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: boo
     ids, ev = matcher.model.geonameids, matcher.evidence
 
     def write(handle) -> None:
-        fields = _LISTS_BRIEF_FIELDS if brief else _CSV_FIELDS
+        from matcher.render import CSV_FIELDS, csv_row
+
+        fields = _LISTS_BRIEF_FIELDS if brief else CSV_FIELDS
         writer = csv.DictWriter(handle, fieldnames=(*_LISTS_QUERY_FIELDS, *fields),
                                 lineterminator="\n")
         writer.writeheader()
@@ -332,7 +268,7 @@ def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: boo
             head = {"query_geonameid": result.query.geonameid,
                     "query_name": result.query.name, "query_country": result.query.country_code}
             for match in result.matches:
-                writer.writerow({**head, **_csv_row(match)})
+                writer.writerow({**head, **csv_row(match)})
 
     if out is None:
         write(sys.stdout)
@@ -351,14 +287,14 @@ def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: boo
 @click.argument("partner")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("-v", "--verbose", is_flag=True,
-              help="Also print the shared features behind each sub-score and the "
-                   "re-ranker's signals (value and contribution).")
+              help="Also print the re-ranker's signals (value and contribution).")
+@THEME_OPTION
 @MODEL_OPTION
 def explain_command(city: str, partner: str, as_json: bool, verbose: bool,
-                    model_dir: str | None) -> None:
-    """Why CITY and PARTNER match (or not): compatibility, sub-scores with what drives them, who
-    connects the two, and how each ranks the other."""
-    explanation = _load_matcher(model_dir).explain(city, partner)
+                    themes: tuple[str, ...], model_dir: str | None) -> None:
+    """Why CITY and PARTNER match (or not): compatibility, the three dimensions' values side by
+    side, who connects the two, and how each ranks the other."""
+    explanation = _load_matcher(model_dir).explain(city, partner, themes=themes)
     if as_json:
         import json
 
@@ -478,7 +414,9 @@ def _echo_programme(programme) -> None:
                      f"{p.compatibility:.1f}", f"{p.performance:.0f}", f"{p.appetite:.0f}",
                      f"{p.synergies:.0f}", "; ".join(p.reasons)]
                     for n, p in enumerate(matching.pairs, start=1)]
-            for line in _text_table(headers, rows, right={0, 3, 4, 5, 6, 7, 8}):
+            from matcher.render import text_table
+
+            for line in text_table(headers, rows, right={0, 3, 4, 5, 6, 7, 8}):
                 click.echo(line)
         blocking = matching.blocking_pairs
         if not blocking:

@@ -1,20 +1,10 @@
-"""Sub-scores (performance, appetite, synergies), evidence and one-line reasons for ranked pairs.
+"""Evidence and one-line reasons for ranked pairs, and the full breakdown of one pair.
 
-The three sub-scores are 0-100 and are percentiles over the model's candidate cities (mid-rank,
-ties counted half), so 90 means "better than 90% of the cities this query could be matched with":
-
-- performance = 100 * (pct(cos_perf(q, j)) + exp(-|log10 pop_q - log10 pop_j|)) / 2:
-  alike on the "performance" feature group (size, economy, growth indicators) and close in size.
-- appetite = 100 * (pct(activity_j) + reverse_pct(j -> q)) / 2: the partner is internationally
-  active (activity = log1p(partnerships) + log1p(partner countries)) and its own model ranks the
-  query high (where q sits in j's score distribution).
-- synergies = 100 * mean(pct(cos_syn(q, j)) [if q has synergy features], pct(lightfm_qj),
-  pct(geo_cf_qj)): shared themes (user tags), the collaborative LightFM score, and the query's
-  geographic neighbours already twinning with j.
-
-cos_g is the cosine between the two cities' columns of features.npz in schema group g.
-pct() is taken over every candidate city, or a fixed, evenly spaced sample of REFERENCE_SAMPLE of
-them when there are more (about +-1 point, and the same sample every time).
+A row's reasons: the facts the two cities share or complete (matcher.facts, with sources), who
+connects them (the query's partners or neighbours twinning with or near the partner), and the
+two countries' partnership history where it is not thin. The sub-scores are matcher.dimensions'
+(each dimension measured on its own data); `twin explain` lists their values side by side
+(matcher.breakdown).
 """
 
 from __future__ import annotations
@@ -23,13 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from matcher import breakdown
 from matcher.compatibility import compatibility, describe
 from matcher.evidence import NEAR_KM, Evidence
-from matcher.rank import combine_sides, haversine_km, midrank_percentile
+from matcher.facts import Fact, said_once
+from matcher.rank import combine_sides, haversine_km
 from matcher.signals import haversine_km as great_circle_km
 
-SIMILAR_SIZE_RATIO = 2.0
-SUBSCORES = ("performance", "appetite", "synergies")
 THIN_PRECEDENT = 5
 """Below this many partnerships between two countries the precedent is thin: said once for a
 list (thin_precedent), not as a reason on every row (GB-KR has 2 in the snapshot)."""
@@ -69,47 +59,6 @@ def common_precedent(ev: Evidence, query: int, partners) -> list[tuple[str, int]
     if not codes or 2 * len(cited) < len(codes):
         return []
     return sorted({code: counts[code] for code in cited}.items(), key=lambda item: -item[1])
-
-
-def _short_population(value: float) -> str:
-    """395630 -> '396k', 8961989 -> '9.0M'; 0 (GeoNames' unknown) -> 'unknown'."""
-    if value <= 0:
-        return "unknown"
-    if value >= 1_000_000:
-        return f"{value / 1_000_000:.1f}M"
-    if value >= 1_000:
-        return f"{value / 1_000:.0f}k"
-    return f"{int(value)}"
-
-
-def subscores(ev: Evidence, query: int, picks: np.ndarray, lightfm: np.ndarray,
-              geo_cf: np.ndarray, reverse_pct: np.ndarray) -> dict[str, np.ndarray]:
-    """The three 0-100 sub-scores for the picked rows (formulas in the module docstring).
-
-    `lightfm` and `geo_cf` are the query's full signal vectors (n,); `reverse_pct` is per pick.
-    """
-    picks = np.asarray(picks, dtype=np.int64)
-    if len(picks) == 0:
-        return {name: np.empty(0) for name in SUBSCORES}
-    ref = ev.reference(query)
-
-    def pct(values: np.ndarray) -> np.ndarray:
-        return midrank_percentile(values[ref], values[picks])
-
-    def pct_cosine(group: str) -> np.ndarray:
-        return midrank_percentile(*ev.cosine(group, query, picks))
-
-    size = np.exp(-np.abs(np.log10(np.maximum(ev.populations[picks], 1.0))
-                          - np.log10(max(ev.populations[query], 1.0))))
-    performance = 0.5 * pct_cosine("performance") + 0.5 * size
-    appetite = 0.5 * ev.activity_percentile(query, picks) \
-        + 0.5 * np.asarray(reverse_pct, dtype=np.float64)
-    parts = [pct(lightfm), pct(geo_cf)]
-    if ev.groups["synergies"][2][query] > 0:
-        parts.append(pct_cosine("synergies"))
-    synergies = np.mean(parts, axis=0)
-    return {"performance": 100 * performance, "appetite": 100 * appetite,
-            "synergies": 100 * synergies}
 
 
 def _twins_line(kind: str, anchor: str, partner: str) -> str:
@@ -168,16 +117,19 @@ def nearest_evidence(ev: Evidence, query: int, partners: list[int]) -> list[list
     return found
 
 
-def reasons(ev: Evidence, query: int, partner: int,
+_LEADING = frozenset({"asked", "theme", "economy", "gateway"})  # facts before the history
+
+
+def reasons(ev: Evidence, query: int, partner: int, facts: list[Fact],
             collaborative: list[str] | None = None, country_history: bool = True) -> list[str]:
-    """The evidence for one recommended pair, strongest kinds first (joined into one line).
-    `collaborative`: its collaborative_evidence(limit=1), when already found;
-    `country_history` False: the two countries' partnerships are said once for the whole list
-    (common_precedent), only those between the two cities' regions stay on the row."""
-    out: list[str] = []
-    pq, pj = ev.populations[query], ev.populations[partner]
-    if pq > 0 and pj > 0 and max(pq, pj) / min(pq, pj) <= SIMILAR_SIZE_RATIO:
-        out.append(f"similar size ({_short_population(pq)} vs {_short_population(pj)})")
+    """The evidence for one recommended pair, strongest kinds first (joined into one line):
+    shared and complementary ambitions, who connects them, the countries' history, then the
+    other facts (matcher.facts). `collaborative`: its collaborative_evidence(limit=1), when
+    already found; `country_history` False: the two countries' partnerships are said once for
+    the whole list (common_precedent), only those between the two cities' regions stay."""
+    out = [fact.text for fact in facts if fact.kind in _LEADING]
+    out.extend(collaborative_evidence(ev, query, partner, limit=1) if collaborative is None
+               else collaborative)
     count = ev.pair_count(query, partner)
     if count >= THIN_PRECEDENT:  # fewer is said once for the whole list (thin_precedent)
         plural = "partnership" if count == 1 else "partnerships"
@@ -190,22 +142,23 @@ def reasons(ev: Evidence, query: int, partner: int,
             out.append(f"{regional} existing "
                        f"{'partnership' if regional == 1 else 'partnerships'} between these two "
                        "regions")
-    out.extend(collaborative_evidence(ev, query, partner, limit=1) if collaborative is None
-               else collaborative)
+    out.extend(fact.text for fact in facts if fact.kind not in _LEADING)
     if not out:
         out.append("recommended by the learned model from city features alone")
     return out
 
 
-def group_drivers(ev: Evidence, group: str, query: int, partner: int,
-                  limit: int = 3) -> list[tuple[str, float]]:
-    """The shared features that make up the group cosine, with their share of it."""
-    block, names, norms = ev.groups[group]
-    if block.shape[1] == 0 or norms[query] == 0 or norms[partner] == 0:
-        return []
-    product = block.dense_row(query) * block.dense_row(partner) / (norms[query] * norms[partner])
-    order = np.argsort(-product, kind="stable")
-    return [(names[c], float(product[c])) for c in order[:limit] if product[c] > 0]
+def list_reasons(matcher, query: int, rows: list[int], asked: tuple[str, ...] = (),
+                 country_history: bool = True) -> tuple[list[str], list[list[str]]]:
+    """(clauses said once above the list, each row's reasons) for a query's picks: the
+    facts on most rows go above it (matcher.facts.said_once)."""
+    ev = matcher.evidence
+    common, facts = said_once([matcher.facts.pair(query, j, asked) for j in rows])
+    facts = [row if len(row) >= 2 else row + matcher.facts.profile(j)  # tell rows apart
+             for j, row in zip(rows, facts, strict=True)]
+    nearest = nearest_evidence(ev, query, rows) if rows else []
+    return common, [reasons(ev, query, j, row_facts, near, country_history)
+                    for j, row_facts, near in zip(rows, facts, nearest, strict=True)]
 
 
 def country_pair_examples(ev: Evidence, a: int, b: int, limit: int = 5) -> list[str]:
@@ -240,7 +193,7 @@ class PairExplanation:
     compatibility_one_sided: float
     query_ranks_partner: dict  # percentile, position, out_of
     partner_ranks_query: dict
-    subscores: dict  # name -> {"score": x, "drivers": [[feature, share], ...]}
+    subscores: dict  # dimension -> {"score", "values"}: matcher.breakdown
     country_pair: dict  # count, between_regions (admin1), examples, thin
     evidence: list
     signals: dict  # name -> {"value": v, "contribution": c} for the re-ranker in use
@@ -281,11 +234,7 @@ class PairExplanation:
                          f"{100 * side['percentile']:.2f}% of them)")
         if self.list_position is not None:
             lines.append("  " + _list_position_line(self))
-        lines.append("sub-scores (0-100, against the other candidates):")
-        for name, detail in self.subscores.items():
-            drivers = ", ".join(f"{f} ({share:.0%})" for f, share in detail["drivers"])
-            lines.append(f"  {name:<12} {detail['score']:5.1f}  {detail['terms']}"
-                         + (f"; shared features: {drivers}" if drivers and verbose else ""))
+        lines.extend(breakdown.render(self.subscores, q["name"], p["name"]))
         pair = self.country_pair
         count = pair["count"]
         plural = "partnership" if count == 1 else "partnerships"
@@ -312,8 +261,7 @@ class PairExplanation:
             lines.extend(f"  {name:<20} {v['value']:9.3f} {v['contribution']:+8.3f}"
                          for name, v in self.signals.items())
         else:
-            lines.append("(--verbose: the shared features and the re-ranker's signals behind these "
-                         "scores)")
+            lines.append("(--verbose: the re-ranker's signals behind the compatibility)")
         return "\n".join(lines)
 
 
@@ -378,8 +326,10 @@ def _list_position(matcher, query: int, partner: int, forward_scores: np.ndarray
     return {"position": int(np.count_nonzero(mutual > mutual[at])) + 1, "out_of": len(rows)}
 
 
-def explain_pair(matcher, query: int, partner: int) -> PairExplanation:
-    """The full breakdown for one pair (used by Matcher.explain)."""
+def explain_pair(matcher, query: int, partner: int,
+                 asked: tuple[str, ...] = ()) -> PairExplanation:
+    """The full breakdown for one pair (used by Matcher.explain); `asked`: the query's stated
+    themes (`--theme`)."""
     model, ev, lookup = matcher.model, matcher.evidence, matcher.lookup
     levels = model.quantile_levels
     vectors = model.signals(query)
@@ -394,17 +344,6 @@ def explain_pair(matcher, query: int, partner: int) -> PairExplanation:
     mutual = float(combine_sides(np.array([forward]), np.array([reverse]), True)[0])
     probability = np.mean([model.probability(np.interp([mutual], levels, model.quantiles[row]))[0]
                            for row in (query, partner)])
-    picks = np.array([partner])
-    subs = subscores(ev, query, picks, vectors["lightfm"], vectors["geo_cf"], np.array([reverse]))
-    terms = {
-        "performance": "alike in size and economy "
-                       f"({_short_population(ev.populations[query])} vs "
-                       f"{_short_population(ev.populations[partner])} people)",
-        "appetite": f"{ev.names[partner]} has {int(ev.degree[partner])} partnerships and ranks "
-                    f"{ev.names[query]} above {100 * reverse:.1f}% of its candidates",
-        "synergies": f"the model's learned affinity ({vectors['lightfm'][partner]:+.2f} sd) and "
-                     f"how often cities near {ev.names[query]} twin with it",
-    }
     part = model.rerank["warm" if ev.degree[query] > 0 else "cold"]
     signal_table = {}
     for name, mean, scale, coef in zip(part["signals"], part["mean"], part["scale"],
@@ -425,10 +364,7 @@ def explain_pair(matcher, query: int, partner: int) -> PairExplanation:
         partner_ranks_query={"percentile": reverse, **_rank_position(
             backward_scores, ev.partners(partner), query, backward_value)},
         as_if_candidate=[ev.names[row] for row in as_if],
-        subscores={name: {"score": round(float(subs[name][0]), 1), "terms": terms[name],
-                          "drivers": [[f, round(s, 3)] for f, s in group_drivers(
-                              ev, name, query, partner)]}
-                   for name in SUBSCORES},
+        subscores=breakdown.dimension_breakdown(matcher, query, partner, asked),
         country_pair={"count": count,
                       "between_regions": ev.region_pair_count(query, partner),
                       "examples": country_pair_examples(ev, query, partner),

@@ -10,7 +10,7 @@ import numpy as np
 
 from matcher import refine, scorer
 from matcher.prepared import prepared
-from matcher.signals import ScoringArrays, combine_by_history, reverse_signals, user_moments
+from matcher.signals import ScoringArrays, combine_by_history, reverse_signals
 
 
 def score_matrix(arrays: ScoringArrays, queries: np.ndarray,
@@ -56,23 +56,3 @@ def reverse_score_vector(arrays: ScoringArrays, query: int,
     if not arrays.candidate_mask[query]:
         scores[:] = -np.inf
     return scores
-
-
-def subscore_signals(arrays: ScoringArrays, query: int, reference: np.ndarray,
-                     picks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The query's "lightfm" and "geo_cf" signals at the `reference` rows (a fixed sample, its
-    item rows kept between calls) and the picks, as (n,) arrays (zero elsewhere)."""
-    user = arrays.user_embeddings[query].astype(np.float64)
-    mean, spread = user_moments(arrays, np.array([query]))
-    cached = arrays.reference_items
-    if cached is None or cached[0] is not reference:
-        cached = (reference, arrays.item_embeddings[reference].astype(np.float64),
-                  arrays.item_biases[reference].astype(np.float64))
-        arrays.reference_items = cached
-    picks = np.asarray(picks, dtype=np.int64)
-    lightfm = np.zeros(arrays.n_cities)
-    lightfm[reference] = (cached[1] @ user + cached[2] - mean[0]) / spread[0]
-    lightfm[picks] = (arrays.item_embeddings[picks].astype(np.float64) @ user
-                      + arrays.item_biases[picks]
-                      - mean[0]) / spread[0]
-    return lightfm, prepared(arrays).graph_rows(query)["geo_cf"]

@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher import final_scores, rank, refine
-from matcher import signals as scoring
+from matcher import dimensions, final_scores, rank, refine
 from matcher.compatibility import compatibility as compatibility_0_100
 from matcher.errors import AmbiguousCityError, CityNotFoundError, InputError
-from matcher.explain import reasons, subscores
+from matcher.explain import list_reasons
 from matcher.lookup import CityRecord
 from matcher.matching import (
     SIDES,
@@ -36,7 +35,6 @@ ASSIGNMENT = "assignment"
 STABLE = "stable"
 _CHUNK = 16  # query rows scored at once: 16 x n x 15 signals stays well under 100 MB
 SCORING_THREADS = 2
-_KEPT = ("lightfm", "geo_cf")  # signal rows the sub-scores need
 
 
 @dataclass(frozen=True)
@@ -52,25 +50,19 @@ class Compatibility:
     mutual: np.ndarray  # (qa, qb) rank.combine_sides of both percentiles, 0..1
     existing: np.ndarray  # (qa, qb) bool, already partners
     allowed: np.ndarray  # (qa, qb) bool, may be matched
-    lightfm_a: np.ndarray  # (qa, n) A's LightFM signal rows, for the sub-scores
-    geo_cf_a: np.ndarray  # (qa, n) A's geographic-CF signal rows
 
 
-def _score_rows(model, rows: np.ndarray, columns: np.ndarray,
-                keep_signals: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _score_rows(model, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """Final scores of `rows` against `columns` (q, m), scored in chunks of whole rows.
 
-    Same computation as model.scores_batch (matcher.scorer), with the LightFM and
-    geographic-CF rows kept when asked, so explanations need no second pass. Chunks run on
+    Same computation as model.scores_batch (matcher.final_scores). Chunks run on
     SCORING_THREADS threads (numpy releases the GIL); each fills its own rows, so the result
     does not depend on the thread count.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    n = model.n_cities
     staged = refine.deepest(model.arrays.rerank) > 0
     out = np.empty((len(rows), len(columns)))
-    kept = {name: np.empty((len(rows) if keep_signals else 0, n)) for name in _KEPT}
 
     def score(start: int) -> None:
         chunk = rows[start:start + _CHUNK]
@@ -79,15 +71,11 @@ def _score_rows(model, rows: np.ndarray, columns: np.ndarray,
             out[start:stop] = final_scores.score_matrix(model.arrays, chunk)[:, columns]
         else:
             out[start:stop] = final_scores.score_matrix(model.arrays, chunk, columns=columns)
-        if keep_signals:  # the explanations' signal rows, from the reference computation
-            signal_rows = scoring.signal_matrices(model.arrays, chunk)
-            for name in _KEPT:
-                kept[name][start:stop] = signal_rows[name]
 
     starts = range(0, len(rows), _CHUNK)
     with ThreadPoolExecutor(max_workers=SCORING_THREADS) as pool:
         list(pool.map(score, starts))
-    return out, kept
+    return out
 
 
 def _percentiles(model, rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -103,8 +91,8 @@ def compatibility(model, rows_a: np.ndarray, rows_b: np.ndarray,
     """The reciprocal compatibility matrix of two candidate lists (scored in row batches)."""
     rows_a = np.asarray(rows_a, dtype=np.int64)
     rows_b = np.asarray(rows_b, dtype=np.int64)
-    forward, kept = _score_rows(model, rows_a, rows_b, keep_signals=True)
-    backward, _ = _score_rows(model, rows_b, rows_a, keep_signals=False)
+    forward = _score_rows(model, rows_a, rows_b)
+    backward = _score_rows(model, rows_b, rows_a)
     forward_pct = _percentiles(model, rows_a, forward)
     backward_pct = _percentiles(model, rows_b, backward)
     mutual = rank.combine_sides(forward_pct, backward_pct.T, mutual=True)
@@ -114,7 +102,7 @@ def compatibility(model, rows_a: np.ndarray, rows_b: np.ndarray,
     if not include_existing:
         allowed &= ~existing
     return Compatibility(rows_a, rows_b, forward, backward, forward_pct, backward_pct, mutual,
-                         existing, allowed, kept["lightfm"], kept["geo_cf"])
+                         existing, allowed)
 
 
 # ---------------------------------------------------------------------- the programme
@@ -130,9 +118,9 @@ class PairedCities:
     compatibility: float  # 0-100, matcher.compatibility of `score`
     a_ranks_b: float  # percentile of b in a's own list
     b_ranks_a: float
-    performance: float
-    appetite: float
-    synergies: float
+    performance: float | None  # 0-100 (matcher.dimensions); None: no data
+    appetite: float | None
+    synergies: float | None
     existing: bool  # already partners (only with include_existing)
     reasons: tuple[str, ...]
     probability: float = 0.0  # the re-ranker probability at that percentile, both sides' mean
@@ -345,8 +333,9 @@ def _describe(matcher, compat: Compatibility, pairs: list[tuple[int, int]], meth
     for i in sorted({i for i, _ in pairs}):
         js = np.array([j for ii, j in pairs if ii == i], dtype=np.int64)
         a, bs = int(compat.rows_a[i]), compat.rows_b[js]
-        subs = subscores(ev, a, bs, compat.lightfm_a[i], compat.geo_cf_a[i],
-                         compat.backward_pct[js, i])
+        subs = dimensions.subscores(matcher.dimensions, a, ev.reference(a), bs,
+                                    dimensions.asked_themes(matcher.dimensions, a))
+        _, row_reasons = list_reasons(matcher, a, bs.tolist())
         km = rank.haversine_km(ev.lat[a], ev.lon[a], ev.lat[bs], ev.lon[bs])
         for k, (j, b) in enumerate(zip(js.tolist(), bs.tolist(), strict=True)):
             mutual = float(compat.mutual[i, j])
@@ -359,10 +348,8 @@ def _describe(matcher, compat: Compatibility, pairs: list[tuple[int, int]], meth
                 probability=round(0.5 * float(sum(sides)), 6),
                 a_ranks_b=round(float(compat.forward_pct[i, j]), 6),
                 b_ranks_a=round(float(compat.backward_pct[j, i]), 6),
-                performance=round(float(subs["performance"][k]), 1),
-                appetite=round(float(subs["appetite"][k]), 1),
-                synergies=round(float(subs["synergies"][k]), 1),
-                existing=bool(compat.existing[i, j]), reasons=tuple(reasons(ev, a, b))))
+                existing=bool(compat.existing[i, j]), reasons=tuple(row_reasons[k]),
+                **{name: dimensions.shown(subs[name][k]) for name in dimensions.DIMENSIONS}))
     details.sort(key=lambda p: (-p.score, p.a.geonameid, p.b.geonameid))
     total = float(sum(compat.mutual[i, j] for i, j in pairs))
     blocking = blocking_pairs(pairs, compat.forward, compat.backward, compat.allowed, capacity)

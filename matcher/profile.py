@@ -227,7 +227,8 @@ def _clean(value: object) -> object:
     return value
 
 
-def _level(info: FeatureInfo, city: Mapping[str, object]) -> str:
+def city_level(info: FeatureInfo, city: Mapping[str, object]) -> str:
+    """LEVEL_CITY or LEVEL_COUNTRY: whether this city's value is its own (`city`: its row)."""
     if info.level != LEVEL_VARIES:
         return info.level
     level = _clean(city.get(info.level_column))
@@ -245,7 +246,7 @@ def city_profile(city: Mapping[str, object]) -> dict[str, tuple[ProfileValue, ..
         value = _clean(city.get(info.name))
         if info.kind == "tags":
             value = tuple(t for t in str(value).split(";") if t) if value is not None else ()
-        level = _level(info, city)
+        level = city_level(info, city)
         source = info.country_source if level == LEVEL_COUNTRY and info.country_source \
             else info.source
         out[info.group].append(ProfileValue(info.name, info.label, value, info.unit,

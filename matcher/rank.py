@@ -26,6 +26,9 @@ MUTUAL_SHORTLIST_PER_K, MUTUAL_SHORTLIST_MIN = 64, 512  # first reverse shortlis
 MUTUAL_SHORTLIST_GROWTH = 1.25  # at least this factor more when a shortlist falls short
 
 
+SHORTLIST = 50
+
+
 @dataclass(frozen=True)
 class Filters:
     """What the user asked for; the same names as the CLI flags and the Python API keywords.
@@ -45,6 +48,13 @@ class Filters:
     max_km: float | None = None
     per_country: int | None = PER_COUNTRY_DEFAULT
     mutual: bool = MUTUAL_DEFAULT
+    themes: tuple[str, ...] = ()  # the query's stated ambitions (matcher.dimensions)
+    weights: tuple[tuple[str, float], ...] = ()  # re-rank a shortlist (dimensions.parse_weights)
+
+    @property
+    def shortlist(self) -> int:
+        """How many the model ranks before `weights` re-rank them: 5k, at least SHORTLIST."""
+        return max(SHORTLIST, 5 * self.k) if self.weights else self.k
 
     def __post_init__(self) -> None:
         if not isinstance(self.k, (int, np.integer)) or isinstance(self.k, bool) or self.k < 1:

@@ -45,6 +45,7 @@ def render_html(programme: Programme, model_version: str | None = None) -> str:
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(views.TEMPLATES)),
                                      autoescape=True, keep_trailing_newline=True)
     environment.filters["ink"] = views.ink
+    environment.filters["score"] = views.score_text
     scale = views.programme_scale(programme)
     matchings = (programme.assignment, programme.stable)
     return environment.get_template("report.html").render(

@@ -222,6 +222,33 @@ def _write_json(path: Path, payload: dict) -> None:
     path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+GDP = {"KR": (50_000, 2.3), "GB": (52_000, 0.8), "FR": (55_000, 0.9), "DE": (60_000, 1.0),
+       "SE": (62_000, 1.5), "CA": (58_000, 1.1), "US": (75_000, 1.6)}  # per head (PPP), growth
+CITY_GROWTH = {"Seoul": 0.3, "Busan": -0.3, "Daejeon": 1.1, "London": 1.2, "Manchester": 1.0}
+AIRPORTS = {"London": ("Heathrow (LHR)", 160), "Seoul": ("Incheon (ICN)", 150),
+            "Manchester": ("Manchester (MAN)", 135), "Paris": ("Charles de Gaulle (CDG)", 200),
+            "Busan": ("Gimhae (PUS)", 34), "Cardiff": ("Cardiff (CWL)", 20)}
+
+
+def open_columns(cities: pd.DataFrame) -> pd.DataFrame:
+    """The open-data values of matcher.profile.CATALOGUE a model's city index carries (a few
+    planted ones: country GDP, UN WUP growth for five cities, airports, ports from the tags)."""
+    codes, names = cities["country_code"].astype(str), cities["name"].astype(str)
+    own = names.map(CITY_GROWTH)
+    port = cities["tags"].fillna("").str.contains("port")
+    return pd.DataFrame({
+        "gdp_per_head_ppp": codes.map(lambda c: GDP.get(c, (30_000, 3.0))[0]).astype(float),
+        "gdp_per_head_growth_pct": codes.map(lambda c: GDP.get(c, (30_000, 3.0))[1]),
+        "growth_2000_2020_pct": own.fillna(0.5),  # else the country's (planted: 0.5)
+        "growth_level": np.where(own.notna(), "city", "country"),
+        "airport_intl_destinations": names.map(lambda n: AIRPORTS.get(n, ("", 0))[1]).astype(
+            float),
+        "best_airport": names.map(lambda n: AIRPORTS.get(n, ("", 0))[0]),
+        "seaport": port.to_numpy(),
+        "port_name": np.where(port, names + " harbour", ""),
+    }, index=cities.index)
+
+
 def make_model_dir(path: Path, seed: int = 0, synthetic: int = 0,
                    synthetic_edges: int | None = None, candidate_floor: int = 20_000,
                    refine_depth: int = 0, admin1: bool = False) -> Path:
@@ -249,7 +276,8 @@ def make_model_dir(path: Path, seed: int = 0, synthetic: int = 0,
     features, names, groups = feature_matrix(cities, degree)
     table = cities.drop(columns=["tags"]).assign(
         tags=cities["tags"], is_candidate=(degree > 0) | (cities["population"] >= candidate_floor),
-        degree=degree, partner_countries=partner_countries)
+        degree=degree, partner_countries=partner_countries, partnership_count=degree)
+    table = pd.concat([table, open_columns(cities)], axis=1)
     signal_names = SIGNAL_NAMES
     if admin1:
         regions = table["country_code"].astype(str) + "." + table["admin1_code"].astype(str)

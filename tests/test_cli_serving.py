@@ -35,8 +35,11 @@ def test_table_for_a_cold_city(model_dir):
                         "nearby cities alone.")
     assert lines[2].startswith("Thin precedent: few existing partnerships between these "
                                "countries (KR-GB: 4")  # once, not on every row
-    assert lines[3].split()[:6] == ["#", "city", "country", "population", "km", "compat"]
-    assert len(lines) == 14  # header, two notes, column names, 10 rows
+    assert lines[3].startswith("Common to most of these matches and Sejong: a similar GDP per "
+                               "head")  # said once, not on every row
+    assert lines[4].split()[:6] == ["#", "city", "country", "population", "km", "compat"]
+    assert lines[-1].startswith("perf, appetite, synergy: 0-100")
+    assert len(lines) == 16  # header, three notes, column names, 10 rows, the legend
 
 
 def test_existing_partners_listed_under_the_table(model_dir):

@@ -1,4 +1,4 @@
-"""Sub-scores, reasons and the pair breakdown (matcher.explain) on the factory model."""
+"""Reasons and the pair breakdown (matcher.explain, matcher.breakdown) on the factory model."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from matcher_factories import make_model_dir
 
 from matcher import explain
 from matcher.api import Matcher
+from matcher.dimensions import DIMENSIONS
 from matcher.errors import InputError
-from matcher.explain import SUBSCORES, _short_population, reasons, subscores
+from matcher.explain import reasons
 
 
 @pytest.fixture(scope="module", params=[0, 6], ids=["stage-one", "stage-two"])
@@ -20,22 +21,20 @@ def matcher(tmp_path_factory, request) -> Matcher:
                                        refine_depth=request.param))
 
 
-def test_short_population():
-    assert _short_population(394_630) == "395k"
-    assert _short_population(8_961_989) == "9.0M"
-    assert _short_population(950) == "950"
-
-
 def test_reasons_cite_size_country_history_and_neighbours(matcher, monkeypatch):
     monkeypatch.setattr(explain, "THIN_PRECEDENT", 3)  # the fixture's KR-GB has 4
     ev = matcher.evidence
     sejong, manchester = matcher.resolve("Sejong"), matcher.resolve("Manchester")
-    assert reasons(ev, sejong, manchester) == [
-        "similar size (395k vs 396k)", "4 existing KR-GB partnerships",
-        "nearby Cheongju twins with Manchester"]
+    facts = matcher.facts.pair(sejong, manchester)
+    assert reasons(ev, sejong, manchester, facts) == [
+        "nearby Cheongju twins with Manchester", "4 existing KR-GB partnerships",
+        "similar size (395k vs 396k)", "GDP per head (PPP) $50k vs $52k (World Bank, country "
+        "level)"]
     cardiff = matcher.resolve("Cardiff")
-    line = reasons(ev, sejong, cardiff)
+    line = reasons(ev, sejong, cardiff, matcher.facts.pair(sejong, cardiff))
     assert "nearby Daejeon twins with Newport, 17 km from Cardiff" in line
+    assert reasons(ev, sejong, matcher.resolve("Newport, US"), [])[-1].startswith(
+        "recommended by the learned model")
 
 
 def test_thin_precedent_is_said_once_not_on_every_row(matcher):
@@ -60,7 +59,7 @@ def test_a_country_history_on_most_rows_is_said_once(matcher, monkeypatch):
     assert explain.common_precedent(ev, sejong, gb) == [("GB", ev.pair_count(sejong, gb[0]))]
     domestic = [r for r in range(ev.degree.size) if ev.country_codes[r] == "KR" and r != sejong]
     assert explain.common_precedent(ev, sejong, domestic[:2] + gb[:1]) == []  # one row of three
-    assert "4 existing KR-GB partnerships" not in reasons(ev, sejong, gb[0],
+    assert "4 existing KR-GB partnerships" not in reasons(ev, sejong, gb[0], [],
                                                           country_history=False)
     result = matcher.recommendation("Sejong", matcher.make_filters(3, countries=["GB"]))
     assert result.precedent == (("GB", 4),)
@@ -84,29 +83,25 @@ def test_reasons_count_partnerships_between_the_two_regions(tmp_path, monkeypatc
     assert ev.region_pair_count(cheongju, london) == regional
     country = ev.pair_count(cheongju, london)
     assert f"{country} existing KR-GB partnerships, {regional} between these two regions" in \
-        reasons(ev, cheongju, london)
+        reasons(ev, cheongju, london, [])
     explained = matcher.explain("Cheongju", "London, GB")
     assert explained.country_pair["between_regions"] == regional
     assert f"{regional} of them between these two regions" in explained.render()
     sejong = matcher.resolve("Sejong")  # alone in its region: the reason does not mention it
     assert ev.region_pair_count(sejong, london) == 0
-    assert "4 existing KR-GB partnerships" in reasons(ev, sejong, london)
+    assert "4 existing KR-GB partnerships" in reasons(ev, sejong, london, [])
 
 
-def test_subscores_follow_their_formulas(matcher):
-    ev = matcher.evidence
-    sejong = matcher.resolve("Sejong")
-    vectors = matcher.model.signals(sejong)
-    picks = np.array([matcher.resolve("Manchester"), matcher.resolve("London")])
-    subs = subscores(ev, sejong, picks, vectors["lightfm"], vectors["geo_cf"], np.array([1, 0]))
-    assert set(subs) == set(SUBSCORES)
-    # same population band and near-identical size beats a 23x larger city
-    assert subs["performance"][0] > subs["performance"][1]
-    # appetite: half the partner's activity percentile, half the reverse percentile given
-    assert 50 <= subs["appetite"][0] <= 100 and 0 <= subs["appetite"][1] <= 50
-    empty = subscores(ev, sejong, np.array([], dtype=int), vectors["lightfm"],
-                      vectors["geo_cf"], np.array([]))
-    assert all(len(v) == 0 for v in empty.values())
+def test_subscores_measure_each_dimension_on_its_data(matcher):
+    """Sejong (395k) is alike in size to Manchester (396k), not to London (9.0M): performance
+    says so; the list's sub-scores are matcher.dimensions' for the same pairs."""
+    result = matcher.recommendation("Sejong", matcher.make_filters(10, countries=["GB"]))
+    by_name = {m.name: m for m in result.matches}
+    assert by_name["Manchester"].performance > by_name["London"].performance
+    for m in result.matches:
+        for name in DIMENSIONS:
+            value = getattr(m, name)
+            assert value is None or 0 <= value <= 100
 
 
 def test_explain_pair_breakdown(matcher):
@@ -116,8 +111,13 @@ def test_explain_pair_breakdown(matcher):
     assert result.country_pair["count"] == 4
     assert "Daejeon (KR) - Newport (GB)" in result.country_pair["examples"]
     assert any("Daejeon" in line for line in result.evidence)
-    assert set(result.subscores) == set(SUBSCORES)
-    assert result.subscores["performance"]["drivers"][0][0].startswith("log10_population")
+    assert set(result.subscores) == set(DIMENSIONS)
+    size = result.subscores["performance"]["values"][0]
+    assert (size["label"], size["query"], size["partner"]) == ("population", "395k", "372k")
+    assert size["compared_for"] == "likeness" and 0 < size["closeness"] <= 1
+    air = [v for v in result.subscores["appetite"]["values"]
+           if v["label"] == "international air destinations"]
+    assert (air[0]["query"], air[0]["partner"]) == ("0", "20")
     for side in (result.query_ranks_partner, result.partner_ranks_query):
         assert 1 <= side["position"] <= side["out_of"] and 0 <= side["percentile"] <= 1
     assert 0 < result.compatibility_mutual <= 100 and 0 < result.compatibility_one_sided <= 100

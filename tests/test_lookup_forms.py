@@ -175,7 +175,7 @@ def test_the_gazetteer_reads_the_data_builds_parquet_copy(tmp_path, monkeypatch)
 
 def test_population_zero_reads_unknown():
     """Regression (issue 15): 212 cities showed population 0, GeoNames' 'not known'."""
-    from matcher.explain import _short_population
+    from matcher.facts import short_number
     from matcher.lookup import CityRecord, population_text
 
     record = CityRecord(row=0, geonameid=6884448, name="Hoenam", country_code="KR",
@@ -183,4 +183,4 @@ def test_population_zero_reads_unknown():
     assert record.label() == ("Hoenam, KR (North Chungcheong), population unknown, "
                               "geonames:6884448")
     assert population_text(0) == "unknown" and population_text(1795) == "1,795"
-    assert _short_population(0) == "unknown"
+    assert short_number(0) == "unknown"

@@ -82,7 +82,7 @@ def recommend(request: Request,
         headers["Content-Disposition"] = (f'attachment; filename="citytwin-'
                                           f'{result.query.geonameid}.{format}"')
     if format == "csv":
-        from matcher.cli import recommendation_csv
+        from matcher.render import recommendation_csv
 
         return Response(recommendation_csv(result), media_type="text/csv; charset=utf-8",
                         headers=headers)

@@ -28,7 +28,7 @@ from matcher.errors import (
     ModelNotFoundError,
 )
 from matcher.web.state import CHECK_SECONDS, ModelHolder
-from matcher.web.views import STATIC, TEMPLATES, ink, package_version
+from matcher.web.views import STATIC, TEMPLATES, ink, package_version, score_text
 
 log = logging.getLogger("citytwin.web")
 
@@ -73,6 +73,7 @@ def create_app(models_dir: Path | None = None, model_dir: Path | None = None,
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES))
     app.state.templates.env.globals["package_version"] = package_version()
     app.state.templates.env.filters["ink"] = ink
+    app.state.templates.env.filters["score"] = score_text
     app.state.programmes = pages.ProgrammeCache()
     app.add_middleware(GZipMiddleware, minimum_size=2048)  # the 1:50m shapes: 756 kB -> ~250 kB
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

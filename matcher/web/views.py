@@ -229,6 +229,11 @@ class Scale:
                 "stops": stops}
 
 
+def score_text(value: float | None) -> str:
+    """A 0-100 sub-score as a card shows it: '87', or '–' where there is no data."""
+    return "–" if value is None else f"{value:.0f}"
+
+
 def ink(background: str) -> str:
     """Dark or white text, whichever reads on a `#rrggbb` background (relative luminance)."""
     r, g, b = (int(background[i:i + 2], 16) / 255 for i in (1, 3, 5))
