@@ -156,3 +156,14 @@ def test_weighted_order_re_ranks_by_what_the_user_weighs():
     assert D.weighted_order(subs, compatibility, (("model", 0.0), ("synergies", 1.0))) \
         .tolist() == [2, 0, 1]  # a missing sub-score counts 50
     assert D.weighted_order(subs, compatibility, (("performance", 1.0),)).tolist() == [1, 2, 0]
+
+
+def test_every_term_is_documented():
+    """docs/DIMENSIONS.md lists every comparison and complementarity the code defines."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "DIMENSIONS.md").read_text()
+    for comparison in D.COMPARISONS:
+        assert f"`{comparison.column}`" in text, comparison.column
+    for term in D.COMPLEMENT_TERMS:
+        assert f"| {term} |" in text, term
