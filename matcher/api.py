@@ -75,7 +75,8 @@ class Matcher:
     @cached_property
     def facts(self) -> CityFacts:
         """The values reasons cite (matcher.facts)."""
-        return CityFacts(self.model, self.evidence.names, self.dimensions)
+        ev = self.evidence
+        return CityFacts(self.model, ev.names, ev.country_codes, self.dimensions)
 
     @classmethod
     def load(cls, path: Path | str | None = None, verify: bool = False) -> Matcher:

@@ -180,6 +180,7 @@ class DimensionData:
             if column in values:
                 spreads.setdefault(column, _spread(values[column][candidate]))
         themes, names, sources = _theme_matrix(groups)
+        themes[list(getattr(model, "borrowed_rows", ()))] = False  # another city's features
         counts = themes[candidate].sum(axis=0)
         rarity = np.maximum(np.log(max(int(candidate.sum()), 1) / (1.0 + counts)), 0.1)
         return cls(values, raws, spreads, themes, names, sources, rarity)

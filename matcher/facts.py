@@ -22,11 +22,11 @@ SIMILAR_SIZE_RATIO = 2.0
 SIMILAR_GDP_RATIO = 1.25  # GDP per head within 25%: "similar"
 COMPLEMENT_CITED = 0.5  # economy_complement at or above this is cited
 MAX_FACTS = 4  # dimension facts per row (the strongest kinds first)
-MOST_ROWS = 0.5  # a clause on at least this share of a list's rows is said once above it
+MOST_ROWS = 0.5  # a clause on more than this share of a list's rows is said once above it
 NEARLY_EVERY = 0.8  # a kind of clause (its texts differ) on this share of five or more rows
 THEME_PHRASES = {
     "maritime": ("both seaports", "ports"),
-    "logistics": ("both cargo ports (container facilities or a large harbour)", "ports"),
+    "logistics": ("both cargo ports, with container facilities or a large harbour", "ports"),
     "heritage": ("both near a UNESCO World Heritage site", "heritage"),
     "climate-action": ("both Covenant of Mayors signatories", "covenant"),
     "climate-2030": ("both signed the Covenant of Mayors 2030 target", "covenant"),
@@ -72,15 +72,17 @@ def short_number(value: float, money: bool = False) -> str:
 class CityFacts:
     """The displayed values of every model city, read from its city index once."""
 
-    def __init__(self, model, names: list[str], data: DimensionData) -> None:
-        self.model, self.names, self.data = model, names, data
+    def __init__(self, model, names: list[str], codes: np.ndarray, data: DimensionData) -> None:
+        self.model, self.names, self.codes, self.data = model, names, codes, data
 
     def _column(self, name: str, text: bool = False) -> np.ndarray | None:
         if not self.model.has_column(name):
             return None
         column = self.model.column(name)
-        if text:
-            return np.array(["" if v is None or v != v else str(v) for v in column], dtype=object)
+        if text:  # the serving index holds "" for missing text, Parquet None
+            out = column.astype(object)
+            out[np.equal(out, None)] = ""
+            return out
         return np.array([np.nan if v is None or v == "" else float(v) for v in column]) \
             if column.dtype == object else column.astype(np.float64)
 
@@ -179,16 +181,17 @@ class CityFacts:
         if gdp is None or pace is None or not np.isfinite([gdp[query], gdp[partner]]).all():
             return []
         a, b = gdp[query], gdp[partner]
+        qc, pc = self.codes[query], self.codes[partner]
         source = f"{_cite('world_bank')}, country level"
         if max(a, b) / min(a, b) <= SIMILAR_GDP_RATIO:
-            return [Fact("gdp", f"GDP per head (PPP) {short_number(a, True)} vs "
+            return [Fact("gdp", f"GDP per head (PPP) {qc} {short_number(a, True)}, {pc} "
                                 f"{short_number(b, True)} ({source})")]
         complement = economy_complement(self.data, query, np.array([partner]))[0]
         if complement >= COMPLEMENT_CITED:
             return [Fact("economy", f"a mature and a fast-growing economy: GDP per head (PPP) "
-                                    f"{short_number(a, True)} vs {short_number(b, True)}, "
-                                    f"growing {pace[query]:.1f}% vs {pace[partner]:.1f}% a year "
-                                    f"({source})")]
+                                    f"{qc} {short_number(a, True)}, {pc} {short_number(b, True)}"
+                                    f", growing {pace[query]:.1f}% and {pace[partner]:.1f}% a "
+                                    f"year ({source})")]
         return []
 
     def _growth(self, query: int, partner: int) -> list[Fact]:
@@ -221,7 +224,7 @@ class CityFacts:
 
 def said_once(rows: list[list[Fact]]) -> tuple[list[str], list[list[Fact]]]:
     """(clauses said once above the list, the rows without them): a clause whose exact text
-    stands on at least MOST_ROWS of three or more rows, and a summarised kind (KIND_SUMMARY)
+    stands on more than MOST_ROWS of three or more rows, and a summarised kind (KIND_SUMMARY)
     on NEARLY_EVERY row of five or more: its texts differ, but a clause on nearly every row
     tells the rows apart no better."""
     if len(rows) < 3:
@@ -230,7 +233,7 @@ def said_once(rows: list[list[Fact]]) -> tuple[list[str], list[list[Fact]]]:
     for row in rows:
         for text in {fact.text for fact in row}:
             counts[text] = counts.get(text, 0) + 1
-    common = [text for text, n in counts.items() if n >= MOST_ROWS * len(rows)]
+    common = [text for text, n in counts.items() if n > MOST_ROWS * len(rows)]
     left = [[f for f in row if f.text not in common] for row in rows]
     frequent = set()
     if len(rows) >= 5:

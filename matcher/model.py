@@ -154,6 +154,7 @@ class Model:
         self.table = table
         self.arrays = arrays
         self.features = features
+        self.borrowed_rows: tuple[int, ...] = ()  # rows whose features are another city's
         self.quantiles = quantiles
         self.rerank = documents["rerank"]
         self.schema = documents["schema"]

@@ -171,6 +171,7 @@ def extended_model(model, place) -> tuple[Model, Extension] | None:
               "admin1_index": int(ext.arrays.admin1[-1])}
     if model.has_column("country_name"):
         values["country_name"] = model.column("country_name")[same_country[0]]
+    values.update(country_values(model, same_country))
     features = model.features  # the stand-in's encoded features, as its LightFM view
     features = _append_row(features, features.row(ext.stand_in),
                            features.row_values(ext.stand_in), square=False)
@@ -182,4 +183,27 @@ def extended_model(model, place) -> tuple[Model, Extension] | None:
                  "metrics": model.metrics, "manifest": model.manifest}
     extended = Model(model.path, ExtendedTable(model.table, values), ext.arrays, features,
                      quantiles, documents)
+    extended.borrowed_rows = (ext.row,)  # its features are the stand-in's: no themes of its own
     return extended, ext
+
+
+def country_values(model, same_country: np.ndarray) -> dict[str, object]:
+    """The open-data values a place outside the index shares with its country (World Bank
+    figures, and the growth fallback of a city of that country without a UN WUP join); its
+    city-level values (airports, ports, missions...) stay unknown."""
+    from matcher.columns import LEVEL_COUNTRY
+    from matcher.profile import CATALOGUE, LEVEL_VARIES
+
+    out: dict[str, object] = {}
+    for info in CATALOGUE:
+        if not model.has_column(info.name):
+            continue
+        rows = same_country
+        if info.level == LEVEL_VARIES and model.has_column(info.level_column):
+            rows = same_country[model.column(info.level_column)[same_country] == LEVEL_COUNTRY]
+            if len(rows):
+                out[info.level_column] = LEVEL_COUNTRY
+        if info.level in (LEVEL_COUNTRY, LEVEL_VARIES) and len(rows):
+            value = model.column(info.name)[rows[0]]
+            out[info.name] = None if value is None or value != value else value
+    return out

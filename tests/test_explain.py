@@ -28,8 +28,8 @@ def test_reasons_cite_size_country_history_and_neighbours(matcher, monkeypatch):
     facts = matcher.facts.pair(sejong, manchester)
     assert reasons(ev, sejong, manchester, facts) == [
         "nearby Cheongju twins with Manchester", "4 existing KR-GB partnerships",
-        "similar size (395k vs 396k)", "GDP per head (PPP) $50k vs $52k (World Bank, country "
-        "level)"]
+        "similar size (395k vs 396k)", "GDP per head (PPP) KR $50k, GB $52k (World Bank, "
+        "country level)"]
     cardiff = matcher.resolve("Cardiff")
     line = reasons(ev, sejong, cardiff, matcher.facts.pair(sejong, cardiff))
     assert "nearby Daejeon twins with Newport, 17 km from Cardiff" in line

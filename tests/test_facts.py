@@ -35,8 +35,8 @@ def test_shared_themes_and_connections_cite_their_source(matcher):
 def test_a_mature_and_a_fast_growing_economy_is_cited_with_both_figures(matcher):
     sejong, newport_us = matcher.resolve("Sejong"), matcher.resolve("Newport, US")
     (economy,) = [f for f in matcher.facts.pair(sejong, newport_us) if f.kind == "economy"]
-    assert economy.text == ("a mature and a fast-growing economy: GDP per head (PPP) $50k vs "
-                            "$75k, growing 2.3% vs 1.6% a year (World Bank, country level)")
+    assert economy.text == ("a mature and a fast-growing economy: GDP per head (PPP) KR $50k, "
+                            "US $75k, growing 2.3% and 1.6% a year (World Bank, country level)")
 
 
 def test_asked_themes_are_cited_first(matcher):
@@ -49,7 +49,7 @@ def test_asked_themes_are_cited_first(matcher):
 def test_said_once_moves_a_clause_on_most_rows_above_the_list():
     """Regression (issue 16): 'similar size; 2 existing KR-GB partnerships' stood on every row
     of Sejong's UK list and said nothing about any one of them."""
-    gdp = Fact("gdp", "GDP per head (PPP) $61k vs $62k (World Bank, country level)")
+    gdp = Fact("gdp", "GDP per head (PPP) KR $61k, GB $62k (World Bank, country level)")
     rows = [[gdp, Fact("size", f"similar size (395k vs {n}k)")] for n in (300, 310, 320, 330)]
     rows.append([Fact("theme", "both seaports (World Port Index)")])
     common, kept = said_once(rows)

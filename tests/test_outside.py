@@ -82,6 +82,25 @@ def test_regression_a_small_town_gets_an_answer(matcher):
     assert matcher.model.n_cities == len(matcher.model.geonameids)  # the model is not changed
 
 
+def test_regression_a_place_outside_the_index_has_its_country_values_not_its_stand_ins(matcher):
+    """Issue 16: Tenby's appetite read "-" on every row (no open-data values at all) and it would
+    have borrowed the stand-in's themes with its features. It shares its country's World Bank
+    values; its own city-level values stay unknown, and it has no themes of its own."""
+    from matcher.columns import OpenColumns as O
+
+    answering, row, stand_in = matcher.answering("Tenby, GB")
+    table = answering.model
+    cardiff = matcher.resolve("Cardiff")
+    assert table.column(O.GDP_PER_HEAD_PPP)[row] == matcher.model.column(
+        O.GDP_PER_HEAD_PPP)[cardiff]
+    assert table.column(O.GROWTH_LEVEL)[row] == "country"
+    assert np.isnan(table.column(O.AIRPORT_INTL_DESTINATIONS)[row])
+    assert answering.dimensions.themes_of(row) == ()
+    assert answering.dimensions.themes_of(stand_in)  # the stand-in has some to borrow
+    result = matcher.recommendation("Tenby, GB")
+    assert all(m.performance is not None for m in result.matches)
+
+
 def test_a_place_whose_country_the_index_lacks_is_not_extended(matcher):
     from matcher.gazetteer import GazetteerPlace
 

@@ -28,6 +28,7 @@ class Policy:
     mutual: bool
     per_country: int | None
     include_domestic: bool = True
+    weigh: str | None = None  # `--weigh`: the shortlist re-ranked by the three dimensions
 
 
 POLICIES = (
@@ -37,6 +38,10 @@ POLICIES = (
     Policy("mutual, cap 3", mutual=True, per_country=3),
     Policy("mutual, cap 3, no domestic (CLI default)", mutual=True, per_country=3,
            include_domestic=False),
+    *(Policy(f"CLI default, --weigh {weigh}", mutual=True, per_country=3,
+             include_domestic=False, weigh=weigh)
+      for weigh in ("performance=1,appetite=1,synergies=1", "synergies=2",
+                    "model=0,performance=1,appetite=1,synergies=1")),
 )
 
 
@@ -81,12 +86,26 @@ def evaluate_policies(data, config, seed: int = 0, policies=POLICIES,
             out[kind] = {}
             for policy in policies:
                 spec = matcher.make_filters(LIST_DEPTH, include_domestic=policy.include_domestic,
-                                            per_country=policy.per_country, mutual=policy.mutual)
-                picks: list[np.ndarray] = []
-                for start in range(0, len(queries), 128):
-                    picks += matcher.top_rows(queries[start:start + 128], spec)
+                                            per_country=policy.per_country, mutual=policy.mutual,
+                                            weigh=policy.weigh)
+                picks = _picks(matcher, queries, spec)
                 out[kind][policy.name] = list_metrics(picks, targets, arrays.country_index)
     return out
+
+
+def _picks(matcher, queries: np.ndarray, spec) -> list[np.ndarray]:
+    """Each query's list under the filters as model rows: the batch's top rows, or with
+    weights the re-ranked lists `twin with --weigh` prints."""
+    picks: list[np.ndarray] = []
+    row_of = {int(g): r for r, g in enumerate(matcher.model.geonameids.tolist())}
+    for start in range(0, len(queries), 128):
+        block = queries[start:start + 128]
+        if spec.weights:
+            picks += [np.array([row_of[m.geonameid] for m in result.matches], dtype=np.int64)
+                      for result in matcher.recommendations(block, spec)]
+        else:
+            picks += matcher.top_rows(block, spec)
+    return picks
 
 
 def format_policies(metrics: dict) -> str:
