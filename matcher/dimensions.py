@@ -82,8 +82,8 @@ COMPLEMENT_TERMS = {
               "weighing more (likeness)",
     "economy": "a mature economy beside a fast-growing one: one richer per head, the other "
                "growing faster (World Bank; complementarity)",
-    "gateway": "a seaport beside an air hub: a sea gateway and an air gateway complete each "
-               "other's logistics (complementarity)",
+    "gateway": "a seaport without an air hub beside an air hub without a port: a sea gateway "
+               "and an air gateway complete each other's logistics (complementarity)",
 }
 
 THEME_ALIASES = {"port": "maritime", "ports": "maritime", "seaport": "maritime",
@@ -264,17 +264,18 @@ def economy_complement(data: DimensionData, query: int, rows: np.ndarray) -> np.
                     0.0)
 
 
-def _gateway(data: DimensionData, query: int, rows: np.ndarray) -> np.ndarray | None:
-    """1 where one side is a seaport and the other an air hub that is not one; None when the
-    query is neither (no gateway to complete)."""
+def gateway(data: DimensionData, query: int, rows: np.ndarray) -> np.ndarray | None:
+    """1 where one city is a seaport without an air hub and the other an air hub without a
+    port (each completes the other's gateway), else 0; None when the query is neither or both
+    (it has no gateway to complete)."""
     sea, air = (data.theme_index(t) for t in GATEWAY_THEMES)
     if sea is None or air is None:
         return None
     q_sea, q_air = bool(data.themes[query, sea]), bool(data.themes[query, air])
-    if not (q_sea or q_air):
+    if q_sea == q_air:
         return None
     j_sea, j_air = data.themes[rows, sea], data.themes[rows, air]
-    return ((q_sea & j_air & ~j_sea) | (q_air & ~q_sea & j_sea)).astype(np.float64)
+    return np.where(j_sea != j_air, (j_sea == q_air), False).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -303,9 +304,9 @@ def terms(data: DimensionData, query: int, rows: np.ndarray, themes: AskedThemes
                         earned @ rarity / rarity.sum()))
     out.append(Term("synergies", "economy", COMPLEMENT, ECONOMY_WEIGHT,
                     economy_complement(data, query, rows)))
-    gateway = _gateway(data, query, rows)
-    if gateway is not None:
-        out.append(Term("synergies", "gateway", COMPLEMENT, GATEWAY_WEIGHT, gateway))
+    completed = gateway(data, query, rows)
+    if completed is not None:
+        out.append(Term("synergies", "gateway", COMPLEMENT, GATEWAY_WEIGHT, completed))
     return out
 
 

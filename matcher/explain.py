@@ -154,7 +154,7 @@ def list_reasons(matcher, query: int, rows: list[int], asked: tuple[str, ...] = 
     facts on most rows go above it (matcher.facts.said_once)."""
     ev = matcher.evidence
     common, facts = said_once([matcher.facts.pair(query, j, asked) for j in rows])
-    facts = [row if len(row) >= 2 else row + matcher.facts.profile(j)  # tell rows apart
+    facts = [row if len(row) >= 2 else row + matcher.facts.profile(j, row)  # tell rows apart
              for j, row in zip(rows, facts, strict=True)]
     nearest = nearest_evidence(ev, query, rows) if rows else []
     return common, [reasons(ev, query, j, row_facts, near, country_history)

@@ -15,7 +15,13 @@ import numpy as np
 
 from matcher.columns import LEVEL_CITY
 from matcher.columns import OpenColumns as O
-from matcher.dimensions import GATEWAY_THEMES, RELATED_THEMES, DimensionData, economy_complement
+from matcher.dimensions import (
+    GATEWAY_THEMES,
+    RELATED_THEMES,
+    DimensionData,
+    economy_complement,
+    gateway,
+)
 from matcher.profile import AIR_HUB_MIN_INTL, SOURCES
 
 SIMILAR_SIZE_RATIO = 2.0
@@ -50,6 +56,7 @@ class Fact:
 
     kind: str
     text: str
+    topic: str = ""  # what it is about (a theme, "growth"): a partner's profile skips it
 
 
 def _cite(key: str) -> str:
@@ -102,30 +109,34 @@ class CityFacts:
         found.sort(key=lambda fact: _RANK[fact.kind])
         return found[:MAX_FACTS]
 
-    def profile(self, partner: int, limit: int = 2) -> list[Fact]:
-        """The partner's own notable facts (its port, air hub, heritage site, climate
-        commitment, city-level growth): what tells a row apart when the two cities share
-        nothing the rest of the list does not."""
-        name, columns, out = self.names[partner], self.columns, []
+    def profile(self, partner: int, said: list[Fact], limit: int = 2) -> list[Fact]:
+        """The partner's own notable facts (its port, air hub, climate commitment, heritage
+        site, city-level growth) that the row's facts `said` do not already cover: what tells
+        a row apart when the two cities share nothing the rest of the list does not."""
+        name, columns, found = self.names[partner], self.columns, []
         themes = set(self.data.themes_of(partner))
+        covered = {f.topic for f in said} | ({"maritime", "aviation-hub"} if any(
+            f.topic == "gateway" for f in said) else set())
         port = columns[O.PORT_NAME]
         if "maritime" in themes and port is not None and port[partner]:
-            out.append(f"a seaport ({port[partner]}; {_cite('ports')})")
+            found.append(("maritime", f"a seaport ({port[partner]}; {_cite('ports')})"))
         airport, intl = columns[O.BEST_AIRPORT], columns[O.AIRPORT_INTL_DESTINATIONS]
         if "aviation-hub" in themes and airport is not None and intl is not None:
-            out.append(f"an air hub ({airport[partner]}, {intl[partner]:.0f} international "
-                       f"destinations; {_cite('airports')})")
+            found.append(("aviation-hub", f"an air hub ({airport[partner]}, {intl[partner]:.0f} "
+                                          f"international destinations; {_cite('airports')})"))
         for theme, phrase in _OWN_CLIMATE.items():
             if theme in themes:
-                out.append(f"{phrase} ({_cite('covenant')})")
+                found.append((theme, f"{phrase} ({_cite('covenant')})"))
                 break
         heritage = columns[O.HERITAGE_SITE]
         if "heritage" in themes and heritage is not None and heritage[partner]:
-            out.append(f"near {heritage[partner]} ({_cite('heritage')})")
+            found.append(("heritage", f"near {heritage[partner]} ({_cite('heritage')})"))
         growth, level = columns[O.GROWTH_2000_2020], columns[O.GROWTH_LEVEL]
         if growth is not None and level is not None and level[partner] == LEVEL_CITY:
-            out.append(f"grew {growth[partner]:.1f}% a year 2000-2020 ({_cite('un_wup')})")
-        return [Fact("profile", f"{name}: {', '.join(out[:limit])}")] if out else []
+            found.append(("growth", f"grew {growth[partner]:.1f}% a year 2000-2020 "
+                                    f"({_cite('un_wup')})"))
+        texts = [text for topic, text in found if topic not in covered][:limit]
+        return [Fact("profile", f"{name}: {', '.join(texts)}")] if texts else []
 
     def _themes(self, query: int, partner: int, asked: tuple[str, ...]) -> list[Fact]:
         data, out = self.data, []
@@ -154,27 +165,23 @@ class CityFacts:
         for theme in shared:
             if theme in THEME_PHRASES:
                 text, source = THEME_PHRASES[theme]
-                out.append(Fact("theme", f"{text} ({_cite(source)})"))
+                out.append(Fact("theme", f"{text} ({_cite(source)})", topic=theme))
             else:
                 out.append(Fact("theme", f"both tagged {theme} (user tags: "
                                          f"{source_of[theme]})"))
-        gateway = self._gateway(query, partner, mine, theirs)
-        return out + gateway
+        return out + self._gateway(query, partner)
 
-    def _gateway(self, query: int, partner: int, mine: set, theirs: set) -> list[Fact]:
-        sea, air = GATEWAY_THEMES
-        pairs = [(a, b) for a, b in ((query, partner), (partner, query))
-                 if sea in (mine if a == query else theirs)
-                 and air in (theirs if a == query else mine)
-                 and sea not in (theirs if a == query else mine)]
-        if not pairs:
+    def _gateway(self, query: int, partner: int) -> list[Fact]:
+        completed = gateway(self.data, query, np.array([partner]))
+        if completed is None or not completed[0]:
             return []
-        port, hub = pairs[0]
+        sea = GATEWAY_THEMES[0]
+        port, hub = (query, partner) if sea in self.data.themes_of(query) else (partner, query)
         airport = self.columns[O.BEST_AIRPORT]
-        named = f" ({airport[hub]})" if airport is not None and airport[hub] else ""
+        named = f", {airport[hub]}" if airport is not None and airport[hub] else ""
         return [Fact("gateway", f"a seaport and an air hub: {self.names[port]}'s port beside "
-                                f"{self.names[hub]}'s airport{named} ({_cite('ports')}, "
-                                f"{_cite('airports')})")]
+                                f"{self.names[hub]}'s airport{named} (sources: "
+                                f"{_cite('ports')}, {_cite('airports')})", topic="gateway")]
 
     def _economy(self, query: int, partner: int) -> list[Fact]:
         gdp, pace = self.columns[O.GDP_PER_HEAD_PPP], self.columns[O.GDP_PER_HEAD_GROWTH]
@@ -200,7 +207,7 @@ class CityFacts:
             return []
         return [Fact("growth", f"{self.names[query]} grew {growth[query]:.1f}% a year "
                                f"2000-2020, {self.names[partner]} {growth[partner]:.1f}% "
-                               f"({_cite('un_wup')})")]
+                               f"({_cite('un_wup')})", topic="growth")]
 
     def _connections(self, query: int, partner: int) -> list[Fact]:
         out = []

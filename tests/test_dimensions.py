@@ -105,12 +105,14 @@ def test_economy_complement_pairs_a_mature_economy_with_a_fast_growing_one():
 
 
 def test_a_seaport_is_completed_by_an_air_hub():
-    data = make_data({}, [{"maritime"}, {"aviation-hub"}, {"maritime"}, set()])
-    gateway = {t.name: t.values for t in D.terms(data, 0, np.array([1, 2, 3]),
+    both = {"maritime", "aviation-hub"}
+    data = make_data({}, [{"maritime"}, {"aviation-hub"}, {"maritime"}, set(), both])
+    gateway = {t.name: t.values for t in D.terms(data, 0, np.array([1, 2, 3, 4]),
                                                    D.asked_themes(data, 0))}["gateway"]
-    assert gateway.tolist() == [1.0, 0.0, 0.0]
-    no_gateway = D.terms(data, 3, np.array([0, 1]), D.asked_themes(data, 3))
-    assert "gateway" not in {t.name for t in no_gateway}
+    assert gateway.tolist() == [1.0, 0.0, 0.0, 0.0]  # a city with both completes nothing
+    assert D.gateway(data, 1, np.array([0, 4])).tolist() == [1.0, 0.0]
+    for query in (3, 4):  # neither, or both: no gateway to complete
+        assert D.gateway(data, query, np.array([0, 1])) is None
 
 
 @settings(max_examples=60, deadline=None)
