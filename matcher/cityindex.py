@@ -44,17 +44,33 @@ def write_serving_index(table, path: Path) -> None:
     np.savez(path, **arrays)
 
 
-def _read_serving(path: Path) -> dict[str, np.ndarray]:
+class _Text:
+    """A text column's NUL-separated UTF-8 buffer, decoded when the column is first read (a
+    fresh `twin with` reads few of them)."""
+
+    def __init__(self, buffer: np.ndarray, rows: int) -> None:
+        self.buffer, self.rows = buffer, rows
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def decode(self) -> np.ndarray:
+        texts = self.buffer.tobytes().decode("utf-8").split("\x00") if self.rows else []
+        return np.array(texts, dtype=object)
+
+
+def _read_serving(path: Path) -> dict[str, np.ndarray | _Text]:
     with np.load(path, allow_pickle=False) as stored:
         rows = int(stored[_ROWS])
-        columns = {}
+        columns: dict[str, np.ndarray | _Text] = {}
         for key in stored.files:
             if key.startswith(_TEXT):
-                texts = stored[key].tobytes().decode("utf-8").split("\x00") if rows else []
-                if len(texts) != rows:
-                    raise ValueError(f"column {key[len(_TEXT):]} has {len(texts)} values, "
+                buffer = stored[key]
+                found = int(np.count_nonzero(buffer == 0)) + 1 if rows else 0
+                if found != rows:
+                    raise ValueError(f"column {key[len(_TEXT):]} has {found} values, "
                                      f"expected {rows}")
-                columns[key[len(_TEXT):]] = np.array(texts, dtype=object)
+                columns[key[len(_TEXT):]] = _Text(buffer, rows)
             elif key != _ROWS:
                 columns[key] = stored[key]
     return columns
@@ -139,7 +155,10 @@ class CityIndex:
             if name not in self.file_names:
                 raise KeyError(f"the city index has no column {name!r}")
             self._columns.update(_parquet_columns(self.directory / CITIES_FILE, [name]))
-        return self._columns[name]
+        column = self._columns[name]
+        if isinstance(column, _Text):
+            column = self._columns[name] = column.decode()
+        return column
 
     def to_pandas(self):
         """Every column of cities.parquet as a DataFrame."""

@@ -162,8 +162,11 @@ class DimensionData:
     rarity: np.ndarray  # (themes,) log(candidates / (1 + cities with it)), at least 0.1
 
     @classmethod
-    def from_model(cls, model, groups, candidate: np.ndarray) -> DimensionData:
-        """Collect the compared columns the model's city index holds (older models: fewer)."""
+    def from_model(cls, model, groups, candidate: np.ndarray,
+                   sample: np.ndarray | None = None) -> DimensionData:
+        """Collect the compared columns the model's city index holds (older models: fewer);
+        spreads over the candidates `sample` (default: every candidate)."""
+        sample = np.flatnonzero(candidate) if sample is None else sample
         values, spreads, raws = {}, {}, {}
         for comparison in COMPARISONS:
             if not model.has_column(comparison.column):
@@ -175,10 +178,7 @@ class DimensionData:
                 raw = np.where(raw == 0, np.nan, raw)
             raws[comparison.column] = raw
             values[comparison.column] = scaled = _scaled(raw, comparison.scale)
-            spreads[comparison.column] = _spread(scaled[candidate])
-        for column in (O.GDP_PER_HEAD_PPP, O.GDP_PER_HEAD_GROWTH):  # the economy term reads them
-            if column in values:
-                spreads.setdefault(column, _spread(values[column][candidate]))
+            spreads[comparison.column] = _spread(scaled[sample])
         themes, names, sources = _theme_matrix(groups)
         themes[list(getattr(model, "borrowed_rows", ()))] = False  # another city's features
         counts = themes[candidate].sum(axis=0)
