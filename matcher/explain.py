@@ -61,22 +61,34 @@ def common_precedent(ev: Evidence, query: int, partners) -> list[tuple[str, int]
     return sorted({code: counts[code] for code in cited}.items(), key=lambda item: -item[1])
 
 
-def _twins_line(kind: str, anchor: str, partner: str) -> str:
+def _named(ev: Evidence, a: int, b: int) -> tuple[str, str]:
+    """The two cities' names, each with its country code when they are the same name
+    ('nearby Pembroke (GB) twins with Pembroke (US)', not 'Pembroke twins with Pembroke')."""
+    first, second = ev.names[a], ev.names[b]
+    if first != second:
+        return first, second
+    return f"{first} ({ev.country_codes[a]})", f"{second} ({ev.country_codes[b]})"
+
+
+def _twins_line(ev: Evidence, kind: str, anchor: int, partner: int) -> str:
     """An anchor of the query twins with the partner itself."""
-    return f"{'its partner' if kind == 'partner' else 'nearby'} {anchor} twins with {partner}"
+    anchor_name, partner_name = _named(ev, anchor, partner)
+    return f"{'its partner' if kind == 'partner' else 'nearby'} {anchor_name} twins with " \
+           f"{partner_name}"
 
 
-def _near_line(kind: str, query: str, anchor: str, other: str, km: float, partner: str) -> str:
+def _near_line(ev: Evidence, kind: str, query: int, anchor: int, other: int, km: float,
+               partner: int) -> str:
     """An anchor of the query twins with a city `km` from the partner."""
-    lead = f"{query}'s partner" if kind == "partner" else "nearby"
-    return f"{lead} {anchor} twins with {other}, {km:.0f} km from {partner}"
+    lead = f"{ev.names[query]}'s partner" if kind == "partner" else "nearby"
+    anchor_name, other_name = _named(ev, anchor, other)
+    return f"{lead} {anchor_name} twins with {other_name}, {km:.0f} km from {ev.names[partner]}"
 
 
 def collaborative_evidence(ev: Evidence, query: int, partner: int, limit: int = 3) -> list[str]:
     """Who connects the two: the query's anchors twinning with the partner or a city near it."""
     _, kind, anchor_of, others = ev.anchor_pairs(query)
-    qname, pname = ev.names[query], ev.names[partner]
-    found = [_twins_line(kind, ev.names[a], pname)  # the anchors twinning with the partner
+    found = [_twins_line(ev, kind, a, partner)  # the anchors twinning with the partner
              for a in anchor_of[others == partner].tolist()]
     if len(found) < limit and len(others):
         keep = others != partner
@@ -86,8 +98,8 @@ def collaborative_evidence(ev: Evidence, query: int, partner: int, limit: int = 
         for index in np.argsort(km, kind="stable"):
             if km[index] > NEAR_KM or len(found) >= limit:
                 break
-            found.append(_near_line(kind, qname, ev.names[int(pair_anchors[index])],
-                                    ev.names[int(pair_others[index])], km[index], pname))
+            found.append(_near_line(ev, kind, query, int(pair_anchors[index]),
+                                    int(pair_others[index]), km[index], partner))
     return found[:limit]
 
 
@@ -95,13 +107,12 @@ def nearest_evidence(ev: Evidence, query: int, partners: list[int]) -> list[list
     """collaborative_evidence(ev, query, p, limit=1) for each of `partners`, their distances
     to the query's anchor pairs measured in one (partners, pairs) pass (the same values)."""
     _, kind, anchor_of, others = ev.anchor_pairs(query)
-    qname = ev.names[query]
     picks = np.asarray(partners, dtype=np.int64)
     direct = others[None, :] == picks[:, None]
     found = [[] for _ in partners]
     for i in np.flatnonzero(direct.any(axis=1)).tolist():  # an anchor twins with the partner
-        found[i].append(_twins_line(kind, ev.names[int(anchor_of[np.argmax(direct[i])])],
-                                    ev.names[partners[i]]))
+        found[i].append(_twins_line(ev, kind, int(anchor_of[np.argmax(direct[i])]),
+                                    partners[i]))
     rest = np.flatnonzero(~direct.any(axis=1))
     if len(rest) and len(others):
         lat, lon = ev.radians
@@ -111,9 +122,8 @@ def nearest_evidence(ev: Evidence, query: int, partners: list[int]) -> list[list
         for row, (i, index) in enumerate(zip(rest.tolist(), first.tolist(), strict=True)):
             distance = km[row, index]
             if not distance > NEAR_KM:  # as collaborative_evidence: NaN is not beyond
-                found[i].append(_near_line(kind, qname, ev.names[int(anchor_of[index])],
-                                           ev.names[int(others[index])], distance,
-                                           ev.names[partners[i]]))
+                found[i].append(_near_line(ev, kind, query, int(anchor_of[index]),
+                                           int(others[index]), distance, partners[i]))
     return found
 
 

@@ -200,3 +200,13 @@ def test_nearest_evidence_equals_collaborative_evidence_pick_by_pick(matcher):
         partners = [p for p in everyone if p != query]
         assert nearest_evidence(ev, query, partners) == [
             collaborative_evidence(ev, query, p, limit=1) for p in partners]
+
+
+def test_regression_two_cities_of_one_name_are_told_apart(matcher):
+    """Regression (issue 16): "its partner Newport twins with Newport" named neither country."""
+    ev = matcher.evidence
+    malmo, newport_us = matcher.resolve("Malmo"), matcher.resolve("Newport, US")
+    assert explain.collaborative_evidence(ev, malmo, newport_us, limit=1) == [
+        "its partner Newport (GB) twins with Newport (US)"]
+    assert explain.nearest_evidence(ev, malmo, [newport_us]) == [
+        ["its partner Newport (GB) twins with Newport (US)"]]
