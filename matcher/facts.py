@@ -46,6 +46,9 @@ THEME_PHRASES = {
 _OWN_CLIMATE = {"climate-neutral-2050": "committed to climate neutrality by 2050",
                 "climate-2030": "signed the Covenant of Mayors 2030 target",
                 "climate-action": "a Covenant of Mayors signatory"}
+_OWN_PREDICATE = {"climate-neutral-2050": "is committed to climate neutrality by 2050",
+                  "climate-2030": "signed the Covenant of Mayors 2030 target",
+                  "climate-action": "is a Covenant of Mayors signatory"}
 _RANK = {"asked": 0, "theme": 1, "economy": 2, "gateway": 2, "growth": 3, "air": 4, "port": 4,
          "missions": 5, "size": 6, "gdp": 7, "profile": 8}
 
@@ -117,6 +120,8 @@ class CityFacts:
         themes = set(self.data.themes_of(partner))
         covered = {f.topic for f in said} | ({"maritime", "aviation-hub"} if any(
             f.topic == "gateway" for f in said) else set())
+        if covered & set(_OWN_CLIMATE):
+            covered |= set(_OWN_CLIMATE)  # one climate clause a row
         port = columns[O.PORT_NAME]
         if "maritime" in themes and port is not None and port[partner]:
             found.append(("maritime", f"a seaport ({port[partner]}; {_cite('ports')})"))
@@ -152,10 +157,11 @@ class CityFacts:
             else:
                 related = [t for t in RELATED_THEMES.get(theme, ()) if t in theirs]
                 if related:
-                    phrase = THEME_PHRASES.get(related[-1], (related[-1], "themes"))
-                    text = phrase[0].removeprefix("both ").removeprefix("each has ")
-                    out.append(Fact("asked", f"towards {theme}: {self.names[partner]} "
-                                             f"{text} ({_cite(phrase[1])}, a related theme)"))
+                    own = related[-1]  # the most specific (RELATED_THEMES' order)
+                    text = _OWN_PREDICATE.get(own, f"has the theme {own}")
+                    source = THEME_PHRASES.get(own, ("", "themes"))[1]
+                    out.append(Fact("asked", f"towards {theme}: {self.names[partner]} {text} "
+                                             f"({_cite(source)}; a related theme)", topic=own))
         shared = [t for t in data.theme_names if t in mine and t in theirs]
         if "climate-action" in shared and len({"climate-2030", "climate-neutral-2050",
                                                 "climate-adaptation"} & set(shared)):
