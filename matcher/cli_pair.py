@@ -107,14 +107,17 @@ def _echo_programme(programme) -> None:
                  else f"Stable matching ({proposer[matching.proposing]} cities propose)")
         click.echo(f"{title}: {len(matching.pairs)} pairs, total {matching.total:.3f}, "
                    f"mean {matching.mean:.3f}")
+        if matching.said_once:
+            click.echo(f"Common to most of these pairs: {'; '.join(matching.said_once)}.")
         if matching.pairs:
+            from matcher.render import score_text, text_table
+
             headers = ["#", f"{a} city", f"{b} city", "km", "score", "compat", "perf",
                        "appetite", "synergy", "why"]
             rows = [[str(n), p.a.name, p.b.name, f"{p.distance_km:,.0f}", f"{p.score:.3f}",
-                     f"{p.compatibility:.1f}", f"{p.performance:.0f}", f"{p.appetite:.0f}",
-                     f"{p.synergies:.0f}", "; ".join(p.reasons)]
+                     f"{p.compatibility:.1f}", score_text(p.performance),
+                     score_text(p.appetite), score_text(p.synergies), "; ".join(p.reasons)]
                     for n, p in enumerate(matching.pairs, start=1)]
-            from matcher.render import text_table
 
             for line in text_table(headers, rows, right={0, 3, 4, 5, 6, 7, 8}):
                 click.echo(line)

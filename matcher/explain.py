@@ -160,15 +160,26 @@ def reasons(ev: Evidence, query: int, partner: int, facts: list[Fact],
 
 def list_reasons(matcher, query: int, rows: list[int], asked: tuple[str, ...] = (),
                  country_history: bool = True) -> tuple[list[str], list[list[str]]]:
-    """(clauses said once above the list, each row's reasons) for a query's picks: the
-    facts on most rows go above it (matcher.facts.said_once)."""
+    """(clauses said once above the list, each row's reasons) for a query's picks."""
+    return pairs_reasons(matcher, [(query, j) for j in rows], asked, country_history)
+
+
+def pairs_reasons(matcher, pairs: list[tuple[int, int]], asked: tuple[str, ...] = (),
+                  country_history: bool = True) -> tuple[list[str], list[list[str]]]:
+    """(clauses said once above the pairs, each pair's reasons) for a list or a programme's
+    matching: the facts on most pairs go above them (matcher.facts.said_once), and a pair
+    left with little of its own names the partner's notable facts."""
     ev = matcher.evidence
-    common, facts = said_once([matcher.facts.pair(query, j, asked) for j in rows])
-    facts = [row if len(row) >= 2 else row + matcher.facts.profile(j, row)  # tell rows apart
-             for j, row in zip(rows, facts, strict=True)]
-    nearest = nearest_evidence(ev, query, rows) if rows else []
-    return common, [reasons(ev, query, j, row_facts, near, country_history)
-                    for j, row_facts, near in zip(rows, facts, nearest, strict=True)]
+    common, facts = said_once([matcher.facts.pair(a, b, asked) for a, b in pairs])
+    facts = [row if len(row) >= 2 else row + matcher.facts.profile(b, row)  # tell rows apart
+             for (_, b), row in zip(pairs, facts, strict=True)]
+    nearest: dict[tuple[int, int], list[str]] = {}
+    for query in dict.fromkeys(a for a, _ in pairs):  # one pass over each query's anchors
+        partners = [b for a, b in pairs if a == query]
+        nearest.update(zip(((query, b) for b in partners),
+                           nearest_evidence(ev, query, partners), strict=True))
+    return common, [reasons(ev, a, b, row, nearest[(a, b)], country_history)
+                    for (a, b), row in zip(pairs, facts, strict=True)]
 
 
 def country_pair_examples(ev: Evidence, a: int, b: int, limit: int = 5) -> list[str]:

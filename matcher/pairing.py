@@ -21,7 +21,7 @@ import numpy as np
 from matcher import dimensions, final_scores, rank, refine
 from matcher.compatibility import compatibility as compatibility_0_100
 from matcher.errors import AmbiguousCityError, CityNotFoundError, InputError
-from matcher.explain import list_reasons
+from matcher.explain import pairs_reasons
 from matcher.lookup import CityRecord
 from matcher.matching import (
     SIDES,
@@ -147,9 +147,11 @@ class Matching:
     blocking_pairs: tuple[tuple[str, str], ...]  # (a name, b name); empty when stable
     unmatched_a: tuple[str, ...]
     unmatched_b: tuple[str, ...]
+    said_once: tuple[str, ...] = ()  # reasons on most pairs, said once above them
 
     def to_dict(self) -> dict:
         return {"method": self.method, "proposing": self.proposing,
+                "said_once": list(self.said_once),
                 "pairs": [p.to_dict() for p in self.pairs], "total": self.total,
                 "mean": self.mean, "blocking_pairs": [list(p) for p in self.blocking_pairs],
                 "stable": not self.blocking_pairs, "unmatched_a": list(self.unmatched_a),
@@ -330,12 +332,14 @@ def _describe(matcher, compat: Compatibility, pairs: list[tuple[int, int]], meth
     model, ev, lookup = matcher.model, matcher.evidence, matcher.lookup
     levels = model.quantile_levels
     details: list[PairedCities] = []
+    rows = [(int(compat.rows_a[i]), int(compat.rows_b[j])) for i, j in pairs]
+    common, said = pairs_reasons(matcher, rows)  # said once for the whole matching
+    reasons_of = dict(zip(rows, said, strict=True))
     for i in sorted({i for i, _ in pairs}):
         js = np.array([j for ii, j in pairs if ii == i], dtype=np.int64)
         a, bs = int(compat.rows_a[i]), compat.rows_b[js]
         subs = dimensions.subscores(matcher.dimensions, a, ev.reference(a), bs,
                                     dimensions.asked_themes(matcher.dimensions, a))
-        _, row_reasons = list_reasons(matcher, a, bs.tolist())
         km = rank.haversine_km(ev.lat[a], ev.lon[a], ev.lat[bs], ev.lon[bs])
         for k, (j, b) in enumerate(zip(js.tolist(), bs.tolist(), strict=True)):
             mutual = float(compat.mutual[i, j])
@@ -348,7 +352,7 @@ def _describe(matcher, compat: Compatibility, pairs: list[tuple[int, int]], meth
                 probability=round(0.5 * float(sum(sides)), 6),
                 a_ranks_b=round(float(compat.forward_pct[i, j]), 6),
                 b_ranks_a=round(float(compat.backward_pct[j, i]), 6),
-                existing=bool(compat.existing[i, j]), reasons=tuple(row_reasons[k]),
+                existing=bool(compat.existing[i, j]), reasons=tuple(reasons_of[(a, b)]),
                 **{name: dimensions.shown(subs[name][k]) for name in dimensions.DIMENSIONS}))
     details.sort(key=lambda p: (-p.score, p.a.geonameid, p.b.geonameid))
     total = float(sum(compat.mutual[i, j] for i, j in pairs))
@@ -362,4 +366,5 @@ def _describe(matcher, compat: Compatibility, pairs: list[tuple[int, int]], meth
                              for i, j in blocking),
         unmatched_a=tuple(names[r] for i, r in enumerate(compat.rows_a) if i not in matched_a),
         unmatched_b=tuple(names[r] for j, r in enumerate(compat.rows_b) if j not in matched_b),
+        said_once=tuple(common),
     )

@@ -43,7 +43,8 @@ def recommendation_csv(result) -> str:
     return buffer.getvalue()
 
 
-def _score(value: float | None) -> str:
+def score_text(value: float | None) -> str:
+    """A 0-100 sub-score as tables show it: '87', or '-' where there is no data."""
     return "-" if value is None else f"{value:.0f}"
 
 
@@ -102,8 +103,8 @@ def recommendation_text(result) -> list[str]:
         headers = ["#", "city", "country", "population", "km", "compat", "perf", "appetite",
                    "synergy", "why"]
         rows = [[str(m.rank), m.name, m.country_code, population_text(m.population),
-                 f"{m.distance_km:,.0f}", f"{m.compatibility:.1f}", _score(m.performance),
-                 _score(m.appetite), _score(m.synergies), m.reason] for m in result.matches]
+                 f"{m.distance_km:,.0f}", f"{m.compatibility:.1f}", score_text(m.performance),
+                 score_text(m.appetite), score_text(m.synergies), m.reason] for m in result.matches]
         lines.extend(text_table(headers, rows, right={0, 3, 4, 5, 6, 7, 8}))
         lines.append("perf, appetite, synergy: 0-100, how close the two cities are on each "
                      "dimension's own data against all of the query's candidates (- : no data); "

@@ -170,3 +170,15 @@ def test_name_ambiguous_outside_the_country_still_asks(matcher, tmp_path):
     path = write(tmp_path / "kr.txt", "Daejeon\nNewport\n")  # no Newport in KR: still ambiguous
     with pytest.raises(InputError, match="line 2: 'Newport' matches 2 cities"):
         pairing.pair_countries(matcher, "GB", "KR", cities_b=path)
+
+
+def test_regression_a_clause_on_most_pairs_is_said_once_for_the_matching(matcher):
+    """Issue 16: "GDP per head (PPP) GB $62k, KR $61k" stood on every pair of `twin pair GB
+    KR`: reasons were made one query at a time, so no clause was ever common to a list."""
+    result = pairing.pair_countries(matcher, "GB", "KR")
+    matching = result.assignment
+    assert len(matching.pairs) >= 3
+    assert matching.said_once
+    for clause in matching.said_once:
+        assert not any(clause in p.reasons for p in matching.pairs)
+    assert matching.to_dict()["said_once"] == list(matching.said_once)
