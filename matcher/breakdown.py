@@ -113,6 +113,13 @@ def _term_sides(matcher, name: str, query: int, partner: int, themes) -> tuple[s
                                       if t in ("maritime", "aviation-hub")) or "neither")
 
 
+def _source(row: dict) -> str:
+    """One source for the row, or each city's when they differ (a city's own value beside a
+    country fallback)."""
+    query, partner = row["source_query"], row["source_partner"]
+    return query if query == partner else f"{query or '-'} / {partner or '-'}"
+
+
 def _rounded(value: float, digits: int = 1) -> float | None:
     return None if not np.isfinite(value) else round(float(value), digits)
 
@@ -130,12 +137,13 @@ def render(dimensions: dict, query_name: str, partner_name: str) -> list[str]:
         score = "no data" if detail["score"] is None else f"{detail['score']:.0f}"
         lines.append(f"  {dimension}: {score}")
         lines.append(f"    {'':<{label}}  {query_name:<{width}}  {partner_name:<{width}}"
-                     "  closeness")
+                     "  closeness  source")
         for row in detail["values"]:
             closeness = "   -" if row["closeness"] is None else f"{row['closeness']:4.2f}"
             mode = "" if row["compared_for"] == "likeness" else " (complementarity)"
             lines.append(f"    {row['label']:<{label}}  {row['query']:<{width}}  "
-                         f"{row['partner']:<{width}}  {closeness}{mode}")
+                         f"{row['partner']:<{width}}  {closeness:<9}  {_source(row)}{mode}"
+                         .rstrip())
         if detail.get("asked_unmatched"):
             lines.append(f"    themes asked for that no city has in the data: "
                          f"{', '.join(detail['asked_unmatched'])}")
