@@ -133,8 +133,8 @@ _LISTS_BRIEF_FIELDS = ("rank", "geonameid", "name", "country_code", "population"
 @THEME_OPTION
 @click.option("--weigh", default=None, metavar="DIM=W,...",
               help="Re-rank the model's best matches by what matters to you, e.g. "
-                   "performance=1,appetite=1,synergies=2 (model=W weighs the learned "
-                   "compatibility, 1 by default).")
+                   "performance=1,appetite=1,synergies=2 (the learned compatibility weighs "
+                   "as much as these together unless model=W is given).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV rows.")
 @MODEL_OPTION

@@ -106,7 +106,8 @@ def normalise_theme(text: str) -> str:
 
 def parse_weights(text: str | dict | None) -> tuple[tuple[str, float], ...]:
     """'performance=1,appetite=1,synergies=2' (or a dict) -> ((dimension, weight), ...);
-    `model` names the learned compatibility itself (default 1)."""
+    `model` names the learned compatibility itself (default: as much as the dimensions
+    together, weighted_order)."""
     if text is None or text == "" or text == {}:
         return ()
     items = text.items() if isinstance(text, dict) else [
@@ -126,7 +127,7 @@ def parse_weights(text: str | dict | None) -> tuple[tuple[str, float], ...]:
         if not math.isfinite(weight) or weight < 0:
             raise InputError(f"weigh: {name}={value} must be a number of 0 or more")
         out[name] = weight
-    if not any(out.get(name, 1.0 if name == "model" else 0.0) for name in known):
+    if not any(out.values()) or not (out.get("model", 0) or any(out.get(d) for d in DIMENSIONS)):
         raise InputError("weigh: every weight is 0; give at least one a positive weight")
     return tuple(out.items())
 
@@ -346,10 +347,12 @@ def subscores(data: DimensionData, query: int, reference: np.ndarray, picks: np.
 def weighted_order(subs: dict[str, np.ndarray], compatibility: np.ndarray,
                    weights: tuple[tuple[str, float], ...]) -> np.ndarray:
     """Positions of the shortlist, best first, by the weighted mean of the compatibility
-    (`model`, weight 1 unless given) and the sub-scores (a missing one counts 50, the
-    median candidate); ties keep the model's order."""
+    and the sub-scores (a missing one counts 50, the median candidate); ties keep the
+    model's order. The compatibility (`model`) weighs as much as the dimensions together
+    unless given: the user's weights share out the half that is theirs."""
     given = dict(weights)
-    total = given.get("model", 1.0) * np.asarray(compatibility, dtype=np.float64)
+    model = given.get("model", sum(given.get(d, 0.0) for d in DIMENSIONS))
+    total = model * np.asarray(compatibility, dtype=np.float64)
     for dimension in DIMENSIONS:
         w = given.get(dimension, 0.0)
         if w:

@@ -76,8 +76,9 @@ def preamble(result) -> list[str]:
                      "sectors with an indicators file: `twin data build --indicators`).")
     if result.weights:
         given = ", ".join(f"{name}={weight:g}" for name, weight in result.weights)
-        lines.append(f"Re-ranked by your weights ({given}; the model's compatibility counts 1 "
-                     "unless model= is given) among the model's best matches.")
+        lines.append(f"Re-ranked by your weights ({given}) among the model's best matches; the "
+                     "model's compatibility weighs as much as your dimensions together unless "
+                     "model= is given.")
     if result.precedent:
         parts = ", ".join(f"{code} {count}" for code, count in result.precedent)
         lines.append(f"Precedent: existing partnerships of {query.country_code} cities with "

@@ -153,11 +153,14 @@ def test_parse_weights_reads_the_flag_and_names_what_is_wrong():
 def test_weighted_order_re_ranks_by_what_the_user_weighs():
     subs = {"performance": np.array([10.0, 90.0, 50.0]), "appetite": np.array([50.0] * 3),
             "synergies": np.array([np.nan, 20.0, 95.0])}
-    compatibility = np.array([30.0, 20.0, 10.0])
+    compatibility = np.array([80.0, 20.0, 10.0])
     assert D.weighted_order(subs, compatibility, ()).tolist() == [0, 1, 2]
     assert D.weighted_order(subs, compatibility, (("model", 0.0), ("synergies", 1.0))) \
         .tolist() == [2, 0, 1]  # a missing sub-score counts 50
-    assert D.weighted_order(subs, compatibility, (("performance", 1.0),)).tolist() == [1, 2, 0]
+    # the compatibility weighs as much as the dimensions given unless model= says otherwise
+    assert D.weighted_order(subs, compatibility, (("performance", 1.0),)).tolist() == [1, 0, 2]
+    assert D.weighted_order(subs, compatibility, (("performance", 1.0), ("model", 0.0))) \
+        .tolist() == [1, 2, 0]
 
 
 def test_every_term_is_documented():
