@@ -44,6 +44,14 @@ def write_serving_index(table, path: Path) -> None:
     np.savez(path, **arrays)
 
 
+def as_numbers(column: np.ndarray) -> np.ndarray:
+    """A numeric or flag column as float64, NaN where it is missing (Parquet's nulls come as
+    None in an object column)."""
+    if column.dtype == object:
+        return np.array([np.nan if v is None or v == "" else float(v) for v in column])
+    return column.astype(np.float64)
+
+
 class _Text:
     """A text column's NUL-separated UTF-8 buffer, decoded when the column is first read (a
     fresh `twin with` reads few of them)."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matcher.cityindex import as_numbers
 from matcher.columns import Columns as C
 from matcher.columns import OpenColumns as O
 from matcher.errors import InputError
@@ -172,9 +173,7 @@ class DimensionData:
         for comparison in COMPARISONS:
             if not model.has_column(comparison.column):
                 continue
-            column = model.column(comparison.column)
-            raw = np.array([np.nan if v is None or v == "" else float(v) for v in column]) \
-                if column.dtype == object else column.astype(np.float64)
+            raw = as_numbers(model.column(comparison.column))
             if comparison.zero_unknown:
                 raw = np.where(raw == 0, np.nan, raw)
             raws[comparison.column] = raw

@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
+from matcher.cityindex import as_numbers
 from matcher.columns import LEVEL_CITY
 from matcher.columns import OpenColumns as O
 from matcher.dimensions import (
@@ -93,8 +94,7 @@ class CityFacts:
             out = column.astype(object)
             out[np.equal(out, None)] = ""
             return out
-        return np.array([np.nan if v is None or v == "" else float(v) for v in column]) \
-            if column.dtype == object else column.astype(np.float64)
+        return as_numbers(column)
 
     @cached_property
     def columns(self) -> dict[str, np.ndarray | None]:
