@@ -18,6 +18,7 @@ its rarity; a mature economy beside a fast-growing one; a seaport beside an air 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,9 +100,15 @@ credit): a smart-city programme is mostly energy, mobility and climate planning,
 Covenant of Mayors commitment publishes."""
 
 
+def tag_form(text: str) -> str:
+    """'Smart City' or 'smart_city' -> 'smart-city': the one written form of a tag (user tag
+    files are read with it too, training.indicators.normalise_tags)."""
+    return "-".join(part for part in re.split(r"[\s_-]+", str(text).strip().casefold()) if part)
+
+
 def normalise_theme(text: str) -> str:
-    """'Smart City' -> 'smart-city'; aliases to the open data's names ('port' -> 'maritime')."""
-    tag = "-".join(str(text).strip().lower().replace("_", " ").split())
+    """tag_form, then the open data's name for an alias ('port' -> 'maritime')."""
+    tag = tag_form(text)
     return THEME_ALIASES.get(tag, tag)
 
 

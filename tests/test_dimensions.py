@@ -172,3 +172,13 @@ def test_every_term_is_documented():
         assert f"`{comparison.column}`" in text, comparison.column
     for term in D.COMPLEMENT_TERMS:
         assert f"| {term} |" in text, term
+
+
+def test_a_theme_is_written_one_way_for_asked_themes_and_tag_files():
+    from training.indicators import normalise_tags
+
+    assert D.tag_form(" Smart  City ") == "smart-city" == D.tag_form("smart_city")
+    assert D.tag_form("--cyber__security-") == "cyber-security"
+    assert D.normalise_theme("Ports") == "maritime" and D.normalise_theme("medtech") == "medtech"
+    assert normalise_tags("Smart City; fintech,cyber_security") == \
+        "cyber-security;fintech;smart-city"

@@ -138,12 +138,10 @@ def normalise_tags(value: object) -> str:
     """';'- or ','-separated tags -> sorted unique lowercase hyphenated tags, ';'-joined."""
     if not isinstance(value, str):
         return ""
-    tags = set()
-    for raw in re.split(r"[;,]", value):
-        tag = re.sub(r"-+", "-", re.sub(r"[\s_]+", "-", raw.strip().casefold())).strip("-")
-        if tag:
-            tags.add(tag)
-    return ";".join(sorted(tags))
+    from matcher.dimensions import tag_form
+
+    tags = {tag_form(raw) for raw in re.split(r"[;,]", value)}
+    return ";".join(sorted(tag for tag in tags if tag))
 
 
 def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
