@@ -251,7 +251,7 @@ def lists_command(cities: tuple[str, ...], every_city: bool, k: int, mutual: boo
             head = {"query_geonameid": result.query.geonameid,
                     "query_name": result.query.name, "query_country": result.query.country_code}
             for match in result.matches:
-                writer.writerow({**head, **csv_row(match)})
+                writer.writerow({**head, **csv_row(match, result)})
 
     if out is None:
         write(sys.stdout)

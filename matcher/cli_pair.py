@@ -12,7 +12,7 @@ _PAIR_CSV_FIELDS = (
     "matching", "a_geonameid", "a_name", "a_country_code", "a_admin1", "a_population",
     "b_geonameid", "b_name", "b_country_code", "b_admin1", "b_population", "distance_km",
     "score", "compatibility", "probability", "a_ranks_b", "b_ranks_a", "performance", "appetite",
-    "synergies", "existing", "reasons")
+    "synergies", "existing", "reasons", "common_reasons")
 
 
 @click.command("pair")
@@ -82,6 +82,7 @@ def _echo_pair_csv(programme) -> None:
         for pair in matching.pairs:
             row = pair.to_dict()
             row["reasons"] = "; ".join(pair.reasons)
+            row["common_reasons"] = "; ".join(matching.said_once)  # said once in the text
             writer.writerow({"matching": matching.method, **row})
     click.echo(buffer.getvalue(), nl=False)
 

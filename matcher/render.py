@@ -10,7 +10,8 @@ from matcher.lookup import population_text
 
 CSV_FIELDS = ("rank", "geonameid", "name", "country_code", "admin1", "lat", "lon", "population",
               "distance_km", "score", "compatibility", "probability", "performance", "appetite",
-              "synergies", "query_ranks_partner", "partner_ranks_query", "reasons")
+              "synergies", "query_ranks_partner", "partner_ranks_query", "reasons",
+              "common_reasons")
 
 
 def text_table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
@@ -26,10 +27,12 @@ def text_table(headers: list[str], rows: list[list[str]], right: set[int]) -> li
     return [line(headers), *(line(r) for r in rows)]
 
 
-def csv_row(match) -> dict:
-    """One match as a CSV row: the fields of CSV_FIELDS, reasons on one line."""
+def csv_row(match, result) -> dict:
+    """One match of `result` as a CSV row: the fields of CSV_FIELDS, reasons on one line, and
+    the clauses the text says once above the list (a row read alone loses nothing)."""
     row = match.to_dict()
     row["reasons"] = match.reason
+    row["common_reasons"] = "; ".join(result.said_once)
     return row
 
 
@@ -39,7 +42,7 @@ def recommendation_csv(result) -> str:
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for match in result.matches:
-        writer.writerow(csv_row(match))
+        writer.writerow(csv_row(match, result))
     return buffer.getvalue()
 
 

@@ -309,3 +309,13 @@ def test_brief_lists_are_the_same_lists(model_dir):
                               "geonameid", "name", "country_code", "population"]
     assert [(r["query_geonameid"], r["geonameid"]) for r in brief] == \
         [(r["query_geonameid"], r["geonameid"]) for r in full]
+
+
+def test_regression_csv_rows_keep_the_clauses_said_once(model_dir):
+    """Issue 16: a clause said once above the text table would be lost from CSV rows read
+    alone; each row carries them in common_reasons."""
+    payload = json.loads(run("with", "Sejong", "--model", str(model_dir), "--json").output)
+    assert payload["said_once"]
+    rows = list(csv.DictReader(io.StringIO(run("with", "Sejong", "--model", str(model_dir),
+                                               "--csv").output)))
+    assert {r["common_reasons"] for r in rows} == {"; ".join(payload["said_once"])}
