@@ -220,9 +220,9 @@ class Matcher:
         ranked = dataclasses.replace(spec, k=spec.shortlist)
         if len(rows) == 1:
             query, scores = next(self._scored_rows(rows))
-            return [self._rank_one(query, scores, ranked, keep=spec.k)]
+            return [self._rank_one(query, scores, ranked, asked=spec)]
         return [self._rank_one(int(query), self._scores_at(int(query), chosen), ranked, chosen,
-                               keep=spec.k)
+                               asked=spec)
                 for query, chosen in zip(rows.tolist(), self.top_rows(rows, ranked), strict=True)]
 
     def _scores_at(self, query: int, rows: np.ndarray) -> np.ndarray:
@@ -287,7 +287,11 @@ class Matcher:
         return rank.pick(scores, mask, spec, ranked_by, reverse_of)
 
     def _rank_one(self, query: int, scores: np.ndarray, spec: rank.Filters,
-                  chosen: np.ndarray | None = None, keep: int | None = None) -> Recommendation:
+                  chosen: np.ndarray | None = None,
+                  asked: rank.Filters | None = None) -> Recommendation:
+        """Explain one query's picks; `spec` ranked them (a shortlist with weights), `asked`
+        is what the user asked for (its k and cap; default `spec`)."""
+        asked = spec if asked is None else asked
         model, ev = self.model, self.evidence
         levels, quantiles = model.quantile_levels, model.quantiles[query]
         partners = ev.partners(query)
@@ -315,7 +319,7 @@ class Matcher:
         subs = dimensions.subscores(self.dimensions, query, ev.reference(query), picks, themes)
         if spec.weights:  # re-rank the shortlist by what the user weighs, keep the best k
             order = dimensions.weighted_order(subs, compatibility(ranking[picks]),
-                                              spec.weights)[:keep]
+                                              spec.weights)[:asked.k]
             picks, probability = picks[order], probability[order]
             subs = {name: values[order] for name, values in subs.items()}
         distances = self._distances(query, picks)
@@ -351,7 +355,7 @@ class Matcher:
                                           strict=True))]
         return Recommendation(
             query=self.lookup.record(query), has_partnerships=bool(len(partners)),
-            mutual=spec.mutual, per_country=spec.cap, matches=matches,
+            mutual=spec.mutual, per_country=asked.cap, matches=matches,
             existing_partners=tuple(self.lookup.record(r) for r in order),
             thin_precedent=tuple(thin_precedent(ev, query, rows)),
             precedent=precedent,

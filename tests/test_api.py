@@ -347,3 +347,30 @@ def test_regression_a_city_nobody_ranks_gets_a_readable_one_sided_list(outsiders
     assert [m.to_dict() for m in many] == [m.to_dict() for m in result.matches]
     a_candidate = int(matcher.model.geonameids[int(np.flatnonzero(arrays.candidate_mask)[0])])
     assert matcher.recommendation(a_candidate).ranked_by_others
+
+
+def test_weights_re_rank_the_model_shortlist_and_keep_what_was_asked(matcher):
+    """--weigh re-orders the model's best max(50, 5k) under the same filters: the k picks come
+    from that shortlist, the header's cap is the one asked for (regression, issue 16: with
+    --country it read 'at most 50 per country', the shortlist's), and the order follows the
+    weighted mean of compatibility and sub-scores."""
+    from matcher import dimensions
+
+    plain = matcher.recommendation("Sejong", matcher.make_filters(3, countries=["GB", "FR"]))
+    weighted = matcher.recommendation("Sejong", matcher.make_filters(
+        3, countries=["GB", "FR"], weigh="synergies=2"))
+    assert weighted.per_country == plain.per_country
+    assert len(weighted.matches) == 3 and weighted.weights == (("synergies", 2.0),)
+    shortlist = matcher.recommendation("Sejong", matcher.make_filters(50, countries=["GB", "FR"],
+                                                                      per_country=plain.per_country))
+    by_id = {m.geonameid: m for m in shortlist.matches}
+    assert {m.geonameid for m in weighted.matches} <= set(by_id)
+    subs = {d: np.array([np.nan if getattr(by_id[g], d) is None else getattr(by_id[g], d)
+                         for g in by_id]) for d in dimensions.DIMENSIONS}
+    order = dimensions.weighted_order(subs, np.array([m.compatibility for m in by_id.values()]),
+                                      weighted.weights)
+    expected = [list(by_id)[i] for i in order[:3]]
+    assert [m.geonameid for m in weighted.matches] == expected
+    assert [m.rank for m in weighted.matches] == [1, 2, 3]
+    with pytest.raises(InputError, match="weigh: unknown dimension"):
+        matcher.make_filters(3, weigh="speed=1")
