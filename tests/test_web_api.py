@@ -260,6 +260,9 @@ def test_weights_reorder_the_list_and_the_cards(client):
     assert 'name="weigh"\n           placeholder="e.g. performance=1,synergies=2" ' \
         'value="performance=1,synergies=2"' in page
     assert "weigh=performance%3D1%2Csynergies%3D2&amp;format=csv" in page  # the download keeps it
+    themed = client.get("/city/2653822?theme=maritime,a%26b").text  # the pair pages keep them
+    links = re.findall(r'href="(/pair/2653822/\d+[^"]*)">Why this match\?', themed)
+    assert links and all(link.endswith("?theme=maritime&amp;theme=a%26b") for link in links)
 
 
 @pytest.mark.parametrize("weigh", ["foo=2", "synergies=x", "synergies=-1", "model=0"])

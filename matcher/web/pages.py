@@ -103,6 +103,7 @@ def city(request: Request, geonameid: int) -> HTMLResponse:
     return _render(request, "city.html", card=card, result=result, query=query,
                    map_data=views.city_map(loaded, card, result, scale), colours=colours,
                    api_link=link, preamble=preamble(result), weights=dict(result.weights),
+                   pair_query=urlencode(ExplainQuery(query.themes).items()),
                    theme_names=theme_names(loaded.matcher), model_version=loaded.version)
 
 
@@ -119,6 +120,7 @@ def pair(request: Request, a: int, b: int) -> HTMLResponse:
                           *query.items()])
     return _render(request, "pair.html", e=explanation, cards=cards, query=query,
                    api_link=api_link, theme_names=theme_names(loaded.matcher),
+                   themes_query=urlencode(query.items()),
                    map_data=views.pair_map(loaded, explanation), model_version=loaded.version)
 
 
