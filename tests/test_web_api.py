@@ -375,3 +375,16 @@ def test_api_docs_describe_themes_and_weights(client):
         assert names <= set(params)
         assert all(params[n]["description"] for n in names)
     assert "performance=1,appetite=1,synergies=2" in json.dumps(spec)
+
+
+def test_theme_suggestions_add_what_the_data_matches_through_related_themes():
+    from types import SimpleNamespace
+
+    from matcher.web.pages import theme_names
+
+    def matcher(*names):
+        return SimpleNamespace(dimensions=SimpleNamespace(theme_names=names))
+
+    assert theme_names(matcher("maritime", "climate-action")) == (
+        "climate-action", "maritime", "smart-city")
+    assert theme_names(matcher("maritime", "university")) == ("maritime", "university")

@@ -86,8 +86,13 @@ def search(request: Request, q: str = "") -> Response:
 
 
 def theme_names(matcher) -> tuple[str, ...]:
-    """The themes the model knows (the themes field's suggestions)."""
-    return tuple(matcher.dimensions.theme_names)
+    """The themes field's suggestions: the model's themes, and the asked themes it matches
+    through related ones (smart-city through the climate commitments)."""
+    from matcher.dimensions import RELATED_THEMES
+
+    known = set(matcher.dimensions.theme_names)
+    related = {theme for theme, others in RELATED_THEMES.items() if known & set(others)}
+    return tuple(sorted(known | related))
 
 
 @router.get("/city/{geonameid}", response_class=HTMLResponse)
