@@ -3,12 +3,15 @@ the same JSON, CSV and error messages as the CLI, 4xx never 500, user text escap
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from markupsafe import escape
 from pairing_factories import make_bilateral_model_dir
 from web_factories import SCRIPT_TAG, tag_city
 
@@ -216,9 +219,172 @@ def test_regression_a_place_outside_the_index_has_a_city_page(client):
     profile read the place's row from the model without it."""
     page = client.get("/city/2636104")
     assert page.status_code == 200
-    assert "Tenby" in page.text and "is not in the model's city index" in page.text
+    assert "Tenby" in page.text and "is not in the model&#39;s city index" in page.text
     answer = client.get("/api/recommend", params={"city": "geonames:2636104", "k": "3"})
     assert answer.status_code == 200 and answer.json()["stand_in"]["country_code"] == "GB"
     partner = answer.json()["matches"][0]["geonameid"]
     for a, b in ((2636104, partner), (partner, 2636104)):  # the pair page, either way round
         assert client.get(f"/pair/{a}/{b}").status_code == 200
+
+
+# ---- themes and dimension weights (issue 16's --theme and --weigh) ----
+
+@pytest.mark.parametrize(("query", "flags"), [
+    ("city=Cardiff&theme=maritime&theme=university&weigh=synergies=2",
+     ("--theme", "maritime", "--theme", "university", "--weigh", "synergies=2")),
+    ("city=Sejong&theme=smart-city,maritime&weigh=performance=1,synergies=2&k=5",
+     ("--theme", "smart-city", "--theme", "maritime", "--weigh", "performance=1,synergies=2",
+      "-k", "5")),
+])
+def test_themes_and_weights_are_the_json_and_csv_of_twin_with(client, model_dir, query, flags):
+    answer = client.get(f"/api/recommend?{query}")
+    assert answer.status_code == 200, answer.text
+    city = query.split("&")[0].split("=")[1]
+    assert without_version(answer.json()) == json.loads(
+        cli_output(model_dir, "with", city, *flags, "--json")[1])
+    csv = client.get(f"/api/recommend?{query}&format=csv")
+    assert csv.text == cli_output(model_dir, "with", city, *flags, "--csv")[1]
+
+
+def test_weights_reorder_the_list_and_the_cards(client):
+    plain = [m["name"] for m in client.get("/api/recommend?city=Cardiff").json()["matches"]]
+    body = client.get("/api/recommend?city=Cardiff&weigh=performance=1,synergies=2").json()
+    weighted = [m["geonameid"] for m in body["matches"]]
+    assert [m["name"] for m in body["matches"]] != plain
+    assert body["weights"] == {"performance": 1.0, "synergies": 2.0}
+    page = client.get("/city/2653822?weigh=performance=1,synergies=2").text
+    cards = [int(g) for g in re.findall(r'<article class="match card" data-geonameid="(\d+)"',
+                                        page)]
+    assert cards == weighted
+    assert 'data-weigh="synergies"\n           value="2"' in page  # the boxes show the weights
+    assert 'name="weigh"\n           placeholder="e.g. performance=1,synergies=2" ' \
+        'value="performance=1,synergies=2"' in page
+    assert "weigh=performance%3D1%2Csynergies%3D2&amp;format=csv" in page  # the download keeps it
+    themed = client.get("/city/2653822?theme=maritime,a%26b").text  # the pair pages keep them
+    links = re.findall(r'href="(/pair/2653822/\d+[^"]*)">Why this match\?', themed)
+    assert links and all(link.endswith("?theme=maritime&amp;theme=a%26b") for link in links)
+
+
+@pytest.mark.parametrize("weigh", ["foo=2", "synergies=x", "synergies=-1", "model=0"])
+def test_a_bad_weigh_is_400_with_the_cli_message(client, model_dir, weigh):
+    answer = client.get("/api/recommend", params={"city": "Sejong", "weigh": weigh})
+    assert answer.status_code == 400 and answer.headers["content-type"] == "application/json"
+    code, output = cli_output(model_dir, "with", "Sejong", "--weigh", weigh)
+    assert code == 2 and output == f"Error: {answer.json()['error']}\n"
+    assert answer.json()["error"].startswith("--weigh: ")
+    page = client.get("/city/11523293", params={"weigh": weigh})
+    assert page.status_code == 400 and escape(answer.json()["error"]) in page.text
+
+
+def test_city_page_says_what_twin_with_says_above_its_table(client):
+    from matcher.render import preamble
+
+    query = {"theme": ["maritime", "<script>alert(1)</script>"], "weigh": "synergies=2"}
+    page = client.get("/city/2653822", params=query)
+    assert page.status_code == 200
+    assert "<script>alert(1)" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    loaded = client.app.state.holder.get()
+    spec = loaded.matcher.make_filters(themes=query["theme"], weigh="synergies=2")
+    lines = preamble(loaded.matcher.recommendation("Cardiff", spec))
+    assert any("Re-ranked by your weights" in line for line in lines)
+    assert any("cannot be matched" in line for line in lines)
+    for line in lines:
+        assert f'<p class="note">{escape(line)}</p>' in page.text
+    assert 'value="maritime, &lt;script&gt;alert(1)&lt;/script&gt;"' in page.text
+    names = loaded.matcher.dimensions.theme_names
+    assert names and all(f'<option value="{n}">' in page.text for n in names)  # the datalist
+
+
+def test_a_card_without_data_on_a_dimension_says_so(client, monkeypatch):
+    from matcher.web import pages
+
+    real = pages.recommend_result
+
+    def no_appetite(request, city, allowed=()):
+        loaded, result = real(request, city, allowed)
+        first = dataclasses.replace(result.matches[0], appetite=None)
+        return loaded, dataclasses.replace(result, matches=(first, *result.matches[1:]))
+
+    monkeypatch.setattr(pages, "recommend_result", no_appetite)
+    card = client.get("/city/2653822").text.split('<article class="match card"')[1]
+    bar = card.split('<span class="label">appetite</span>')[0].rsplit("<div", 1)[1]
+    assert bar == ' class="bar nodata" title="no data on this dimension for this pair">'
+    after = card.split('<span class="label">appetite</span>')[1]
+    assert 'style="width: 0%"' in after.split("</div>")[0]
+    assert '<span class="value">–</span>' in after.split("</div>")[0]
+
+
+def test_explain_takes_themes_as_the_cli(client, model_dir):
+    answer = client.get("/api/explain?city=Cardiff&partner=Sejong&theme=maritime&theme=zzz")
+    assert answer.status_code == 200, answer.text
+    assert without_version(answer.json()) == json.loads(cli_output(
+        model_dir, "explain", "Cardiff", "Sejong", "--theme", "maritime", "--theme", "zzz",
+        "--json")[1])
+    assert answer.json()["subscores"]["synergies"]["asked_unmatched"] == ["zzz"]
+    bad = client.get("/api/explain?city=Cardiff&partner=Sejong&weigh=synergies=2")
+    assert bad.status_code == 400
+    assert bad.json()["error"] == "unknown parameter 'weigh'; known: city, partner, theme"
+
+
+def test_pair_page_shows_the_dimensions_side_by_side(client):
+    body = client.get("/api/explain?city=geonames:2653822&partner=geonames:11523293"
+                      "&theme=maritime&theme=<b>x</b>").json()
+    page = client.get("/pair/2653822/11523293",
+                      params={"theme": ["maritime", "<b>x</b>"]}).text
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    for name, detail in body["subscores"].items():
+        section = page.split(f'<section class="dimension" id="dim-{name}">')[1].split(
+            "</section>")[0]
+        assert f'<span class="value">{detail["score"]:.0f}</span>' in section
+        assert section.count("<tr") == len(detail["values"]) + 1  # and the header
+        for value in detail["values"]:
+            assert f">{escape(value['label'])}" in section
+            assert f"<td>{escape(value['query'])}" in section
+            assert f"<td>{escape(value['partner'])}" in section
+            if value["source_partner"]:
+                assert f'<small class="source">{escape(value["source_partner"])}' in section
+        marked = section.count('<tr class="complement">')
+        assert marked == sum(v["compared_for"] == "complementarity" for v in detail["values"])
+    assert "cannot be matched:\n    &lt;b&gt;x&lt;/b&gt;." in page
+    assert ("/api/explain?city=geonames%3A2653822&amp;partner=geonames%3A11523293"
+            "&amp;theme=maritime&amp;theme=%3Cb%3Ex%3C%2Fb%3E") in page
+    assert client.get("/pair/2653822/11523293?weigh=a=1").status_code == 400
+
+
+def test_pair_page_says_no_data_for_a_dimension_without_it(client, monkeypatch):
+    from matcher.web.params import ExplainQuery
+
+    real = ExplainQuery.explain
+
+    def without_appetite(self, matcher, city, partner):
+        explanation = real(self, matcher, city, partner)
+        explanation.subscores["appetite"] = {"score": None, "values": []}
+        return explanation
+
+    monkeypatch.setattr(ExplainQuery, "explain", without_appetite)
+    page = client.get("/pair/2653822/11523293").text
+    section = page.split('<section class="dimension" id="dim-appetite">')[1].split("</section>")[0]
+    assert '<span class="value">no data</span>' in section and "bar nodata" in section
+
+
+def test_api_docs_describe_themes_and_weights(client):
+    spec = client.get("/openapi.json").json()
+    for path, names in (("/api/recommend", {"theme", "weigh"}), ("/api/explain", {"theme"})):
+        params = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}
+        assert names <= set(params)
+        assert all(params[n]["description"] for n in names)
+    assert "performance=1,appetite=1,synergies=2" in json.dumps(spec)
+
+
+def test_theme_suggestions_add_what_the_data_matches_through_related_themes():
+    from types import SimpleNamespace
+
+    from matcher.web.pages import theme_names
+
+    def matcher(*names):
+        return SimpleNamespace(dimensions=SimpleNamespace(theme_names=names))
+
+    assert theme_names(matcher("maritime", "climate-action")) == (
+        "climate-action", "maritime", "smart-city")
+    assert theme_names(matcher("maritime", "university")) == ("maritime", "university")

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 
 import pytest
+from fastapi import Request  # at module level: FastAPI resolves the route's annotations here
 from pairing_factories import make_bilateral_model_dir
 
 from matcher.api import Matcher
@@ -83,3 +84,44 @@ def test_search_box_suggests_as_you_type(tmp_path):
     assert listed and listed[0][0] == "Cardiff" and "United Kingdom" in listed[0][1]
     options = re.findall(r'<li role="option"><b>Newport</b><span>([^<]+)</span></li>', newport)
     assert len(options) >= 2 and all("which one?" in o for o in options[:2])
+
+
+@pytest.mark.browser
+def test_city_page_with_themes_and_weights(tmp_path):
+    """A link with theme= and weigh= draws the re-ranked cards and the map; typing a weight in
+    its box writes the one `weigh` field the form sends (static/filters.js)."""
+    from fastapi.responses import HTMLResponse
+
+    from matcher.web import pages
+
+    browser = chromium()
+    model_dir = make_bilateral_model_dir(tmp_path / "models" / "v1")
+    matcher = Matcher.load(model_dir)
+    spec = matcher.make_filters(themes=["maritime"], weigh="performance=1,synergies=2")
+    matches = matcher.recommendation("Cardiff", spec).matches
+    app = create_app(model_dir=model_dir)
+
+    @app.get("/typed-weight", response_class=HTMLResponse)
+    def typed(request: Request) -> str:
+        page = pages.city(request, 2653822).body.decode()
+        return page.replace("</body>", (
+            "<script>var box = document.querySelector('input[data-weigh=synergies]');"
+            "box.value = '3'; box.dispatchEvent(new Event('input'));"
+            "document.body.setAttribute('data-sent',"
+            " document.querySelector('input[name=weigh]').value);</script></body>"))
+
+    with background_server(app) as base:
+        url = f"{base}/city/2653822?theme=maritime&weigh=performance=1,synergies=2"
+        result = run_browser(browser, tmp_path, "--dump-dom", url)
+        shot = tmp_path / "city-weighted.png"
+        run_browser(browser, tmp_path, f"--screenshot={shot}", url)
+        typed_dom = run_browser(browser, tmp_path, "--dump-dom", f"{base}/typed-weight").stdout
+    dom = result.stdout
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'data-drawn="1"' in re.search(r'<svg class="worldmap" id="city-map"[^>]*>', dom).group(0)
+    assert len(re.findall(r'<path d="M[^"]+" class="link"', dom)) == len(matches)
+    cards = re.findall(r'<article class="match card" data-geonameid="(\d+)"', dom)
+    assert cards == [str(m.geonameid) for m in matches]
+    assert "Re-ranked by your weights (performance=1, synergies=2" in dom
+    assert 'data-sent="synergies=3"' in typed_dom, typed_dom[-1500:]
+    assert shot.exists() and shot.stat().st_size > 10_000

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from matcher.errors import InputError
-from matcher.web.params import PairQuery, RecommendQuery
+from matcher.web.params import ExplainQuery, PairQuery, RecommendQuery
 
 codes = st.lists(st.sampled_from(["GB", "KR", "FR", "Korea", "United Kingdom"]), max_size=3,
                  unique=True).map(tuple)
@@ -16,7 +16,10 @@ queries = st.builds(
     include_domestic=st.booleans(), min_population=st.none() | st.integers(0, 10**7),
     max_population=st.none() | st.integers(0, 10**7),
     max_km=st.none() | st.floats(0.001, 1e7, allow_nan=False),
-    per_country=st.none() | st.integers(0, 10), mutual=st.none() | st.booleans())
+    per_country=st.none() | st.integers(0, 10), mutual=st.none() | st.booleans(),
+    themes=st.lists(st.sampled_from(["smart-city", "maritime", "net zero", "<b>x</b>"]),
+                    max_size=3).map(tuple),
+    weigh=st.none() | st.sampled_from(["synergies=2", "performance=1,appetite=0.5,model=2"]))
 
 
 @given(queries)
@@ -33,6 +36,19 @@ def test_defaults_leave_the_url_empty():
 def test_repeated_and_comma_separated_countries():
     query = RecommendQuery.parse([("country", "GB, FR"), ("country", "KR")])
     assert query.countries == ("GB", "FR", "KR")
+
+
+def test_themes_and_weigh_are_the_cli_flags():
+    query = RecommendQuery.parse([("theme", "smart-city, maritime"), ("theme", "fintech"),
+                                  ("weigh", "performance=1,synergies=2")])
+    assert query.themes == ("smart-city", "maritime", "fintech")
+    assert query.weigh == "performance=1,synergies=2"  # one value: its commas are its own
+    assert query.items()[-4:] == [("theme", "smart-city"), ("theme", "maritime"),
+                                  ("theme", "fintech"), ("weigh", "performance=1,synergies=2")]
+    assert RecommendQuery.parse([("weigh", "")]) == RecommendQuery()  # an empty field
+    assert ExplainQuery.parse([("theme", "maritime,port")]) == ExplainQuery(("maritime", "port"))
+    with pytest.raises(InputError, match="unknown parameter 'k'; known: theme"):
+        ExplainQuery.parse([("k", "3")])
 
 
 def test_pair_defaults_are_the_cli_defaults():

@@ -1,7 +1,8 @@
 """The JSON API: the same JSON as `twin with --json`, `twin explain --json`, `twin pair --json`.
 
 Filters are named as the CLI's flags with underscores (`country` repeatable or comma-separated,
-`max_km`, `per_country`, `mutual=false` for `--one-sided`, ...); see matcher.web.params. Every
+`max_km`, `per_country`, `mutual=false` for `--one-sided`, `theme` repeatable, `weigh`, ...); see
+matcher.web.params. Every
 answer carries the model version it came from (`model_version`, and the `X-Model-Version`
 header).
 """
@@ -14,10 +15,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from matcher.errors import InputError
-from matcher.web.params import PairQuery, RecommendQuery
+from matcher.web.params import ExplainQuery, PairQuery, RecommendQuery
 from matcher.web.search import suggest
 
 router = APIRouter(prefix="/api", tags=["api"])
+
+THEME_HELP = ("the query city's own ambitions, matched against the candidates' themes "
+              "(--theme; repeatable, or comma-separated), e.g. smart-city, maritime")
+WEIGH_HELP = ("re-rank the model's best matches by what matters to you (--weigh), e.g. "
+              "performance=1,appetite=1,synergies=2; model=W weighs the learned "
+              "compatibility (1 unless given), a dimension not named weighs 0")
 
 FORMATS = ("json", "csv")
 MAX_SUGGESTIONS = 20
@@ -69,10 +76,12 @@ def recommend(request: Request,
                                                                 "0: no cap; default 3"),
               mutual: str | None = Query(None, description="true (default) or false "
                                                            "(--one-sided)"),
+              theme: Annotated[list[str] | None, Query(description=THEME_HELP)] = None,
+              weigh: str | None = Query(None, description=WEIGH_HELP),
               format: str = Query("json", description="json or csv"),
               download: str | None = Query(None, description="1: as an attachment")) -> Response:
     del k, country, exclude_country, include_domestic, min_population, max_population
-    del max_km, per_country, mutual  # documented here, parsed by matcher.web.params
+    del max_km, per_country, mutual, theme, weigh  # documented here, parsed by .params
     where = _required(request, "city", "a city: a name, 'Name, CC' or geonames:ID")
     if format not in FORMATS:
         raise InputError(f"format: give json or csv, got {format!r}")
@@ -92,15 +101,15 @@ def recommend(request: Request,
 @router.get("/explain", summary="Why two cities match (as `twin explain --json`)")
 def explain(request: Request,
             city: str = Query("", description="required: the first city, as for recommend"),
-            partner: str = Query("", description="required: the second city")) -> Response:
-    del city, partner
+            partner: str = Query("", description="required: the second city"),
+            theme: Annotated[list[str] | None, Query(description=THEME_HELP)] = None
+            ) -> Response:
+    del city, partner, theme
     query = _required(request, "city", "the first city")
     other = _required(request, "partner", "the second city")
-    unknown = sorted(set(request.query_params) - {"city", "partner"})
-    if unknown:
-        raise InputError(f"unknown parameter {unknown[0]!r}; known: city, partner")
+    options = ExplainQuery.parse(request.query_params.multi_items(), allowed=("city", "partner"))
     loaded = request.app.state.holder.get()
-    return _answer(loaded.matcher.explain(query, other).to_dict(), loaded.version)
+    return _answer(options.explain(loaded.matcher, query, other).to_dict(), loaded.version)
 
 
 @router.get("/pair", summary="A bilateral programme (as `twin pair --json`)")

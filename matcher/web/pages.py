@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from matcher.errors import AmbiguousCityError, CityNotFoundError, InputError
 from matcher.web import views
 from matcher.web.api_routes import recommend_result
-from matcher.web.params import PairQuery, RecommendQuery
+from matcher.web.params import ExplainQuery, PairQuery, RecommendQuery
 
 router = APIRouter(include_in_schema=False)
 
@@ -85,32 +85,47 @@ def search(request: Request, q: str = "") -> Response:
     return RedirectResponse(f"/city/{geonameid}", status_code=303)
 
 
+def theme_names(matcher) -> tuple[str, ...]:
+    """The themes field's suggestions: the model's themes, and the asked themes it matches
+    through related ones (smart-city through the climate commitments)."""
+    from matcher.dimensions import RELATED_THEMES
+
+    known = set(matcher.dimensions.theme_names)
+    related = {theme for theme, others in RELATED_THEMES.items() if known & set(others)}
+    return tuple(sorted(known | related))
+
+
 @router.get("/city/{geonameid}", response_class=HTMLResponse)
 def city(request: Request, geonameid: int) -> HTMLResponse:
+    from matcher.render import preamble
+
     query = RecommendQuery.parse(request.query_params.multi_items())
     loaded, result = recommend_result(request, f"geonames:{geonameid}")
     card = views.profile(loaded, result.query.row)
     scale = views.Scale.over([m.compatibility for m in result.matches])
     link = urlencode([("city", f"geonames:{geonameid}"), *query.items()])
-    one_sided = urlencode([*(item for item in query.items() if item[0] != "mutual"),
-                           ("mutual", "false")])
     colours = {m.geonameid: scale.colour(m.compatibility) for m in result.matches}
     return _render(request, "city.html", card=card, result=result, query=query,
                    map_data=views.city_map(loaded, card, result, scale), colours=colours,
-                   api_link=link, one_sided=one_sided, model_version=loaded.version)
+                   api_link=link, preamble=preamble(result), weights=dict(result.weights),
+                   pair_query=urlencode(ExplainQuery(query.themes).items()),
+                   theme_names=theme_names(loaded.matcher), model_version=loaded.version)
 
 
 @router.get("/pair/{a}/{b}", response_class=HTMLResponse)
 def pair(request: Request, a: int, b: int) -> HTMLResponse:
-    if request.query_params:
-        raise InputError("the pair page takes no parameters: /pair/GEONAMEID/GEONAMEID")
+    query = ExplainQuery.parse(request.query_params.multi_items())
     loaded = request.app.state.holder.get()
-    explanation = loaded.matcher.explain(f"geonames:{a}", f"geonames:{b}")
+    explanation = query.explain(loaded.matcher, f"geonames:{a}", f"geonames:{b}")
     answering, _, _ = loaded.matcher.pair_rows(f"geonames:{a}", f"geonames:{b}")
     loaded = dataclasses.replace(loaded, matcher=answering)  # holds a place outside the index
     cards = [views.profile(loaded, side["row"]) for side in (explanation.query,
                                                              explanation.partner)]
-    return _render(request, "pair.html", e=explanation, cards=cards,
+    api_link = urlencode([("city", f"geonames:{a}"), ("partner", f"geonames:{b}"),
+                          *query.items()])
+    return _render(request, "pair.html", e=explanation, cards=cards, query=query,
+                   api_link=api_link, theme_names=theme_names(loaded.matcher),
+                   themes_query=urlencode(query.items()),
                    map_data=views.pair_map(loaded, explanation), model_version=loaded.version)
 
 

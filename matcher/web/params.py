@@ -68,7 +68,10 @@ def _parse(items: Iterable[tuple[str, str]], names: dict[str, str], command: cli
 RECOMMEND_NAMES = {"k": "k", "country": "countries", "exclude_country": "exclude_countries",
                    "include_domestic": "include_domestic", "min_population": "min_population",
                    "max_population": "max_population", "max_km": "max_km",
-                   "per_country": "per_country", "mutual": "mutual"}
+                   "per_country": "per_country", "mutual": "mutual", "theme": "themes",
+                   "weigh": "weigh"}
+# web name -> option name of `twin explain`
+EXPLAIN_NAMES = {"theme": "themes"}
 # web name -> option name of `twin pair` (no --cities-a/--cities-b: no request reaches a file)
 PAIR_NAMES = {"min_population": "min_population", "capacity": "capacity", "stable": "proposing",
               "include_existing": "include_existing"}
@@ -88,6 +91,8 @@ class RecommendQuery:
     max_km: float | None = None
     per_country: int | None = None  # None: the default cap; 0: no cap
     mutual: bool | None = None  # None: the default (mutual)
+    themes: tuple[str, ...] = ()  # the query's stated ambitions (--theme), as typed
+    weigh: str | None = None  # 'performance=1,synergies=2' (--weigh), checked by make_filters
 
     @classmethod
     def parse(cls, items: Iterable[tuple[str, str]], allowed: Iterable[str] = ()
@@ -96,7 +101,7 @@ class RecommendQuery:
         from matcher.cli import with_command
 
         values = _parse(items, RECOMMEND_NAMES, with_command, allowed)
-        for many in ("countries", "exclude_countries"):
+        for many in ("countries", "exclude_countries", "themes"):
             if many in values:
                 values[many] = tuple(values[many])
         return cls(**values)
@@ -108,7 +113,7 @@ class RecommendQuery:
             self.k, countries=self.countries, exclude_countries=self.exclude_countries,
             include_domestic=self.include_domestic, min_population=self.min_population,
             max_population=self.max_population, max_km=self.max_km, mutual=self.mutual,
-            cli_names=True, **extra)
+            themes=self.themes, weigh=self.weigh, cli_names=True, **extra)
 
     def items(self) -> list[tuple[str, str]]:
         """The non-default filters as query-string pairs (a link reproduces the view)."""
@@ -126,6 +131,30 @@ class RecommendQuery:
             else:
                 out.append((web[field.name], str(value)))  # a float's shortest round trip
         return out
+
+
+@dataclass(frozen=True)
+class ExplainQuery:
+    """The options of `twin explain` a request may set: the query's themes (--theme)."""
+
+    themes: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, items: Iterable[tuple[str, str]], allowed: Iterable[str] = ()
+              ) -> ExplainQuery:
+        """From (name, value) pairs; `allowed` names are skipped (the route reads them)."""
+        from matcher.cli import explain_command
+
+        values = _parse(items, EXPLAIN_NAMES, explain_command, allowed)
+        return cls(themes=tuple(values.get("themes", ())))
+
+    def explain(self, matcher, city: str, partner: str):
+        """Matcher.explain with these options (the JSON of `twin explain --json`)."""
+        return matcher.explain(city, partner, themes=self.themes)
+
+    def items(self) -> list[tuple[str, str]]:
+        """The themes as query-string pairs."""
+        return [("theme", theme) for theme in self.themes]
 
 
 def _pair_default(name: str):
