@@ -46,9 +46,9 @@ def recommendation_csv(result) -> str:
     return buffer.getvalue()
 
 
-def score_text(value: float | None) -> str:
-    """A 0-100 sub-score as tables show it: '87', or '-' where there is no data."""
-    return "-" if value is None else f"{value:.0f}"
+def score_text(value: float | None, missing: str = "-") -> str:
+    """A 0-100 sub-score as tables show it: '87', or `missing` where there is no data."""
+    return missing if value is None else f"{value:.0f}"
 
 
 def preamble(result) -> list[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher import rank
+from matcher import rank, render
 from matcher.columns import LEVEL_COUNTRY
 
 # viridis-like: yellow for the weakest pair shown, deep purple for the strongest
@@ -230,8 +230,8 @@ class Scale:
 
 
 def score_text(value: float | None) -> str:
-    """A 0-100 sub-score as a card shows it: '87', or '–' where there is no data."""
-    return "–" if value is None else f"{value:.0f}"
+    """A 0-100 sub-score as a card shows it: render.score_text, with a typographic dash."""
+    return render.score_text(value, missing="–")
 
 
 def ink(background: str) -> str:
