@@ -70,8 +70,7 @@ class Matcher:
     def dimensions(self) -> dimensions.DimensionData:
         """Every city's values on the three dimensions (matcher.dimensions), built once."""
         ev = self.evidence
-        return dimensions.DimensionData.from_model(self.model, ev.groups, ev.candidate,
-                                                   ev.reference_rows)
+        return dimensions.DimensionData.from_model(self.model, ev.candidate, ev.reference_rows)
 
     @cached_property
     def facts(self) -> CityFacts:

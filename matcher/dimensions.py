@@ -144,10 +144,10 @@ def _spread(values: np.ndarray) -> float:
     """The larger of IQR / 1.349 (the sd of a normal) and the sd of the finite values, else 1:
     counts pile up at 0 and 1, where the IQR alone would call 3 and 25 partnerships worlds
     apart."""
-    finite = values[np.isfinite(values)]
+    finite = np.sort(values[np.isfinite(values)])
     if len(finite) < 2:
         return 1.0
-    low, high = np.percentile(finite, [25, 75])
+    low, high = np.interp([0.25, 0.75], np.linspace(0, 1, len(finite)), finite)  # percentiles
     spread = max((high - low) / 1.349, float(finite.std()))
     return float(spread) if spread > 0 else 1.0
 
@@ -171,7 +171,7 @@ class DimensionData:
     rarity: np.ndarray  # (themes,) log(candidates / (1 + cities with it)), at least 0.1
 
     @classmethod
-    def from_model(cls, model, groups, candidate: np.ndarray,
+    def from_model(cls, model, candidate: np.ndarray,
                    sample: np.ndarray | None = None) -> DimensionData:
         """Collect the compared columns the model's city index holds (older models: fewer);
         spreads over the candidates `sample` (default: every candidate)."""
@@ -186,7 +186,7 @@ class DimensionData:
             raws[comparison.column] = raw
             values[comparison.column] = scaled = _scaled(raw, comparison.scale)
             spreads[comparison.column] = _spread(scaled[sample])
-        themes, names, sources = _theme_matrix(groups)
+        themes, names, sources = _theme_matrix(model)
         themes[list(getattr(model, "borrowed_rows", ()))] = False  # another city's features
         counts = themes[candidate].sum(axis=0)
         rarity = np.maximum(np.log(max(int(candidate.sum()), 1) / (1.0 + counts)), 0.1)
@@ -199,23 +199,28 @@ class DimensionData:
         return tuple(self.theme_names[t] for t in np.flatnonzero(self.themes[row]))
 
 
-def _theme_matrix(groups) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
+def _theme_matrix(model) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
     """The synergies group's category and tag features (not its numeric bins or yes flags)
-    as a bool matrix, one column per theme (a tag in two columns is one theme)."""
-    block, names, _ = groups["synergies"]
-    picked: dict[str, list[int]] = {}
+    as a bool matrix, one column per theme (a tag in two columns is one theme), read in one
+    pass over the feature matrix's entries."""
+    features = model.features
+    theme_of = np.full(features.shape[1], -1, dtype=np.int64)
+    picked: dict[str, int] = {}
     sources: dict[str, str] = {}
-    for position, name in enumerate(names):
+    for position, (name, group) in enumerate(zip(model.feature_names, model.feature_groups,
+                                                 strict=True)):
         column, _, value = name.partition("=")
-        if not value or value == "yes" or (value.startswith("bin") and value[3:].isdigit()):
+        if group != "synergies" or not value or value == "yes" or (
+                value.startswith("bin") and value[3:].isdigit()):
             continue
         tag = normalise_theme(value)
-        picked.setdefault(tag, []).append(position)
+        theme_of[position] = picked.setdefault(tag, len(picked))
         sources.setdefault(tag, column)
-    out = np.zeros((block.shape[0], len(picked)), dtype=bool)
-    for t, positions in enumerate(picked.values()):
-        sub = block.columns(np.array(sorted(positions)))
-        out[sub.row_of_entry[sub.data != 0], t] = True
+    out = np.zeros((features.shape[0], len(picked)), dtype=bool)
+    themed = theme_of[features.indices]
+    hit = np.flatnonzero((themed >= 0) & (features.data != 0))
+    rows = np.searchsorted(features.indptr, hit, side="right") - 1  # the entries' rows
+    out[rows, themed[hit]] = True
     return out, tuple(picked), tuple(sources[t] for t in picked)
 
 

@@ -1,6 +1,6 @@
 """The arrays explanations read, built once per model: names, countries, sizes, the partnership
-graph, country and first-level region pair counts, feature groups (built when first read) and a
-fixed reference sample of candidates that sub-score percentiles are taken over.
+graph, country and first-level region pair counts and a fixed reference sample of candidates
+that sub-score percentiles are taken over.
 
 A query reads a few rows of each: nothing here imports scipy (a fresh `twin with` builds it).
 """
@@ -32,18 +32,6 @@ def _region_pairs(arrays):
     return count
 
 
-class _OnFirstUse(dict):
-    """A dict whose missing keys are built by `build(key)` when first read."""
-
-    def __init__(self, build) -> None:
-        super().__init__()
-        self._build = build
-
-    def __missing__(self, key):
-        value = self[key] = self._build(key)
-        return value
-
-
 @dataclass
 class Evidence:
     """Arrays the explanations read, built once per model (one row per model city)."""
@@ -59,8 +47,6 @@ class Evidence:
     candidate: np.ndarray  # bool
     graph: CSR  # binary partnerships
     country_pairs: np.ndarray  # (countries, countries) partnership counts
-    groups: dict  # group -> (CSR block (n, f_g) float64, feature names, row norms), built
-    # when first read
     region_pairs: object = None  # region_pairs(a, b): partnerships between two cities' regions
     _anchor_cache: dict = field(default_factory=dict, repr=False)
 
@@ -76,7 +62,6 @@ class Evidence:
             candidates = candidates[np.linspace(0, len(candidates) - 1, REFERENCE_SAMPLE)
                                     .round().astype(np.int64)]
         self.reference_rows = candidates
-        self._reference_blocks = _OnFirstUse(lambda group: self.groups[group][0].rows(candidates))
 
     @classmethod
     def from_model(cls, model) -> Evidence:
@@ -90,15 +75,6 @@ class Evidence:
             partner_countries = model.column("partner_countries").astype(np.float64)
         else:
             partner_countries = np.zeros_like(degree)
-        labels = np.asarray(model.feature_groups, dtype=object)
-
-        def group_block(group: str) -> tuple[CSR, list[str], np.ndarray]:
-            columns = np.flatnonzero(labels == group)
-            block = model.features.columns(columns)
-            norms = np.sqrt(block.row_sums(squared=True))
-            return block, [model.feature_names[c] for c in columns], norms
-
-        groups = _OnFirstUse(group_block)  # a query reads a few groups, not the large "context"
         return cls(
             names=names, country_codes=codes, country_ids=np.asarray(arrays.country_index),
             populations=np.asarray(arrays.population, dtype=np.float64),
@@ -106,7 +82,7 @@ class Evidence:
             lon=np.asarray(arrays.lon, dtype=np.float64), degree=degree,
             activity=np.log1p(degree) + np.log1p(partner_countries),
             candidate=np.asarray(arrays.candidate_mask, dtype=bool), graph=binary,
-            country_pairs=np.asarray(arrays.country_pairs), groups=groups,
+            country_pairs=np.asarray(arrays.country_pairs),
             region_pairs=_region_pairs(arrays) if arrays.admin1_index is not None else None,
         )
 
@@ -135,21 +111,6 @@ class Evidence:
         held = not self._reference_of(query)[0].all()  # the sample holds the query once
         return midrank_in_sorted(self._sorted_activity, self.activity[rows],
                                  float(self.activity[query]) if held else None)
-
-    def cosine(self, group: str, query: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine between the query and (reference rows, `rows`) on one feature group."""
-        block, _, norms = self.groups[group]
-        keep, reference = self._reference_of(query)
-        if block.shape[1] == 0 or norms[query] == 0:
-            return np.zeros(len(reference)), np.zeros(len(rows))
-        vector = block.dense_row(query)
-        sample = self._reference_blocks[group].matvec(vector)[keep]
-        picked = block.rows(rows).matvec(vector)
-
-        def scale(dots: np.ndarray, at: np.ndarray) -> np.ndarray:
-            return dots / np.where(norms[at] > 0, norms[at] * norms[query], 1.0)
-
-        return scale(sample, reference), scale(picked, rows)
 
     def partners(self, row: int) -> np.ndarray:
         return self.graph.row(row)

@@ -374,3 +374,26 @@ def test_weights_re_rank_the_model_shortlist_and_keep_what_was_asked(matcher):
     assert [m.rank for m in weighted.matches] == [1, 2, 3]
     with pytest.raises(InputError, match="weigh: unknown dimension"):
         matcher.make_filters(3, weigh="speed=1")
+
+
+def test_serving_index_stores_repetitive_text_as_codes_and_checks_them(model_dir, tmp_path):
+    """A text column with few distinct values (growth levels, country codes) is stored as its
+    values and a code per row; codes that point past the values are a load error naming the
+    file, not a wrong city."""
+    import shutil
+
+    import pandas as pd
+
+    from matcher.cityindex import SERVING_FILE, write_serving_index
+    from matcher.model import Model
+
+    served = tmp_path / "served"
+    shutil.copytree(model_dir, served)
+    write_serving_index(pd.read_parquet(served / "cities.parquet"), served / SERVING_FILE)
+    with np.load(served / SERVING_FILE) as stored:
+        arrays = {key: stored[key] for key in stored.files}
+    assert "codes__growth_level" in arrays and "codes__name" not in arrays
+    arrays["codes__growth_level"] = arrays["codes__growth_level"] + 100
+    np.savez(served / SERVING_FILE, **arrays)
+    with pytest.raises(ModelLoadError, match=r"cities_serving\.npz is not a readable city index"):
+        Model.load(served)
