@@ -65,16 +65,11 @@ def pair_values(arrays, queries: np.ndarray, cols: np.ndarray, names: Iterable[s
 
 def group_rows(arrays, name: str, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A GROUP_PAIR signal as each query's row over the groups, (q, groups), and each city's
-    group, (n,): its value for (query, city) is rows[query, group[city]]."""
-    ready = prepared(arrays)
-    query_countries = arrays.country_index[queries]
-    rows = {
-        "country_pair": lambda: (ready.log_country_pairs[query_countries], arrays.country_index),
-        "same_country": lambda: ((np.arange(arrays.n_countries) == query_countries[:, None])
-                                 .astype(float), arrays.country_index),
-        "admin1_pair": lambda: (ready.admin1_rows(queries), arrays.admin1),
-    }
-    return rows[name]()
+    group, (n,): its value for (query, city) is rows[query, group[city]] (the table entry's
+    `rows` and `group`)."""
+    signal = BY_NAME[name]
+    return signal.rows(prepared(arrays), queries), \
+        arrays.country_index if signal.group == "country" else arrays.admin1
 
 
 def _lightfm(arrays, queries: np.ndarray, cols: np.ndarray) -> np.ndarray:

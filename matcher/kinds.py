@@ -4,7 +4,8 @@ A PAIRWISE signal's `cell` is a `Formula` of one tuple of per-city inputs of eac
 (`Signal.inputs`, named here in `city_inputs`), written with numpy functions so that it
 broadcasts: (q, 1) against (c,) gives a block, (q, 1) against (q, d) listed pairs, (j,) against
 one query's scalars the reverse direction. A COLUMN signal is one per-city input read at the
-candidate, a PRODUCT the product of its two factors' values. Every path evaluates these same
+candidate, a GROUP_PAIR signal a row per query over the groups read at the candidate's group
+(`rows`), a PRODUCT the product of its two factors' values. Every path evaluates these same
 functions: the reference, the folded block, stage two's listed pairs and the reverse gathers
 with numpy; the batch (matcher.fused) compiles each formula's arithmetic part with numba from
 the same Python function and adds the weighted values in a kernel that holds no formula. A new
@@ -89,6 +90,24 @@ size_gap = Formula(_size_gap)
 both_capital = Formula(_both_capital)
 # log(1 + great-circle km) (inputs: HALF_ANGLES)
 log_distance = Formula(_half_chord, _log_km)
+
+
+# GROUP_PAIR: each query's row over the groups (countries or first-level regions), read at
+# the candidate's group; `ready` is matcher.prepared.Prepared (the per-group counts it keeps).
+def country_pair_rows(ready: Any, queries: np.ndarray) -> np.ndarray:
+    """log(1 + partnerships between the query's country and each country), (q, countries)."""
+    return ready.log_country_pairs[ready.arrays.country_index[queries]]
+
+
+def same_country_rows(ready: Any, queries: np.ndarray) -> np.ndarray:
+    """1 at the query's own country, (q, countries)."""
+    countries = ready.arrays.country_index[queries]
+    return (np.arange(ready.arrays.n_countries) == countries[:, None]).astype(np.float64)
+
+
+def admin1_pair_rows(ready: Any, queries: np.ndarray) -> np.ndarray:
+    """log(1 + partnerships between the query's region and each region), (q, regions)."""
+    return ready.admin1_rows(queries)
 
 
 def product(left: np.ndarray, right: np.ndarray) -> np.ndarray:

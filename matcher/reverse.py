@@ -72,15 +72,13 @@ def _reverse_query(arrays, ready: Prepared, side, query: int) -> dict:
         "country_affinity": lambda: ready.in_country(country),
         "region_country": lambda: ready.near_country(country),
         "candidate_affinity": lambda: np.log1p(rows["own_countries"]),
-        "country_pair": lambda: np.ascontiguousarray(ready.log_country_pairs[:, country]),
-        "same_country": lambda: (np.arange(len(ready.log_country_pairs)) == country)
-        .astype(np.float64),
-        "admin1_pair": lambda: ready.admin1_row(int(arrays.admin1[query])),
     }
     for name in _with_factors(side.names):
         signal = BY_NAME[name]
         if signal.kind is Kind.GRAPH_WALK:  # None: a zero row, nothing to gather
             terms[name] = None if TRANSPOSED[name] in rows["empty"] else rows[TRANSPOSED[name]]
+        elif signal.kind is Kind.GROUP_PAIR:  # symmetric: the query's row, at the askers' group
+            terms[name] = np.ascontiguousarray(signal.rows(ready, np.array([query]))[0])
         elif signal.reverse in (Reverse.QUERY_ROW, Reverse.BY_COUNTRY, Reverse.BY_REGION):
             terms[name] = sources[name]()
     return terms

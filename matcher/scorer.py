@@ -19,7 +19,15 @@ from matcher import cells, walks
 from matcher.prepared import positions_in, prepared, query_weights
 from matcher.rowproduct import row_product
 from matcher.signals import user_moments
-from matcher.signaltable import BY_NAME, COLUMNS, DOT_PRODUCTS, GRAPH, TRANSPOSED, WALKS
+from matcher.signaltable import (
+    BY_NAME,
+    COLUMNS,
+    DOT_PRODUCTS,
+    GRAPH,
+    GROUP_PAIRS,
+    TRANSPOSED,
+    WALKS,
+)
 
 if TYPE_CHECKING:  # imported where blocks are multiplied; a single query needs no scipy
     import scipy.sparse as sp
@@ -155,9 +163,8 @@ def query_country_rows(arrays, queries: np.ndarray, cols: np.ndarray, get,
 def country_table(arrays, queries: np.ndarray, get,
                   zeros: np.ndarray) -> tuple[np.ndarray, bool]:
     """(q, countries) float64: each query's terms that depend on the candidate's country, and
-    False; or, when a query weighs admin1_pair, (q, regions) with the country terms spread
-    over each country's first-level regions plus that signal, and True."""
-    query_countries = arrays.country_index[queries]
+    False; or, when a query weighs a GROUP_PAIR signal over regions, (q, regions) with the
+    country terms spread over each country's first-level regions plus those, and True."""
     single = prepared(arrays).graph_rows(int(queries[0])) if len(queries) == 1 else None
     own = single["own_countries"][None, :] if single is not None else \
         prepared(arrays).partners_by_country_rows[queries].toarray()
@@ -167,13 +174,18 @@ def country_table(arrays, queries: np.ndarray, get,
             (arrays.geo.matrix[queries] @ arrays.binary.matrix
              @ arrays.membership).toarray()
         table += get("region_country", zeros)[:, None] * np.log1p(neighbours)
-    table += get("country_pair", zeros)[:, None] * prepared(arrays).log_country_pairs[
-        query_countries]
-    table[np.arange(len(queries)), query_countries] += get("same_country", zeros)
-    admin1 = get("admin1_pair", zeros)
-    if np.any(admin1):  # a region lies in one country: one (q, regions) table, one gather
-        ready = prepared(arrays)
-        table = table[:, ready.admin1_country] + admin1[:, None] * ready.admin1_rows(queries)
+    ready = prepared(arrays)
+    by_region = []
+    for name in GROUP_PAIRS:  # each one's rows (its table entry), by country first
+        signal, weight = BY_NAME[name], get(name, zeros)
+        if signal.group == "country":
+            table += weight[:, None] * signal.rows(ready, queries)
+        elif np.any(weight):
+            by_region.append((weight, signal))
+    if by_region:  # a region lies in one country: one (q, regions) table, one gather
+        table = table[:, ready.admin1_country]
+        for weight, signal in by_region:
+            table = table + weight[:, None] * signal.rows(ready, queries)
         return table.astype(DTYPE), True
     return table.astype(DTYPE), False
 

@@ -57,6 +57,8 @@ class Signal:
     walk: Walk | None = None  # GRAPH_WALK: its path (matcher.walks)
     inputs: tuple[str, ...] = ()  # PAIRWISE, COLUMN: the per-city inputs read (kinds.INPUTS)
     cell: kinds.Formula | None = None  # PAIRWISE: its formula of both cities' inputs (kinds)
+    group: str | None = None  # GROUP_PAIR: "country" or "admin1", the groups its rows span
+    rows: Callable[[Any, Any], Any] | None = None  # GROUP_PAIR: (prepared, queries) -> rows
 
     def pairwise(self, query: Mapping[str, Any], column: Mapping[str, Any]) -> Any:
         """A PAIRWISE signal's value from each side's inputs (name -> array, broadcast)."""
@@ -93,7 +95,7 @@ TABLE: tuple[Signal, ...] = (
     Signal("candidate_affinity", Kind.GROUP_COUNT, "log(1 + the candidate's partners in the "
            "query's country)", Reverse.BY_COUNTRY),
     Signal("country_pair", Kind.GROUP_PAIR, "log(1 + partnerships between the two countries)",
-           Reverse.BY_COUNTRY, symmetric=True),
+           Reverse.BY_COUNTRY, symmetric=True, group="country", rows=kinds.country_pair_rows),
     Signal("log_distance", Kind.PAIRWISE, "log(1 + great-circle km)", Reverse.SAME,
            symmetric=True, inputs=kinds.HALF_ANGLES, cell=kinds.log_distance),
     Signal("log_degree", Kind.COLUMN, "log(1 + the candidate's partnership count)",
@@ -105,9 +107,10 @@ TABLE: tuple[Signal, ...] = (
     Signal("both_capital", Kind.PAIRWISE, "1 when both are national capitals", Reverse.SAME,
            symmetric=True, inputs=("is_capital",), cell=kinds.both_capital),
     Signal("same_country", Kind.GROUP_PAIR, "1 for a domestic pair", Reverse.BY_COUNTRY,
-           symmetric=True),
+           symmetric=True, group="country", rows=kinds.same_country_rows),
     Signal("admin1_pair", Kind.GROUP_PAIR, "log(1 + partnerships between the two cities' "
-           "first-level regions)", Reverse.BY_REGION, symmetric=True),
+           "first-level regions)", Reverse.BY_REGION, symmetric=True, group="admin1",
+           rows=kinds.admin1_pair_rows),
     # Products of other signals that a linear re-ranker cannot form itself (the cold one uses
     # them: cold recall@10 0.051 -> 0.056 over 3 seeds on the snapshot; the warm one gained
     # nothing).
@@ -150,6 +153,7 @@ PRODUCTS: Mapping[str, tuple[str, str]] = {signal.name: signal.factors for signa
 DOT_PRODUCTS = names(lambda signal: signal.kind is Kind.PRODUCT and any(
     BY_NAME[factor].kind is Kind.DOT for factor in signal.factors))
 PAIRWISE = names(lambda signal: signal.kind is Kind.PAIRWISE)
+GROUP_PAIRS = names(lambda signal: signal.kind is Kind.GROUP_PAIR)
 COLUMNS = names(lambda signal: signal.kind is Kind.COLUMN)
 # The per-city inputs the PAIRWISE signals read, each once, in the table's order.
 PAIRWISE_INPUTS = tuple(dict.fromkeys(name for signal in TABLE if signal.kind is Kind.PAIRWISE
@@ -187,6 +191,12 @@ def problems() -> list[str]:
                 or not set(signal.inputs) <= set(kinds.INPUTS) \
                 or (signal.kind is Kind.COLUMN and len(signal.inputs) != 1):
             found.append(f"{signal.name}: PAIRWISE reads kinds.INPUTS, COLUMN exactly one")
+        if (signal.kind is Kind.GROUP_PAIR) != (signal.rows is not None) or (
+                signal.rows is not None and (not signal.symmetric or (signal.group, signal.reverse)
+                                             not in (("country", Reverse.BY_COUNTRY),
+                                                     ("admin1", Reverse.BY_REGION)))):
+            found.append(f"{signal.name}: a GROUP_PAIR has rows, is symmetric, and reads "
+                         "reversed by its group (country: BY_COUNTRY, admin1: BY_REGION)")
         if signal.symmetric and signal.transposed:
             found.append(f"{signal.name}: symmetric and transposed exclude each other")
     if len(BY_NAME) != len(TABLE):

@@ -73,3 +73,11 @@ def test_an_entry_without_its_formula_is_named(monkeypatch):
                                 inputs=("log_population",))
     monkeypatch.setattr(signaltable, "TABLE", (*signaltable.TABLE, broken))
     assert any(problem.startswith("bad_gap:") for problem in signaltable.problems())
+
+
+def test_a_group_pair_read_reversed_by_another_group_is_named(monkeypatch):
+    wrong = signaltable.Signal("bad_pair", signaltable.Kind.GROUP_PAIR, "regions read by country",
+                               signaltable.Reverse.BY_COUNTRY, symmetric=True, group="admin1",
+                               rows=kinds.admin1_pair_rows)
+    monkeypatch.setattr(signaltable, "TABLE", (*signaltable.TABLE, wrong))
+    assert any(problem.startswith("bad_pair:") for problem in signaltable.problems())
