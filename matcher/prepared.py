@@ -246,6 +246,7 @@ class Prepared:
 
     @cached_property
     def candidate_inputs(self) -> dict[str, np.ndarray]:
+        """The inputs at the candidates, (candidates,) each, kept."""
         return {name: values[self.candidates] for name, values in self.inputs.items()}
 
     def column_inputs(self, cols: np.ndarray | None) -> dict[str, np.ndarray]:
