@@ -16,7 +16,7 @@ TWIN := $(BIN)/twin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data train tune evaluate demo test test-all lint bench nightly serve lock clean
+.PHONY: help setup data train tune evaluate demo test test-all lint bench kernels nightly serve lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ lint: setup ## ruff
 
 bench: setup ## speed and memory benchmarks on the real snapshot (needs `make data train`)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+kernels: setup ## render the batch's compiled dense kernel from the signal table (matcher/fused_dense.py)
+	$(BIN)/python -m matcher.kernelgen
 
 serve: setup ## the web app and JSON API, http://127.0.0.1:8000/ by default (HOST=, PORT=; docs/WEB.md)
 	$(TWIN) serve --host $(HOST) --port $(PORT)

@@ -1,16 +1,17 @@
 """Compiled kernels for the batch path: the dense per-cell terms of a block in one pass, and
 the best cells of each row without sorting it.
 
-`scorer.add_dense_terms` adds the country, pair and interaction terms to a (q, c) block in
-about ten full-width numpy passes (temporaries, gathers, scatters back); on the snapshot they
-cost more than the LightFM product itself. `add_dense_terms` here adds the same terms in the
-same order, cell by cell, in one numba loop (no fastmath, so no reassociation or fused
-multiply-adds). The LightFM product stays with BLAS, and arcsin and log1p with numpy's
-vectorised functions, which a scalar compiled loop would not beat; the haversine's two
-bilinear forms are one compiled pass, without BLAS's fused multiply-adds, so about 5% of the
-float64 log distances differ from scorer._log_distance's in the last bit. After rounding to
-float32 no logit differed on 23 million snapshot cells, and the tests hold the float32 block
-equal to the numpy path's.
+`scorer.add_dense_terms` adds the group, pairwise and product terms to a (q, c) block in a
+numpy pass each (temporaries, gathers, scatters back); on the snapshot they cost more than the
+LightFM product itself. `add_dense_terms` here adds the same terms in the same order, cell by
+cell, in one numba loop over column tiles. That loop is not written here: matcher.kernelgen
+renders it (matcher/fused_dense.py) from the signal table and the formulas of matcher.kinds,
+whose arithmetic (`Formula.inner`) it copies; a formula's numpy part (`outer`: arcsin and
+log1p stay numpy's vectorised ones) is applied here to each tile of its inner values. The
+terms are added in matcher.cells' order (every PAIRWISE signal, then every PRODUCT), with no
+fastmath (no reassociation or fused multiply-adds), so the block's bits equal the numpy
+path's and a new signal needs no kernel edit. The kernel reads every weight and value from
+its arguments, never module globals, which numba's on-disk cache would freeze.
 
 Only the batch imports this module (numba costs ~0.5 s to import; `twin with` never pays it).
 Kernels are compiled on first use and cached on disk (`cache=True`); they release the GIL, so
@@ -19,15 +20,19 @@ the batch's two threads run them side by side.
 
 from __future__ import annotations
 
+import functools
+import warnings
+from pathlib import Path
+
 import numba
 import numpy as np
 
-from matcher import scorer
+from matcher import cells, fused_dense, kernelgen, kinds, scorer
 from matcher.prepared import prepared
-from matcher.signals import EARTH_RADIUS_KM
+from matcher.signaltable import BY_NAME
 
 _OPTIONS = {"nogil": True, "cache": True, "fastmath": False, "error_model": "numpy"}
-COLUMN_TILE = 2048  # columns of a block whose log distances are made at once (1 MB for 64 rows)
+COLUMN_TILE = 2048  # columns of a block whose per-cell values are made at once
 
 
 def add_dense_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray | None,
@@ -35,123 +40,62 @@ def add_dense_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarr
                     zeros: np.ndarray) -> None:
     """scorer.add_dense_terms for a block against the candidates (`cols` None), compiled; other
     columns and single queries go to the numpy version (the one-query path's own)."""
-    if cols is not None or len(queries) < 2:
+    if cols is not None or len(queries) < 2 or not kernel_is_current():
         scorer.add_dense_terms(out, arrays, queries, cols, lightfm, interacting, get, zeros)
         return
     ready = prepared(arrays)
     candidates = ready.candidates
-    query_countries = arrays.country_index[queries].astype(np.int64)
     table, by_admin1 = scorer.country_table(arrays, queries, get, zeros)
-    column_group = ready.candidate_admin1 if by_admin1 else ready.candidate_countries
-    affinity = get("candidate_affinity", zeros).astype(np.float64)
-    unique, inverse = np.unique(query_countries, return_inverse=True)
-    if np.any(affinity):
-        in_country = np.stack([ready.in_country_at(int(country), candidates)
-                               for country in unique])
-    else:
-        in_country, inverse = np.zeros((1, len(candidates))), np.zeros(len(queries), np.int64)
-    column_side = ready.column_side(None)
-    weights = np.stack([get(name, zeros) for name in _ROW_WEIGHTS]).astype(np.float64)
-    capital = get("both_capital", zeros) * arrays.is_capital[queries]
-    weights[_ROW_WEIGHTS.index("both_capital")] = capital
+    group = (ready.candidate_admin1 if by_admin1 else ready.candidate_countries).astype(np.int64)
+    affinity, in_country, inverse = scorer.query_country_rows(arrays, queries, candidates, get,
+                                                              zeros)
+    weights = _weights(fused_dense.PAIRWISE, get, zeros, len(queries))
+    product_weights = _weights(fused_dense.PRODUCTS, get, zeros, len(queries))
     lightfm_row = np.full(len(queries), -1, dtype=np.int64)
     if lightfm is None:
         lightfm = np.empty((0, 0))
     else:
         lightfm_row[np.flatnonzero(interacting)] = np.arange(len(lightfm))
-    lightfm = np.ascontiguousarray(lightfm)
-    needs_distance = bool(np.any(weights[3:5]) or np.any(get("lightfm_distance", zeros)))
-    lat_rows, _, lon_rows, _ = ready.trig
-    lat_rows, lon_rows = lat_rows[queries], lon_rows[queries]
-    scratch = np.empty(len(queries) * COLUMN_TILE if needs_distance else 0)
-    empty = np.empty((0, 0))
-    group, countries = column_group.astype(np.int64), ready.candidate_countries.astype(np.int64)
-    query_population = arrays.log_population[queries].astype(np.float64)
-    column_population = column_side["log_population"].astype(np.float64)
-    column_capital = column_side["is_capital"].astype(np.bool_)
-    pairs = ready.log_country_pairs.astype(np.float64)
-    inverse = inverse.astype(np.int64)
-    # Column tiles of about 1 MB: the log distances are made and read while in cache.
+    lightfm = np.ascontiguousarray(lightfm, dtype=np.float64)
+    groups = []
+    for name in fused_dense.GROUP_FACTORS:
+        rows, column_groups = cells.group_rows(arrays, name, queries)
+        groups += [np.ascontiguousarray(rows, dtype=np.float64),
+                   column_groups[candidates].astype(np.int64)]
+    query_inputs = np.array([ready.inputs[name][queries] for name in kinds.INPUTS])
+    column_inputs = np.array([ready.candidate_inputs[name] for name in kinds.INPUTS])
+    outer = [BY_NAME[name].cell.outer for name in fused_dense.OUTER]
+    values = np.empty((len(outer), len(queries), COLUMN_TILE))
+    # Column tiles of about 1 MB a value: the values are made and read while in cache.
     for begin in range(0, len(candidates), COLUMN_TILE):
         end = min(begin + COLUMN_TILE, len(candidates))
-        distance = empty
-        if needs_distance:
-            distance = scratch[:len(queries) * (end - begin)].reshape(len(queries), end - begin)
-            _half_chord(distance, lat_rows, column_side["lat"], lon_rows, column_side["lon"],
-                        begin)
-            np.arcsin(distance, out=distance)  # the rest of scorer._log_distance, vectorised
-            distance *= scorer.DTYPE(2.0 * EARTH_RADIUS_KM)
-            np.log1p(distance, out=distance)
-        _dense_kernel(out, begin, end, distance, lightfm, lightfm_row, table, group, countries,
-                      in_country, inverse, weights, query_population, column_population,
-                      column_capital, pairs, query_countries)
+        fused_dense.inner_tiles(values, begin, end, query_inputs, column_inputs)
+        for slot, finish in enumerate(outer):  # numpy's vectorised arcsin, log1p... in place
+            tile = values[slot, :, :end - begin]
+            finished = finish(tile)
+            if finished is not tile:
+                tile[...] = finished
+        fused_dense.dense_tile(out, begin, end, table, group, affinity, in_country, inverse,
+                               query_inputs, column_inputs, values, weights, product_weights,
+                               lightfm, lightfm_row, *groups)
 
 
-@numba.njit(**_OPTIONS)
-def _half_chord(out, lat_rows, lat_columns, lon_rows, lon_columns, begin):  # pragma: no cover
-    """sqrt(min(sin^2(dlat/2) + cos cos sin^2(dlon/2), 1)) per cell of columns begin, begin +
-    1, ..., from the bilinear forms of scorer._log_distance in one pass (its two products,
-    squares, sum, clip and root)."""
-    for i in range(out.shape[0]):
-        lat_0, lat_1 = lat_rows[i, 0], lat_rows[i, 1]
-        lon_0, lon_1 = lon_rows[i, 0], lon_rows[i, 1]
-        for j in range(out.shape[1]):
-            column = begin + j
-            north = lat_0 * lat_columns[0, column] + lat_1 * lat_columns[1, column]
-            east = lon_0 * lon_columns[0, column] + lon_1 * lon_columns[1, column]
-            out[i, j] = np.sqrt(min(north * north + east * east, 1.0))
+@functools.cache
+def kernel_is_current() -> bool:
+    """The generated kernel matches today's table and formulas (once per process); when not,
+    the batch warns and adds the dense terms with numpy (the same values, slower) rather
+    than leave a signal out."""
+    if kernelgen.render() == Path(fused_dense.__file__).read_text(encoding="utf-8"):
+        return True
+    warnings.warn("matcher/fused_dense.py is stale (run `python -m matcher.kernelgen`): the "
+                  "batch adds its dense terms with numpy", RuntimeWarning, stacklevel=2)
+    return False
 
 
-# Rows of the per-query weight table the kernel reads (both_capital: zero unless the query
-# is a capital itself).
-_ROW_WEIGHTS = ("candidate_affinity", "size_gap_squared", "size_gap", "log_distance_squared",
-                "log_distance", "both_capital", "lightfm_country_pair", "lightfm_distance")
-
-
-@numba.njit(**_OPTIONS)
-def _dense_kernel(out, begin, end, distance, lightfm, lightfm_row, table, column_group,
-                  column_country, in_country, in_country_row, weights, query_population,
-                  column_population, column_capital, pairs,
-                  query_country):  # pragma: no cover - compiled
-    """out[:, begin:end] += the terms of scorer.add_dense_terms (`distance`: the log distances
-    of those columns), cell by cell, in its order: country table
-    (read at `column_group`: each column's country, or its region for a region table),
-    candidate affinity, size gap squared, size gap, log distance squared, log distance, both
-    capital, then lightfm * (pair weight * country pair + distance weight * log distance)."""
-    rows = out.shape[0]
-    has_distance = distance.shape[0] > 0
-    for i in range(rows):
-        affinity = weights[0, i]
-        gap_squared, gap = weights[1, i], weights[2, i]
-        far_squared, far = weights[3, i], weights[4, i]
-        capital = weights[5, i]
-        by_pair, by_distance = weights[6, i], weights[7, i]
-        own = query_population[i]
-        interaction = lightfm_row[i]
-        affinity_row = in_country[in_country_row[i]]
-        country_of_query = query_country[i]
-        for j in range(begin, end):
-            country = column_country[j]
-            value = out[i, j] + table[i, column_group[j]]
-            value += affinity * affinity_row[j]
-            size = abs(column_population[j] - own)
-            if gap_squared != 0.0:
-                value += gap_squared * (size * size)
-            value += size * gap
-            log_km = 0.0
-            if has_distance:
-                log_km = distance[i, j - begin]
-                if far_squared != 0.0:
-                    value += far_squared * (log_km * log_km)
-                value += log_km * far
-            if capital != 0.0 and column_capital[j]:
-                value += capital
-            if interaction >= 0:
-                factor = by_pair * pairs[country_of_query, country]
-                if by_distance != 0.0:
-                    factor += by_distance * log_km
-                value += lightfm[interaction, j] * factor
-            out[i, j] = value
+def _weights(names: tuple[str, ...], get, zeros: np.ndarray, rows: int) -> np.ndarray:
+    """(len(names), rows) float64: each query's weight of each signal (zero: unweighted)."""
+    return np.array([get(name, zeros) for name in names], dtype=np.float64).reshape(
+        len(names), rows)
 
 
 @numba.njit(**_OPTIONS)

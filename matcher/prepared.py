@@ -15,8 +15,14 @@ import numpy as np
 
 from matcher import walks
 from matcher.rowsum import sum_rows, touched_cells
-from matcher.signals import linear_weights, user_moments
-from matcher.signaltable import QUERY_VALUE_SIGNALS, SIGNALS, WALKS
+from matcher.signals import city_inputs, linear_weights, user_moments
+from matcher.signaltable import (
+    COLUMNS,
+    PAIRWISE_INPUTS,
+    QUERY_VALUE_SIGNALS,
+    SIGNALS,
+    WALKS,
+)
 from matcher.walks import NEIGHBOURS_PARTNERS
 
 if TYPE_CHECKING:
@@ -54,7 +60,7 @@ class ReverseSide:
     weights: np.ndarray  # (2, len(names))
     row: dict[str, int]
     table: np.ndarray  # (n, len(row)) float64
-    query_terms: dict[str, np.ndarray]  # (2,) weights of the query's log degree, population
+    query_terms: dict[str, np.ndarray]  # (2,) weights of the query's COLUMN signals
 
 
 class Prepared:
@@ -125,11 +131,9 @@ class Prepared:
         kind = np.where(arrays.has_history(np.arange(arrays.n_cities)), 0, 1)
         mean, spread = user_moments(arrays, np.arange(arrays.n_cities))
         scale = weights.get("lightfm", np.zeros(2))[kind] / spread
-        lat_rows, _, lon_rows, _ = self.trig
         own = {"lightfm_const": offsets[kind] - scale * mean, "lightfm_scale": scale,
-               "lat_0": lat_rows[:, 0], "lat_1": lat_rows[:, 1], "lon_0": lon_rows[:, 0],
-               "lon_1": lon_rows[:, 1], "log_population": arrays.log_population,
-               "is_capital": arrays.is_capital, "cold": kind, "mean": mean, "spread": spread,
+               **{name: self.inputs[name] for name in PAIRWISE_INPUTS},
+               "cold": kind, "mean": mean, "spread": spread,
                "country": arrays.country_index, "admin1": arrays.admin1}
         used = [name for name in SIGNALS if name in weights and np.any(weights[name])
                 and name not in QUERY_VALUE_SIGNALS]  # the query's own
@@ -137,8 +141,7 @@ class Prepared:
         return ReverseSide(used, by_kind.T.copy(),
                            {name: i for i, name in enumerate(own)},
                            np.array(list(own.values()), dtype=np.float64).T.copy(),
-                           {name: weights.get(name, np.zeros(2))
-                            for name in ("log_degree", "log_population")})
+                           {name: weights.get(name, np.zeros(2)) for name in COLUMNS})
 
     def plans(self, rerank: dict) -> tuple[list[str], np.ndarray, np.ndarray]:
         """(signal names, (2, names) weights, (2,) offsets), row 0 warm, row 1 cold: the
@@ -236,19 +239,25 @@ class Prepared:
             self._near_country[country] = np.log1p(near.values)
         return self._near_country[country]
 
-    def column_side(self, cols: np.ndarray | None) -> dict[str, np.ndarray]:
-        """The column halves of the pair terms for `cols` (None: the candidates, kept)."""
-        if cols is None and self._candidate_side is not None:
-            return self._candidate_side
-        rows = self.candidates if cols is None else cols
-        _, lat_cols, _, lon_cols = self.trig
-        side = {"lat": np.ascontiguousarray(lat_cols[rows].T),
-                "lon": np.ascontiguousarray(lon_cols[rows].T),
-                "log_population": self.arrays.log_population[rows],
-                "is_capital": self.arrays.is_capital[rows]}
-        if cols is None:
-            self._candidate_side = side
-        return side
+    @cached_property
+    def inputs(self) -> dict[str, np.ndarray]:
+        """Every city's inputs of the per-cell formulas, (n,) float64 each (kinds.INPUTS)."""
+        return city_inputs(self.arrays)
+
+    @cached_property
+    def candidate_inputs(self) -> dict[str, np.ndarray]:
+        """The inputs at the candidates, (candidates,) each, kept."""
+        return {name: values[self.candidates] for name, values in self.inputs.items()}
+
+    def column_inputs(self, cols: np.ndarray | None) -> dict[str, np.ndarray]:
+        """The inputs at `cols` (None: the candidates, kept)."""
+        if cols is None or cols is self.candidates:
+            return self.candidate_inputs
+        return {name: values[cols] for name, values in self.inputs.items()}
+
+    def query_inputs(self, queries: np.ndarray) -> dict[str, np.ndarray]:
+        """The inputs of each query as a column, (q, 1): they broadcast against a block."""
+        return {name: values[queries][:, None] for name, values in self.inputs.items()}
 
     @cached_property
     def positions(self) -> np.ndarray:
@@ -273,18 +282,6 @@ class Prepared:
         return self.items_at(self.candidates)
 
     @cached_property
-    def trig(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Half-angle terms for the haversine as two bilinear forms (see `_log_distance`)."""
-        lat = self.arrays.lat_rad
-        lon = self.arrays.lon_rad
-        root_cos = np.sqrt(np.maximum(np.cos(lat), 0.0))
-        lat_rows = np.stack([np.cos(lat / 2), -np.sin(lat / 2)], axis=1)
-        lat_cols = np.stack([np.sin(lat / 2), np.cos(lat / 2)], axis=1)
-        lon_rows = root_cos[:, None] * np.stack([np.cos(lon / 2), -np.sin(lon / 2)], axis=1)
-        lon_cols = root_cos[:, None] * np.stack([np.sin(lon / 2), np.cos(lon / 2)], axis=1)
-        return lat_rows, lat_cols, lon_rows, lon_cols
-
-    @cached_property
     def partners_by_country_rows(self) -> sp.csr_matrix:
         import scipy.sparse as sp
 
@@ -292,7 +289,7 @@ class Prepared:
 
     @cached_property
     def log_degree(self) -> np.ndarray:
-        return np.log1p(self.arrays.degree)
+        return self.inputs["log_degree"]
 
     @cached_property
     def log_country_pairs(self) -> np.ndarray:

@@ -22,9 +22,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from matcher.cells import pair_values
 from matcher.prepared import prepared
-from matcher.signals import ScoringArrays, haversine_km, user_moments
-from matcher.signaltable import GRAPH, SIGNALS, with_products
+from matcher.signals import ScoringArrays
+from matcher.signaltable import GRAPH, INTERACTION_SIGNALS, SIGNALS, with_products
+
+# The signals read as listed pairs (matcher.cells); the graph walks come from their rows.
+LISTED = tuple(name for name in SIGNALS if name not in GRAPH and name not in INTERACTION_SIGNALS)
 
 
 def part_for(arrays: ScoringArrays, query: int, rerank: dict | None = None) -> dict | None:
@@ -107,8 +111,8 @@ def pair_signals(arrays: ScoringArrays, query: int, cols: np.ndarray) -> dict[st
     signals.signal_matrices(arrays, [query], cols), read from the query's cached graph rows."""
     rows = prepared(arrays).graph_rows(int(query))
     cols = np.asarray(cols, dtype=np.int64)[None, :]
-    values = _pair_values(arrays, np.array([query]), cols, rows["own_countries"][None, :],
-                          rows["near_countries"][None, :])
+    values = pair_values(arrays, np.array([query]), cols, LISTED, rows["own_countries"][None, :],
+                         rows["near_countries"][None, :])
     values.update({name: rows[name][cols] for name in GRAPH})
     return {name: column[0] for name, column in with_products(values).items()}
 
@@ -125,56 +129,11 @@ def pair_signals_block(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndar
     missing = {name for name in GRAPH if name not in graph}
     if missing:
         graph.update(graph_products(arrays, queries, missing))
-    own = prepared(arrays).partners_by_country_rows[queries].toarray()
-    near = (arrays.geo.matrix[queries] @ arrays.binary.matrix
-            @ arrays.membership).toarray()
-    values = _pair_values(arrays, queries, cols, own, near)
+    values = pair_values(arrays, queries, cols, LISTED)
     rows = np.repeat(np.arange(len(queries)), cols.shape[1])
     values.update({name: np.asarray(graph[name][rows, cols.ravel()]).reshape(cols.shape)
                    for name in GRAPH})
     return with_products(values)
-
-
-def _pair_values(arrays: ScoringArrays, queries: np.ndarray, cols: np.ndarray, own: np.ndarray,
-                 near: np.ndarray) -> dict[str, np.ndarray]:
-    """The signals that are not graph products, (q, d), from each query's partner counts per
-    country (`own`) and its neighbours' (`near`), (q, countries)."""
-    ready = prepared(arrays)
-    query_countries = arrays.country_index[queries]
-    column_countries = arrays.country_index[cols]
-    mean, spread = user_moments(arrays, queries)
-    users = arrays.user_embeddings[queries].astype(np.float64)  # rows only: a fresh process
-    items = arrays.item_embeddings[cols].astype(np.float64)  # converts no whole matrix
-    lightfm = (items * users[:, None, :]).sum(axis=-1) + arrays.item_biases[cols]
-    lat, lon = arrays.lat_rad, arrays.lon_rad
-    distance = haversine_km(lat[queries, None], lon[queries, None], lat[cols], lon[cols])
-    log_population = arrays.log_population
-    return {
-        "lightfm": (lightfm - mean[:, None]) / spread[:, None],
-        "country_affinity": np.log1p(np.take_along_axis(own, column_countries, axis=1)
-                                     .astype(np.float64)),
-        "region_country": np.log1p(np.take_along_axis(near, column_countries, axis=1)),
-        "candidate_affinity": _candidate_affinity(ready, query_countries, cols),
-        "country_pair": ready.log_country_pairs[query_countries[:, None], column_countries],
-        "log_distance": np.log1p(distance),
-        "log_degree": ready.log_degree[cols],
-        "log_population": log_population[cols],
-        "size_gap": np.abs(log_population[queries, None] - log_population[cols]),
-        "both_capital": (arrays.is_capital[queries, None] & arrays.is_capital[cols])
-        .astype(float),
-        "same_country": (column_countries == query_countries[:, None]).astype(float),
-        "admin1_pair": np.take_along_axis(ready.admin1_rows(queries), arrays.admin1[cols],
-                                          axis=1),
-    }
-
-
-def _candidate_affinity(ready, query_countries: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """(q, d): log(1 + partners each of a query's cities has in the query's country)."""
-    out = np.empty(cols.shape)
-    for country in sorted(set(query_countries.tolist())):  # np.unique imports numpy.ma (9 ms)
-        rows = query_countries == country
-        out[rows] = ready.in_country(country)[cols[rows]]
-    return out
 
 
 def refine_block(arrays: ScoringArrays, queries: np.ndarray, block: np.ndarray,

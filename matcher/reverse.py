@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from matcher import kinds
 from matcher.prepared import Prepared, prepared
 from matcher.scorer import OUT_DTYPE
-from matcher.signals import EARTH_RADIUS_KM
-from matcher.signaltable import BY_NAME, TRANSPOSED, Kind, Reverse
+from matcher.signaltable import BY_NAME, PAIRWISE, PAIRWISE_INPUTS, TRANSPOSED, Kind, Reverse
 
 
 def reverse_scores(arrays, query: int, among: np.ndarray, rerank: dict | None = None,
@@ -63,26 +63,22 @@ def _reverse_query(arrays, ready: Prepared, side, query: int) -> dict:
     the table reads QUERY_ROW, BY_COUNTRY or BY_REGION, the query's row it gathers from."""
     country = int(arrays.country_index[query])
     rows = ready.graph_rows(query)
-    constant = side.query_terms["log_degree"] * ready.log_degree[query] \
-        + side.query_terms["log_population"] * arrays.log_population[query]
+    constant = sum(weights * ready.inputs[BY_NAME[name].inputs[0]][query]
+                   for name, weights in side.query_terms.items()) + np.zeros(2)
     terms = {"item": ready.items_at(query), "constant": constant, "country": country,
-             "trig": (ready.trig[1][query], ready.trig[3][query]),
-             "log_population": arrays.log_population[query],
-             "is_capital": float(arrays.is_capital[query])}
+             "inputs": {name: values[query] for name, values in ready.inputs.items()}}
     # The query's rows, by what each signal reads reversed (built only for the signals used).
     sources = {
         "country_affinity": lambda: ready.in_country(country),
         "region_country": lambda: ready.near_country(country),
         "candidate_affinity": lambda: np.log1p(rows["own_countries"]),
-        "country_pair": lambda: np.ascontiguousarray(ready.log_country_pairs[:, country]),
-        "same_country": lambda: (np.arange(len(ready.log_country_pairs)) == country)
-        .astype(np.float64),
-        "admin1_pair": lambda: ready.admin1_row(int(arrays.admin1[query])),
     }
     for name in _with_factors(side.names):
         signal = BY_NAME[name]
         if signal.kind is Kind.GRAPH_WALK:  # None: a zero row, nothing to gather
             terms[name] = None if TRANSPOSED[name] in rows["empty"] else rows[TRANSPOSED[name]]
+        elif signal.kind is Kind.GROUP_PAIR:  # symmetric: the query's row, at the askers' group
+            terms[name] = np.ascontiguousarray(signal.rows(ready, np.array([query]))[0])
         elif signal.reverse in (Reverse.QUERY_ROW, Reverse.BY_COUNTRY, Reverse.BY_REGION):
             terms[name] = sources[name]()
     return terms
@@ -95,16 +91,10 @@ def _with_factors(names: list[str]) -> list[str]:
 
 
 def _pairwise(cache: dict, own: np.ndarray, row: dict) -> dict[str, np.ndarray]:
-    """The PAIRWISE signals of each asker and the query, from both sides' per-city numbers."""
-    lat, lon = cache["trig"]
-    half = own[row["lat_0"]] * lat[0] + own[row["lat_1"]] * lat[1]
-    half *= half
-    east = own[row["lon_0"]] * lon[0] + own[row["lon_1"]] * lon[1]
-    half += east * east
-    return {"log_distance": np.log1p(2.0 * EARTH_RADIUS_KM
-                                     * np.arcsin(np.sqrt(np.minimum(half, 1.0)))),
-            "size_gap": np.abs(cache["log_population"] - own[row["log_population"]]),
-            "both_capital": own[row["is_capital"]] * cache["is_capital"]}
+    """The PAIRWISE signals of each asker (the query side) and the query (the candidate),
+    by their formulas from both sides' inputs."""
+    askers = {name: own[row[name]] for name in PAIRWISE_INPUTS}
+    return {name: BY_NAME[name].pairwise(askers, cache["inputs"]) for name in PAIRWISE}
 
 
 def _reverse_features(side, cache: dict, own: np.ndarray, among: np.ndarray,
@@ -128,7 +118,7 @@ def _reverse_features(side, cache: dict, own: np.ndarray, among: np.ndarray,
                 values.update(_pairwise(cache, own, row))
             elif rule is Reverse.PRODUCT:
                 left, right = BY_NAME[name].factors
-                values[name] = read(left) * read(right)
+                values[name] = kinds.product(read(left), read(right))
             elif rule is Reverse.OWN:  # LightFM, standardised by the asker's own moments
                 values[name] = (lightfm - own[row["mean"]]) / own[row["spread"]]
             else:

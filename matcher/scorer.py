@@ -2,11 +2,11 @@
 
 `signals.combine(signal_matrices(...))` is the reference: one dense (q, c) float64 array per
 signal, then a weighted sum. Here a block of queries costs a few passes over one (q, c) array:
-LightFM and every candidate-only term are one matrix product, the country terms one gather, the
-graph terms one sparse scatter, the haversine two rank-2 products, and the cold re-ranker's
-interactions a second product on the rows that weigh them. Serving, the batch and the score
-quantiles call `block_scores` (mutual ranking `reverse.reverse_scores`), held equal to the
-reference.
+LightFM and every candidate-only (COLUMN) term are one matrix product, the country terms one
+gather, the graph terms one sparse scatter, each PAIRWISE and PRODUCT term a pass of its formula
+(matcher.cells, matcher.kinds), the cold re-ranker's LightFM products reading a second product
+on the rows that weigh them. Serving, the batch and the score quantiles call `block_scores`
+(mutual ranking `reverse.reverse_scores`), held equal to the reference.
 """
 
 from __future__ import annotations
@@ -15,11 +15,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from matcher import walks
-from matcher.prepared import Prepared, positions_in, prepared, query_weights
+from matcher import cells, walks
+from matcher.prepared import positions_in, prepared, query_weights
 from matcher.rowproduct import row_product
-from matcher.signals import EARTH_RADIUS_KM, user_moments
-from matcher.signaltable import GRAPH, TRANSPOSED, WALKS
+from matcher.signals import user_moments
+from matcher.signaltable import (
+    BY_NAME,
+    COLUMNS,
+    DOT_PRODUCTS,
+    GRAPH,
+    GROUP_PAIRS,
+    TRANSPOSED,
+    WALKS,
+)
 
 if TYPE_CHECKING:  # imported where blocks are multiplied; a single query needs no scipy
     import scipy.sparse as sp
@@ -52,11 +60,12 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
     users = np.hstack([arrays.user_embeddings[queries] * scale[:, None], scale[:, None],
                        np.ones((len(queries), 1)), (offset - mean * scale)[:, None]])
     items = ready.candidate_items if default else ready.items_at(cols)
-    log_population = arrays.log_population
     warm = arrays.has_history(queries)
     out = np.empty((len(queries), len(cols)), dtype=DTYPE)
     # Rows that multiply LightFM by other signals need it standardised: one product for them.
-    interacting = (get("lightfm_distance", zeros) != 0) | (get("lightfm_country_pair", zeros) != 0)
+    interacting = np.zeros(len(queries), dtype=bool)
+    for name in DOT_PRODUCTS:
+        interacting |= get(name, zeros) != 0
     lightfm = None
     if interacting.any():
         rows = np.flatnonzero(interacting)
@@ -67,11 +76,12 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
     # The column-only weights differ between the warm and cold parts: one product for each.
     for kind_rows in (rows for rows in (np.flatnonzero(warm), np.flatnonzero(~warm)) if len(rows)):
         first = kind_rows[0]
-        key = (float(get("log_degree", zeros)[first]), float(get("log_population", zeros)[first]))
+        key = tuple(float(get(name, zeros)[first]) for name in COLUMNS)
         cached = ready.right.get(key) if default else None
-        if cached is None:
-            column_terms = np.stack([key[0] * ready.log_degree[cols]
-                                     + key[1] * log_population[cols], np.ones(len(cols))],
+        if cached is None:  # sum(weight * input at cols) over the COLUMN signals
+            column_sum = sum(weight * ready.inputs[BY_NAME[name].inputs[0]][cols]
+                             for weight, name in zip(key, COLUMNS, strict=True))
+            column_terms = np.stack([column_sum + np.zeros(len(cols)), np.ones(len(cols))],
                                     axis=1).astype(DTYPE)
             cached = (np.hstack([items, column_terms]).T, column_terms[:, 0].copy())
             if default:
@@ -113,12 +123,11 @@ def block_scores(arrays, queries: np.ndarray, columns: np.ndarray | None = None,
 
 def add_dense_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray | None,
                     lightfm: np.ndarray | None, interacting: np.ndarray, get, zeros) -> None:
-    """The country, pair and interaction terms, a numpy pass each (`cols` None: candidates)."""
+    """The group, pairwise and product terms, a numpy pass each (`cols` None: candidates)."""
     ready = prepared(arrays)
     columns = ready.candidates if cols is None else cols  # the kept arrays when None
     _add_country_terms(out, arrays, queries, columns, get, zeros)
-    distance = _add_pair_terms(out, arrays, ready, queries, cols, get, zeros)
-    _add_interactions(out, arrays, queries, columns, lightfm, interacting, distance, get, zeros)
+    cells.add_cell_terms(out, arrays, queries, columns, lightfm, interacting, get, zeros)
 
 
 def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray, get,
@@ -129,22 +138,33 @@ def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.nd
     table, by_admin1 = country_table(arrays, queries, get, zeros)
     out += np.take(table, ready.admin1_at(cols) if by_admin1 else ready.countries_at(cols),
                    axis=1)
-    query_countries = arrays.country_index[queries]
-    affinity = get("candidate_affinity", zeros)
+    affinity, rows, inverse = query_country_rows(arrays, queries, cols, get, zeros)
     if np.any(affinity):
-        unique, inverse = np.unique(query_countries, return_inverse=True) if len(queries) > 1 \
-            else (query_countries, np.zeros(1, dtype=np.int64))
-        columns = [ready.in_country_at(int(country), cols) for country in unique]
-        out += columns[0][None, :] * affinity[:, None] if len(queries) == 1 else \
-            np.take(np.stack(columns), inverse, axis=0) * affinity[:, None]
+        out += rows[0][None, :] * affinity[:, None] if len(queries) == 1 else \
+            np.take(rows, inverse, axis=0) * affinity[:, None]
+
+
+def query_country_rows(arrays, queries: np.ndarray, cols: np.ndarray, get,
+                       zeros: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The term read by the query's country at the candidate (candidate_affinity): each
+    query's weight (q,), one row per country among the queries' (u, c), and each query's row
+    (q,); ((q,) zeros, (1, c) zeros, (q,) zeros) when no query weighs it."""
+    affinity = get("candidate_affinity", zeros).astype(np.float64)
+    if not np.any(affinity):
+        return affinity, np.zeros((1, len(cols))), np.zeros(len(queries), dtype=np.int64)
+    query_countries = arrays.country_index[queries]
+    unique, inverse = np.unique(query_countries, return_inverse=True) if len(queries) > 1 \
+        else (query_countries, np.zeros(1, dtype=np.int64))
+    ready = prepared(arrays)
+    return affinity, np.stack([ready.in_country_at(int(country), cols) for country in unique]), \
+        inverse.astype(np.int64)
 
 
 def country_table(arrays, queries: np.ndarray, get,
                   zeros: np.ndarray) -> tuple[np.ndarray, bool]:
     """(q, countries) float64: each query's terms that depend on the candidate's country, and
-    False; or, when a query weighs admin1_pair, (q, regions) with the country terms spread
-    over each country's first-level regions plus that signal, and True."""
-    query_countries = arrays.country_index[queries]
+    False; or, when a query weighs a GROUP_PAIR signal over regions, (q, regions) with the
+    country terms spread over each country's first-level regions plus those, and True."""
     single = prepared(arrays).graph_rows(int(queries[0])) if len(queries) == 1 else None
     own = single["own_countries"][None, :] if single is not None else \
         prepared(arrays).partners_by_country_rows[queries].toarray()
@@ -154,94 +174,20 @@ def country_table(arrays, queries: np.ndarray, get,
             (arrays.geo.matrix[queries] @ arrays.binary.matrix
              @ arrays.membership).toarray()
         table += get("region_country", zeros)[:, None] * np.log1p(neighbours)
-    table += get("country_pair", zeros)[:, None] * prepared(arrays).log_country_pairs[
-        query_countries]
-    table[np.arange(len(queries)), query_countries] += get("same_country", zeros)
-    admin1 = get("admin1_pair", zeros)
-    if np.any(admin1):  # a region lies in one country: one (q, regions) table, one gather
-        ready = prepared(arrays)
-        table = table[:, ready.admin1_country] + admin1[:, None] * ready.admin1_rows(queries)
+    ready = prepared(arrays)
+    by_region = []
+    for name in GROUP_PAIRS:  # each one's rows (its table entry), by country first
+        signal, weight = BY_NAME[name], get(name, zeros)
+        if signal.group == "country":
+            table += weight[:, None] * signal.rows(ready, queries)
+        elif np.any(weight):
+            by_region.append((weight, signal))
+    if by_region:  # a region lies in one country: one (q, regions) table, one gather
+        table = table[:, ready.admin1_country]
+        for weight, signal in by_region:
+            table = table + weight[:, None] * signal.rows(ready, queries)
         return table.astype(DTYPE), True
     return table.astype(DTYPE), False
-
-
-def _add_pair_terms(out: np.ndarray, arrays, ready: Prepared, queries: np.ndarray,
-                    cols: np.ndarray | None, get, zeros: np.ndarray) -> np.ndarray | None:
-    """Size gap, distance (and their squares) and capitals: functions of both cities' own
-    attributes (`cols` None: the candidates, whose column arrays are kept). Returns log(1 +
-    km) when a LightFM interaction needs it."""
-    log_population = arrays.log_population
-    column_side = ready.column_side(cols)
-    scratch = np.subtract(column_side["log_population"][None, :],
-                          log_population[queries][:, None])
-    np.abs(scratch, out=scratch)
-    _add_squared(out, scratch, get("size_gap_squared", zeros))
-    scratch *= get("size_gap", zeros).astype(DTYPE)[:, None]
-    out += scratch
-    weight = get("log_distance", zeros)
-    distance = None
-    if np.any(weight) or any(np.any(get(name, zeros))
-                             for name in ("lightfm_distance", "log_distance_squared")):
-        _log_distance(ready, queries, column_side, scratch)
-        _add_squared(out, scratch, get("log_distance_squared", zeros))
-        if np.any(get("lightfm_distance", zeros)):
-            distance = scratch.copy()
-        scratch *= weight.astype(DTYPE)[:, None]
-        out += scratch
-    capital = get("both_capital", zeros)
-    capital_rows = np.flatnonzero(arrays.is_capital[queries] & (capital != 0))
-    if len(capital_rows):
-        out[np.ix_(capital_rows, np.flatnonzero(column_side["is_capital"]))] += \
-            capital[capital_rows, None].astype(DTYPE)
-    return distance
-
-
-def _add_squared(out: np.ndarray, values: np.ndarray, weight: np.ndarray) -> None:
-    """out += weight * values^2, on the rows whose weight is not zero."""
-    rows = np.flatnonzero(weight)
-    if len(rows) == len(out):  # every row: no gather and scatter back
-        out += weight[:, None] * np.square(values)
-    elif len(rows):
-        out[rows] += weight[rows, None] * np.square(values[rows])
-
-
-def _add_interactions(out: np.ndarray, arrays, queries: np.ndarray, cols: np.ndarray,
-                      lightfm: np.ndarray | None, interacting: np.ndarray,
-                      distance: np.ndarray | None, get, zeros: np.ndarray) -> None:
-    """lightfm * log_distance and lightfm * country_pair on the `interacting` rows, from their
-    standardised LightFM scores (`lightfm`, one row per interacting query)."""
-    if lightfm is None:
-        return
-    rows = np.flatnonzero(interacting)
-    by_distance, by_pair = get("lightfm_distance", zeros), get("lightfm_country_pair", zeros)
-    ready = prepared(arrays)
-    pairs = ready.log_country_pairs[arrays.country_index[queries[rows]]]
-    factor = by_pair[rows, None] * np.take(pairs, ready.countries_at(cols), axis=1)
-    every = len(rows) == len(out)  # every row: no gathers and scatter back
-    if distance is not None:
-        factor += by_distance[rows, None] * (distance if every else distance[rows])
-    if every:
-        out += lightfm * factor
-    else:
-        out[rows] += lightfm * factor
-
-
-def _log_distance(ready: Prepared, queries: np.ndarray, column_side: dict[str, np.ndarray],
-                  out: np.ndarray) -> None:
-    """log(1 + great-circle km) into `out`, exact haversine without per-pair trigonometry:
-    sin(dlat/2) and sqrt(cos lat1 cos lat2) sin(dlon/2) are both rank-2 bilinear forms, so
-    two (q, 2) x (2, c) products give them with no cancellation for nearby cities."""
-    lat_rows, _, lon_rows, _ = ready.trig
-    np.matmul(lat_rows[queries], column_side["lat"], out=out)
-    np.multiply(out, out, out=out)
-    lon_part = lon_rows[queries] @ column_side["lon"]
-    np.multiply(lon_part, lon_part, out=lon_part)
-    out += lon_part
-    np.minimum(out, 1.0, out=out)
-    np.sqrt(out, out=out)
-    np.arcsin(out, out=out)
-    out *= DTYPE(2.0 * EARTH_RADIUS_KM)
-    np.log1p(out, out=out)
 
 
 def graph_products(arrays, rows: np.ndarray, names: set[str]) -> dict[str, sp.csr_matrix]:

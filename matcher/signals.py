@@ -13,14 +13,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from matcher import walks
+from matcher import kinds, walks
 from matcher.csr import CSR
+from matcher.kinds import EARTH_RADIUS_KM
 
 # Every name list is derived from the one table of signals (matcher.signaltable); re-exported
 # here for the modules that read them beside the arrays.
 from matcher.signaltable import (
+    BY_NAME,
+    COLUMNS,
     GRAPH_SIGNALS,
     INTERACTION_SIGNALS,
+    PAIRWISE,
     SIGNALS,
     SYMMETRIC_SIGNALS,
     WALKS,
@@ -31,10 +35,8 @@ from matcher.walks import NEIGHBOURS_PARTNERS
 if TYPE_CHECKING:  # scipy.sparse is imported where whole blocks are multiplied (see matcher.csr)
     import scipy.sparse as sp
 
-
-EARTH_RADIUS_KM = 6371.0088
-
-__all__ = ["GRAPH_SIGNALS", "INTERACTION_SIGNALS", "SIGNALS", "SYMMETRIC_SIGNALS"]
+__all__ = ["EARTH_RADIUS_KM", "GRAPH_SIGNALS", "INTERACTION_SIGNALS", "SIGNALS",
+           "SYMMETRIC_SIGNALS"]
 
 
 @dataclass
@@ -206,6 +208,12 @@ def lightfm_moments(arrays: ScoringArrays, users: np.ndarray) -> tuple[np.ndarra
     return augmented @ mean, np.sqrt(np.maximum(variance, 1e-12))
 
 
+def city_inputs(arrays: ScoringArrays) -> dict[str, np.ndarray]:
+    """Every city's inputs of the per-cell formulas (kinds.INPUTS), (n,) each."""
+    return kinds.city_inputs(arrays.lat_rad, arrays.lon_rad, arrays.log_population,
+                             arrays.degree, arrays.is_capital)
+
+
 def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
                  lon2: np.ndarray) -> np.ndarray:
     """Great-circle distance in km between points given in radians (broadcasts)."""
@@ -230,16 +238,19 @@ def signal_matrices(arrays: ScoringArrays, queries: np.ndarray,
     neighbours_partners = walks.block(arrays, queries, {"near": NEIGHBOURS_PARTNERS},
                                       log=False)["near"]
     membership = arrays.membership
-    distance = haversine_km(arrays.lat_rad[queries, None], arrays.lon_rad[queries, None],
-                            arrays.lat_rad[None, cols], arrays.lon_rad[None, cols])
     query_countries = arrays.country_index[queries]
     column_countries = arrays.country_index[cols]
-    log_population = arrays.log_population
     users = arrays.user_float64[queries]
     user_mean, user_spread = lightfm_moments(arrays, users)
     lightfm = users @ arrays.item_float64[cols].T + arrays.item_biases[cols][None, :]
-    shape = distance.shape
+    shape = lightfm.shape
+    inputs = city_inputs(arrays)
+    query_side = {name: values[queries][:, None] for name, values in inputs.items()}
+    column_side = {name: values[None, cols] for name, values in inputs.items()}
     return with_products({
+        **{name: BY_NAME[name].pairwise(query_side, column_side) for name in PAIRWISE},
+        **{name: np.broadcast_to(inputs[BY_NAME[name].inputs[0]][cols], shape).copy()
+           for name in COLUMNS},
         "lightfm": (lightfm - user_mean[:, None]) / user_spread[:, None],
         **{name: _dense(values, cols) for name, values in walked.items()},
         "country_affinity": np.log1p((binary_rows @ membership).toarray()[:, column_countries]),
@@ -248,12 +259,6 @@ def signal_matrices(arrays: ScoringArrays, queries: np.ndarray,
         "candidate_affinity": np.log1p(
             arrays.partners_by_country[:, query_countries].toarray()[cols].T),
         "country_pair": np.log1p(arrays.country_pairs[query_countries][:, column_countries]),
-        "log_distance": np.log1p(distance),
-        "log_degree": np.broadcast_to(np.log1p(arrays.degree[cols]), shape).copy(),
-        "log_population": np.broadcast_to(log_population[cols], shape).copy(),
-        "size_gap": np.abs(log_population[queries, None] - log_population[None, cols]),
-        "both_capital": (arrays.is_capital[queries, None] & arrays.is_capital[None, cols])
-        .astype(float),
         "same_country": (query_countries[:, None] == column_countries[None, :]).astype(float),
         "admin1_pair": np.log1p(arrays.admin1_pairs[arrays.admin1[queries]].toarray()[
             :, arrays.admin1[cols]]),
@@ -287,6 +292,7 @@ def reverse_signals(arrays: ScoringArrays, query: int,
                               else lightfm_moments(arrays, users))
     lightfm = users @ arrays.item_float64[query] + arrays.item_biases[query]
     size = len(users)
+    inputs = city_inputs(arrays)
     return with_products({
         **{name: forward[name][0] for name in SYMMETRIC_SIGNALS},
         "lightfm": (lightfm - user_mean) / user_spread,
@@ -296,8 +302,7 @@ def reverse_signals(arrays: ScoringArrays, query: int,
         "candidate_affinity": np.log1p(
             (binary[query] @ arrays.membership).toarray().ravel()[arrays.country_index[rows]]),
         "region_country": np.log1p(geo[rows] @ partners_in_country),
-        "log_degree": np.full(size, np.log1p(arrays.degree[query])),
-        "log_population": np.full(size, arrays.log_population[query]),
+        **{name: np.full(size, inputs[BY_NAME[name].inputs[0]][query]) for name in COLUMNS},
     })
 
 

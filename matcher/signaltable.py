@@ -4,7 +4,7 @@ Every list of signal names that scoring needs (the re-ranker's order, the graph 
 symmetric signals, the products a linear re-ranker cannot form, the signals that are zero
 without partnerships, how each is read in the reverse direction) is derived from `TABLE`, so
 adding a signal starts with one entry here (see docs/SIGNALS.md). Imports only the walk
-declarations (matcher.walks), no scoring module.
+declarations (matcher.walks) and the per-cell formulas (matcher.kinds), no scoring module.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from matcher import kinds
 from matcher.walks import NEIGHBOURS_PARTNERS, Walk
 
 
@@ -54,6 +55,15 @@ class Signal:
     needs_history: bool = False  # zero for a query without partnerships (cold part omits it)
     factors: tuple[str, str] | None = None  # PRODUCT: the two signals multiplied
     walk: Walk | None = None  # GRAPH_WALK: its path (matcher.walks)
+    inputs: tuple[str, ...] = ()  # PAIRWISE, COLUMN: the per-city inputs read (kinds.INPUTS)
+    cell: kinds.Formula | None = None  # PAIRWISE: its formula of both cities' inputs (kinds)
+    group: str | None = None  # GROUP_PAIR: "country" or "admin1", the groups its rows span
+    rows: Callable[[Any, Any], Any] | None = None  # GROUP_PAIR: (prepared, queries) -> rows
+
+    def pairwise(self, query: Mapping[str, Any], column: Mapping[str, Any]) -> Any:
+        """A PAIRWISE signal's value from each side's inputs (name -> array, broadcast)."""
+        return self.cell(tuple(query[name] for name in self.inputs),
+                         tuple(column[name] for name in self.inputs))
 
 
 TABLE: tuple[Signal, ...] = (
@@ -85,21 +95,22 @@ TABLE: tuple[Signal, ...] = (
     Signal("candidate_affinity", Kind.GROUP_COUNT, "log(1 + the candidate's partners in the "
            "query's country)", Reverse.BY_COUNTRY),
     Signal("country_pair", Kind.GROUP_PAIR, "log(1 + partnerships between the two countries)",
-           Reverse.BY_COUNTRY, symmetric=True),
+           Reverse.BY_COUNTRY, symmetric=True, group="country", rows=kinds.country_pair_rows),
     Signal("log_distance", Kind.PAIRWISE, "log(1 + great-circle km)", Reverse.SAME,
-           symmetric=True),
+           symmetric=True, inputs=kinds.HALF_ANGLES, cell=kinds.log_distance),
     Signal("log_degree", Kind.COLUMN, "log(1 + the candidate's partnership count)",
-           Reverse.QUERY_VALUE),
+           Reverse.QUERY_VALUE, inputs=("log_degree",)),
     Signal("log_population", Kind.COLUMN, "log10 of the candidate's population",
-           Reverse.QUERY_VALUE),
+           Reverse.QUERY_VALUE, inputs=("log_population",)),
     Signal("size_gap", Kind.PAIRWISE, "|log10 population difference|", Reverse.SAME,
-           symmetric=True),
+           symmetric=True, inputs=("log_population",), cell=kinds.size_gap),
     Signal("both_capital", Kind.PAIRWISE, "1 when both are national capitals", Reverse.SAME,
-           symmetric=True),
+           symmetric=True, inputs=("is_capital",), cell=kinds.both_capital),
     Signal("same_country", Kind.GROUP_PAIR, "1 for a domestic pair", Reverse.BY_COUNTRY,
-           symmetric=True),
+           symmetric=True, group="country", rows=kinds.same_country_rows),
     Signal("admin1_pair", Kind.GROUP_PAIR, "log(1 + partnerships between the two cities' "
-           "first-level regions)", Reverse.BY_REGION, symmetric=True),
+           "first-level regions)", Reverse.BY_REGION, symmetric=True, group="admin1",
+           rows=kinds.admin1_pair_rows),
     # Products of other signals that a linear re-ranker cannot form itself (the cold one uses
     # them: cold recall@10 0.051 -> 0.056 over 3 seeds on the snapshot; the warm one gained
     # nothing).
@@ -138,13 +149,22 @@ WALKS: Mapping[str, Walk] = {signal.name: signal.walk for signal in TABLE
                              if signal.walk is not None}
 PRODUCTS: Mapping[str, tuple[str, str]] = {signal.name: signal.factors for signal in TABLE
                                            if signal.factors is not None}
+# Products with a DOT factor: the rows weighing them need the standardised LightFM block.
+DOT_PRODUCTS = names(lambda signal: signal.kind is Kind.PRODUCT and any(
+    BY_NAME[factor].kind is Kind.DOT for factor in signal.factors))
+PAIRWISE = names(lambda signal: signal.kind is Kind.PAIRWISE)
+GROUP_PAIRS = names(lambda signal: signal.kind is Kind.GROUP_PAIR)
+COLUMNS = names(lambda signal: signal.kind is Kind.COLUMN)
+# The per-city inputs the PAIRWISE signals read, each once, in the table's order.
+PAIRWISE_INPUTS = tuple(dict.fromkeys(name for signal in TABLE if signal.kind is Kind.PAIRWISE
+                                      for name in signal.inputs))
 
 
 def with_products(values: dict[str, Any]) -> dict[str, Any]:
     """Add the PRODUCT signals not yet in `values`, each from the two signals it joins."""
     for name, (left, right) in PRODUCTS.items():
         if name not in values:
-            values[name] = values[left] * values[right]
+            values[name] = kinds.product(values[left], values[right])
     return values
 
 
@@ -165,6 +185,18 @@ def problems() -> list[str]:
             found.append(f"{signal.name}: a graph walk is symmetric or names its transpose")
         if (signal.kind is Kind.GRAPH_WALK) != (signal.walk is not None):
             found.append(f"{signal.name}: a walk goes with kind GRAPH_WALK only")
+        if (signal.kind is Kind.PAIRWISE) != (signal.cell is not None):
+            found.append(f"{signal.name}: a cell formula goes with kind PAIRWISE only")
+        if (signal.kind in (Kind.PAIRWISE, Kind.COLUMN)) != bool(signal.inputs) \
+                or not set(signal.inputs) <= set(kinds.INPUTS) \
+                or (signal.kind is Kind.COLUMN and len(signal.inputs) != 1):
+            found.append(f"{signal.name}: PAIRWISE reads kinds.INPUTS, COLUMN exactly one")
+        if (signal.kind is Kind.GROUP_PAIR) != (signal.rows is not None) or (
+                signal.rows is not None and (not signal.symmetric or (signal.group, signal.reverse)
+                                             not in (("country", Reverse.BY_COUNTRY),
+                                                     ("admin1", Reverse.BY_REGION)))):
+            found.append(f"{signal.name}: a GROUP_PAIR has rows, is symmetric, and reads "
+                         "reversed by its group (country: BY_COUNTRY, admin1: BY_REGION)")
         if signal.symmetric and signal.transposed:
             found.append(f"{signal.name}: symmetric and transposed exclude each other")
     if len(BY_NAME) != len(TABLE):

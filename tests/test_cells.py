@@ -1,0 +1,104 @@
+"""matcher.cells: the per-cell values shared by the numpy block, the compiled kernel and the
+listed pairs, and a new table entry evaluated by every one of them without a kernel edit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matcher_factories import random_arrays
+
+from matcher import cells, fused, kernelgen, kinds, scorer, signals, signaltable
+from matcher.prepared import prepared
+
+
+def only(name: str) -> dict:
+    part = {"signals": [name], "mean": [0.0], "scale": [1.0], "coef": [1.0], "intercept": 0.0}
+    return {"warm": dict(part), "cold": dict(part)}
+
+
+def test_a_tile_of_columns_gives_the_bits_of_the_whole_block():
+    """The kernel evaluates the formulas a column tile at a time; each cell must not depend on
+    which tile it was made in."""
+    arrays = random_arrays(3, n=50)
+    ready = prepared(arrays)
+    queries, candidates = np.arange(arrays.n_cities), ready.candidates
+    names = [*signaltable.PAIRWISE, "country_pair", "log_degree"]
+    whole = cells.block_values(arrays, queries, candidates, names, None,
+                               np.zeros(len(queries), dtype=bool))
+    tile = cells.block_values(arrays, queries, candidates[7:19], names, None,
+                              np.zeros(len(queries), dtype=bool),
+                              {name: column[7:19] for name, column
+                               in ready.candidate_inputs.items()})
+    for name in names:
+        np.testing.assert_array_equal(tile[name], whole[name][:, 7:19])
+
+
+def test_listed_pairs_equal_the_reference():
+    arrays = random_arrays(5, n=40)
+    queries = np.array([1, 8, 30])
+    cols = np.array([[0, 4, 9], [9, 9, 2], [39, 0, 1]])
+    names = [name for name in signaltable.SIGNALS if name not in signaltable.GRAPH
+             and name not in signaltable.INTERACTION_SIGNALS]
+    listed = cells.pair_values(arrays, queries, cols, names)
+    reference = signals.signal_matrices(arrays, queries)
+    for name in names:
+        np.testing.assert_allclose(listed[name], np.take_along_axis(reference[name], cols, 1),
+                                   rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_cell_terms_are_the_weighted_pairwise_and_product_signals():
+    arrays = random_arrays(0, n=20)
+    weights, _ = scorer.query_weights(arrays, np.arange(3), arrays.rerank)
+    names, products = cells.cell_terms(weights.get, np.zeros(3))
+    assert names == list(signaltable.PAIRWISE)
+    assert [name for name, _, _ in products] == list(signaltable.PRODUCTS)
+
+
+def _latitude_gap(query_half_lat_sin, half_lat_sin):
+    return np.abs(half_lat_sin - query_half_lat_sin)
+
+
+GAP = signaltable.Signal("latitude_gap", signaltable.Kind.PAIRWISE, "|sin(lat/2) difference|",
+                         signaltable.Reverse.SAME, symmetric=True, inputs=("half_lat_sin",),
+                         cell=kinds.Formula(_latitude_gap))
+
+
+def with_gap(monkeypatch) -> None:
+    """Declare GAP, a PAIRWISE signal no module names, by a table entry alone (patched into
+    the modules that read the table's derived lists)."""
+    by_name = {**signaltable.BY_NAME, GAP.name: GAP}
+    pairwise = (*signaltable.PAIRWISE, GAP.name)
+    for module in (cells, kernelgen, fused):
+        monkeypatch.setattr(module, "BY_NAME", by_name, raising=False)
+    for module in (cells, kernelgen):
+        monkeypatch.setattr(module, "PAIRWISE", pairwise)
+
+
+def _gap_block(arrays) -> np.ndarray:
+    ready = prepared(arrays)
+    rows, candidates = np.arange(arrays.n_cities), ready.candidates
+    half = ready.inputs["half_lat_sin"]
+    expected = np.abs(half[candidates][None, :] - half[:, None]).astype(np.float32)
+    expected[rows[:, None] == candidates[None, :]] = -np.inf  # the query itself
+    return expected
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_new_pairwise_entry_is_evaluated_by_every_path(monkeypatch, seed):
+    """The numpy block and the listed pairs evaluate a new entry's formula; the compiled batch,
+    whose generated kernel does not know it yet, says so and adds it with numpy."""
+    with_gap(monkeypatch)
+    fused.kernel_is_current.cache_clear()
+    arrays = random_arrays(seed, n=40)
+    rows, candidates = np.arange(arrays.n_cities), prepared(arrays).candidates
+    expected = _gap_block(arrays)
+    np.testing.assert_array_equal(scorer.block_scores(arrays, rows, rerank=only(GAP.name)),
+                                  expected)
+    with pytest.warns(RuntimeWarning, match="stale"):
+        compiled = scorer.block_scores(arrays, rows, rerank=only(GAP.name),
+                                       terms=(fused.add_dense_terms, scorer.add_graph_terms))
+    np.testing.assert_array_equal(compiled, expected)
+    fused.kernel_is_current.cache_clear()
+    half = prepared(arrays).inputs["half_lat_sin"]
+    listed = cells.pair_values(arrays, rows[:2], candidates[None, :3].repeat(2, 0), [GAP.name])
+    np.testing.assert_array_equal(listed[GAP.name], np.abs(half[candidates[:3]] - half[:2, None]))
