@@ -365,9 +365,9 @@ class Matcher:
 
     # ------------------------------------------------------------------ explaining
     def explain(self, city: str | int, partner: str | int, themes: Iterable[str] = ()):
-        """The full breakdown for one pair (a matcher.explain.PairExplanation); `themes`: the
+        """The full breakdown for one pair (a matcher.explanation.PairExplanation); `themes`: the
         first city's stated ambitions, as for recommend()."""
-        from matcher.explain import explain_pair
+        from matcher.explanation import explain_pair
 
         matcher, query, other = self.pair_rows(city, partner)
         if query == other:

@@ -63,8 +63,6 @@ class ScoringArrays:
     stored_user_moments: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     # The fast scorer's state (matcher.prepared.prepared builds it on first use).
     fast: object | None = field(default=None, init=False, repr=False, compare=False)
-    # subscore_signals' reference sample with its item rows, kept between calls.
-    reference_items: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.graph = CSR.of(self.graph)
@@ -76,7 +74,6 @@ class ScoringArrays:
                      if isinstance(value, cached_property)]:
             self.__dict__.pop(name, None)
         self.fast = None
-        self.reference_items = None
 
     @property
     def n_cities(self) -> int:

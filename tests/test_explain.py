@@ -1,4 +1,5 @@
-"""Reasons and the pair breakdown (matcher.explain, matcher.breakdown) on the factory model."""
+"""Reasons and the pair breakdown (matcher.explain, matcher.explanation, matcher.breakdown) on
+the factory model."""
 
 from __future__ import annotations
 
