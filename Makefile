@@ -26,6 +26,7 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install --quiet -r requirements.lock -r requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m compileall -q matcher training  # the bytecode an installed wheel has
 	touch $(STAMP)
 
 setup: $(STAMP) ## make .venv and install pinned dependencies (LightFM compiles, about a minute)
