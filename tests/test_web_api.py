@@ -227,6 +227,13 @@ def test_regression_a_place_outside_the_index_has_a_city_page(client):
         assert client.get(f"/pair/{a}/{b}").status_code == 200
 
 
+def test_regression_the_search_box_offers_a_town_outside_the_index(client):
+    """Issue 16 (tried as a user): `twin with Tenby` answers, but the search box offered
+    nothing for "Tenby", a Welsh town of 4,696 outside the model's index."""
+    found = client.get("/api/cities", params={"q": "Tenby"}).json()["cities"]
+    assert [(c["geonameid"], c["match"]) for c in found[:1]] == [(2636104, "outside")]
+
+
 # ---- themes and dimension weights (issue 16's --theme and --weigh) ----
 
 @pytest.mark.parametrize(("query", "flags"), [

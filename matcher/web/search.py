@@ -2,7 +2,9 @@
 
 `suggest(matcher, index, text)` puts first what `twin with TEXT` would resolve to (or, for an
 ambiguous name, every candidate it lists), then the cities whose folded name starts with the
-text, most populous first, then the CLI's "did you mean" suggestions.
+text, most populous first, then the CLI's "did you mean" suggestions. A gazetteer place
+outside the model's index (a small town such as Tenby) is offered when its name is typed
+whole, as the CLI answers it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from matcher.errors import AmbiguousCityError, CityNotFoundError, InputError
+from matcher.errors import (
+    AmbiguousCityError,
+    CityNotFoundError,
+    CityOutsideIndexError,
+    InputError,
+)
 from matcher.lookup import CityRecord, fold
 
 SUGGESTIONS = 8
@@ -28,7 +35,8 @@ class Suggestion:
     country_name: str
     admin1: str
     population: int
-    match: str  # "exact", "ambiguous", "prefix" or "similar"
+    match: str  # "exact", "ambiguous", "prefix", "similar" or "outside" (a gazetteer place
+    # outside the model's index, ranked as one more city of it)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,6 +91,10 @@ def suggest(matcher, index: PrefixIndex, text: str, limit: int = SUGGESTIONS) ->
         except AmbiguousCityError as error:
             found.extend(_suggestion(matcher, CityRecord(**c), "ambiguous")
                          for c in error.candidates[:limit])
+        except CityOutsideIndexError as error:  # a gazetteer town: it has a city page too
+            if error.place is not None:
+                found.append(_suggestion(matcher, error.place, "outside"))
+            fuzzy = error.suggestions
         except CityNotFoundError as error:
             fuzzy = error.suggestions
         except InputError:  # "Name, Xx" with an unknown country: offer the name alone

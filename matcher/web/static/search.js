@@ -26,7 +26,8 @@
         var rest = document.createElement("span");
         rest.textContent = ", " + (c.country_name || c.country_code) +
           (c.admin1 ? " (" + c.admin1 + ")" : "") + " · " + c.population.toLocaleString("en") +
-          (c.match === "ambiguous" ? " · which one?" : "");
+          (c.match === "ambiguous" ? " · which one?" : "") +
+          (c.match === "outside" ? " · ranked as one more city of the index" : "");
         li.appendChild(name);
         li.appendChild(rest);
         li.addEventListener("mousedown", function (e) { e.preventDefault(); choose(i); });
