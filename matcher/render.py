@@ -67,8 +67,8 @@ def preamble(result) -> list[str]:
     elif not result.ranked_by_others:
         lines.append(f"{query.name} is not among the cities the model recommends (no "
                      "partnerships and below its size floor), so no list holds it and the "
-                     "ranking is its own side; 'partner_ranks_query' says where each partner "
-                     "would place it.")
+                     "ranking is its own side; where each partner would place it is read as if "
+                     "it were a candidate (partner_ranks_query in the JSON and CSV).")
     if result.themes:
         lines.append(f"Themes of {query.name} matched against the candidates': "
                      f"{', '.join(result.themes)}.")
