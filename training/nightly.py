@@ -14,18 +14,12 @@ Refused or rejected runs keep their staging data for inspection (pruned to --kee
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import json
 import logging
-import os
 import shutil
 import signal
-import time
 import traceback
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from matcher import config, registry
@@ -40,6 +34,16 @@ from training.nightly_checks import (
 )
 from training.nightly_lock import LOCK_FILE, NightlyLock, now_iso
 from training.nightly_options import NightlyOptions
+from training.nightly_runs import (  # noqa: F401  (NightlyResult and DISK_ERRNOS: the API)
+    DISK_ERRNOS,
+    NightlyResult,
+    RunRecord,
+    disk_error_message,
+    finish_run,
+    mark_interrupted_runs,
+    new_run_record,
+    read_json,
+)
 
 EXIT_PROMOTED = 0
 EXIT_FAILED = 1
@@ -85,7 +89,7 @@ def evaluate_current_stage(processed_dir: Path, current_dir: Path) -> dict:
     from training.evaluate import evaluate_config
     from training.fit import TrainConfig
 
-    train_config = TrainConfig.from_dict(_read_json(current_dir / "config.json"))
+    train_config = TrainConfig.from_dict(read_json(current_dir / "config.json"))
     return evaluate_config(processed_dir, train_config, seed=0)
 
 
@@ -107,164 +111,6 @@ class NightlyStages:
     verify: Callable[[Path], None] = verify_stage
     compare_lists: Callable[[Path, Path], dict] = list_stability
     publish: Callable[[Path, Path, str | None], Path] = promotion.install_and_switch
-
-
-# ---------------------------------------------------------------- the run record
-
-
-def _read_json(path: Path) -> dict:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
-
-
-@dataclass
-class RunRecord:
-    """The run's JSON report, rewritten atomically after each stage (a killed run leaves one)."""
-
-    path: Path
-    report: dict = field(default_factory=dict)
-    say: Callable[[str], None] = log.info
-    staging: Path | None = None  # the candidate being written, removed if the run ends early
-
-    unsaved: str | None = None  # why the report could not be written (a full or read-only disk)
-
-    def save(self) -> None:
-        """Write the report; on a full or read-only disk, note why and carry on (the run's
-        outcome matters more than its report, and the next write may succeed)."""
-        try:
-            registry.write_json_atomic(self.path, self.report)
-        except OSError as error:
-            if error.errno not in DISK_ERRNOS:
-                raise
-            self.unsaved = f"{error.strerror}: {error.filename or self.path}"
-        else:
-            self.unsaved = None
-
-    def drop_staging(self) -> None:
-        """Remove the candidate of a run that ends without promoting it."""
-        if self.staging is not None and self.staging.exists():
-            shutil.rmtree(self.staging, ignore_errors=True)
-
-    @contextlib.contextmanager
-    def stage(self, name: str) -> Iterator[dict]:
-        entry = {"name": name, "status": "running", "seconds": None}
-        self.report["stages"].append(entry)
-        self.save()
-        self.say(f"nightly: {name} ...")
-        started = time.perf_counter()
-        try:
-            yield entry
-        except BaseException:
-            entry["status"] = "failed"
-            raise
-        else:
-            entry["status"] = "ok"
-        finally:
-            entry["seconds"] = round(time.perf_counter() - started, 3)
-            self.say(f"nightly: {name} {entry['status']} in {entry['seconds']:.2f} s")
-            self.save()
-
-
-@dataclass(frozen=True)
-class NightlyResult:
-    """How a run ended: exit code, decision, one-line message, and where its report is."""
-
-    exit_code: int
-    decision: str
-    message: str
-    report_path: Path
-    report: dict
-    report_unsaved: str | None = None
-
-    @property
-    def where(self) -> str:
-        """`report: PATH`, or why there is none."""
-        if self.report_unsaved:
-            return f"report not saved: {self.report_unsaved}"
-        return f"report: {self.report_path}"
-
-
-def _new_run_record(options: NightlyOptions, say: Callable[[str], None]) -> RunRecord:
-    runs = options.models_dir / config.RUNS_DIR
-    run_id = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
-    path = runs / f"{run_id}.json"
-    if path.exists():
-        run_id = f"{run_id}-{os.getpid()}"
-        path = runs / f"{run_id}.json"
-    options_dict = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
-    for key in ("partnership_files", "user_files", "wikidata_files"):
-        options_dict[key] = [str(p) for p in getattr(options, key)]
-    report = {
-        "run_id": run_id,
-        "pid": os.getpid(),
-        "started": now_iso(),
-        "status": "running",
-        "decision": None,
-        "exit_code": None,
-        "options": options_dict,
-        "stages": [],
-    }
-    return RunRecord(path, report, say)
-
-
-def _finish(record: RunRecord, code: int, decision: str, message: str) -> NightlyResult:
-    record.report.update(
-        status="done", exit_code=code, decision=decision, message=message, finished=now_iso()
-    )
-    record.save()
-    record.say(f"nightly: {decision} (exit {code}): {message}")
-    return NightlyResult(code, decision, message, record.path, record.report, record.unsaved)
-
-
-DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM})
-
-
-def disk_error_message(error: OSError, models_dir: Path, before: str | None) -> str | None:
-    """One line for a full, read-only or unwritable disk (None for other errors), saying
-    what happened to models/current. numpy's writers raise OSError without an errno on a
-    full disk ("4121002 requested and 1534944 written"): then the free space decides."""
-    code = error.errno
-    if code is None and _nearly_full(models_dir):
-        code = errno.ENOSPC
-    if code not in DISK_ERRNOS:
-        return None
-    where = error.filename or f"{models_dir}/"
-    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
-            errno.EROFS: "the file system is read-only"}.get(code, "permission denied")
-    now = registry.current_version(models_dir)
-    if now == before:
-        kept = f"the current model ({before}) is kept" if before else "no model was promoted"
-    else:
-        kept = f"models/current -> {now} was promoted before the failure"
-    return (f"cannot write {where}: {what} ({error.strerror or error}); {kept}; free space or "
-            "fix the mount and run again")
-
-
-def _nearly_full(path: Path) -> bool:
-    """Less than 16 MiB or 0.5% of the file system free."""
-    try:
-        usage = shutil.disk_usage(path)
-    except OSError:
-        return False
-    return usage.free < max(16 * 2**20, usage.total // 200)
-
-
-def mark_interrupted_runs(runs_dir: Path) -> list[str]:
-    """Reports still saying `running` whose process is gone: mark them `interrupted`."""
-    marked = []
-    for path in sorted(runs_dir.glob("*.json"))[-50:]:
-        try:
-            report = _read_json(path)
-        except (OSError, ValueError):
-            continue
-        pid = report.get("pid")
-        if report.get("status") == "running" and pid != os.getpid():
-            if isinstance(pid, int) and registry.pid_alive(pid):
-                continue
-            report.update(status="interrupted", decision="interrupted")
-            registry.write_json_atomic(path, report)
-            marked.append(path.name)
-    return marked
 
 
 # ---------------------------------------------------------------- stages of a run
@@ -298,18 +144,18 @@ def run_nightly(
 ) -> NightlyResult:
     """Run the whole job once; never raises for an expected outcome (see the exit codes)."""
     stages = stages or NightlyStages()
-    record = _new_run_record(options, say)
+    record = new_run_record(options, say)
     before = registry.current_version(options.models_dir)
     lock = NightlyLock(options.models_dir / LOCK_FILE)
     try:
         lock.acquire()
     except LockError as error:
-        return _finish(record, EXIT_LOCKED, "locked", str(error))
+        return finish_run(record, EXIT_LOCKED, "locked", str(error))
     except OSError as error:
         message = disk_error_message(error, options.models_dir, before)
         if message is None:
             raise
-        return _finish(record, EXIT_FAILED, "failed", message)
+        return finish_run(record, EXIT_FAILED, "failed", message)
     try:
         if lock.stale_pid is not None:
             record.report["stale_lock_pid"] = lock.stale_pid
@@ -330,7 +176,7 @@ def run_nightly(
         if not isinstance(error, CitytwinError) and message == str(error):
             message = f"{type(error).__name__}: {error}"
         record.drop_staging()  # first: a candidate that filled the disk leaves room for the report
-        return _finish(record, EXIT_FAILED, "failed", message)
+        return finish_run(record, EXIT_FAILED, "failed", message)
     finally:
         record.drop_staging()
         lock.release()
@@ -356,17 +202,17 @@ def _run_locked(options: NightlyOptions, stages: NightlyStages, record: RunRecor
             report["data"] = data_report
             snapshot = data_snapshot(processed, data_report)
     except (InputError, DataError) as error:
-        return _finish(record, EXIT_REFUSED, "refused", str(error))
+        return finish_run(record, EXIT_REFUSED, "refused", str(error))
     with record.stage("validate"):
         last_good_path = runs_dir / LAST_GOOD_FILE
-        reference = _read_json(last_good_path) if last_good_path.exists() else None
+        reference = read_json(last_good_path) if last_good_path.exists() else None
         report["data_reference"] = reference and reference.get("report")
         reasons = validate_data(snapshot, reference, options)
         report["validation"] = {"passed": not reasons, "reasons": reasons}
         if not reasons:
             registry.write_json_atomic(last_good_path, {"run_id": report["run_id"], **snapshot})
     if reasons:
-        return _finish(record, EXIT_REFUSED, "refused", "; ".join(reasons))
+        return finish_run(record, EXIT_REFUSED, "refused", "; ".join(reasons))
     with record.stage("train"):
         staging = registry.staging_dir(models_dir, report["run_id"])
         record.staging = staging
@@ -402,7 +248,7 @@ def _run_locked(options: NightlyOptions, stages: NightlyStages, record: RunRecor
             report["rejected_path"] = str(registry.reject(staging, models_dir, rejection))
         with record.stage("prune"):
             report["pruned"] = _prune(options)
-        return _finish(record, EXIT_KEPT, "kept_current", "; ".join(decision["reasons"]))
+        return finish_run(record, EXIT_KEPT, "kept_current", "; ".join(decision["reasons"]))
     with record.stage("promote"):
         published = promotion.promote(staging, processed, models_dir, options.data_dir, version,
                                       report["run_id"], stages.publish)
@@ -411,7 +257,7 @@ def _run_locked(options: NightlyOptions, stages: NightlyStages, record: RunRecor
         shutil.rmtree(run_data, ignore_errors=True)
     with record.stage("prune"):
         report["pruned"] = _prune(options)
-    return _finish(record, EXIT_PROMOTED, "promoted", f"models/current -> {published.name}")
+    return finish_run(record, EXIT_PROMOTED, "promoted", f"models/current -> {published.name}")
 
 
 def _current_or_none(models_dir: Path) -> Path | None:
@@ -428,7 +274,7 @@ def _current_metrics(
     are the same (re-evaluating that config would reproduce the candidate's own figures and
     compare it with itself), else the current config re-evaluated on the new data."""
     try:
-        same = _read_json(staging / "config.json") == _read_json(current_dir / "config.json")
+        same = read_json(staging / "config.json") == read_json(current_dir / "config.json")
     except (OSError, ValueError):
         same = False
     recorded = registry.read_metrics(current_dir)
