@@ -61,7 +61,8 @@ def dense_tile(out, begin, end, table, column_group, affinity, in_country, in_co
         p_3 = product_weights[3, i]
         for j in range(begin, end):
             value = out[i, j] + table[i, column_group[j]]
-            value += affinity[i] * in_country[in_country_row[i], j]
+            for s in range(affinity.shape[0]):  # the candidate's group counts
+                value += affinity[s, i] * in_country[s, in_country_row[i], j]
             dot = lightfm[row, j] if row >= 0 else 0.0
             v_log_distance = values[0, i, j - begin]
             v_size_gap = _size_gap(query_inputs[0, i], column_inputs[0, j])

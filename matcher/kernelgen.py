@@ -117,7 +117,8 @@ def render() -> str:
               *row_weights,
               "        for j in range(begin, end):",
               "            value = out[i, j] + table[i, column_group[j]]",
-              "            value += affinity[i] * in_country[in_country_row[i], j]",
+              "            for s in range(affinity.shape[0]):  # the candidate's group counts",
+              "                value += affinity[s, i] * in_country[s, in_country_row[i], j]",
               "            dot = lightfm[row, j] if row >= 0 else 0.0",  # DOT factors
               *body,
               "            out[i, j] = value", ""]
