@@ -142,6 +142,8 @@ def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.nd
                    axis=1)
     weights, rows, inverse = query_country_rows(arrays, queries, cols, get, zeros)
     for weight, row in zip(weights, rows, strict=True):
+        if not np.any(weight):
+            continue
         out += row[0][None, :] * weight[:, None] if len(queries) == 1 else \
             np.take(row, inverse, axis=0) * weight[:, None]
 
@@ -149,20 +151,24 @@ def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.nd
 def query_country_rows(arrays, queries: np.ndarray, cols: np.ndarray, get,
                        zeros: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The terms read by the query's country at the candidate (the GROUP_COUNTs the candidate
-    counts, CANDIDATE_COUNTS), each one some query weighs: their weights (s, q), one row per
-    country among the queries' (s, u, c), and each query's row (q,); s is 0 when none is."""
-    weighed = [name for name in CANDIDATE_COUNTS if np.any(get(name, zeros))]
-    if not weighed:
-        return np.zeros((0, len(queries))), np.zeros((0, 1, len(cols))), \
+    counts, CANDIDATE_COUNTS, in the table's order): their weights (s, q), one row per country
+    among the queries' (s, u, c; zeros, never written, for a count no query weighs), and each
+    query's row (q,); u is 1 when no query weighs any."""
+    weights = np.array([get(name, zeros) for name in CANDIDATE_COUNTS], dtype=np.float64) \
+        .reshape(len(CANDIDATE_COUNTS), len(queries))
+    weighed = np.any(weights, axis=1)
+    if not np.any(weighed):
+        return weights, np.zeros((len(weights), 1, len(cols))), \
             np.zeros(len(queries), dtype=np.int64)
     query_countries = arrays.country_index[queries]
     unique, inverse = np.unique(query_countries, return_inverse=True) if len(queries) > 1 \
         else (query_countries, np.zeros(1, dtype=np.int64))
     ready = prepared(arrays)
-    weights = np.array([get(name, zeros) for name in weighed], dtype=np.float64).reshape(
-        len(weighed), len(queries))
-    rows = np.array([[ready.count_in_at(BY_NAME[name].count.via, int(country), cols)
-                      for country in unique] for name in weighed])
+    rows = np.zeros((len(weights), len(unique), len(cols)))
+    for slot in np.flatnonzero(weighed):
+        via = BY_NAME[CANDIDATE_COUNTS[slot]].count.via
+        for at, country in enumerate(unique.tolist()):
+            rows[slot, at] = ready.count_in_at(via, int(country), cols)
     return weights, rows, inverse.astype(np.int64)
 
 
