@@ -6,12 +6,12 @@ products from it. `cell_terms` and `block_values` are the per-cell part of the b
 the numpy path (matcher.scorer) and the compiled batch kernel (matcher.fused) share: the same
 values from the same formulas (matcher.kinds), added in the table's order, so both give the
 same bits. PAIRWISE and COLUMN signals are evaluated from their table entry alone; the group
-kinds read the per-group rows kept in matcher.prepared.
+kinds read the per-group rows kept in matcher.prepared, GROUP_COUNT by its `Count`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -22,30 +22,12 @@ from matcher.signaltable import BY_NAME, PAIRWISE, PRODUCTS, Kind
 
 
 def pair_values(arrays, queries: np.ndarray, cols: np.ndarray, names: Iterable[str],
-                own: np.ndarray | None = None,
-                near: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                single: bool = False) -> dict[str, np.ndarray]:
     """The signals `names` (no graph walks, no products) of each query against its cities
-    `cols` (q, d), (q, d) float64 each. `own` and `near`, (q, countries): each query's partner
-    counts per country and its neighbours' (computed here when a signal needs them)."""
+    `cols` (q, d), (q, d) float64 each. `single`: one query's group counts come from its kept
+    graph rows (matcher.prepared.Prepared.graph_rows), as stage two reads them."""
     ready = prepared(arrays)
     queries = np.asarray(queries, dtype=np.int64)
-    column_countries = arrays.country_index[cols]
-
-    def own_counts() -> np.ndarray:
-        return ready.partners_by_country_rows[queries].toarray() if own is None else own
-
-    def near_counts() -> np.ndarray:
-        return (arrays.geo.matrix[queries] @ arrays.binary.matrix @ arrays.membership) \
-            .toarray() if near is None else near
-
-    groups: dict[str, Callable[[], np.ndarray]] = {
-        "country_affinity": lambda: np.log1p(np.take_along_axis(
-            own_counts(), column_countries, axis=1).astype(np.float64)),
-        "region_country": lambda: np.log1p(np.take_along_axis(near_counts(), column_countries,
-                                                              axis=1)),
-        "candidate_affinity": lambda: _candidate_affinity(ready, arrays.country_index[queries],
-                                                          cols),
-    }
     out = {}
     for name in names:
         signal = BY_NAME[name]
@@ -59,7 +41,24 @@ def pair_values(arrays, queries: np.ndarray, cols: np.ndarray, names: Iterable[s
             rows, column_groups = group_rows(arrays, name, queries)
             out[name] = np.take_along_axis(rows, column_groups[cols], axis=1)
         else:
-            out[name] = groups[name]()
+            out[name] = group_count(ready, signal.count, queries, cols, single)
+    return out
+
+
+def group_count(ready, count: kinds.Count, queries: np.ndarray, cols: np.ndarray,
+                single: bool = False) -> np.ndarray:
+    """A GROUP_COUNT signal (its table entry's `count`) of each query against its cities
+    `cols`, (q, d): the query's row over the countries at each city's country, or each city's
+    count in the query's country."""
+    arrays = ready.arrays
+    if count.by == "query":
+        counts = ready.counts_by_country(count.via, queries, single)
+        return kinds.count_of(np.take_along_axis(counts, arrays.country_index[cols], axis=1))
+    query_countries = arrays.country_index[queries]
+    out = np.empty(cols.shape)
+    for country in sorted(set(query_countries.tolist())):  # np.unique imports numpy.ma (9 ms)
+        rows = query_countries == country
+        out[rows] = ready.count_in(count.via, country)[cols[rows]]
     return out
 
 
@@ -79,15 +78,6 @@ def _lightfm(arrays, queries: np.ndarray, cols: np.ndarray) -> np.ndarray:
     items = arrays.item_embeddings[cols].astype(np.float64)  # converts no whole matrix
     lightfm = (items * users[:, None, :]).sum(axis=-1) + arrays.item_biases[cols]
     return (lightfm - mean[:, None]) / spread[:, None]
-
-
-def _candidate_affinity(ready, query_countries: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """(q, d): log(1 + partners each of a query's cities has in the query's country)."""
-    out = np.empty(cols.shape)
-    for country in sorted(set(query_countries.tolist())):  # np.unique imports numpy.ma (9 ms)
-        rows = query_countries == country
-        out[rows] = ready.in_country(country)[cols[rows]]
-    return out
 
 
 def cell_terms(get, zeros: np.ndarray) -> tuple[list[str], list[tuple[str, str, str]]]:

@@ -16,6 +16,7 @@ PAIRWISE = ('log_distance', 'size_gap', 'both_capital')
 OUTER = ('log_distance',)  # PAIRWISE whose inner values numpy finishes
 PRODUCTS = ('lightfm_distance', 'lightfm_country_pair', 'size_gap_squared', 'log_distance_squared')
 GROUP_FACTORS = ('country_pair',)
+CANDIDATE_COUNTS = ('candidate_affinity',)  # GROUP_COUNTs by the candidate
 
 
 @numba.njit(**_OPTIONS)
@@ -48,20 +49,22 @@ def inner_tiles(values, begin, end, query_inputs, column_inputs):  # pragma: no 
 
 @numba.njit(**_OPTIONS)
 def dense_tile(out, begin, end, table, column_group, affinity, in_country, in_country_row, query_inputs, column_inputs, values, weights, product_weights, lightfm, lightfm_row, group_rows_country_pair, group_columns_country_pair):  # pragma: no cover
-    """out[:, begin:end] += the dense terms, cell by cell, in matcher.cells' order: the group table, affinity,
+    """out[:, begin:end] += the dense terms, cell by cell, in matcher.cells' order: the group table, the candidate's group counts,
     then weight * value for each PAIRWISE signal, then weight * (left * right) for each PRODUCT."""
     for i in range(out.shape[0]):
         row = lightfm_row[i]
         w_0 = weights[0, i]
         w_1 = weights[1, i]
         w_2 = weights[2, i]
+        a_0 = affinity[0, i]
         p_0 = product_weights[0, i]
         p_1 = product_weights[1, i]
         p_2 = product_weights[2, i]
         p_3 = product_weights[3, i]
         for j in range(begin, end):
             value = out[i, j] + table[i, column_group[j]]
-            value += affinity[i] * in_country[in_country_row[i], j]
+            if a_0 != 0.0:
+                value += a_0 * in_country[0, in_country_row[i], j]
             dot = lightfm[row, j] if row >= 0 else 0.0
             v_log_distance = values[0, i, j - begin]
             v_size_gap = _size_gap(query_inputs[0, i], column_inputs[0, j])

@@ -17,7 +17,7 @@ import textwrap
 from pathlib import Path
 
 from matcher import kinds
-from matcher.signaltable import BY_NAME, PAIRWISE, PRODUCTS, Kind
+from matcher.signaltable import BY_NAME, CANDIDATE_COUNTS, PAIRWISE, PRODUCTS, Kind
 
 TARGET = Path(__file__).with_name("fused_dense.py")
 
@@ -75,7 +75,9 @@ def render() -> str:
     outer = [signal.name for signal in pairwise if signal.cell.outer is not None]
     parts = [_HEADER, f"PAIRWISE = {tuple(PAIRWISE)!r}",
              f"OUTER = {tuple(outer)!r}  # PAIRWISE whose inner values numpy finishes",
-             f"PRODUCTS = {tuple(PRODUCTS)!r}", f"GROUP_FACTORS = {group_factors()!r}", ""]
+             f"PRODUCTS = {tuple(PRODUCTS)!r}", f"GROUP_FACTORS = {group_factors()!r}",
+             f"CANDIDATE_COUNTS = {tuple(CANDIDATE_COUNTS)!r}  # GROUP_COUNTs by the candidate",
+             ""]
     for inner in dict.fromkeys(signal.cell.inner for signal in pairwise):
         parts += ["", "@numba.njit(**_OPTIONS)",
                   textwrap.dedent(inspect.getsource(inner)).rstrip(), ""]
@@ -96,6 +98,8 @@ def render() -> str:
         body.append(f"            v_{signal.name} = {value}")
     # A zero weight adds nothing (adding 0.0 would not change the sum): skipped, per row.
     row_weights = [f"        w_{slot} = weights[{slot}, i]" for slot in range(len(pairwise))]
+    row_weights += [f"        a_{slot} = affinity[{slot}, i]"
+                    for slot in range(len(CANDIDATE_COUNTS))]
     row_weights += [f"        p_{slot} = product_weights[{slot}, i]"
                     for slot in range(len(PRODUCTS))]
     for slot, signal in enumerate(pairwise):
@@ -110,14 +114,17 @@ def render() -> str:
               "in_country_row, query_inputs, column_inputs, values, weights, product_weights, "
               f"lightfm, lightfm_row{groups}):  # pragma: no cover",
               '    """out[:, begin:end] += the dense terms, cell by cell, in matcher.cells\' '
-              "order: the group table, affinity,", "    then weight * value for each PAIRWISE "
+              "order: the group table, the candidate's group counts,",
+              "    then weight * value for each PAIRWISE "
               'signal, then weight * (left * right) for each PRODUCT."""',
               "    for i in range(out.shape[0]):",
               "        row = lightfm_row[i]",
               *row_weights,
               "        for j in range(begin, end):",
               "            value = out[i, j] + table[i, column_group[j]]",
-              "            value += affinity[i] * in_country[in_country_row[i], j]",
+              *(line for slot in range(len(CANDIDATE_COUNTS)) for line in (
+                  f"            if a_{slot} != 0.0:",
+                  f"                value += a_{slot} * in_country[{slot}, in_country_row[i], j]")),
               "            dot = lightfm[row, j] if row >= 0 else 0.0",  # DOT factors
               *body,
               "            out[i, j] = value", ""]

@@ -5,7 +5,8 @@ A PAIRWISE signal's `cell` is a `Formula` of one tuple of per-city inputs of eac
 broadcasts: (q, 1) against (c,) gives a block, (q, 1) against (q, d) listed pairs, (j,) against
 one query's scalars the reverse direction. A COLUMN signal is one per-city input read at the
 candidate, a GROUP_PAIR signal a row per query over the groups read at the candidate's group
-(`rows`), a PRODUCT the product of its two factors' values. Every path evaluates these same
+(`rows`), a GROUP_COUNT a `Count` (whose cities, in whose country), a PRODUCT the product
+of its two factors' values. Every path evaluates these same
 functions: the reference, the folded block, stage two's listed pairs and the reverse gathers
 with numpy; the batch (matcher.fused) compiles each formula's arithmetic part with numba from
 the same Python function and adds the weighted values in a kernel that holds no formula. A new
@@ -108,6 +109,26 @@ def same_country_rows(ready: Any, queries: np.ndarray) -> np.ndarray:
 def admin1_pair_rows(ready: Any, queries: np.ndarray) -> np.ndarray:
     """log(1 + partnerships between the query's region and each region), (q, regions)."""
     return ready.admin1_rows(queries)
+
+
+# GROUP_COUNT: the cities one side reaches (`via`), counted in the other side's country.
+COUNT_VIAS = ("partners", "neighbours_partners")  # B, and G B (the neighbours' partners)
+
+
+@dataclass(frozen=True)
+class Count:
+    """A GROUP_COUNT: log(1 + the cities the counting city reaches `via` (one of COUNT_VIAS)
+    that lie in the other city's country), the counting city being the query (`by` "query":
+    one row per query over the countries, read at the candidate's country) or the candidate
+    (`by` "candidate": one column per country, the query's, read at the candidate)."""
+
+    via: str
+    by: str
+
+
+def count_of(counts: np.ndarray) -> np.ndarray:
+    """A GROUP_COUNT's value from its raw counts (any shape)."""
+    return np.log1p(np.asarray(counts, dtype=np.float64))
 
 
 def product(left: np.ndarray, right: np.ndarray) -> np.ndarray:

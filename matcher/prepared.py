@@ -73,7 +73,7 @@ class Prepared:
         self._reverse_cache: tuple[dict, ReverseSide] | None = None
         self._plans_cache: tuple[dict, tuple[list[str], np.ndarray, np.ndarray]] | None = None
         self._in_country: dict[int, np.ndarray] = {}
-        self._in_country_candidates: dict[int, np.ndarray] = {}
+        self._in_country_candidates: dict[tuple[str, int], np.ndarray] = {}
         self._candidate_side: dict[str, np.ndarray] | None = None
         self._near_country: dict[int, np.ndarray] = {}
         self._admin1_rows: dict[int, np.ndarray] = {}
@@ -216,11 +216,33 @@ class Prepared:
 
     def in_country_at(self, country: int, cols: np.ndarray) -> np.ndarray:
         """in_country(country)[cols], kept per country for the candidates."""
+        return self.count_in_at("partners", country, cols)
+
+    def counts_by_country(self, via: str, queries: np.ndarray, single: bool = True) -> np.ndarray:
+        """The cities each query reaches `via` (kinds.COUNT_VIAS) counted per country, raw,
+        (q, countries) float64; one query's from its graph rows when `single`."""
+        if single and len(queries) == 1:
+            counts = self.graph_rows(int(queries[0]))[
+                "own_countries" if via == "partners" else "near_countries"][None, :]
+        elif via == "partners":
+            counts = self.partners_by_country_rows[queries].toarray()
+        else:
+            arrays = self.arrays
+            counts = (arrays.geo.matrix[queries] @ arrays.binary.matrix
+                      @ arrays.membership).toarray()
+        return np.asarray(counts, dtype=np.float64)
+
+    def count_in(self, via: str, country: int) -> np.ndarray:
+        """log(1 + the cities each city reaches `via` in `country`), (n,), kept per country."""
+        return self.in_country(country) if via == "partners" else self.near_country(country)
+
+    def count_in_at(self, via: str, country: int, cols: np.ndarray) -> np.ndarray:
+        """count_in(via, country)[cols], kept per (via, country) for the candidates."""
         if cols is not self.candidates:
-            return self.in_country(country)[cols]
-        if country not in self._in_country_candidates:
-            self._in_country_candidates[country] = self.in_country(country)[cols]
-        return self._in_country_candidates[country]
+            return self.count_in(via, country)[cols]
+        if (via, country) not in self._in_country_candidates:
+            self._in_country_candidates[via, country] = self.count_in(via, country)[cols]
+        return self._in_country_candidates[via, country]
 
     def countries_at(self, cols: np.ndarray) -> np.ndarray:
         """The country of each of `cols` (the candidates' kept)."""

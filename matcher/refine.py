@@ -111,8 +111,7 @@ def pair_signals(arrays: ScoringArrays, query: int, cols: np.ndarray) -> dict[st
     signals.signal_matrices(arrays, [query], cols), read from the query's cached graph rows."""
     rows = prepared(arrays).graph_rows(int(query))
     cols = np.asarray(cols, dtype=np.int64)[None, :]
-    values = pair_values(arrays, np.array([query]), cols, LISTED, rows["own_countries"][None, :],
-                         rows["near_countries"][None, :])
+    values = pair_values(arrays, np.array([query]), cols, LISTED, single=True)
     values.update({name: rows[name][cols] for name in GRAPH})
     return {name: column[0] for name, column in with_products(values).items()}
 

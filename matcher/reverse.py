@@ -67,21 +67,24 @@ def _reverse_query(arrays, ready: Prepared, side, query: int) -> dict:
                    for name, weights in side.query_terms.items()) + np.zeros(2)
     terms = {"item": ready.items_at(query), "constant": constant, "country": country,
              "inputs": {name: values[query] for name, values in ready.inputs.items()}}
-    # The query's rows, by what each signal reads reversed (built only for the signals used).
-    sources = {
-        "country_affinity": lambda: ready.in_country(country),
-        "region_country": lambda: ready.near_country(country),
-        "candidate_affinity": lambda: np.log1p(rows["own_countries"]),
-    }
     for name in _with_factors(side.names):
         signal = BY_NAME[name]
         if signal.kind is Kind.GRAPH_WALK:  # None: a zero row, nothing to gather
             terms[name] = None if TRANSPOSED[name] in rows["empty"] else rows[TRANSPOSED[name]]
         elif signal.kind is Kind.GROUP_PAIR:  # symmetric: the query's row, at the askers' group
             terms[name] = np.ascontiguousarray(signal.rows(ready, np.array([query]))[0])
-        elif signal.reverse in (Reverse.QUERY_ROW, Reverse.BY_COUNTRY, Reverse.BY_REGION):
-            terms[name] = sources[name]()
+        elif signal.kind is Kind.GROUP_COUNT:  # the other side counts: see _reverse_count
+            terms[name] = _reverse_count(ready, signal.count, query, country)
     return terms
+
+
+def _reverse_count(ready: Prepared, count: kinds.Count, query: int, country: int) -> np.ndarray:
+    """A GROUP_COUNT read reversed, the query being the candidate: counted by the query side,
+    each asker's count in the query's country (QUERY_ROW, gathered at the askers); counted by
+    the candidate, the query's row over the countries (BY_COUNTRY, at the askers' countries)."""
+    if count.by == "query":
+        return ready.count_in(count.via, country)
+    return kinds.count_of(ready.counts_by_country(count.via, np.array([query]))[0])
 
 
 def _with_factors(names: list[str]) -> list[str]:

@@ -15,16 +15,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from matcher import cells, walks
+from matcher import cells, kinds, walks
 from matcher.prepared import positions_in, prepared, query_weights
 from matcher.rowproduct import row_product
 from matcher.signals import user_moments
 from matcher.signaltable import (
     BY_NAME,
+    CANDIDATE_COUNTS,
     COLUMNS,
     DOT_PRODUCTS,
     GRAPH,
     GROUP_PAIRS,
+    QUERY_COUNTS,
     TRANSPOSED,
     WALKS,
 )
@@ -138,26 +140,36 @@ def _add_country_terms(out: np.ndarray, arrays, queries: np.ndarray, cols: np.nd
     table, by_admin1 = country_table(arrays, queries, get, zeros)
     out += np.take(table, ready.admin1_at(cols) if by_admin1 else ready.countries_at(cols),
                    axis=1)
-    affinity, rows, inverse = query_country_rows(arrays, queries, cols, get, zeros)
-    if np.any(affinity):
-        out += rows[0][None, :] * affinity[:, None] if len(queries) == 1 else \
-            np.take(rows, inverse, axis=0) * affinity[:, None]
+    weights, rows, inverse = query_country_rows(arrays, queries, cols, get, zeros)
+    for weight, row in zip(weights, rows, strict=True):
+        if not np.any(weight):
+            continue
+        out += row[0][None, :] * weight[:, None] if len(queries) == 1 else \
+            np.take(row, inverse, axis=0) * weight[:, None]
 
 
 def query_country_rows(arrays, queries: np.ndarray, cols: np.ndarray, get,
                        zeros: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The term read by the query's country at the candidate (candidate_affinity): each
-    query's weight (q,), one row per country among the queries' (u, c), and each query's row
-    (q,); ((q,) zeros, (1, c) zeros, (q,) zeros) when no query weighs it."""
-    affinity = get("candidate_affinity", zeros).astype(np.float64)
-    if not np.any(affinity):
-        return affinity, np.zeros((1, len(cols))), np.zeros(len(queries), dtype=np.int64)
+    """The terms read by the query's country at the candidate (the GROUP_COUNTs the candidate
+    counts, CANDIDATE_COUNTS, in the table's order): their weights (s, q), one row per country
+    among the queries' (s, u, c; zeros, never written, for a count no query weighs), and each
+    query's row (q,); u is 1 when no query weighs any."""
+    weights = np.array([get(name, zeros) for name in CANDIDATE_COUNTS], dtype=np.float64) \
+        .reshape(len(CANDIDATE_COUNTS), len(queries))
+    weighed = np.any(weights, axis=1)
+    if not np.any(weighed):
+        return weights, np.zeros((len(weights), 1, len(cols))), \
+            np.zeros(len(queries), dtype=np.int64)
     query_countries = arrays.country_index[queries]
     unique, inverse = np.unique(query_countries, return_inverse=True) if len(queries) > 1 \
         else (query_countries, np.zeros(1, dtype=np.int64))
     ready = prepared(arrays)
-    return affinity, np.stack([ready.in_country_at(int(country), cols) for country in unique]), \
-        inverse.astype(np.int64)
+    rows = np.zeros((len(weights), len(unique), len(cols)))
+    for slot in np.flatnonzero(weighed):
+        via = BY_NAME[CANDIDATE_COUNTS[slot]].count.via
+        for at, country in enumerate(unique.tolist()):
+            rows[slot, at] = ready.count_in_at(via, int(country), cols)
+    return weights, rows, inverse.astype(np.int64)
 
 
 def country_table(arrays, queries: np.ndarray, get,
@@ -165,15 +177,13 @@ def country_table(arrays, queries: np.ndarray, get,
     """(q, countries) float64: each query's terms that depend on the candidate's country, and
     False; or, when a query weighs a GROUP_PAIR signal over regions, (q, regions) with the
     country terms spread over each country's first-level regions plus those, and True."""
-    single = prepared(arrays).graph_rows(int(queries[0])) if len(queries) == 1 else None
-    own = single["own_countries"][None, :] if single is not None else \
-        prepared(arrays).partners_by_country_rows[queries].toarray()
-    table = get("country_affinity", zeros)[:, None] * np.log1p(own)
-    if np.any(get("region_country", zeros)):
-        neighbours = single["near_countries"][None, :] if single is not None else \
-            (arrays.geo.matrix[queries] @ arrays.binary.matrix
-             @ arrays.membership).toarray()
-        table += get("region_country", zeros)[:, None] * np.log1p(neighbours)
+    ready = prepared(arrays)
+    table = np.zeros((len(queries), arrays.n_countries))
+    for name in QUERY_COUNTS:  # the GROUP_COUNTs the query counts, by their table entry
+        weight = get(name, zeros)
+        if np.any(weight):
+            table += weight[:, None] * kinds.count_of(
+                ready.counts_by_country(BY_NAME[name].count.via, queries))
     ready = prepared(arrays)
     by_region = []
     for name in GROUP_PAIRS:  # each one's rows (its table entry), by country first

@@ -59,6 +59,7 @@ class Signal:
     cell: kinds.Formula | None = None  # PAIRWISE: its formula of both cities' inputs (kinds)
     group: str | None = None  # GROUP_PAIR: "country" or "admin1", the groups its rows span
     rows: Callable[[Any, Any], Any] | None = None  # GROUP_PAIR: (prepared, queries) -> rows
+    count: kinds.Count | None = None  # GROUP_COUNT: whose cities, counted in whose country
 
     def pairwise(self, query: Mapping[str, Any], column: Mapping[str, Any]) -> Any:
         """A PAIRWISE signal's value from each side's inputs (name -> array, broadcast)."""
@@ -89,11 +90,14 @@ TABLE: tuple[Signal, ...] = (
            "candidate", Reverse.QUERY_ROW, symmetric=True,
            walk=Walk("geo", ((None, "binary"), (None, "geo")))),
     Signal("country_affinity", Kind.GROUP_COUNT, "log(1 + the query's partners in the "
-           "candidate's country)", Reverse.QUERY_ROW, needs_history=True),
+           "candidate's country)", Reverse.QUERY_ROW, needs_history=True,
+           count=kinds.Count("partners", "query")),
     Signal("region_country", Kind.GROUP_COUNT, "log(1 + partners the query's neighbours have in "
-           "the candidate's country)", Reverse.QUERY_ROW),
+           "the candidate's country)", Reverse.QUERY_ROW,
+           count=kinds.Count("neighbours_partners", "query")),
     Signal("candidate_affinity", Kind.GROUP_COUNT, "log(1 + the candidate's partners in the "
-           "query's country)", Reverse.BY_COUNTRY),
+           "query's country)", Reverse.BY_COUNTRY,
+           count=kinds.Count("partners", "candidate")),
     Signal("country_pair", Kind.GROUP_PAIR, "log(1 + partnerships between the two countries)",
            Reverse.BY_COUNTRY, symmetric=True, group="country", rows=kinds.country_pair_rows),
     Signal("log_distance", Kind.PAIRWISE, "log(1 + great-circle km)", Reverse.SAME,
@@ -155,6 +159,11 @@ DOT_PRODUCTS = names(lambda signal: signal.kind is Kind.PRODUCT and any(
 PAIRWISE = names(lambda signal: signal.kind is Kind.PAIRWISE)
 GROUP_PAIRS = names(lambda signal: signal.kind is Kind.GROUP_PAIR)
 COLUMNS = names(lambda signal: signal.kind is Kind.COLUMN)
+GROUP_COUNTS = names(lambda signal: signal.kind is Kind.GROUP_COUNT)
+# The group counts kept per query (a row over the countries) and per country (a column).
+QUERY_COUNTS = names(lambda signal: signal.count is not None and signal.count.by == "query")
+CANDIDATE_COUNTS = names(lambda signal: signal.count is not None
+                         and signal.count.by == "candidate")
 # The per-city inputs the PAIRWISE signals read, each once, in the table's order.
 PAIRWISE_INPUTS = tuple(dict.fromkeys(name for signal in TABLE if signal.kind is Kind.PAIRWISE
                                       for name in signal.inputs))
@@ -197,6 +206,14 @@ def problems() -> list[str]:
                                                      ("admin1", Reverse.BY_REGION)))):
             found.append(f"{signal.name}: a GROUP_PAIR has rows, is symmetric, and reads "
                          "reversed by its group (country: BY_COUNTRY, admin1: BY_REGION)")
+        if (signal.kind is Kind.GROUP_COUNT) != (signal.count is not None) or (
+                signal.count is not None and (
+                    signal.count.via not in kinds.COUNT_VIAS or signal.symmetric
+                    or (signal.count.by, signal.reverse) not in (
+                        ("query", Reverse.QUERY_ROW), ("candidate", Reverse.BY_COUNTRY)))):
+            found.append(f"{signal.name}: a GROUP_COUNT has a count (via kinds.COUNT_VIAS) and "
+                         "reads reversed by its counting side (query: QUERY_ROW, candidate: "
+                         "BY_COUNTRY)")
         if signal.symmetric and signal.transposed:
             found.append(f"{signal.name}: symmetric and transposed exclude each other")
     if len(BY_NAME) != len(TABLE):

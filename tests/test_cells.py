@@ -102,3 +102,58 @@ def test_a_new_pairwise_entry_is_evaluated_by_every_path(monkeypatch, seed):
     half = prepared(arrays).inputs["half_lat_sin"]
     listed = cells.pair_values(arrays, rows[:2], candidates[None, :3].repeat(2, 0), [GAP.name])
     np.testing.assert_array_equal(listed[GAP.name], np.abs(half[candidates[:3]] - half[:2, None]))
+
+
+NEAR_IN_QUERY_COUNTRY = signaltable.Signal(
+    "near_in_query_country", signaltable.Kind.GROUP_COUNT, "log(1 + partners the candidate's "
+    "neighbours have in the query's country)", signaltable.Reverse.BY_COUNTRY,
+    count=kinds.Count("neighbours_partners", "candidate"))
+
+
+def with_count(monkeypatch) -> None:
+    """Declare NEAR_IN_QUERY_COUNTRY, a GROUP_COUNT no module names, by a table entry alone."""
+    signal = NEAR_IN_QUERY_COUNTRY
+    by_name = {**signaltable.BY_NAME, signal.name: signal}
+    for module in (cells, scorer, fused):
+        monkeypatch.setattr(module, "BY_NAME", by_name, raising=False)
+    for module in (scorer, kernelgen):
+        monkeypatch.setattr(module, "CANDIDATE_COUNTS",
+                            (*signaltable.CANDIDATE_COUNTS, signal.name))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_new_group_count_entry_is_evaluated_by_every_path(monkeypatch, seed):
+    """A GROUP_COUNT is its `Count`: the folded block (numpy, and the compiled batch, whose
+    generated kernel does not know it yet, says so and adds it with numpy), the listed pairs
+    and the reverse reading evaluate a new one, equal to the counts taken from the graph."""
+    with_count(monkeypatch)
+    fused.kernel_is_current.cache_clear()
+    assert signaltable.problems() == []
+    arrays = random_arrays(seed, n=40)
+    ready = prepared(arrays)
+    rows, candidates = np.arange(arrays.n_cities), ready.candidates
+    near = (arrays.geo.matrix @ arrays.binary.matrix @ arrays.membership).toarray()
+    countries = arrays.country_index
+    every = np.log1p(near[:, countries])  # every[c, q]: c's neighbours' partners in q's country
+    expected = every[candidates].T.astype(np.float32)
+    expected[rows[:, None] == candidates[None, :]] = -np.inf
+    rerank = only(NEAR_IN_QUERY_COUNTRY.name)
+    np.testing.assert_allclose(scorer.block_scores(arrays, rows, rerank=rerank), expected,
+                               rtol=1e-6)
+    with pytest.warns(RuntimeWarning, match="stale"):
+        compiled = scorer.block_scores(arrays, rows, rerank=rerank,
+                                       terms=(fused.add_dense_terms, scorer.add_graph_terms))
+    fused.kernel_is_current.cache_clear()
+    np.testing.assert_array_equal(compiled, scorer.block_scores(arrays, rows, rerank=rerank))
+    one = scorer.block_scores(arrays, rows[3:4], rerank=rerank)
+    np.testing.assert_allclose(one, expected[3:4], rtol=1e-6)
+    cols = candidates[None, :5].repeat(2, 0)
+    listed = cells.pair_values(arrays, rows[:2], cols, [NEAR_IN_QUERY_COUNTRY.name])
+    np.testing.assert_allclose(listed[NEAR_IN_QUERY_COUNTRY.name],
+                               every[candidates[:5]].T[:2], rtol=1e-12)
+    from matcher import reverse
+
+    for query in (0, 7):  # reversed: the query is the candidate, each asker j the query side
+        row = reverse._reverse_count(ready, NEAR_IN_QUERY_COUNTRY.count, query,
+                                     int(countries[query]))
+        np.testing.assert_allclose(row[countries], every[query], rtol=1e-12)

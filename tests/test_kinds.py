@@ -81,3 +81,23 @@ def test_a_group_pair_read_reversed_by_another_group_is_named(monkeypatch):
                                rows=kinds.admin1_pair_rows)
     monkeypatch.setattr(signaltable, "TABLE", (*signaltable.TABLE, wrong))
     assert any(problem.startswith("bad_pair:") for problem in signaltable.problems())
+
+
+def test_a_group_count_read_reversed_by_the_wrong_side_is_named(monkeypatch):
+    wrong = signaltable.Signal("bad_count", signaltable.Kind.GROUP_COUNT, "counted by the "
+                               "candidate, read as the query's row", signaltable.Reverse.QUERY_ROW,
+                               count=kinds.Count("partners", "candidate"))
+    missing = signaltable.Signal("no_count", signaltable.Kind.GROUP_COUNT, "no count",
+                                 signaltable.Reverse.QUERY_ROW)
+    monkeypatch.setattr(signaltable, "TABLE", (*signaltable.TABLE, wrong, missing))
+    found = signaltable.problems()
+    assert any(problem.startswith("bad_count:") for problem in found)
+    assert any(problem.startswith("no_count:") for problem in found)
+
+
+def test_every_group_count_is_declared_by_its_count():
+    for name in signaltable.GROUP_COUNTS:
+        count = signaltable.BY_NAME[name].count
+        assert count.via in kinds.COUNT_VIAS and count.by in ("query", "candidate"), name
+    assert set(signaltable.QUERY_COUNTS) | set(signaltable.CANDIDATE_COUNTS) \
+        == set(signaltable.GROUP_COUNTS)
