@@ -106,8 +106,7 @@ class Matcher:
         """Validate keyword filters (countries by ISO code or name) into rank.Filters;
         `themes`: the query's stated ambitions; `weigh`: 'performance=1,synergies=2' or a dict
         (matcher.dimensions.parse_weights)."""
-        if isinstance(themes, str):
-            raise InputError("themes: give a list, e.g. ['smart-city']")
+        asked = dimensions.theme_list(themes)
         if isinstance(countries, str) or isinstance(exclude_countries, str):
             raise InputError("countries / exclude_countries: give a list, e.g. ['GB']")
         for name, flag in (("mutual", mutual), ("include_domestic", include_domestic)):
@@ -130,8 +129,7 @@ class Matcher:
                 max_population=max_population, max_km=max_km,
                 per_country=rank.PER_COUNTRY_DEFAULT if per_country is _UNSET else per_country,
                 mutual=rank.MUTUAL_DEFAULT if mutual is None else bool(mutual),
-                themes=tuple(dict.fromkeys(dimensions.normalise_theme(t) for t in themes
-                                           if str(t).strip())),
+                themes=asked,
                 weights=dimensions.parse_weights(weigh),
             )
         except InputError as error:
@@ -372,10 +370,7 @@ class Matcher:
         matcher, query, other = self.pair_rows(city, partner)
         if query == other:
             raise InputError(f"explain: {city!r} and {partner!r} are the same city")
-        if isinstance(themes, str):
-            raise InputError("themes: give a list, e.g. ['smart-city']")
-        asked = tuple(dict.fromkeys(dimensions.normalise_theme(t) for t in themes))
-        return explain_pair(matcher, query, other, asked)
+        return explain_pair(matcher, query, other, dimensions.theme_list(themes))
 
     def pair_rows(self, city: str | int, partner: str | int) -> tuple[Matcher, int, int]:
         """(matcher, row, row) of two cities: this matcher, or for a place outside the index

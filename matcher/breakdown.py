@@ -9,10 +9,12 @@ import math
 import numpy as np
 
 from matcher.columns import LEVEL_COUNTRY
+from matcher.columns import OpenColumns as O
 from matcher.dimensions import (
     COMPARISONS,
     COMPLEMENT_TERMS,
     DIMENSIONS,
+    GATEWAY_THEMES,
     DimensionData,
     asked_themes,
     subscores,
@@ -98,19 +100,20 @@ def _term_sides(matcher, name: str, query: int, partner: int, themes) -> tuple[s
     if name == "themes":
         return (", ".join(themes.names) or "none"), (", ".join(data.themes_of(partner)) or "none")
     if name == "economy":
-        facts = matcher.facts.columns
+        gdp, pace = data.raw.get(O.GDP_PER_HEAD_PPP), data.raw.get(O.GDP_PER_HEAD_GROWTH)
 
         def economy(row: int) -> str:
-            from matcher.columns import OpenColumns as O
-
-            gdp, pace = facts[O.GDP_PER_HEAD_PPP], facts[O.GDP_PER_HEAD_GROWTH]
+            if gdp is None or pace is None:  # a model without the World Bank columns
+                return "no data"
             return (f"{value_text(gdp[row], '$')} a head, growing "
                     f"{value_text(pace[row], '% a year')}")
 
         return economy(query), economy(partner)
-    return (", ".join(t for t in data.themes_of(query) if t in ("maritime", "aviation-hub"))
-            or "neither"), (", ".join(t for t in data.themes_of(partner)
-                                      if t in ("maritime", "aviation-hub")) or "neither")
+
+    def gateway(row: int) -> str:
+        return ", ".join(t for t in data.themes_of(row) if t in GATEWAY_THEMES) or "neither"
+
+    return gateway(query), gateway(partner)
 
 
 def _source(row: dict) -> str:
@@ -140,10 +143,10 @@ def render(dimensions: dict, query_name: str, partner_name: str) -> list[str]:
                      "  closeness  source")
         for row in detail["values"]:
             closeness = "   -" if row["closeness"] is None else f"{row['closeness']:4.2f}"
-            mode = "" if row["compared_for"] == "likeness" else " (complementarity)"
+            mode = "" if row["compared_for"] == "likeness" else "(complementarity)"
+            note = " ".join(part for part in (_source(row), mode) if part)
             lines.append(f"    {row['label']:<{label}}  {row['query']:<{width}}  "
-                         f"{row['partner']:<{width}}  {closeness:<9}  {_source(row)}{mode}"
-                         .rstrip())
+                         f"{row['partner']:<{width}}  {closeness:<9}  {note}".rstrip())
         if detail.get("asked_unmatched"):
             lines.append(f"    themes asked for that no city has in the data: "
                          f"{', '.join(detail['asked_unmatched'])}")

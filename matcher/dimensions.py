@@ -112,6 +112,14 @@ def normalise_theme(text: str) -> str:
     return THEME_ALIASES.get(tag, tag)
 
 
+def theme_list(themes) -> tuple[str, ...]:
+    """The asked themes as the query states them: normalised, blanks dropped, each once
+    (InputError for a bare string, which would be read letter by letter)."""
+    if isinstance(themes, str):
+        raise InputError("themes: give a list, e.g. ['smart-city']")
+    return tuple(dict.fromkeys(normalise_theme(t) for t in themes if str(t).strip()))
+
+
 def parse_weights(text: str | dict | None) -> tuple[tuple[str, float], ...]:
     """'performance=1,appetite=1,synergies=2' (or a dict) -> ((dimension, weight), ...);
     `model` names the learned compatibility itself (default: as much as the dimensions

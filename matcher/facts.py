@@ -13,7 +13,6 @@ from functools import cached_property
 
 import numpy as np
 
-from matcher.cityindex import as_numbers
 from matcher.columns import LEVEL_CITY
 from matcher.columns import OpenColumns as O
 from matcher.dimensions import (
@@ -44,12 +43,11 @@ THEME_PHRASES = {
     "aviation-hub": (f"each has an airport with {AIR_HUB_MIN_INTL}+ international "
                      "destinations", "airports"),
 }
-_OWN_CLIMATE = {"climate-neutral-2050": "committed to climate neutrality by 2050",
+_OWN_CLIMATE = {"climate-neutral-2050": "is committed to climate neutrality by 2050",
                 "climate-2030": "signed the Covenant of Mayors 2030 target",
-                "climate-action": "a Covenant of Mayors signatory"}
-_OWN_PREDICATE = {"climate-neutral-2050": "is committed to climate neutrality by 2050",
-                  "climate-2030": "signed the Covenant of Mayors 2030 target",
-                  "climate-action": "is a Covenant of Mayors signatory"}
+                "climate-action": "is a Covenant of Mayors signatory"}
+"""A city's own climate commitment as a predicate ("Dundee signed ..."); a profile lists it
+without its "is" ("Portsmouth: committed to ...")."""
 _RANK = {"asked": 0, "theme": 1, "economy": 2, "gateway": 2, "growth": 3, "air": 4, "port": 4,
          "missions": 5, "size": 6, "gdp": 7, "profile": 8}
 
@@ -81,28 +79,26 @@ def short_number(value: float, money: bool = False) -> str:
 
 
 class CityFacts:
-    """The displayed values of every model city, read from its city index once."""
+    """The displayed values of every model city: the numbers the dimensions read
+    (DimensionData.raw) and a few text columns, read from the city index once."""
 
     def __init__(self, model, names: list[str], codes: np.ndarray, data: DimensionData) -> None:
         self.model, self.names, self.codes, self.data = model, names, codes, data
 
-    def _column(self, name: str, text: bool = False) -> np.ndarray | None:
+    def _text(self, name: str) -> np.ndarray | None:
         if not self.model.has_column(name):
             return None
-        column = self.model.column(name)
-        if text:  # the serving index holds "" for missing text, Parquet None
-            out = column.astype(object)
-            out[np.equal(out, None)] = ""
-            return out
-        return as_numbers(column)
+        out = self.model.column(name).astype(object)
+        out[np.equal(out, None)] = ""  # the serving index holds "" for missing text, Parquet None
+        return out
 
     @cached_property
     def columns(self) -> dict[str, np.ndarray | None]:
         numbers = (O.GROWTH_2000_2020, O.GDP_PER_HEAD_PPP, O.GDP_PER_HEAD_GROWTH,
                    O.AIRPORT_INTL_DESTINATIONS, O.DIPLOMATIC_MISSIONS, "population")
         texts = (O.GROWTH_LEVEL, O.BEST_AIRPORT, O.PORT_NAME, O.HERITAGE_SITE)
-        return {**{n: self._column(n) for n in numbers},
-                **{n: self._column(n, text=True) for n in texts}}
+        return {**{n: self.data.raw.get(n) for n in numbers},
+                **{n: self._text(n) for n in texts}}
 
     def pair(self, query: int, partner: int, asked: tuple[str, ...] = ()) -> list[Fact]:
         """The facts for one pair, strongest kinds first (at most MAX_FACTS)."""
@@ -131,7 +127,7 @@ class CityFacts:
                                           f"international destinations; {_cite('airports')})"))
         for theme, phrase in _OWN_CLIMATE.items():
             if theme in themes:
-                found.append((theme, f"{phrase} ({_cite('covenant')})"))
+                found.append((theme, f"{phrase.removeprefix('is ')} ({_cite('covenant')})"))
                 break
         heritage = columns[O.HERITAGE_SITE]
         if "heritage" in themes and heritage is not None and heritage[partner]:
@@ -158,7 +154,7 @@ class CityFacts:
                 related = [t for t in RELATED_THEMES.get(theme, ()) if t in theirs]
                 if related:
                     own = related[-1]  # the most specific (RELATED_THEMES' order)
-                    text = _OWN_PREDICATE.get(own, f"has the theme {own}")
+                    text = _OWN_CLIMATE.get(own, f"has the theme {own}")
                     source = THEME_PHRASES.get(own, ("", "themes"))[1]
                     out.append(Fact("asked", f"towards {theme}: {self.names[partner]} {text} "
                                              f"({_cite(source)}; a related theme)", topic=own))

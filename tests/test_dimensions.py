@@ -182,3 +182,9 @@ def test_a_theme_is_written_one_way_for_asked_themes_and_tag_files():
     assert D.normalise_theme("Ports") == "maritime" and D.normalise_theme("medtech") == "medtech"
     assert normalise_tags("Smart City; fintech,cyber_security") == \
         "cyber-security;fintech;smart-city"
+
+
+def test_theme_list_is_one_reading_of_asked_themes():
+    assert D.theme_list(["Port", " ", "smart city", "port"]) == ("maritime", "smart-city")
+    with pytest.raises(InputError, match="give a list"):
+        D.theme_list("smart-city")
