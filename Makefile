@@ -57,8 +57,8 @@ lint: setup ## ruff
 bench: setup ## speed and memory benchmarks on the real snapshot (needs `make data train`)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
-kernels: setup ## render the batch's compiled dense kernel from the signal table (matcher/fused_dense.py)
-	$(BIN)/python -m matcher.kernelgen
+kernels: setup ## render the batch's compiled dense kernel from the signal table (matcher/ranking/fused_dense.py)
+	$(BIN)/python -m matcher.ranking.kernelgen
 
 serve: setup ## the web app and JSON API, http://127.0.0.1:8000/ by default (HOST=, PORT=; docs/WEB.md)
 	$(TWIN) serve --host $(HOST) --port $(PORT)

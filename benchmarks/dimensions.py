@@ -16,7 +16,7 @@ import json
 import numpy as np
 
 from matcher.api import Matcher
-from matcher.dimensions import DIMENSIONS
+from matcher.explained.dimensions import DIMENSIONS
 
 WEIGHTINGS = ("performance=1,appetite=1,synergies=1", "synergies=2",
               "model=0,performance=1,appetite=1,synergies=1")

@@ -19,13 +19,13 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from matcher import config as paths
-from matcher import dimensions as D
-from matcher import registry
 from matcher.api import Matcher
-from training import artifact
-from training.dataset import load_training_data
-from training.fit import TrainConfig
-from training.holdout import fit_holdout
+from matcher.explained import dimensions as D
+from matcher.store import registry
+from training.model import artifact
+from training.model.dataset import load_training_data
+from training.model.fit import TrainConfig
+from training.model.holdout import fit_holdout
 
 
 def shortlists(matcher: Matcher, queries, targets) -> tuple[list, list]:

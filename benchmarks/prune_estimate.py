@@ -32,9 +32,10 @@ def main() -> None:
                         help="exact cells a row needs (the batch shortlist and its bound)")
     args = parser.parse_args()
 
-    from matcher import fused, scorer
     from matcher.api import Matcher
-    from matcher.prepared import prepared
+    from matcher.ranking import fused
+    from matcher.scoring import scorer
+    from matcher.scoring.prepared import prepared
 
     matcher = Matcher.load()
     arrays = matcher.model.arrays
@@ -109,9 +110,9 @@ def _group_bound(arrays, queries: np.ndarray, inputs: tuple, group: np.ndarray, 
     """(q, candidates): an upper bound of every cell's dense terms from per-group summaries
     (each group's population range, a circle around its cities, whether it holds a capital,
     its country and region) plus the cell's own LightFM value for the interaction terms."""
-    from matcher import scorer
-    from matcher.prepared import prepared
-    from matcher.signals import EARTH_RADIUS_KM
+    from matcher.scoring import scorer
+    from matcher.scoring.prepared import prepared
+    from matcher.scoring.signals import EARTH_RADIUS_KM
 
     _, _, _, lightfm, interacting, get, zeros = inputs
     ready = prepared(arrays)

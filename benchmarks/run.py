@@ -131,7 +131,7 @@ def _bench_batch_parts(results: dict, matcher, rows) -> None:
     """The one-sided batch again, then with the dense per-cell terms skipped (wrong lists,
     timing only): what the other parts (LightFM product, graph signals, stage two, exact
     ranking) cost even if the dense terms were free, the floor of any pruning of them."""
-    from matcher import fused
+    from matcher.ranking import fused
 
     spec = matcher.make_filters(10, mutual=False)
     start = time.perf_counter()
@@ -149,16 +149,17 @@ def _bench_batch_parts(results: dict, matcher, rows) -> None:
 
 def bench_numpy_batch(results: dict, rows: int) -> None:
     """The mutual batch on `rows` sampled cities two ways in one run: today's compiled kernels
-    (matcher.batch) and numpy alone (the numpy block terms, numpy stage two, then the one-query
-    ranking of each row), with the bare numpy baseline of the same rows: whether the compiled
-    kernels still pay (issue: numpy alone within 6 times the baseline would retire them)."""
+    (matcher.ranking.batch) and numpy alone (the numpy block terms, numpy stage two, then the
+    one-query ranking of each row), with the bare numpy baseline of the same rows: whether the
+    compiled kernels still pay (numpy alone within 6 times the baseline would retire them)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import numpy as np
 
-    from matcher import batch, refine, scorer
     from matcher.api import Matcher
-    from matcher.prepared import prepared
+    from matcher.ranking import batch
+    from matcher.scoring import refine, scorer
+    from matcher.scoring.prepared import prepared
 
     matcher = Matcher.load()
     arrays = matcher.model.arrays

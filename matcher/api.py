@@ -1,9 +1,9 @@
 """The Python API: `Matcher.load()` then `recommend`, `recommend_many` and `explain`.
 
-Ranking (see matcher.rank): side 1 is where j sits in the query's own score distribution, side 2
-where the query sits in j's; the mutual score is their geometric mean (`mutual=False`: side 1
-only). Compatibility 0-100 is matcher.compatibility's log reading of that ranking score, so it
-falls with the rank and reads alike for every city; `probability` is model.probability(s*), where
+Ranking (see matcher.ranking.rank): side 1 is where j sits in the query's own score distribution,
+side 2 where the query sits in j's; the mutual score is their geometric mean (`mutual=False`: side 1
+only). Compatibility 0-100 is matcher.ranking.compatibility's log reading of that ranking score, so
+it falls with the rank and reads alike for every city; `probability` is model.probability(s*), where
 s* is the query's own score at the pair's ranking percentile (one-sided: s(q -> j)), the
 re-ranker's calibrated chance that the pair is a listed partnership.
 No pandas, lightfm or sklearn on this path.
@@ -18,16 +18,19 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher import config, dimensions, rank, refine, reverse
-from matcher import scorer as scoring_fast
-from matcher.compatibility import compatibility
+from matcher import config
 from matcher.errors import CityNotFoundError, CityOutsideIndexError, InputError
-from matcher.evidence import Evidence
-from matcher.explain import common_precedent, list_reasons, thin_precedent
-from matcher.facts import CityFacts
-from matcher.lookup import CityLookup
-from matcher.prepared import prepared
+from matcher.explained import dimensions
+from matcher.explained.evidence import Evidence
+from matcher.explained.explain import common_precedent, list_reasons, thin_precedent
+from matcher.explained.facts import CityFacts
+from matcher.places.lookup import CityLookup
+from matcher.ranking import rank
+from matcher.ranking.compatibility import compatibility
 from matcher.results import Match, Recommendation
+from matcher.scoring import refine, reverse
+from matcher.scoring import scorer as scoring_fast
+from matcher.scoring.prepared import prepared
 
 _UNSET = object()
 OUTSIDE_KEPT = 8  # places outside the index whose extended models a Matcher keeps
@@ -37,7 +40,7 @@ _CLI_FLAGS = {"min_population": "--min-population", "max_population": "--max-pop
 
 def default_model_dir() -> Path:
     """The promoted model (models/current); ModelNotFoundError when there is none."""
-    from matcher.registry import current_model_dir
+    from matcher.store.registry import current_model_dir
 
     return current_model_dir(config.MODELS_DIR)
 
@@ -57,7 +60,9 @@ class Matcher:
             populations=model.column("population"),
             country_names=_country_names(model),
         )
-        from matcher.gazetteer import LazyGazetteer  # read only when a query misses the index
+        from matcher.places.gazetteer import (
+            LazyGazetteer,  # read only when a query misses the index
+        )
 
         self.lookup.gazetteer = LazyGazetteer(index_of=self.lookup.find_id)
         self.evidence = Evidence.from_model(model)
@@ -68,13 +73,13 @@ class Matcher:
 
     @cached_property
     def dimensions(self) -> dimensions.DimensionData:
-        """Every city's values on the three dimensions (matcher.dimensions), built once."""
+        """Every city's values on the three dimensions (explained.dimensions), built once."""
         ev = self.evidence
         return dimensions.DimensionData.from_model(self.model, ev.candidate, ev.reference_rows)
 
     @cached_property
     def facts(self) -> CityFacts:
-        """The values reasons cite (matcher.facts)."""
+        """The values reasons cite (matcher.explained.facts)."""
         ev = self.evidence
         return CityFacts(self.model, ev.names, ev.country_codes, self.dimensions)
 
@@ -82,7 +87,7 @@ class Matcher:
     def load(cls, path: Path | str | None = None, verify: bool = False) -> Matcher:
         """Load a model directory (default: the promoted model, models/current); `verify`:
         check its files' manifest hashes too (for long-running processes: Model.load)."""
-        from matcher.model import Model
+        from matcher.store.model import Model
 
         path = Path(path) if path is not None else default_model_dir()
         return cls(Model.load(path, verify=verify))
@@ -93,7 +98,7 @@ class Matcher:
         try:
             return self.lookup.resolve(city)
         except CityOutsideIndexError as error:  # name what can be asked about meanwhile
-            from matcher.gazetteer import with_nearest
+            from matcher.places.gazetteer import with_nearest
 
             raise with_nearest(error, self.evidence) from None
 
@@ -105,7 +110,7 @@ class Matcher:
                      weigh: str | dict | None = None, cli_names: bool = False) -> rank.Filters:
         """Validate keyword filters (countries by ISO code or name) into rank.Filters;
         `themes`: the query's stated ambitions; `weigh`: 'performance=1,synergies=2' or a dict
-        (matcher.dimensions.parse_weights)."""
+        (matcher.explained.dimensions.parse_weights)."""
         asked = dimensions.theme_list(themes)
         if isinstance(countries, str) or isinstance(exclude_countries, str):
             raise InputError("countries / exclude_countries: give a list, e.g. ['GB']")
@@ -176,8 +181,8 @@ class Matcher:
     def answering(self, city: str | int) -> tuple[Matcher, int, int | None]:
         """(matcher, row, stand-in row) that answer `city`: this matcher and the city's row, or
         for a gazetteer place outside the index a copy of the model with the place as one more
-        city (matcher.outside; the last OUTSIDE_KEPT kept) and the index city whose LightFM view
-        it borrows. The CityOutsideIndexError again when no index city shares its country."""
+        city (matcher.places.outside; the last OUTSIDE_KEPT kept) and the index city whose LightFM
+        view it borrows. The CityOutsideIndexError again when no index city shares its country."""
         try:
             return self, self.resolve(city), None
         except CityOutsideIndexError as error:
@@ -185,7 +190,7 @@ class Matcher:
             if place is None:
                 raise
             if place.geonameid not in self._outside:
-                from matcher.outside import extended_model
+                from matcher.places.outside import extended_model
 
                 extended = extended_model(self.model, place)
                 if extended is None:
@@ -240,7 +245,7 @@ class Matcher:
         """Only the ranked rows for each query (no reasons): the batch path for many cities."""
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) > 1:
-            from matcher import batch  # threads: not imported for one query
+            from matcher.ranking import batch  # threads: not imported for one query
 
             if batch.supported(spec):
                 return batch.top_lists(self, rows, spec)
@@ -363,9 +368,9 @@ class Matcher:
 
     # ------------------------------------------------------------------ explaining
     def explain(self, city: str | int, partner: str | int, themes: Iterable[str] = ()):
-        """The full breakdown for one pair (a matcher.explanation.PairExplanation); `themes`: the
-        first city's stated ambitions, as for recommend()."""
-        from matcher.explanation import explain_pair
+        """The full breakdown for one pair (a matcher.explained.explanation.PairExplanation);
+        `themes`: the first city's stated ambitions, as for recommend()."""
+        from matcher.explained.explanation import explain_pair
 
         matcher, query, other = self.pair_rows(city, partner)
         if query == other:

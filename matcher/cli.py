@@ -177,12 +177,12 @@ def _echo_csv(result) -> None:
 
 def _compile_notice() -> None:
     """Say so on stderr when the batch kernels have not been compiled yet (numba caches them in
-    matcher/__pycache__ after the first run, which takes about 30 s)."""
+    matcher/ranking/__pycache__ after the first run, which takes about 30 s)."""
     from pathlib import Path
 
-    import matcher
+    from matcher import ranking
 
-    cache = Path(matcher.__file__).parent / "__pycache__"
+    cache = Path(ranking.__file__).parent / "__pycache__"
     if not any(cache.glob("fused*.nbi")):
         click.echo("compiling the batch kernels (numba), once after an install: up to half a "
                    "minute ...",

@@ -1,5 +1,5 @@
 """`twin models`: list the model versions, check one's files, roll `models/current` back (a thin
-click layer over matcher.registry; matcher.cli adds the group to `twin`)."""
+click layer over matcher.store.registry; matcher.cli adds the group to `twin`)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def models_list(ctx: click.Context, as_json: bool) -> None:
     """Every model version, oldest first: created, warm and cold recall@10, current marker (*)."""
     import json
 
-    from matcher import registry
+    from matcher.store import registry
 
     versions = registry.list_versions(ctx.obj["models_dir"])
     if as_json:
@@ -59,7 +59,7 @@ def models_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def models_rollback(ctx: click.Context, version: str | None) -> None:
     """Point models/current at VERSION, or at the version before the current one."""
-    from matcher import registry
+    from matcher.store import registry
 
     models_dir = ctx.obj["models_dir"]
     previous = registry.current_version(models_dir)
@@ -72,8 +72,8 @@ def models_rollback(ctx: click.Context, version: str | None) -> None:
 @click.pass_context
 def models_verify(ctx: click.Context, version: str | None) -> None:
     """Check VERSION's files (default: the current model) against the sha256 in its manifest."""
-    from matcher import registry
-    from matcher.model import verify
+    from matcher.store import registry
+    from matcher.store.model import verify
 
     models_dir = ctx.obj["models_dir"]
     directory = registry.current_model_dir(models_dir) if version is None else \

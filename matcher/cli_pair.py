@@ -45,7 +45,7 @@ def pair_command(country_a: str, country_b: str, min_population: int, cities_a: 
     from pathlib import Path
 
     from matcher.errors import InputError
-    from matcher.pairing import pair_countries
+    from matcher.programme.pairing import pair_countries
 
     if as_json and as_csv:
         raise InputError("--json and --csv: choose one output format")
@@ -56,7 +56,7 @@ def pair_command(country_a: str, country_b: str, min_population: int, cities_a: 
         cities_b=Path(cities_b) if cities_b else None, stable=proposing, capacity=capacity,
         include_existing=include_existing)
     if html_path:
-        from matcher.report import write_report
+        from matcher.programme.report import write_report
 
         write_report(programme, Path(html_path), model_version=Path(matcher.model.path).name)
     if as_json:

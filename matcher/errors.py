@@ -39,7 +39,7 @@ class CityNotFoundError(CitytwinError):
 
 class CityOutsideIndexError(CityNotFoundError):
     """The gazetteer knows the place but the model's city index does not; carries the place
-    (a matcher.lookup.GazetteerPlace)."""
+    (a matcher.places.lookup.GazetteerPlace)."""
 
     def __init__(self, message: str, place=None) -> None:
         super().__init__(message)

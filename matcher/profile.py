@@ -2,7 +2,7 @@
 
 The catalogue below is the one description of every per-city value the open data adds (and of
 the built-in ones a profile shows): its dimension, label, source, rule and whether the value is
-the city's own (`city`) or its country's (`country`). training.opendata computes the values
+the city's own (`city`) or its country's (`country`). training.data.opendata computes the values
 with these radii and thresholds and writes the catalogue's rules into feature_schema.json;
 the model's cities.parquet carries the values, so `city_profile` needs nothing else.
 """
@@ -86,7 +86,7 @@ class FeatureInfo:
     country_source: str = ""  # a SOURCES key, for a value that falls back to the country
     level_column: str = ""
     encoded: bool = True
-    builtin: bool = False  # computed by training.features, described here for profiles
+    builtin: bool = False  # computed by training.data.features, described here for profiles
 
 
 _WB = "world_bank"

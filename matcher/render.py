@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from matcher.lookup import population_text
+from matcher.places.lookup import population_text
 
 CSV_FIELDS = ("rank", "geonameid", "name", "country_code", "admin1", "lat", "lon", "population",
               "distance_km", "score", "compatibility", "probability", "performance", "appetite",

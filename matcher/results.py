@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from matcher.lookup import CityRecord
+from matcher.places.lookup import CityRecord
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,8 @@ class Match:
     population: int
     distance_km: float
     score: float  # the ranking score, 0..1 (mutual: geometric mean of both percentiles)
-    compatibility: float  # 0-100, matcher.compatibility of `score`
-    performance: float | None  # 0-100 (matcher.dimensions); None: no data on either side
+    compatibility: float  # 0-100, matcher.ranking.compatibility of `score`
+    performance: float | None  # 0-100 (matcher.explained.dimensions); None: no data on either side
     appetite: float | None
     synergies: float | None
     query_ranks_partner: float  # percentile of the partner in the query's list, 0..1

@@ -106,7 +106,7 @@ def processed_dir(tmp_path) -> Path:
 
 @pytest.fixture
 def tiny_config():
-    from training.fit import TrainConfig
+    from training.model.fit import TrainConfig
 
     return TrainConfig(components=2, epochs=5, candidate_min_population=0, geo_radius_km=150.0,
                        rerank_negatives=5, holdout_fraction=0.2)
@@ -167,7 +167,7 @@ def planted_world(seed: int = 0, towns_per_region: int = 6, partners_per_town: i
 
 def write_world(directory: Path, cities, countries, partnerships, label: str = "planted") -> Path:
     """Write any (cities, countries, partnerships) world as a data/processed/ directory."""
-    from training.features import build_city_features
+    from training.data.features import build_city_features
 
     directory.mkdir(parents=True, exist_ok=True)
     features, schema = build_city_features(cities, partnerships, countries)

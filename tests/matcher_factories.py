@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from matcher.signals import SIGNALS, ScoringArrays
+from matcher.scoring.signals import SIGNALS, ScoringArrays
 
 # geonameid, name, asciiname, alternatenames, country, admin1, lat, lon, population, tags
 CITIES = [
@@ -204,7 +204,7 @@ def embeddings(cities: pd.DataFrame, seed: int) -> tuple[np.ndarray, ...]:
     return user.astype(np.float32), item.astype(np.float32), user_bias, item_bias
 
 
-# A stage two (matcher.refine) that bends distance and size: it reorders the fixtures' lists.
+# A stage two (scoring.refine) that bends distance and size: it reorders the fixtures' lists.
 REFINE = {"signals": ["log_distance", "size_gap", "lightfm"], "mean": [7.0, 0.5, 0.0],
           "scale": [1.0, 0.5, 1.0], "knots": [[0.0], [0.0, 1.0], []],
           "coef": [0.5, -1.5, -0.5, 0.5, -0.2, 0.8], "intercept": 0.0}
@@ -313,7 +313,7 @@ def make_model_dir(path: Path, seed: int = 0, synthetic: int = 0,
 def relist_hashes(path: Path) -> Path:
     """Write every file's hash into the model's manifest, as training lists them (after a test
     changed a file on purpose, so that verified loads accept it)."""
-    from matcher.model import file_digests
+    from matcher.store.model import file_digests
 
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     manifest["files"] = file_digests(path)
@@ -327,7 +327,7 @@ def _write_quantiles(path: Path, levels: np.ndarray, exact_rows: int = 512) -> N
     Large synthetic models compute them exactly for the named cities and `exact_rows` random
     synthetic ones; the other synthetic cities get their mean curve (speed tests only).
     """
-    from matcher.model import Model
+    from matcher.store.model import Model
 
     model = Model.load(path)
     n = model.n_cities

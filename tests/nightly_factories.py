@@ -21,11 +21,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matcher import config, registry
+from matcher import config
 from matcher.errors import InputError
-from matcher.model import file_digests
-from training import nightly, parallel
-from training.nightly import NightlyOptions, NightlyStages
+from matcher.store import registry
+from matcher.store.model import file_digests
+from training.model import parallel
+from training.nightly import job
+from training.nightly.job import NightlyOptions, NightlyStages
 
 BASELINES = ("popularity", "geo_nearest", "country_pair", "feature_knn")
 
@@ -140,7 +142,7 @@ def start_lock_holding_child(marker: Path) -> None:
     """The state older versions left: a child process holding this run's lock file open
     (and so its flock), which outlives a `kill -9` of the run. Its pid goes to marker.child."""
     fds = [int(fd) for fd in os.listdir("/proc/self/fd")
-           if _fd_target(int(fd)).endswith(nightly.LOCK_FILE)]
+           if _fd_target(int(fd)).endswith(job.LOCK_FILE)]
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
                              pass_fds=fds, start_new_session=True)
     marker.with_name(f"{marker.name}.child").write_text(str(child.pid))
@@ -241,7 +243,7 @@ def kill_after_step(number: int, log: Path) -> None:
 
     state = {"on": False, "count": 0, "depth": 0}
     modules = {"os": os, "shutil": shutil_module}
-    real_gate, real_prune = nightly.gate, nightly._prune
+    real_gate, real_prune = job.gate, job._prune
 
     def gate(*args, **kwargs):
         decision = real_gate(*args, **kwargs)
@@ -272,7 +274,7 @@ def kill_after_step(number: int, log: Path) -> None:
             return result
         return call
 
-    nightly.gate, nightly._prune = gate, prune
+    job.gate, job._prune = gate, prune
     for module, name in FS_STEPS:
         setattr(modules[module], name, counted(module, name))
 
@@ -289,7 +291,7 @@ def run_killed_in_child(root: Path, source: Path, template: Path, step: int, log
 
             signal.alarm(60)
             kill_after_step(step, log)
-            code = nightly.run_nightly(options(root, source), stages(template)).exit_code
+            code = job.run_nightly(options(root, source), stages(template)).exit_code
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
@@ -314,7 +316,7 @@ def main(argv: list[str]) -> int:
         run_stages = NightlyStages(build_data=fake_build, train=FakeTrain(Path(template)),
                                    evaluate_current=current_metrics,
                                    publish=_blocking_publish(marker, mode))
-    from training.nightly import exit_on_sigterm, run_nightly
+    from training.nightly.job import exit_on_sigterm, run_nightly
     exit_on_sigterm()
     return run_nightly(options(root, Path(source)), run_stages).exit_code
 

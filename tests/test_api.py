@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matcher_factories import make_model_dir
 
-from matcher import config, rank
+from matcher import config
 from matcher.api import Match, Matcher
 from matcher.errors import InputError, ModelLoadError, ModelNotFoundError
+from matcher.ranking import rank
 
 SEJONG, CARDIFF = 11523293, 2653822
 
@@ -209,7 +210,7 @@ def test_damaged_model_names_the_file(tmp_path):
     (lambda column: column * 0, "an admin1_index region in two countries"),
 ])
 def test_a_damaged_admin1_index_is_named_at_load(tmp_path, change, message):
-    from matcher.cityindex import SERVING_FILE
+    from matcher.store.cityindex import SERVING_FILE
 
     path = make_model_dir(tmp_path / "v1", admin1=True)
     table = pd.read_parquet(path / "cities.parquet")
@@ -237,8 +238,8 @@ def test_serving_path_imports_no_lightfm_or_sklearn(model_dir):
 def test_a_recommendation_imports_no_pyarrow_pandas_scipy_or_numba(
         tmp_path, refine_depth):
     """Regression: a fresh `twin with` imported scipy.sparse (about 0.1 s) to read a few graph
-    rows; the one-query path reads raw CSR arrays (matcher.csr)."""
-    from matcher.cityindex import SERVING_FILE, write_serving_index
+    rows; the one-query path reads raw CSR arrays (matcher.scoring.csr)."""
+    from matcher.store.cityindex import SERVING_FILE, write_serving_index
 
     served = make_model_dir(tmp_path / "served", refine_depth=refine_depth,
                             admin1=refine_depth > 0)
@@ -259,7 +260,7 @@ def test_a_recommendation_imports_no_pyarrow_pandas_scipy_or_numba(
 
 
 def test_alternate_names_are_read_only_when_a_lookup_needs_them(model_dir):
-    from matcher.model import Model
+    from matcher.store.model import Model
 
     model = Model.load(model_dir)
     assert "alternatenames" not in model.table.loaded_names
@@ -277,8 +278,8 @@ def test_serving_index_gives_the_parquet_columns_and_the_same_answers(model_dir,
 
     import pandas as pd
 
-    from matcher.cityindex import SERVING_COLUMNS, SERVING_FILE, write_serving_index
-    from matcher.model import Model
+    from matcher.store.cityindex import SERVING_COLUMNS, SERVING_FILE, write_serving_index
+    from matcher.store.model import Model
 
     served = tmp_path / "served"
     shutil.copytree(model_dir, served)
@@ -297,8 +298,8 @@ def test_serving_index_gives_the_parquet_columns_and_the_same_answers(model_dir,
 def test_damaged_serving_index_names_the_file(model_dir, tmp_path):
     import shutil
 
-    from matcher.cityindex import SERVING_FILE
-    from matcher.model import Model
+    from matcher.store.cityindex import SERVING_FILE
+    from matcher.store.model import Model
 
     broken = tmp_path / "broken"
     shutil.copytree(model_dir, broken)
@@ -354,7 +355,7 @@ def test_weights_re_rank_the_model_shortlist_and_keep_what_was_asked(matcher):
     from that shortlist, the header's cap is the one asked for (regression, issue 16: with
     --country it read 'at most 50 per country', the shortlist's), and the order follows the
     weighted mean of compatibility and sub-scores."""
-    from matcher import dimensions
+    from matcher.explained import dimensions
 
     plain = matcher.recommendation("Sejong", matcher.make_filters(3, countries=["GB", "FR"]))
     weighted = matcher.recommendation("Sejong", matcher.make_filters(
@@ -384,8 +385,8 @@ def test_serving_index_stores_repetitive_text_as_codes_and_checks_them(model_dir
 
     import pandas as pd
 
-    from matcher.cityindex import SERVING_FILE, write_serving_index
-    from matcher.model import Model
+    from matcher.store.cityindex import SERVING_FILE, write_serving_index
+    from matcher.store.model import Model
 
     served = tmp_path / "served"
     shutil.copytree(model_dir, served)

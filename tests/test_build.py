@@ -15,7 +15,7 @@ from matcher import config
 from matcher.cli import cli
 from matcher.columns import Columns as C
 from matcher.errors import InputError
-from training import build, gazetteer
+from training.data import build, gazetteer
 
 FIXTURE = Path(__file__).parent / "fixtures" / "wikidata_p190.json"
 SNAPSHOT = SNAPSHOT_HEADER + "\n".join([

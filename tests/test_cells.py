@@ -1,4 +1,4 @@
-"""matcher.cells: the per-cell values shared by the numpy block, the compiled kernel and the
+"""matcher.scoring.cells: the per-cell values shared by the numpy block, the compiled kernel and the
 listed pairs, and a new table entry evaluated by every one of them without a kernel edit."""
 
 from __future__ import annotations
@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from matcher_factories import random_arrays
 
-from matcher import cells, fused, kernelgen, kinds, scorer, signals, signaltable
-from matcher.prepared import prepared
+from matcher.ranking import fused, kernelgen
+from matcher.scoring import cells, kinds, scorer, signals, signaltable
+from matcher.scoring.prepared import prepared
 
 
 def only(name: str) -> dict:
@@ -151,7 +152,7 @@ def test_a_new_group_count_entry_is_evaluated_by_every_path(monkeypatch, seed):
     listed = cells.pair_values(arrays, rows[:2], cols, [NEAR_IN_QUERY_COUNTRY.name])
     np.testing.assert_allclose(listed[NEAR_IN_QUERY_COUNTRY.name],
                                every[candidates[:5]].T[:2], rtol=1e-12)
-    from matcher import reverse
+    from matcher.scoring import reverse
 
     for query in (0, 7):  # reversed: the query is the candidate, each asker j the query side
         row = reverse._reverse_count(ready, NEAR_IN_QUERY_COUNTRY.count, query,

@@ -284,12 +284,12 @@ def test_population_flags_have_help(model_dir):
 
 def test_the_first_batch_says_it_compiles(tmp_path, monkeypatch, capsys):
     """Regression (issue 15): the first `twin lists` compiled for 30 s without a word."""
-    import matcher
     from matcher import cli as serving_cli
+    from matcher import ranking
 
-    package = tmp_path / "matcher"
+    package = tmp_path / "ranking"
     (package / "__pycache__").mkdir(parents=True)
-    monkeypatch.setattr(matcher, "__file__", str(package / "__init__.py"))
+    monkeypatch.setattr(ranking, "__file__", str(package / "__init__.py"))
     serving_cli._compile_notice()
     assert "compiling the batch kernels (numba)" in capsys.readouterr().err
     (package / "__pycache__" / "fused._best-178.py311.nbi").write_bytes(b"")

@@ -1,4 +1,4 @@
-"""Compatibility 0-100 (matcher.compatibility): the score users read (issue 15)."""
+"""Compatibility 0-100 (matcher.ranking.compatibility): the score users read (issue 15)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from matcher.compatibility import compatibility, describe, share_above
+from matcher.ranking.compatibility import compatibility, describe, share_above
 
 
 @pytest.mark.parametrize(("score", "expected"), [

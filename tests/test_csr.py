@@ -1,4 +1,4 @@
-"""matcher.csr: raw CSR arrays agree with scipy.sparse to the bit, and bad files are refused."""
+"""matcher.scoring.csr: raw CSR arrays agree with scipy.sparse to the bit; bad files refused."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.csr import CSR
+from matcher.scoring.csr import CSR
 
 
 def random_matrix(seed: int, rows: int = 12, columns: int = 9, density: float = 0.3):
@@ -85,7 +85,7 @@ def test_load_reads_what_scipy_saves_in_its_own_dtypes(tmp_path, compressed):
 
 
 def test_read_npz_maps_uncompressed_members_and_reads_small_ones(tmp_path):
-    from matcher.csr import read_npz
+    from matcher.scoring.csr import read_npz
 
     np.savez(tmp_path / "a.npz", big=np.arange(10, dtype=np.int32), scalar=np.array(b"csr"),
              empty=np.zeros(0))
@@ -96,7 +96,7 @@ def test_read_npz_maps_uncompressed_members_and_reads_small_ones(tmp_path):
 
 @pytest.mark.parametrize("content", [b"not an archive", b"PK\x03\x04 truncated", b""])
 def test_read_npz_names_a_damaged_file_as_a_value_error(tmp_path, content):
-    from matcher.csr import read_npz
+    from matcher.scoring.csr import read_npz
 
     (tmp_path / "bad.npz").write_bytes(content)
     with pytest.raises(ValueError):
@@ -106,7 +106,7 @@ def test_read_npz_names_a_damaged_file_as_a_value_error(tmp_path, content):
 def test_a_corrupt_compressed_member_is_a_value_error(tmp_path):
     """Regression: a bad CRC or deflate stream inside a compressed member raised zipfile's or
     zlib's own errors, which the model loader did not turn into its message."""
-    from matcher.csr import read_npz
+    from matcher.scoring.csr import read_npz
 
     np.savez_compressed(tmp_path / "c.npz", values=np.arange(5000, dtype=np.float64))
     content = bytearray((tmp_path / "c.npz").read_bytes())
@@ -118,7 +118,7 @@ def test_a_corrupt_compressed_member_is_a_value_error(tmp_path):
 
 
 def test_read_npz_refuses_pickled_objects(tmp_path):
-    from matcher.csr import read_npz
+    from matcher.scoring.csr import read_npz
 
     np.savez(tmp_path / "o.npz", objects=np.array([{"a": 1}], dtype=object))
     with pytest.raises(ValueError):
@@ -149,8 +149,8 @@ def test_inconsistent_arrays_are_refused():
 def test_near_country_reads_rows_of_the_symmetric_kernel_as_the_product_does(model_dir_refined):
     """prepared.near_country sums the rows of the cities with partners in the country (the
     kernel is symmetric); it must equal the full product geo @ counts to the bit."""
-    from matcher.model import Model
-    from matcher.prepared import prepared
+    from matcher.scoring.prepared import prepared
+    from matcher.store.model import Model
 
     arrays = Model.load(model_dir_refined).arrays
     ready = prepared(arrays)

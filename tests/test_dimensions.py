@@ -1,5 +1,5 @@
-"""The three dimensions on their own data (matcher.dimensions): known answers, invariants and
-the weights that re-rank a shortlist."""
+"""The three dimensions on their own data (matcher.explained.dimensions): known answers, invariants
+and the weights that re-rank a shortlist."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher import dimensions as D
 from matcher.columns import OpenColumns as O
 from matcher.errors import InputError
+from matcher.explained import dimensions as D
 
 THEMES = ("maritime", "aviation-hub", "heritage", "climate-2030", "climate-action")
 
@@ -175,7 +175,7 @@ def test_every_term_is_documented():
 
 
 def test_a_theme_is_written_one_way_for_asked_themes_and_tag_files():
-    from training.indicators import normalise_tags
+    from training.data.indicators import normalise_tags
 
     assert D.tag_form(" Smart  City ") == "smart-city" == D.tag_form("smart_city")
     assert D.tag_form("--cyber__security-") == "cyber-security"

@@ -10,8 +10,8 @@ import subprocess
 import pytest
 
 from matcher import config
-from training.opendata import MODULES, check_folder
-from training.opendata.embedded import build_manifest, load_manifest, verify
+from training.data.opendata import MODULES, check_folder
+from training.data.opendata.embedded import build_manifest, load_manifest, verify
 
 MAKEFILE = config.PROJECT_ROOT / "Makefile"
 

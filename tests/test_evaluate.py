@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher.columns import Columns as C
-from training.evaluate import query_metrics
-from training.splits import holdout_split
+from training.model.evaluate import query_metrics
+from training.model.splits import holdout_split
 
 
 def naive_metrics(scores: np.ndarray, targets: list[np.ndarray]) -> dict[str, list[float]]:
@@ -91,8 +91,8 @@ def test_split_is_seeded():
 
 
 def test_holdout_evaluation_reports_model_and_every_baseline(processed_dir, tiny_config):
-    from training.dataset import load_training_data
-    from training.evaluate import BASELINES, holdout_evaluation
+    from training.model.dataset import load_training_data
+    from training.model.evaluate import BASELINES, holdout_evaluation
 
     metrics, rerank = holdout_evaluation(load_training_data(processed_dir), tiny_config, seed=1)
     assert set(rerank) == {"warm", "cold"}
@@ -108,8 +108,8 @@ def test_warm_totals_split_by_query_degree(processed_dir, tiny_config):
     """The degree 1 and 2+ groups partition the warm totals (counts and means add up), the
     degree-0 group is the warm pairs whose query kept no partnership, and the three-hop share
     is a share."""
-    from training.dataset import load_training_data
-    from training.evaluate import DEGREE_SPLITS, SPLITS, format_by_history, holdout_evaluation
+    from training.model.dataset import load_training_data
+    from training.model.evaluate import DEGREE_SPLITS, SPLITS, format_by_history, holdout_evaluation
 
     metrics, _ = holdout_evaluation(load_training_data(processed_dir), tiny_config, seed=1)
     assert [split for split in SPLITS if split in metrics] == list(metrics)
@@ -128,7 +128,7 @@ def test_warm_totals_split_by_query_degree(processed_dir, tiny_config):
 def test_within_hops_matches_a_breadth_first_walk():
     import scipy.sparse as sp
 
-    from training.evaluate import within_hops
+    from training.model.evaluate import within_hops
 
     rng = np.random.default_rng(3)
     n = 30
@@ -151,8 +151,8 @@ def test_regression_holdout_candidates_come_from_the_training_part(processed_dir
     """Regression: every holdout fit ranked the candidates of the whole data, so a town whose
     only partnerships were held out stayed a candidate because of them, and the re-rankers
     learnt to pick such towns. Now each fit's candidates come from its own training part."""
-    from training.dataset import load_training_data
-    from training.holdout import fit_holdout
+    from training.model.dataset import load_training_data
+    from training.model.holdout import fit_holdout
 
     data = load_training_data(processed_dir)
     config = tiny_config.replace(candidate_min_population=10**9)  # partnered cities only
@@ -173,8 +173,8 @@ def test_regression_a_floor_below_the_city_table_floor_does_not_leak_hidden_part
     the table's."""
     import dataclasses
 
-    from training.dataset import load_training_data
-    from training.holdout import fit_holdout
+    from training.model.dataset import load_training_data
+    from training.model.holdout import fit_holdout
 
     data = load_training_data(processed_dir)
     assert data.candidate_floor(0) == 0  # the tiny data's manifest names no table floor
@@ -191,9 +191,9 @@ def test_regression_a_floor_below_the_city_table_floor_does_not_leak_hidden_part
 
 def test_policies_are_measured_as_the_cli_ranks(planted_dir):
     """Each serving policy gives lists within bounds; the cap limits countries per list."""
-    from training.dataset import load_training_data
-    from training.fit import TrainConfig
-    from training.policy import POLICIES, evaluate_policies, format_policies
+    from training.model.dataset import load_training_data
+    from training.model.fit import TrainConfig
+    from training.model.policy import POLICIES, evaluate_policies, format_policies
 
     config = TrainConfig(components=4, epochs=10, candidate_min_population=0,
                          rerank_negatives=10, holdout_fraction=0.15)

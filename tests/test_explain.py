@@ -1,5 +1,5 @@
-"""Reasons and the pair breakdown (matcher.explain, matcher.explanation, matcher.breakdown) on
-the factory model."""
+"""Reasons and the pair breakdown (matcher.explained.explain, matcher.explained.explanation,
+matcher.explained.breakdown) on the factory model."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from matcher_factories import make_model_dir
 
-from matcher import explain
 from matcher.api import Matcher
-from matcher.dimensions import DIMENSIONS
 from matcher.errors import InputError
-from matcher.explain import reasons
+from matcher.explained import explain
+from matcher.explained.dimensions import DIMENSIONS
+from matcher.explained.explain import reasons
 
 
 @pytest.fixture(scope="module", params=[0, 6], ids=["stage-one", "stage-two"])
@@ -95,7 +95,7 @@ def test_reasons_count_partnerships_between_the_two_regions(tmp_path, monkeypatc
 
 def test_subscores_measure_each_dimension_on_its_data(matcher):
     """Sejong (395k) is alike in size to Manchester (396k), not to London (9.0M): performance
-    says so; the list's sub-scores are matcher.dimensions' for the same pairs."""
+    says so; the list's sub-scores are matcher.explained.dimensions' for the same pairs."""
     result = matcher.recommendation("Sejong", matcher.make_filters(10, countries=["GB"]))
     by_name = {m.name: m for m in result.matches}
     assert by_name["Manchester"].performance > by_name["London"].performance
@@ -179,7 +179,7 @@ def test_explain_existing_pair_and_same_city(matcher):
 def test_activity_percentile_equals_the_midrank_over_the_sample_without_the_query(matcher):
     """The sorted sample, the query taken out of its counts, gives midrank_percentile's bits
     whether or not the sample holds the query."""
-    from matcher.rank import midrank_percentile
+    from matcher.ranking.rank import midrank_percentile
 
     ev = matcher.evidence
     inside = int(ev.reference_rows[len(ev.reference_rows) // 2])
@@ -193,7 +193,7 @@ def test_activity_percentile_equals_the_midrank_over_the_sample_without_the_quer
 
 def test_nearest_evidence_equals_collaborative_evidence_pick_by_pick(matcher):
     """One distance pass for every pick gives each pick's own one-line evidence."""
-    from matcher.explain import collaborative_evidence, nearest_evidence
+    from matcher.explained.explain import collaborative_evidence, nearest_evidence
 
     ev = matcher.evidence
     everyone = list(range(len(ev.names)))

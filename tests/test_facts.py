@@ -1,14 +1,14 @@
-"""Reasons that cite facts (matcher.facts) and the pair breakdown (matcher.breakdown)."""
+"""Reasons that cite facts (explained.facts) and the pair breakdown (explained.breakdown)."""
 
 from __future__ import annotations
 
 import pytest
 from matcher_factories import make_model_dir
 
-from matcher import facts
 from matcher.api import Matcher
-from matcher.breakdown import render, value_text
-from matcher.facts import Fact, said_once, short_number
+from matcher.explained import facts
+from matcher.explained.breakdown import render, value_text
+from matcher.explained.facts import Fact, said_once, short_number
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from matcher.columns import Columns as C
 from matcher.errors import DataError
-from training.features import (
+from training.data.features import (
     FOREIGN_PARTNER_COUNT,
     FOREIGN_PARTNER_SHARE,
     GEO_CELL,
@@ -29,7 +29,7 @@ from training.features import (
     geo_cell,
     population_band,
 )
-from training.indicators import IndicatorSchema
+from training.data.indicators import IndicatorSchema
 
 APPETITE = [PARTNERSHIP_COUNT, PARTNERSHIP_WEIGHT, PARTNER_COUNTRY_COUNT, FOREIGN_PARTNER_COUNT,
             FOREIGN_PARTNER_SHARE, HAS_PARTNERSHIPS, C.IS_CAPITAL]
@@ -320,7 +320,7 @@ def test_spec_is_frozen():
 
 def open_values(cities: pd.DataFrame):
     """An OpenFeatures with three of the catalogue's columns for make_cities()."""
-    from training.opendata import OpenFeatures
+    from training.data.opendata import OpenFeatures
 
     n = len(cities)
     values = pd.DataFrame({
@@ -347,7 +347,7 @@ def test_open_data_columns_join_their_dimensions_with_rule_source_and_level():
 
 
 def test_descriptive_columns_are_not_encoded():
-    from training.dataset import encode_features
+    from training.model.dataset import encode_features
 
     cities = make_cities()
     table, schema = build(cities, open_data=open_values(cities))

@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matcher_factories import random_arrays
 
-from matcher import batch, fused, scorer
-from matcher.signals import INTERACTION_SIGNALS
+from matcher.ranking import batch, fused
+from matcher.scoring import scorer
+from matcher.scoring.signals import INTERACTION_SIGNALS
 
 
 def _without_interactions(arrays, kind: str) -> None:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_fusedrank import LEVELS, STEPS, _quantile_table, _reference, _scores
 
-from matcher import batch, fusedmutual, percentiles, rank
+from matcher.ranking import batch, fusedmutual, percentiles, rank
 
 
 @settings(max_examples=40, deadline=None)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher import batch, fusedrank, percentiles, rank
+from matcher.ranking import batch, fusedrank, percentiles, rank
 
 LEVELS = percentiles.quantile_levels(21)
 STEPS = np.diff(LEVELS)

@@ -8,8 +8,8 @@ import types
 import pandas as pd
 
 from matcher.columns import Columns as C
-from training import gazetteer
-from training.gazetteer import CITY_COLUMNS, COUNTRY_COLUMNS, build_cities, build_countries
+from training.data import gazetteer
+from training.data.gazetteer import CITY_COLUMNS, COUNTRY_COLUMNS, build_cities, build_countries
 
 RAW_COUNTRIES = {
     "KR": {"iso": "KR", "iso3": "KOR", "name": "South Korea", "continentcode": "AS",

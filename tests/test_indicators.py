@@ -10,8 +10,8 @@ import pytest
 
 from matcher.columns import Columns as C
 from matcher.errors import InputError
-from training.features import build_city_features
-from training.indicators import (
+from training.data.features import build_city_features
+from training.data.indicators import (
     IndicatorSchema,
     fold_name,
     load_indicators,

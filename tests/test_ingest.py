@@ -14,8 +14,8 @@ from data_factories import SNAPSHOT_HEADER, write
 
 from matcher.columns import Columns as C
 from matcher.errors import InputError
-from training.ingest import RAW_COLUMNS, REJECTED_COLUMNS, read_snapshot, read_user
-from training.wikidata import ENDPOINT, USER_AGENT, fetch_wikidata, read_wikidata
+from training.data.ingest import RAW_COLUMNS, REJECTED_COLUMNS, read_snapshot, read_user
+from training.data.wikidata import ENDPOINT, USER_AGENT, fetch_wikidata, read_wikidata
 
 FIXTURE = Path(__file__).parent / "fixtures" / "wikidata_p190.json"
 

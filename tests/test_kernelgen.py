@@ -1,5 +1,5 @@
-"""matcher.kernelgen: the batch's compiled dense kernel is rendered from the signal table, is
-never stale, and a new entry reaches it by regeneration alone."""
+"""matcher.ranking.kernelgen: the batch's compiled dense kernel is rendered from the signal table,
+is never stale, and a new entry reaches it by regeneration alone."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import numpy as np
 from matcher_factories import random_arrays
 from test_cells import _gap_block, only, with_gap
 
-from matcher import fused, fused_dense, kernelgen, kinds, scorer, signaltable
+from matcher.ranking import fused, fused_dense, kernelgen
+from matcher.scoring import kinds, scorer, signaltable
 
 
 def test_the_generated_kernel_is_current():
-    """Fails after a table or formula change until `python -m matcher.kernelgen` is run."""
+    """Fails after a table or formula change until `python -m matcher.ranking.kernelgen` is run."""
     assert kernelgen.TARGET.read_text(encoding="utf-8") == kernelgen.render()
     assert fused.kernel_is_current()
 
@@ -24,7 +25,7 @@ def test_the_kernel_copies_the_formulas_numpy_evaluates():
     for name in signaltable.PAIRWISE:
         inner = signaltable.BY_NAME[name].cell.inner
         assert inspect.getsource(inner).strip() in source
-        assert inner.__module__ == "matcher.kinds"
+        assert inner.__module__ == "matcher.scoring.kinds"
     assert signaltable.PAIRWISE == fused_dense.PAIRWISE
     assert tuple(signaltable.PRODUCTS) == fused_dense.PRODUCTS
 

@@ -1,11 +1,11 @@
-"""matcher.kinds: each per-cell formula once, the same value however it is broadcast."""
+"""matcher.scoring.kinds: each per-cell formula once, the same value however it is broadcast."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from matcher import kinds, signals, signaltable
+from matcher.scoring import kinds, signals, signaltable
 
 PAIRWISE = [signaltable.BY_NAME[name] for name in signaltable.PAIRWISE]
 

@@ -1,4 +1,4 @@
-"""City and country resolution over a small city index (matcher.lookup)."""
+"""City and country resolution over a small city index (matcher.places.lookup)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from matcher_factories import COUNTRY_NAMES, city_frame
 
 from matcher.errors import AmbiguousCityError, CityNotFoundError, InputError
-from matcher.lookup import DOMINANCE_RATIO, CityLookup, fold
+from matcher.places.lookup import DOMINANCE_RATIO, CityLookup, fold
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matcher.country_names import COUNTRY_ALIASES, NATIONS
 from matcher.errors import AmbiguousCityError, CityNotFoundError, CityOutsideIndexError, InputError
-from matcher.gazetteer import GazetteerLookup
-from matcher.lookup import MAX_QUERY_LENGTH, CityLookup
+from matcher.places.country_names import COUNTRY_ALIASES, NATIONS
+from matcher.places.gazetteer import GazetteerLookup
+from matcher.places.lookup import MAX_QUERY_LENGTH, CityLookup
 
 # geonameid, name, alternate names, country, admin1, population
 PLACES = [
@@ -138,8 +138,8 @@ def test_a_country_filter_refuses_a_nation_but_names_its_country(lookup):
 def test_one_alias_table_serves_the_data_build_and_the_lookup():
     import pandas as pd
 
-    from training.countries import CountryNormaliser
-    from training.indicators import _country_lookup
+    from training.data.countries import CountryNormaliser
+    from training.data.indicators import _country_lookup
 
     normaliser = CountryNormaliser(["GB", "NL", "KR"], ["GBR", "NLD", "KOR"],
                                    ["United Kingdom", "Netherlands", "South Korea"])
@@ -175,8 +175,8 @@ def test_the_gazetteer_reads_the_data_builds_parquet_copy(tmp_path, monkeypatch)
 
 def test_population_zero_reads_unknown():
     """Regression (issue 15): 212 cities showed population 0, GeoNames' 'not known'."""
-    from matcher.facts import short_number
-    from matcher.lookup import CityRecord, population_text
+    from matcher.explained.facts import short_number
+    from matcher.places.lookup import CityRecord, population_text
 
     record = CityRecord(row=0, geonameid=6884448, name="Hoenam", country_code="KR",
                         admin1="05", population=0)

@@ -1,4 +1,4 @@
-"""Bilateral matching algorithms (matcher.matching) on random instances: stability, optimality."""
+"""Bilateral matching (matcher.programme.matching) on random instances: stability, optimality."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher import matching
+from matcher.programme import matching
 
 # ----------------------------------------------------------------- random instances
 
@@ -158,7 +158,7 @@ def test_a_huge_capacity_is_solved_without_the_dense_blow_up():
     beyond either side's size means 'every allowed pair', solved exactly and in little memory."""
     import tracemalloc
 
-    from matcher.matching import optimal_assignment
+    from matcher.programme.matching import optimal_assignment
 
     rng = np.random.default_rng(0)
     weights = rng.uniform(0.1, 1.0, (107, 59))

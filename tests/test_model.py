@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from matcher_factories import make_model_dir
 
 from matcher.cli import cli
-from matcher.csr import CSR
 from matcher.errors import ModelLoadError
-from matcher.model import ARRAY_FILES, Model
+from matcher.scoring.csr import CSR
+from matcher.store.model import ARRAY_FILES, Model
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_verified_load_of_an_intact_model_equals_the_fast_one(pristine):
 def test_check_finite_sums_fast_but_is_exact():
     """The fast check sums the array: finite values whose sum overflows are not an error, and
     NaN, infinity or both signs of infinity are."""
-    from matcher.model import check_finite
+    from matcher.store.model import check_finite
 
     check_finite(Path("big.npy"), np.array([1e308, 1e308, -5.0]))
     check_finite(Path("ints.npy"), np.array([1, 2, 3]))

@@ -19,12 +19,12 @@ import pytest
 from click.testing import CliRunner
 from matcher_factories import make_model_dir
 
-from matcher import registry
 from matcher.cli import cli
 from matcher.errors import ModelNotFoundError
-from matcher.model import Model
-from training import nightly, nightly_checks
-from training.nightly import NightlyLock, NightlyOptions, gate, run_nightly, validate_data
+from matcher.store import registry
+from matcher.store.model import Model
+from training.nightly import checks, job
+from training.nightly.job import NightlyLock, NightlyOptions, gate, run_nightly, validate_data
 
 FACTORIES = Path(__file__).with_name("nightly_factories.py")
 ROOT = FACTORIES.parent.parent
@@ -35,11 +35,11 @@ def template(tmp_path_factory) -> Path:
     return make_model_dir(tmp_path_factory.mktemp("template") / "model")
 
 
-def read_report(result: nightly.NightlyResult) -> dict:
+def read_report(result: job.NightlyResult) -> dict:
     return json.loads(result.report_path.read_text())
 
 
-def good_run(tmp_path: Path, template: Path, rows: int = 100, **train) -> nightly.NightlyResult:
+def good_run(tmp_path: Path, template: Path, rows: int = 100, **train) -> job.NightlyResult:
     source = nf.write_source(tmp_path / "partnerships.csv", rows)
     return run_nightly(nf.options(tmp_path, source), nf.stages(template, **train))
 
@@ -142,7 +142,7 @@ def test_regression_a_degraded_candidate_with_the_same_config_is_rejected(tmp_pa
     models = tmp_path / "models"
     version = registry.current_version(models)
     result = good_run(tmp_path, template, warm=0.3, cold=0.2)  # beats the 0.05 baselines
-    assert result.exit_code == nightly.EXIT_KEPT, result.message
+    assert result.exit_code == job.EXIT_KEPT, result.message
     assert result.message == ("recall@10 0.3000 vs current 0.5 (tolerance 0.01); "
                               "recall@10 0.2000 vs current 0.3 (tolerance 0.01)")
     assert registry.current_version(models) == version
@@ -153,7 +153,7 @@ def test_regression_a_candidate_whose_lists_all_changed_is_rejected(tmp_path, te
     assert good_run(tmp_path, template).exit_code == 0
     version = registry.current_version(tmp_path / "models")
     result = good_run(tmp_path, template, shuffle_lists=True)
-    assert result.exit_code == nightly.EXIT_KEPT, result.message
+    assert result.exit_code == job.EXIT_KEPT, result.message
     lists = read_report(result)["lists"]
     assert lists["share_changed"] > 0.5
     assert result.message == (f"top 10 changed for {lists['share_changed']:.1%} of 20 sampled "
@@ -168,7 +168,7 @@ def test_regression_a_candidate_whose_lists_all_changed_is_rejected(tmp_path, te
 def test_list_change_counts_cities_whose_set_differs():
     before = [{1, 2}, {3, 4}, {5, 6}]
     after = [{2, 1}, {3, 7}, {8, 9}]
-    change = nightly_checks.list_change(before, after, [10, 20, 30])
+    change = checks.list_change(before, after, [10, 20, 30])
     assert change == {"cities": 3, "changed": 2, "share_changed": 2 / 3, "mean_overlap": 0.5,
                       "depth": 10, "examples": [20, 30]}
 
@@ -178,7 +178,7 @@ def test_worse_candidate_is_rejected_and_kept(tmp_path, template):
     models = tmp_path / "models"
     version = registry.current_version(models)
     result = good_run(tmp_path, template, warm=0.45, cold=0.3, variant="worse")
-    assert result.exit_code == nightly.EXIT_KEPT
+    assert result.exit_code == job.EXIT_KEPT
     assert registry.current_version(models) == version
     report = read_report(result)
     assert report["decision"] == "kept_current"
@@ -201,7 +201,7 @@ def test_candidate_within_tolerance_is_promoted(tmp_path, template):
 
 def test_first_candidate_must_beat_baselines(tmp_path, template):
     result = good_run(tmp_path, template, warm=0.04, cold=0.3)
-    assert result.exit_code == nightly.EXIT_KEPT
+    assert result.exit_code == job.EXIT_KEPT
     with pytest.raises(ModelNotFoundError):
         registry.current_model_dir(tmp_path / "models")
 
@@ -213,7 +213,7 @@ def test_corrupt_input_is_refused_and_current_kept(tmp_path, template):
     source = tmp_path / "partnerships.csv"
     source.write_text(source.read_text()[:200] + "\nA99,KR,B99,GB\n")  # a short row
     result = run_nightly(nf.options(tmp_path, source), nf.stages(template))
-    assert result.exit_code == nightly.EXIT_REFUSED
+    assert result.exit_code == job.EXIT_REFUSED
     assert f"{source}: row 14 has 2 fields, expected 4" in result.message
     report = read_report(result)
     assert report["decision"] == "refused"
@@ -234,7 +234,7 @@ def test_regression_truncated_source_is_refused(tmp_path, template):
     source.write_bytes(data[:data.rindex(b",KR", 0, int(len(data) * 0.95)) + 2])  # "A94,K"
     assert not source.read_bytes().endswith(b"\n")
     result = run_nightly(nf.options(tmp_path, source), nf.stages(template, lenient=True))
-    assert result.exit_code == nightly.EXIT_REFUSED, result.message
+    assert result.exit_code == job.EXIT_REFUSED, result.message
     assert result.message.startswith(f"source {source} looks truncated: its last line (line 96, ")
     assert "has no line ending and 2 of the header's 4 fields" in result.message
     assert registry.current_version(models) == version
@@ -246,7 +246,7 @@ def test_regression_rows_cut_at_a_line_end_are_refused_by_the_row_count(tmp_path
     good_run(tmp_path, template, lenient=True)
     source = nf.write_source(tmp_path / "cut.csv", 95)
     result = run_nightly(nf.options(tmp_path, source), nf.stages(template, lenient=True))
-    assert result.exit_code == nightly.EXIT_REFUSED, result.message
+    assert result.exit_code == job.EXIT_REFUSED, result.message
     assert result.message == ("input rows fell from 100 to 95 (5.0%, more than 2%): a truncated "
                               "or partial export?")
 
@@ -265,7 +265,7 @@ def test_empty_source_is_refused(tmp_path, template, content, why):
     source = tmp_path / "partnerships.csv"
     source.write_text(content)
     result = run_nightly(nf.options(tmp_path, source), nf.stages(template))
-    assert result.exit_code == nightly.EXIT_REFUSED
+    assert result.exit_code == job.EXIT_REFUSED
     assert why in result.message
 
 
@@ -279,7 +279,7 @@ def test_drift_against_last_good_run_is_refused(tmp_path, template, rows, unreso
     version = registry.current_version(tmp_path / "models")
     source = nf.write_source(tmp_path / "next.csv", rows, unresolved, extra)
     result = run_nightly(nf.options(tmp_path, source), nf.stages(template))
-    assert result.exit_code == nightly.EXIT_REFUSED
+    assert result.exit_code == job.EXIT_REFUSED
     assert why in result.message
     assert read_report(result)["validation"]["reasons"] == result.message.split("; ")
     assert registry.current_version(tmp_path / "models") == version
@@ -296,7 +296,7 @@ def test_candidate_that_does_not_load_is_never_promoted(tmp_path, template):
     broken = replace(stages, train=lambda processed, out: (
         stages.train(processed, out), (out / "graph.npz").write_bytes(b"not a matrix"))[0])
     result = run_nightly(nf.options(tmp_path, tmp_path / "partnerships.csv"), broken)
-    assert result.exit_code == nightly.EXIT_FAILED
+    assert result.exit_code == job.EXIT_FAILED
     assert "graph.npz" in result.message
     assert read_report(result)["stages"][-1] == {**read_report(result)["stages"][-1],
                                                  "name": "verify", "status": "failed"}
@@ -309,7 +309,7 @@ def test_stage_failure_exits_1_and_cleans_up(tmp_path, template):
     models = tmp_path / "models"
     version = registry.current_version(models)
     result = good_run(tmp_path, template, fail=True)
-    assert result.exit_code == nightly.EXIT_FAILED
+    assert result.exit_code == job.EXIT_FAILED
     assert result.message == "RuntimeError: training diverged"
     assert "RuntimeError" in read_report(result)["traceback"]
     assert registry.current_version(models) == version
@@ -327,7 +327,7 @@ def test_prune_keeps_last_n_versions(tmp_path, template):
 
 
 def invoke_nightly(tmp_path: Path, template: Path, monkeypatch, **train):
-    monkeypatch.setattr(nightly, "NightlyStages", lambda: nf.stages(template, **train))
+    monkeypatch.setattr(job, "NightlyStages", lambda: nf.stages(template, **train))
     args = ["nightly", "--partnerships", str(tmp_path / "partnerships.csv"),
             "--models-dir", str(tmp_path / "models"), "--data-dir", str(tmp_path / "data")]
     return CliRunner().invoke(cli, args)
@@ -373,7 +373,7 @@ def test_regression_disk_full_in_training_names_it_and_saves_the_report(tmp_path
         staging_full(processed, out)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out / "geo.npz"))
 
-    monkeypatch.setattr(nightly, "NightlyStages",
+    monkeypatch.setattr(job, "NightlyStages",
                         lambda: replace(nf.stages(template), train=train))
     args = ["nightly", "--partnerships", str(tmp_path / "partnerships.csv"),
             "--models-dir", str(models), "--data-dir", str(tmp_path / "data")]
@@ -402,19 +402,19 @@ def test_regression_numpys_full_disk_error_without_errno_is_named(tmp_path, temp
     monkeypatch.setattr(shutil, "disk_usage", lambda path: full)
     result = run_nightly(nf.options(tmp_path, tmp_path / "partnerships.csv"),
                          replace(nf.stages(template), train=train))
-    assert result.exit_code == nightly.EXIT_FAILED
+    assert result.exit_code == job.EXIT_FAILED
     assert result.message == (f"cannot write {models}/: the disk is full (4121002 requested and "
                               f"1534944 written); the current model ({version}) is kept; free "
                               "space or fix the mount and run again")
 
 
 def test_held_lock_exits_4_with_message(tmp_path, template):
-    lock = NightlyLock(tmp_path / "models" / nightly.LOCK_FILE).acquire()
+    lock = NightlyLock(tmp_path / "models" / job.LOCK_FILE).acquire()
     try:
         result = good_run(tmp_path, template)
     finally:
         lock.release()
-    assert result.exit_code == nightly.EXIT_LOCKED
+    assert result.exit_code == job.EXIT_LOCKED
     assert result.message.startswith(f"another nightly run is in progress (pid {os.getpid()},")
     assert read_report(result)["decision"] == "locked"
 
@@ -450,7 +450,7 @@ def test_sigkill_leaves_a_complete_current_and_next_run_recovers(tmp_path, templ
     before = registry.current_version(models)
     process, _marker = start_hanging_run(tmp_path, template, mode)
     second = good_run(tmp_path, template)  # concurrent run: refused by the lock
-    assert second.exit_code == nightly.EXIT_LOCKED
+    assert second.exit_code == job.EXIT_LOCKED
     assert f"pid {process.pid}" in second.message
     kill(process)
     assert registry.current_version(models) == before
@@ -540,7 +540,7 @@ def test_regression_a_dead_runs_lock_is_taken_over_while_its_orphans_hold_it(tmp
         assert recovered.exit_code == 0, recovered.message
         report = read_report(recovered)
         assert report["stale_lock_pid"] == process.pid and report["stale_lock_replaced"]
-        again = NightlyLock(tmp_path / "models" / nightly.LOCK_FILE).acquire()  # no leak
+        again = NightlyLock(tmp_path / "models" / job.LOCK_FILE).acquire()  # no leak
         again.release()
     finally:
         if running(child):
@@ -570,7 +570,7 @@ def test_regression_a_kill_after_any_promotion_step_is_repaired_by_the_next_run(
     promoted stayed listed as a normal version. Each filesystem step of the promotion is a
     kill point: after the kill, the next run (refused here, so only its repair acts) must
     leave model and data matching."""
-    nightly_checks.list_stability(template, template)  # warm up once, not in every child
+    checks.list_stability(template, template)  # warm up once, not in every child
     steps, step, outcomes = None, 0, []
     while steps is None or step < steps:
         step += 1
@@ -587,7 +587,7 @@ def test_regression_a_kill_after_any_promotion_step_is_repaired_by_the_next_run(
             break
         assert code == 137, log
         refused = run_nightly(nf.options(root, root / "missing.csv"), nf.stages(template))
-        assert refused.exit_code == nightly.EXIT_REFUSED, refused.message
+        assert refused.exit_code == job.EXIT_REFUSED, refused.message
         now = assert_model_and_data_match(root, before, 99)
         outcomes.append((log.splitlines()[-1], now != before))
         assert step < 40, "the promotion never finished"
@@ -599,7 +599,7 @@ def test_regression_a_kill_after_any_promotion_step_is_repaired_by_the_next_run(
 READER = textwrap.dedent("""
     import json, sys, time
     from pathlib import Path
-    from matcher import registry
+    from matcher.store import registry
     models, seconds = Path(sys.argv[1]), float(sys.argv[2])
     reads, errors, seen = 0, [], set()
     deadline = time.monotonic() + seconds
@@ -652,7 +652,7 @@ def test_cli_help_documents_exit_codes():
 
 
 def test_cli_exit_codes(tmp_path, template, monkeypatch):
-    monkeypatch.setattr(nightly, "NightlyStages", lambda: nf.stages(template))
+    monkeypatch.setattr(job, "NightlyStages", lambda: nf.stages(template))
     source = nf.write_source(tmp_path / "partnerships.csv", 100)
     args = ["nightly", "--partnerships", str(source), "--models-dir", str(tmp_path / "models"),
             "--data-dir", str(tmp_path / "data")]
@@ -666,12 +666,12 @@ def test_cli_exit_codes(tmp_path, template, monkeypatch):
     assert result.stderr.splitlines()[-1].startswith(
         f"Error: new data refused, current model kept: source {tmp_path / 'nope.csv'} "
         "does not exist; check the path or the job that writes it (report: ")
-    monkeypatch.setattr(nightly, "NightlyStages",
+    monkeypatch.setattr(job, "NightlyStages",
                         lambda: nf.stages(template, warm=0.1, variant="worse"))
     result = runner.invoke(cli, args)
     assert result.exit_code == 10
     assert result.stdout.startswith("kept the current model, candidate rejected: recall@10 0.1")
-    lock = NightlyLock(tmp_path / "models" / nightly.LOCK_FILE).acquire()
+    lock = NightlyLock(tmp_path / "models" / job.LOCK_FILE).acquire()
     try:
         result = runner.invoke(cli, args)
     finally:
@@ -714,8 +714,8 @@ def test_regression_gate_compares_with_baselines_not_ablations():
 def test_the_nightly_build_passes_its_open_data_folder(tmp_path, monkeypatch):
     """Regression: the nightly data build ignored the open data, so a promoted model lacked the
     open features that `make data` builds."""
-    from training import build as build_module
-    from training.build import DataReport
+    from training.data import build as build_module
+    from training.data.build import DataReport
 
     seen = {}
 
@@ -724,7 +724,7 @@ def test_the_nightly_build_passes_its_open_data_folder(tmp_path, monkeypatch):
         return DataReport(0, 0, 0.0, 0, 0, 0, 0.0, {}, {}, {})
 
     monkeypatch.setattr(build_module, "build_data", fake_build)
-    options = nightly.NightlyOptions(partnership_files=(tmp_path / "s.csv",),
+    options = job.NightlyOptions(partnership_files=(tmp_path / "s.csv",),
                                      open_data=tmp_path / "open")
-    nightly.build_data_stage(options, tmp_path / "out")
+    job.build_data_stage(options, tmp_path / "out")
     assert seen["open_data"] == tmp_path / "open"

@@ -1,4 +1,4 @@
-"""training.opendata on a tiny open-data folder whose every row has a known join outcome."""
+"""training.data.opendata on a tiny open-data folder whose every row has a known join outcome."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from matcher.columns import LEVEL_CITY, LEVEL_COUNTRY
 from matcher.columns import OpenColumns as O
 from matcher.errors import InputError
 from matcher.profile import THEME_RULES
-from training.opendata import OPEN_FEATURES, build_open_features, check_folder, source_manifest
-from training.opendata.worldbank import country_values
-from training.opendata.wup import annual_growth_pct
+from training.data.opendata import OPEN_FEATURES, build_open_features, check_folder, source_manifest
+from training.data.opendata.worldbank import country_values
+from training.data.opendata.wup import annual_growth_pct
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""training.opendata.join: the join rules, radius pairs and table reading, on the tiny cities."""
+"""training.data.opendata.join: join rules, radius pairs and table reading on the tiny cities."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher.errors import InputError
-from training.opendata.join import CityIndex, best_per_city, join_rows, read_table, within_radius
+from training.data.opendata.join import (
+    CityIndex,
+    best_per_city,
+    join_rows,
+    read_table,
+    within_radius,
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """A gazetteer place outside the model's index is scored as one more city of it
-(matcher.outside)."""
+(matcher.places.outside)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from matcher_factories import make_model_dir, random_arrays
 
-from matcher import outside, scorer, signals
 from matcher.api import Matcher
 from matcher.errors import CityOutsideIndexError
-from matcher.final_scores import score_matrix
+from matcher.places import outside
+from matcher.scoring import scorer, signals
+from matcher.scoring.final_scores import score_matrix
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def matcher(tmp_path_factory) -> Matcher:
 def test_neighbour_row_is_the_training_kernel():
     """One definition of the neighbour kernel: a city's row recomputed from its coordinates is
     its row of training's geo_kernel over the same cities."""
-    from training.dataset import geo_kernel
+    from training.model.dataset import geo_kernel
 
     arrays = random_arrays(5, n=40)
     rng = np.random.default_rng(5)
@@ -102,7 +103,7 @@ def test_regression_a_place_outside_the_index_has_its_country_values_not_its_sta
 
 
 def test_a_place_whose_country_the_index_lacks_is_not_extended(matcher):
-    from matcher.gazetteer import GazetteerPlace
+    from matcher.places.gazetteer import GazetteerPlace
 
     codes = set(matcher.model.column("country_code").astype(str).tolist())
     assert "IS" not in codes

@@ -1,4 +1,4 @@
-"""Bilateral programmes (matcher.pairing) on a tiny model: scores, countries, city files."""
+"""Bilateral programmes (matcher.programme.pairing) : scores, countries, city files."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 from pairing_factories import make_bilateral_model_dir
 
-from matcher import pairing, rank
 from matcher.api import Matcher
 from matcher.errors import InputError
-from matcher.lookup import CityLookup
+from matcher.places.lookup import CityLookup
+from matcher.programme import pairing
+from matcher.ranking import rank
 
 # ----------------------------------------------------------------- on a tiny model
 

@@ -9,10 +9,10 @@ import time
 import pytest
 
 from matcher.errors import InputError
-from training import parallel
-from training.dataset import load_training_data
-from training.evaluate import holdout_evaluation
-from training.train import train_model
+from training.model import parallel
+from training.model.dataset import load_training_data
+from training.model.evaluate import holdout_evaluation
+from training.model.train import train_model
 
 needs_fork = pytest.mark.skipif(not parallel.fork_available(), reason="no fork on this platform")
 

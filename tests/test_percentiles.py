@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from matcher_factories import random_arrays
 
-from matcher import final_scores, percentiles
+from matcher.ranking import percentiles
+from matcher.scoring import final_scores
 
 
 def test_percentiles_are_monotone_and_bounded():
@@ -22,7 +23,7 @@ def test_percentiles_are_monotone_and_bounded():
 def test_regression_scores_above_the_top_quantile_do_not_tie():
     """Bug: every candidate above a city's highest stored quantile got percentile 1.0, so the
     best few (the ones a top-10 shows) were ordered by row number, not by score."""
-    from matcher.rank import percentile_in_row
+    from matcher.ranking.rank import percentile_in_row
 
     levels = percentiles.quantile_levels()
     quantiles = np.linspace(-3.0, 3.0, len(levels))
@@ -36,7 +37,7 @@ def test_regression_scores_above_the_top_quantile_do_not_tie():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_row_percentiles_equal_the_gathered_and_single_row_versions(seed):
-    from matcher.rank import percentile_in_row
+    from matcher.ranking.rank import percentile_in_row
 
     rng = np.random.default_rng(seed)
     levels = percentiles.quantile_levels(11)

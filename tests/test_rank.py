@@ -1,4 +1,4 @@
-"""Pure ranking logic (matcher.rank): reciprocity, eligibility, the per-country cap, percentiles."""
+"""Pure ranking logic (matcher.ranking.rank): reciprocity, eligibility, country cap, percentiles."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher import rank
 from matcher.errors import InputError
-from matcher.percentiles import percentile_from_quantiles
+from matcher.ranking import rank
+from matcher.ranking.percentiles import percentile_from_quantiles
 
 
 def test_mutual_is_the_geometric_mean_and_one_sided_the_forward_side():
@@ -120,7 +120,7 @@ def test_top_k_equals_a_full_greedy_walk(n, k, cap, n_countries, seed):
 def test_regression_country_filter_is_not_starved_by_the_cap():
     """Bug: `twin with Cardiff --country KR -k 5` returned 3 rows, the per-country cap of 3
     applied to the only country the user asked for."""
-    from matcher.rank import Filters
+    from matcher.ranking.rank import Filters
 
     assert Filters(k=5, countries=("KR",), per_country=3).cap == 5
     assert Filters(k=10, countries=("KR", "JP"), per_country=3).cap == 5

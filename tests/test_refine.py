@@ -1,4 +1,4 @@
-"""Stage two (matcher.refine): a permutation inside stage one's shortlist, fitted and served."""
+"""Stage two (matcher.scoring.refine): a permutation of stage one's shortlist, fitted and served."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matcher_factories import REFINE, make_model_dir, random_arrays
 
-from matcher import final_scores, rank, refine, signals
 from matcher.api import Matcher
 from matcher.errors import ModelLoadError
-from training.rerank import fit_refine
+from matcher.ranking import rank
+from matcher.scoring import final_scores, refine, signals
+from training.model.rerank import fit_refine
 
 ONE_SIGNAL = {"signals": ["lightfm"], "mean": [0.0], "scale": [1.0], "knots": [[]],
               "coef": [1.0], "intercept": 0.0}
@@ -131,7 +132,7 @@ def test_damaged_stage_two_is_named_at_load(tmp_path):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_block_signals_and_refinement_equal_one_query_at_a_time(seed):
-    from matcher import scorer
+    from matcher.scoring import scorer
 
     arrays = random_arrays(seed)
     for part in arrays.rerank.values():

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher import registry
 from matcher.cli import cli
 from matcher.errors import InputError, ModelLoadError, ModelNotFoundError
-from matcher.model import file_digests
+from matcher.store import registry
+from matcher.store.model import file_digests
 
 
 def make_staging(models_dir: Path, warm: float = 0.3, cold: float = 0.1, tag: str = "x") -> Path:
@@ -260,7 +260,7 @@ def test_cli_models_list_empty(tmp_path):
 def test_verify_names_each_changed_missing_and_unlisted_file(tmp_path):
     """Regression: memory-mapped model files are not read whole at load, so a changed value
     went unnoticed; the manifest's sha256 of each file catches it."""
-    from matcher.model import verify
+    from matcher.store.model import verify
 
     models = tmp_path / "models"
     version = registry.publish(make_staging(models), models, "2026-11-28T0200Z")

@@ -1,5 +1,5 @@
-"""The HTML report (matcher.report): self-contained, deterministic, every pair on the web app's
-map, names escaped, no scroll boxes; drawn from a file:// URL in headless Chromium."""
+"""The HTML report (matcher.programme.report): self-contained, deterministic, every pair on the web
+app's map, names escaped, no scroll boxes; drawn from a file:// URL in headless Chromium."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import subprocess
 import pytest
 from pairing_factories import make_bilateral_model_dir
 
-from matcher import pairing, report
 from matcher.api import Matcher
 from matcher.errors import InputError
-from matcher.lookup import CityRecord
+from matcher.places.lookup import CityRecord
+from matcher.programme import pairing, report
 
 BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matcher.signals import combine, sigmoid
-from training.rerank import PairSample, fit_logistic, single_signal
+from matcher.scoring.signals import combine, sigmoid
+from training.model.rerank import PairSample, fit_logistic, single_signal
 
 
 def synthetic_sample(seed: int = 0, queries: int = 60) -> PairSample:
@@ -59,8 +59,8 @@ def test_single_signal_passes_the_signal_through():
 
 
 def test_ablation_without_lightfm_drops_its_products_too():
-    from training.holdout import without_lightfm
-    from training.rerank import COLD_SIGNALS
+    from training.model.holdout import without_lightfm
+    from training.model.rerank import COLD_SIGNALS
 
     kept = without_lightfm(COLD_SIGNALS)
     assert "log_distance" in kept and not any("lightfm" in name for name in kept)

@@ -10,10 +10,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from matcher.columns import Columns as C
-from training.countries import CountryNormaliser
-from training.gazetteer import build_countries
-from training.names import fold, is_area_name, name_parts, name_variants, names_region, token_subset
-from training.resolve import (
+from training.data.countries import CountryNormaliser
+from training.data.gazetteer import build_countries
+from training.data.names import (
+    fold,
+    is_area_name,
+    name_parts,
+    name_variants,
+    names_region,
+    token_subset,
+)
+from training.data.resolve import (
     AREA_KM,
     NEAREST_KM,
     EndQuery,

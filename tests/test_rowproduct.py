@@ -1,11 +1,11 @@
-"""One query row's product in column chunks (matcher.rowproduct)."""
+"""One query row's product in column chunks (matcher.scoring.rowproduct)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from matcher import rowproduct
+from matcher.scoring import rowproduct
 
 
 @pytest.mark.parametrize("columns", [1, 5, 4099, 9001])

@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matcher_factories import make_model_dir, random_arrays
 
-from matcher import batch, final_scores, rank, reverse, scorer, signals
 from matcher.api import Matcher
+from matcher.ranking import batch, rank
+from matcher.scoring import final_scores, reverse, scorer, signals
 
 
 def reference(arrays, queries, columns):
@@ -150,7 +151,7 @@ def test_stored_lightfm_moments_are_optional_and_checked(tmp_path):
     import shutil
 
     from matcher.errors import ModelLoadError
-    from matcher.model import Model
+    from matcher.store.model import Model
 
     older = make_model_dir(tmp_path / "older")  # the factory writes no moments file
     computed = Model.load(older)

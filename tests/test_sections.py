@@ -1,4 +1,4 @@
-"""Sections of cities are not candidates (training.sections; issue 15), on real cases."""
+"""Sections of cities are not candidates (training.data.sections; issue 15), on real cases."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from training.dataset import candidate_mask
-from training.sections import SECTION_RATIO, section_parents, sections_table
+from training.data.sections import SECTION_RATIO, section_parents, sections_table
+from training.model.dataset import candidate_mask
 
 # name, country, lat, lon, population, has partnerships (GeoNames values of the snapshot)
 CITIES = [

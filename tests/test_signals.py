@@ -7,8 +7,8 @@ import pytest
 import scipy.sparse as sp
 from matcher_factories import random_arrays
 
-from matcher import final_scores, signals
-from matcher.signals import SIGNALS, ScoringArrays
+from matcher.scoring import final_scores, signals
+from matcher.scoring.signals import SIGNALS, ScoringArrays
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -78,7 +78,7 @@ def test_interaction_signals_are_the_products_of_their_parts_both_ways():
     assert set(reverse) == set(SIGNALS)
     np.testing.assert_allclose(reverse["lightfm_country_pair"],
                                reverse["lightfm"] * reverse["country_pair"])
-    from training.rerank import COLD_SIGNALS, WARM_SIGNALS
+    from training.model.rerank import COLD_SIGNALS, WARM_SIGNALS
 
     assert set(signals.INTERACTION_SIGNALS) <= set(COLD_SIGNALS)
     assert not set(signals.INTERACTION_SIGNALS) & set(WARM_SIGNALS)

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from matcher_factories import random_arrays
 
-from matcher import fused, refine, reverse, scorer, signals, signaltable
-from matcher.prepared import prepared
+from matcher.ranking import fused
+from matcher.scoring import refine, reverse, scorer, signals, signaltable
+from matcher.scoring.prepared import prepared
 
 TOLERANCE = {"rtol": 2e-6, "atol": 2e-5}  # the fast paths round their sums to float32
 

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from matcher.cli import cli
 from matcher.errors import DataError, InputError
-from matcher.model import OPTIONAL_FILES, REQUIRED_FILES, Model
-from training.fit import TrainConfig
-from training.train import train_model
+from matcher.store.model import OPTIONAL_FILES, REQUIRED_FILES, Model
+from training.model.fit import TrainConfig
+from training.model.train import train_model
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def test_cli_bad_config_file_is_a_clear_error(tmp_path):
 
 
 def test_tune_is_seeded_and_chooses_on_validation_only(planted_dir):
-    from training.train import TUNE_SPACE, tune
+    from training.model.train import TUNE_SPACE, tune
 
     base = TrainConfig(components=2, epochs=3, candidate_min_population=0,
                        rerank_negatives=10, holdout_fraction=0.15)
@@ -141,7 +141,7 @@ def test_tune_is_seeded_and_chooses_on_validation_only(planted_dir):
 
 
 def test_tune_stops_at_its_time_budget(planted_dir):
-    from training.train import tune
+    from training.model.train import tune
 
     base = TrainConfig(components=2, epochs=2, candidate_min_population=0,
                        rerank_negatives=10, holdout_fraction=0.15)

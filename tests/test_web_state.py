@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from web_factories import models_with_versions
 
-from matcher import registry
 from matcher.api import Matcher
 from matcher.errors import ModelNotFoundError
+from matcher.store import registry
 from matcher.web import create_app
 from matcher.web.serve import background_server
 from matcher.web.state import ModelHolder

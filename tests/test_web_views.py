@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from pairing_factories import make_bilateral_model_dir
 
-from matcher import pairing
 from matcher.api import Matcher
+from matcher.programme import pairing
 from matcher.web import views
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from matcher_factories import relist_hashes
 from pairing_factories import make_bilateral_model_dir
 
-from matcher import registry
+from matcher.store import registry
 
 SCRIPT_TAG = "<script>alert('tag')</script>"
 

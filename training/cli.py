@@ -38,7 +38,7 @@ def _config_from_options(config_file: str | None, overrides: dict):
     from pathlib import Path
 
     from matcher.errors import InputError
-    from training.fit import TrainConfig
+    from training.model.fit import TrainConfig
 
     config = TrainConfig()
     if config_file:
@@ -95,10 +95,10 @@ def train_command(config_file, epochs, components, seed, threads, candidate_min_
     from pathlib import Path
 
     from matcher import config as paths
-    from matcher import registry
-    from training.evaluate import format_table
-    from training.train import train_model
-    from training.train import tune as tune_search
+    from matcher.store import registry
+    from training.model.evaluate import format_table
+    from training.model.train import train_model
+    from training.model.train import tune as tune_search
 
     processed = Path(data_dir) if data_dir else paths.PROCESSED_DIR
     models = Path(models_dir) if models_dir else paths.MODELS_DIR
@@ -142,9 +142,9 @@ def evaluate_command(config_file, epochs, components, seed, threads, candidate_m
     from pathlib import Path
 
     from matcher import config as paths
-    from matcher import registry
     from matcher.errors import ModelNotFoundError
-    from training.evaluate import evaluate_config, format_table
+    from matcher.store import registry
+    from training.model.evaluate import evaluate_config, format_table
 
     processed = Path(data_dir) if data_dir else paths.PROCESSED_DIR
     out = output_dir(out_dir) if out_dir else processed  # refused before the evaluation
@@ -167,8 +167,8 @@ def evaluate_command(config_file, epochs, components, seed, threads, candidate_m
     click.echo(table)
     click.echo(f"wrote {out / 'evaluation.json'} and {out / 'evaluation.md'}")
     if policies:
-        from training.dataset import load_training_data
-        from training.policy import evaluate_policies, format_policies
+        from training.model.dataset import load_training_data
+        from training.model.policy import evaluate_policies, format_policies
 
         policy_metrics = evaluate_policies(load_training_data(processed), config, config.seed)
         policy_table = format_policies(policy_metrics)

@@ -65,7 +65,7 @@ def data_build_command(partnership_files, user_files, wikidata_files, indicators
     from tqdm import tqdm
 
     from matcher import config
-    from training.build import build_data
+    from training.data.build import build_data
 
     started = time.perf_counter()
     if not (partnership_files or user_files or wikidata_files):
@@ -93,7 +93,7 @@ def data_build_command(partnership_files, user_files, wikidata_files, indicators
 def data_fetch_command(source, out_dir) -> None:
     """Download a live partnership source and store it with a UTC timestamp in its name."""
     from matcher import config
-    from training.wikidata import fetch_wikidata
+    from training.data.wikidata import fetch_wikidata
 
     path = fetch_wikidata(output_dir(out_dir) if out_dir else config.RAW_DIR)
     click.echo(f"stored the {source} response in {path}; build with `twin data build "

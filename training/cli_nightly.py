@@ -125,7 +125,7 @@ def nightly_command(
 
     from matcher import config
     from matcher.errors import CitytwinError, LockError, ValidationError
-    from training import nightly
+    from training.nightly import job
 
     no_sources = not (partnership_files or user_files or wikidata_files)
     if no_sources and config.DEFAULT_PARTNERSHIPS.exists():
@@ -133,7 +133,7 @@ def nightly_command(
     open_dir, open_note = open_data_dir(open_data, no_open_data)
     if open_note:
         click.echo(open_note, err=True)
-    options = nightly.NightlyOptions(
+    options = job.NightlyOptions(
         partnership_files=tuple(Path(p) for p in partnership_files),
         user_files=tuple(Path(p) for p in user_files),
         wikidata_files=tuple(Path(p) for p in wikidata_files),
@@ -147,17 +147,17 @@ def nightly_command(
         max_list_change=max_list_change,
         accept_data_change=accept_data_change,
     )
-    nightly.exit_on_sigterm()
-    result = nightly.run_nightly(options, say=lambda line: click.echo(line, err=True))
+    job.exit_on_sigterm()
+    result = job.run_nightly(options, say=lambda line: click.echo(line, err=True))
     summary = f"{result.message} ({result.where})"
-    if result.exit_code == nightly.EXIT_PROMOTED:
+    if result.exit_code == job.EXIT_PROMOTED:
         click.echo(f"promoted: {summary}")
-    elif result.exit_code == nightly.EXIT_KEPT:
+    elif result.exit_code == job.EXIT_KEPT:
         click.echo(f"kept the current model, candidate rejected: {summary}")
-        ctx.exit(nightly.EXIT_KEPT)
-    elif result.exit_code == nightly.EXIT_REFUSED:
+        ctx.exit(job.EXIT_KEPT)
+    elif result.exit_code == job.EXIT_REFUSED:
         raise ValidationError(f"new data refused, current model kept: {summary}")
-    elif result.exit_code == nightly.EXIT_LOCKED:
+    elif result.exit_code == job.EXIT_LOCKED:
         raise LockError(summary)
     else:
         raise CitytwinError(f"nightly run failed: {summary}")

@@ -36,7 +36,7 @@ class ProgrammeCache:
 
     def get(self, loaded, query: PairQuery, country_a: str, country_b: str):
         lookup = loaded.matcher.lookup
-        from matcher.pairing import resolve_side
+        from matcher.programme.pairing import resolve_side
 
         key = (str(loaded.path), query, resolve_side(lookup, country_a, "a"),
                resolve_side(lookup, country_b, "b"))
@@ -88,7 +88,7 @@ def search(request: Request, q: str = "") -> Response:
 def theme_names(matcher) -> tuple[str, ...]:
     """The themes field's suggestions: the model's themes, and the asked themes it matches
     through related ones (smart-city through the climate commitments)."""
-    from matcher.dimensions import RELATED_THEMES
+    from matcher.explained.dimensions import RELATED_THEMES
 
     known = set(matcher.dimensions.theme_names)
     related = {theme for theme, others in RELATED_THEMES.items() if known & set(others)}

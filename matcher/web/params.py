@@ -14,8 +14,8 @@ from dataclasses import dataclass, fields
 
 import click
 
-from matcher import rank
 from matcher.errors import InputError
+from matcher.ranking import rank
 
 BOOLEAN_WORDS = "true/false, 1/0, yes/no or on/off"
 
@@ -179,8 +179,8 @@ class PairQuery:
         return cls(**_parse(items, PAIR_NAMES, pair_command, allowed))
 
     def programme(self, matcher, country_a: str, country_b: str):
-        """matcher.pairing.pair_countries with these options."""
-        from matcher.pairing import pair_countries
+        """matcher.programme.pairing.pair_countries with these options."""
+        from matcher.programme.pairing import pair_countries
 
         return pair_countries(matcher, country_a, country_b, min_population=self.min_population,
                               stable=self.proposing, capacity=self.capacity,

@@ -20,7 +20,7 @@ from matcher.errors import (
     CityOutsideIndexError,
     InputError,
 )
-from matcher.lookup import CityRecord, fold
+from matcher.places.lookup import CityRecord, fold
 
 SUGGESTIONS = 8
 
@@ -75,7 +75,7 @@ def suggest(matcher, index: PrefixIndex, text: str, limit: int = SUGGESTIONS) ->
     """Cities for the search box; an empty list when nothing looks like `text`."""
     text = text.strip()[:200]
     if not fold(text):  # nothing to look for ("!!"; the lookup would match every city
-        return []       # without alternate names, matcher.lookup's ";;" needle)
+        return []       # without alternate names, matcher.places.lookup's ";;" needle)
     lookup = matcher.lookup
     name = text.rsplit(",", 1)[0] if "," in text else text
     prefixed = [_suggestion(matcher, lookup.record(row), "prefix")

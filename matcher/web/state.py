@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from matcher import registry
 from matcher.api import Matcher
 from matcher.errors import CitytwinError
+from matcher.store import registry
 from matcher.web.search import PrefixIndex
 
 log = logging.getLogger("citytwin.web")

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher import rank, render
+from matcher import render
 from matcher.columns import LEVEL_COUNTRY
+from matcher.ranking import rank
 
 # viridis-like: yellow for the weakest pair shown, deep purple for the strongest
 PALETTE = ((230, 200, 20), (94, 201, 98), (33, 145, 140), (59, 82, 139), (68, 1, 84))
