@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from matcher.columns import LEVEL_CITY, LEVEL_COUNTRY
 from matcher.columns import Columns as C
 from matcher.columns import OpenColumns as O
-from matcher.errors import DataError
 
 DIMENSIONS = ("performance", "appetite", "synergies")
 LEVEL_VARIES = "city|country"  # the city's own where joined, else its country's
@@ -252,11 +251,3 @@ def city_profile(city: Mapping[str, object]) -> dict[str, tuple[ProfileValue, ..
         out[info.group].append(ProfileValue(info.name, info.label, value, info.unit,
                                             SOURCES[source].short, level, info.rule))
     return {dimension: tuple(values) for dimension, values in out.items()}
-
-
-def profile_of(cities, geonameid: int) -> dict[str, tuple[ProfileValue, ...]]:
-    """city_profile of the city with this GeoNames id in a cities.parquet frame."""
-    rows = cities.index[cities[C.GEONAMEID].to_numpy() == int(geonameid)]
-    if len(rows) == 0:
-        raise DataError(f"city {geonameid} is not in the model's city table")
-    return city_profile(cities.loc[rows[0]])

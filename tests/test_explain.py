@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 from matcher_factories import make_model_dir
 
@@ -174,21 +173,6 @@ def test_explain_existing_pair_and_same_city(matcher):
     assert domestic not in matcher.explain("Sejong", "Cardiff").render()
     with pytest.raises(InputError, match="are the same city"):
         matcher.explain("Sejong", "geonames:11523293")
-
-
-def test_activity_percentile_equals_the_midrank_over_the_sample_without_the_query(matcher):
-    """The sorted sample, the query taken out of its counts, gives midrank_percentile's bits
-    whether or not the sample holds the query."""
-    from matcher.ranking.rank import midrank_percentile
-
-    ev = matcher.evidence
-    inside = int(ev.reference_rows[len(ev.reference_rows) // 2])
-    outside = int(np.setdiff1d(np.arange(len(ev.names)), ev.reference_rows)[0]) \
-        if len(ev.reference_rows) < len(ev.names) else inside
-    rows = np.arange(len(ev.names))
-    for query in (inside, outside):
-        expected = midrank_percentile(ev.activity[ev.reference(query)], ev.activity[rows])
-        assert ev.activity_percentile(query, rows).tobytes() == expected.tobytes()
 
 
 def test_nearest_evidence_equals_collaborative_evidence_pick_by_pick(matcher):

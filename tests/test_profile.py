@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
-import pytest
 
 from matcher.columns import Columns as C
 from matcher.columns import OpenColumns as O
-from matcher.errors import DataError
 from matcher.profile import (
     CATALOGUE,
     DIMENSIONS,
     SOURCES,
     THEME_RULES,
     city_profile,
-    profile_of,
 )
 
 SEJONG = {C.GEONAMEID: 11523293, C.POPULATION: 394630, O.GROWTH_2000_2020: 0.45,
@@ -64,13 +60,6 @@ def test_a_model_without_open_columns_gives_the_builtin_values_only():
     assert [v.name for v in profile["performance"]] == [C.POPULATION]
     assert [v.name for v in profile["appetite"]] == ["partnership_count"]
     assert profile["synergies"] == ()
-
-
-def test_profile_of_reads_a_city_table_and_names_a_missing_city():
-    cities = pd.DataFrame([SEJONG, CHEONAN])
-    assert by_name(profile_of(cities, 1845759))[O.GROWTH_2000_2020].value == 2.5
-    with pytest.raises(DataError, match="city 42 is not in the model's city table"):
-        profile_of(cities, 42)
 
 
 def test_catalogue_is_consistent():

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from matcher.ranking.rank import haversine_km, midrank_in_sorted
+from matcher.ranking.rank import haversine_km
 from matcher.scoring.csr import CSR
 
 NEAR_KM = 100.0
@@ -53,7 +53,6 @@ class Evidence:
     def __post_init__(self) -> None:
         self._pairs: tuple | None = None
         self._reference: tuple | None = None
-        self._sorted_activity: np.ndarray | None = None
         self.radians = (np.radians(self.lat), np.radians(self.lon))  # what haversine_km reads
         self._warm_rows = np.flatnonzero(self.degree > 0)
         candidates = np.flatnonzero(self.candidate)
@@ -100,17 +99,6 @@ class Evidence:
             cached = (query, (keep, self.reference_rows[keep]))
             self._reference = cached
         return cached[1]
-
-    def activity_percentile(self, query: int, rows: np.ndarray) -> np.ndarray:
-        """rank.midrank_percentile(activity over the sample but the query, activity[rows]),
-        from the sample's activity sorted once: the query's own value, when the sample holds
-        it, is left out of the counts (the same integers, so the same bits)."""
-        if self._sorted_activity is None:
-            self._sorted_activity = np.sort(self.activity[self.reference_rows]
-                                            .astype(np.float64))
-        held = not self._reference_of(query)[0].all()  # the sample holds the query once
-        return midrank_in_sorted(self._sorted_activity, self.activity[rows],
-                                 float(self.activity[query]) if held else None)
 
     def partners(self, row: int) -> np.ndarray:
         return self.graph.row(row)

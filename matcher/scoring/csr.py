@@ -126,30 +126,6 @@ class CSR:
         return CSR(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
                    self.indices[cells], self.data[cells], (len(lengths), self.shape[1]))
 
-    def dense_row(self, row: int) -> np.ndarray:
-        """Row `row` as a dense (columns,) float64 vector."""
-        out = np.zeros(self.shape[1])
-        out[self.row(row)] = self.row_values(row)
-        return out
-
-    def row_sums(self, squared: bool = False) -> np.ndarray:
-        """Each row's sum of values (of squared values): np.add.reduceat over the non-empty
-        rows, as scipy's sum(axis=1) does, so the two agree to the bit."""
-        values = self.data.astype(np.float64)
-        if squared:
-            values *= values
-        out = np.zeros(self.shape[0])
-        filled = np.flatnonzero(np.diff(self.indptr))
-        if len(filled):
-            out[filled] = np.add.reduceat(values, self.indptr[filled])
-        return out
-
-    def matvec(self, vector: np.ndarray) -> np.ndarray:
-        """matrix @ vector, (rows,) float64; each row summed in stored order from 0, as
-        scipy's csr_matvec does, so the two agree to the bit."""
-        products = self.data * np.asarray(vector, dtype=np.float64)[self.indices]
-        return np.bincount(self.row_of_entry, weights=products, minlength=self.shape[0])
-
     def count_by(self, row_group: np.ndarray, column_group: np.ndarray, rows: int,
                  columns: int) -> np.ndarray:
         """(rows, columns) float64: sum of values over entries whose row falls in group a

@@ -74,7 +74,6 @@ class Prepared:
         self._plans_cache: tuple[dict, tuple[list[str], np.ndarray, np.ndarray]] | None = None
         self._in_country: dict[int, np.ndarray] = {}
         self._in_country_candidates: dict[tuple[str, int], np.ndarray] = {}
-        self._candidate_side: dict[str, np.ndarray] | None = None
         self._near_country: dict[int, np.ndarray] = {}
         self._admin1_rows: dict[int, np.ndarray] = {}
 

@@ -68,13 +68,6 @@ class ScoringArrays:
         self.graph = CSR.of(self.graph)
         self.geo = CSR.of(self.geo)
 
-    def forget_derived(self) -> None:
-        """Drop every derived array (after changing an input array in place, as tests do)."""
-        for name in [name for name, value in type(self).__dict__.items()
-                     if isinstance(value, cached_property)]:
-            self.__dict__.pop(name, None)
-        self.fast = None
-
     @property
     def n_cities(self) -> int:
         return len(self.lat)
