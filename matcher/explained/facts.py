@@ -235,12 +235,13 @@ def said_once(rows: list[list[Fact]]) -> tuple[list[str], list[list[Fact]]]:
     """(clauses said once above the list, the rows without them): a clause whose exact text
     stands on more than MOST_ROWS of three or more rows, and a summarised kind (KIND_SUMMARY)
     on NEARLY_EVERY row of five or more: its texts differ, but a clause on nearly every row
-    tells the rows apart no better."""
+    tells the rows apart no better. Common clauses come in the order the rows first state them
+    (strongest first), the same in every process."""
     if len(rows) < 3:
         return [], rows
     counts: dict[str, int] = {}
     for row in rows:
-        for text in {fact.text for fact in row}:
+        for text in dict.fromkeys(fact.text for fact in row):  # each once, in the row's order
             counts[text] = counts.get(text, 0) + 1
     common = [text for text, n in counts.items() if n > MOST_ROWS * len(rows)]
     left = [[f for f in row if f.text not in common] for row in rows]
