@@ -18,15 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher import config
+from matcher import assemble, config
+from matcher.assemble import Sides
 from matcher.errors import CityNotFoundError, CityOutsideIndexError, InputError
 from matcher.explained import dimensions
 from matcher.explained.evidence import Evidence
-from matcher.explained.explain import common_precedent, list_reasons, thin_precedent
 from matcher.explained.facts import CityFacts
 from matcher.places.lookup import CityLookup
 from matcher.ranking import rank
-from matcher.ranking.compatibility import compatibility
 from matcher.results import Match, Recommendation
 from matcher.scoring import refine, reverse
 from matcher.scoring import scorer as scoring_fast
@@ -60,9 +59,7 @@ class Matcher:
             populations=model.column("population"),
             country_names=_country_names(model),
         )
-        from matcher.places.gazetteer import (
-            LazyGazetteer,  # read only when a query misses the index
-        )
+        from matcher.places.gazetteer import LazyGazetteer  # read when a query misses the index
 
         self.lookup.gazetteer = LazyGazetteer(index_of=self.lookup.find_id)
         self.evidence = Evidence.from_model(model)
@@ -261,7 +258,8 @@ class Matcher:
                                         as_candidate=as_candidate)
         return self.model.percentile_of(among, values.astype(np.float64))
 
-    def _distances(self, query: int, rows: np.ndarray | None = None) -> np.ndarray:
+    def distances(self, query: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Great-circle km from `query` to `rows` (every city when None)."""
         ev = self.evidence
         rows = slice(None) if rows is None else rows
         return rank.haversine_km(float(ev.lat[query]), float(ev.lon[query]), ev.lat[rows],
@@ -280,7 +278,7 @@ class Matcher:
         levels, quantiles = model.quantile_levels, model.quantiles[query]
         mask = rank.eligible(
             query, scores, ev.partners(query), ev.country_ids, ev.populations,
-            self._distances(query) if spec.max_km is not None else None, spec,
+            self.distances(query) if spec.max_km is not None else None, spec,
             self._country_ids(spec.countries) if spec.countries else None,
             self._country_ids(spec.exclude_countries),
         )
@@ -291,12 +289,12 @@ class Matcher:
     def _rank_one(self, query: int, scores: np.ndarray, spec: rank.Filters,
                   chosen: np.ndarray | None = None,
                   asked: rank.Filters | None = None) -> Recommendation:
-        """Explain one query's picks; `spec` ranked them (a shortlist with weights), `asked`
-        is what the user asked for (its k and cap; default `spec`)."""
+        """One query's picks with both sides and probability, explained (assemble); `spec`
+        ranked them (a shortlist with weights), `asked` is what the user asked for (its k and
+        cap; default `spec`)."""
         asked = spec if asked is None else asked
-        model, ev = self.model, self.evidence
+        model = self.model
         levels, quantiles = model.quantile_levels, model.quantiles[query]
-        partners = ev.partners(query)
         ranked_by_others = bool(model.arrays.candidate_mask[query])
         if spec.mutual and not ranked_by_others:
             # No city's list holds a query that is not a candidate, so its mutual order is its
@@ -317,54 +315,8 @@ class Matcher:
             probability = model.probability(np.interp(ranking[picks], levels, quantiles))
         else:
             probability = model.probability(scores[picks])
-        themes = dimensions.asked_themes(self.dimensions, query, spec.themes)
-        subs = dimensions.subscores(self.dimensions, query, ev.reference(query), picks, themes)
-        if spec.weights:  # re-rank the shortlist by what the user weighs, keep the best k
-            order = dimensions.weighted_order(subs, compatibility(ranking[picks]),
-                                              spec.weights)[:asked.k]
-            picks, probability = picks[order], probability[order]
-            subs = {name: values[order] for name, values in subs.items()}
-        distances = self._distances(query, picks)
-        rows = picks.tolist()  # Python numbers, each read once (the same values as float(x[j]))
-        at = {name: values[picks].tolist() for name, values in (
-            ("geonameid", model.geonameids), ("country_code", ev.country_codes), ("lat", ev.lat),
-            ("lon", ev.lon), ("population", ev.populations), ("score", ranking),
-            ("forward", forward), ("reverse", reverse))}
-        per_pick = {"distance": distances, "probability": probability}
-        per_pick = {name: np.asarray(values).tolist() for name, values in per_pick.items()}
-        precedent = tuple(common_precedent(ev, query, rows))
-        common, row_reasons = list_reasons(self, query, rows, spec.themes,
-                                           country_history=not precedent)
-        matches = tuple(
-            Match(
-                rank=position + 1, geonameid=int(at["geonameid"][position]), name=ev.names[j],
-                country_code=str(at["country_code"][position]), admin1=self.lookup.admin1[j],
-                lat=float(at["lat"][position]), lon=float(at["lon"][position]),
-                population=int(at["population"][position]),
-                distance_km=round(float(per_pick["distance"][position]), 1),
-                score=round(float(at["score"][position]), 6),
-                compatibility=round(float(compatibility(at["score"][position])), 1),
-                probability=round(float(per_pick["probability"][position]), 6),
-                query_ranks_partner=round(float(at["forward"][position]), 6),
-                partner_ranks_query=round(float(at["reverse"][position]), 6),
-                reasons=tuple(row_reasons[position]),
-                **{name: dimensions.shown(subs[name][position]) for name in dimensions.DIMENSIONS},
-            )
-            for position, j in enumerate(rows)
-        )
-        populations = ev.populations[partners].tolist()
-        order = [r for _, r in sorted(zip((-p for p in populations), partners.tolist(),
-                                          strict=True))]
-        return Recommendation(
-            query=self.lookup.record(query), has_partnerships=bool(len(partners)),
-            mutual=spec.mutual, per_country=asked.cap, matches=matches,
-            existing_partners=tuple(self.lookup.record(r) for r in order),
-            thin_precedent=tuple(thin_precedent(ev, query, rows)),
-            precedent=precedent,
-            ranked_by_others=ranked_by_others,
-            said_once=tuple(common), themes=themes.names,
-            themes_unmatched=themes.unmatched, weights=spec.weights,
-        )
+        return assemble.recommendation(self, query, picks, probability,
+                                       Sides(ranking, forward, reverse), spec, asked)
 
     # ------------------------------------------------------------------ explaining
     def explain(self, city: str | int, partner: str | int, themes: Iterable[str] = ()):
