@@ -1,6 +1,7 @@
 """Tiny, fast stand-ins for the nightly job's heavy stages, plus fault-injecting variants.
 
-Used in-process by tests/test_nightly.py and from subprocesses that the tests kill with SIGKILL.
+Used in-process by tests/training/nightly/test_nightly.py and from subprocesses that the tests
+kill with SIGKILL.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 data/MANIFEST.json lists every embedded file (the partnership snapshot and the open tables,
 xz-compressed) with its size and SHA-256, and the SHA-256 of its uncompressed content (the
 unchanged extract named in data/README.md). `python -m training.data.opendata.embedded` rewrites
-it after a deliberate data update; tests/test_embedded.py checks the files against it.
+it after a deliberate data update; tests/training/data/test_embedded.py checks the files against it.
 """
 
 from __future__ import annotations

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import requests
 from data_factories import SNAPSHOT_HEADER, write
+from paths import FIXTURES, REPO
 
 from matcher.columns import Columns as C
 from matcher.errors import InputError
 from training.data.ingest import RAW_COLUMNS, REJECTED_COLUMNS, read_snapshot, read_user
 from training.data.wikidata import ENDPOINT, USER_AGENT, fetch_wikidata, read_wikidata
 
-FIXTURE = Path(__file__).parent / "fixtures" / "wikidata_p190.json"
+FIXTURE = FIXTURES / "wikidata_p190.json"
 
 
 def test_snapshot_rows_in_the_common_shape(tmp_path):
@@ -120,7 +120,7 @@ def test_recorded_wikidata_response_parses(tmp_path):
     rejected = result.rejected.iloc[0]
     assert (rejected[C.ROW], rejected[C.NAME_1], rejected[C.REASON]) == (
         4, "Q123456789", "latitude_out_of_range")
-    sample = Path(__file__).parent.parent / "data" / "samples" / "wikidata_p190_sample.json"
+    sample = REPO / "data" / "samples" / "wikidata_p190_sample.json"
     assert sample.read_bytes() == FIXTURE.read_bytes()
 
 
@@ -262,7 +262,7 @@ def test_fetch_failure_leaves_the_query_out_of_the_message(tmp_path, monkeypatch
 
 
 def test_sample_user_file_reads(tmp_path):
-    sample = Path(__file__).parent.parent / "data" / "samples" / "user_partnerships.csv"
+    sample = REPO / "data" / "samples" / "user_partnerships.csv"
     copy = shutil.copy(sample, tmp_path / "u.csv")
     assert len(read_user(copy).rows) == 5
 

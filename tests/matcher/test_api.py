@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from matcher_factories import make_model_dir
+from paths import REPO
 
 from matcher import config
 from matcher.api import Match, Matcher
@@ -230,7 +231,7 @@ def test_serving_path_imports_no_lightfm_or_sklearn(model_dir):
         "print(sorted(m for m in ('lightfm', 'sklearn') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parent.parent)
+                         check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
 
 
@@ -255,7 +256,7 @@ def test_a_recommendation_imports_no_pyarrow_pandas_scipy_or_numba(
         "print(sorted(m for m in ('pyarrow', 'pandas', 'scipy', 'numba') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parent.parent)
+                         check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
 
 

@@ -6,15 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from matcher_factories import random_arrays
+from table_factories import GAP, gap_block, only, with_gap
 
 from matcher.ranking import fused, kernelgen
 from matcher.scoring import cells, kinds, scorer, signals, signaltable
 from matcher.scoring.prepared import prepared
-
-
-def only(name: str) -> dict:
-    part = {"signals": [name], "mean": [0.0], "scale": [1.0], "coef": [1.0], "intercept": 0.0}
-    return {"warm": dict(part), "cold": dict(part)}
 
 
 def test_a_tile_of_columns_gives_the_bits_of_the_whole_block():
@@ -55,35 +51,6 @@ def test_cell_terms_are_the_weighted_pairwise_and_product_signals():
     assert [name for name, _, _ in products] == list(signaltable.PRODUCTS)
 
 
-def _latitude_gap(query_half_lat_sin, half_lat_sin):
-    return np.abs(half_lat_sin - query_half_lat_sin)
-
-
-GAP = signaltable.Signal("latitude_gap", signaltable.Kind.PAIRWISE, "|sin(lat/2) difference|",
-                         signaltable.Reverse.SAME, symmetric=True, inputs=("half_lat_sin",),
-                         cell=kinds.Formula(_latitude_gap))
-
-
-def with_gap(monkeypatch) -> None:
-    """Declare GAP, a PAIRWISE signal no module names, by a table entry alone (patched into
-    the modules that read the table's derived lists)."""
-    by_name = {**signaltable.BY_NAME, GAP.name: GAP}
-    pairwise = (*signaltable.PAIRWISE, GAP.name)
-    for module in (cells, kernelgen, fused):
-        monkeypatch.setattr(module, "BY_NAME", by_name, raising=False)
-    for module in (cells, kernelgen):
-        monkeypatch.setattr(module, "PAIRWISE", pairwise)
-
-
-def _gap_block(arrays) -> np.ndarray:
-    ready = prepared(arrays)
-    rows, candidates = np.arange(arrays.n_cities), ready.candidates
-    half = ready.inputs["half_lat_sin"]
-    expected = np.abs(half[candidates][None, :] - half[:, None]).astype(np.float32)
-    expected[rows[:, None] == candidates[None, :]] = -np.inf  # the query itself
-    return expected
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_new_pairwise_entry_is_evaluated_by_every_path(monkeypatch, seed):
     """The numpy block and the listed pairs evaluate a new entry's formula; the compiled batch,
@@ -92,7 +59,7 @@ def test_a_new_pairwise_entry_is_evaluated_by_every_path(monkeypatch, seed):
     fused.kernel_is_current.cache_clear()
     arrays = random_arrays(seed, n=40)
     rows, candidates = np.arange(arrays.n_cities), prepared(arrays).candidates
-    expected = _gap_block(arrays)
+    expected = gap_block(arrays)
     np.testing.assert_array_equal(scorer.block_scores(arrays, rows, rerank=only(GAP.name)),
                                   expected)
     with pytest.warns(RuntimeWarning, match="stale"):

@@ -18,6 +18,7 @@ import nightly_factories as nf
 import pytest
 from click.testing import CliRunner
 from matcher_factories import make_model_dir
+from paths import TESTS
 
 from matcher.cli import cli
 from matcher.errors import ModelNotFoundError
@@ -26,7 +27,7 @@ from matcher.store.model import Model
 from training.nightly import checks, job
 from training.nightly.job import NightlyLock, NightlyOptions, gate, run_nightly, validate_data
 
-FACTORIES = Path(__file__).with_name("nightly_factories.py")
+FACTORIES = TESTS / "nightly_factories.py"
 ROOT = FACTORIES.parent.parent
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paths import REPO
 
 from matcher.columns import OpenColumns as O
 from matcher.errors import InputError
@@ -165,9 +166,8 @@ def test_weighted_order_re_ranks_by_what_the_user_weighs():
 
 def test_every_term_is_documented():
     """docs/DIMENSIONS.md lists every comparison and complementarity the code defines."""
-    from pathlib import Path
 
-    text = (Path(__file__).resolve().parent.parent / "docs" / "DIMENSIONS.md").read_text()
+    text = (REPO / "docs" / "DIMENSIONS.md").read_text()
     for comparison in D.COMPARISONS:
         assert f"`{comparison.column}`" in text, comparison.column
     for term in D.COMPLEMENT_TERMS:

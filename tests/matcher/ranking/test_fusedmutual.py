@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_fusedrank import LEVELS, STEPS, _quantile_table, _reference, _scores
+from topk_factories import LEVELS, STEPS, quantile_table, random_scores, ranked_every_cell
 
 from matcher.ranking import batch, fusedmutual, percentiles, rank
 
@@ -18,9 +18,9 @@ def test_rank_mutual_equals_ranking_every_cell(seed, k, cap, width, kept_share):
     rows differing inside the shortlist; a row that needs a city not kept is DEFERRED."""
     rng = np.random.default_rng(seed)
     n = 30
-    stage_one = _scores(rng, n, n)
+    stage_one = random_scores(rng, n, n)
     np.fill_diagonal(stage_one, -np.inf)
-    table = _quantile_table(rng, n)
+    table = quantile_table(rng, n)
     country = rng.integers(0, 5, n)
     final = stage_one.copy()
     part = batch._shortlist(final, np.arange(n), width)
@@ -48,7 +48,7 @@ def test_rank_mutual_equals_ranking_every_cell(seed, k, cap, width, kept_share):
                                         stage_one[:, q].astype(np.float64))
         values = rank.combine_sides(f, r, True)
         values[~np.isfinite(final[q])] = -np.inf
-        assert picks[q, :counts[q]].tolist() == _reference(values, country, k, cap)
+        assert picks[q, :counts[q]].tolist() == ranked_every_cell(values, country, k, cap)
 
 
 def test_columns_as_rows_copies_a_window_of_columns():

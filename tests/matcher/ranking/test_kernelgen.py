@@ -8,7 +8,7 @@ import inspect
 
 import numpy as np
 from matcher_factories import random_arrays
-from test_cells import _gap_block, only, with_gap
+from table_factories import gap_block, only, with_gap
 
 from matcher.ranking import fused, fused_dense, kernelgen
 from matcher.scoring import kinds, scorer, signaltable
@@ -45,7 +45,7 @@ def test_a_regenerated_kernel_adds_a_new_entry(monkeypatch, tmp_path):
     rows = np.arange(arrays.n_cities)
     compiled = scorer.block_scores(arrays, rows, rerank=only("latitude_gap"),
                                    terms=(fused.add_dense_terms, scorer.add_graph_terms))
-    np.testing.assert_array_equal(compiled, _gap_block(arrays))
+    np.testing.assert_array_equal(compiled, gap_block(arrays))
 
 
 def test_regression_the_kernel_reads_no_module_globals():

@@ -6,25 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from topk_factories import LEVELS, STEPS, quantile_table, random_scores, ranked_every_cell
 
 from matcher.ranking import batch, fusedrank, percentiles, rank
-
-LEVELS = percentiles.quantile_levels(21)
-STEPS = np.diff(LEVELS)
-
-
-def _quantile_table(rng, rows: int) -> np.ndarray:
-    """Sorted float32 rows, some with repeated quantiles (a flat stretch of scores)."""
-    table = np.sort(rng.normal(size=(rows, len(LEVELS))), axis=1).astype(np.float32)
-    table[::3, 5:9] = table[::3, 5:6]
-    return table
-
-
-def _reference(values: np.ndarray, country: np.ndarray, k: int, cap: int) -> list[int]:
-    """rank.top_k over every eligible cell (finite value): ties to the lower position."""
-    eligible = np.flatnonzero(values > -np.inf)
-    order = eligible[np.lexsort((eligible, -values[eligible]))]
-    return rank.greedy_cap(order, country, k, cap).tolist()
 
 
 def test_percentile_known_answers():
@@ -42,7 +26,7 @@ def test_percentile_known_answers():
 @given(seed=st.integers(0, 10_000), count=st.integers(1, 40))
 def test_percentile_gives_the_numpy_bits(seed, count):
     rng = np.random.default_rng(seed)
-    table = _quantile_table(rng, 4)
+    table = quantile_table(rng, 4)
     rows = rng.integers(0, 4, count)
     values = np.concatenate([rng.normal(scale=2.0, size=count - 1), [-np.inf]])
     values[::4] = table[rows[::4], rng.integers(0, len(LEVELS), len(rows[::4]))]  # on a knot
@@ -57,21 +41,14 @@ def test_percentile_gives_the_numpy_bits(seed, count):
                                    for v in values], one)
 
 
-def _scores(rng, rows: int, columns: int) -> np.ndarray:
-    scores = rng.normal(size=(rows, columns)).astype(np.float32)
-    scores[rng.random(scores.shape) < 0.15] = -np.inf
-    scores[:, ::5] = np.round(scores[:, ::5])  # ties
-    return scores
-
-
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000), k=st.integers(1, 8), cap=st.integers(1, 4),
        width=st.integers(1, 30), mutual=st.booleans())
 def test_rank_forward_equals_ranking_every_cell(seed, k, cap, width, mutual):
     rng = np.random.default_rng(seed)
     rows, columns = 6, 40
-    final = _scores(rng, rows, columns)
-    table = _quantile_table(rng, rows)
+    final = random_scores(rng, rows, columns)
+    table = quantile_table(rng, rows)
     country = rng.integers(0, 5, columns)
     part = batch._shortlist(final, np.arange(rows), width)
     picks, counts = fusedrank.rank_forward(
@@ -81,7 +58,7 @@ def test_rank_forward_equals_ranking_every_cell(seed, k, cap, width, mutual):
         f = rank.percentile_in_row(table[i], LEVELS, final[i].astype(np.float64))
         values = rank.combine_sides(f, np.zeros_like(f), True) if mutual else f
         values[~np.isfinite(final[i])] = -np.inf
-        assert picks[i, :counts[i]].tolist() == _reference(values, country, k, cap)
+        assert picks[i, :counts[i]].tolist() == ranked_every_cell(values, country, k, cap)
 
 
 @pytest.mark.parametrize("mutual", [False, True])

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 from data_factories import SNAPSHOT_HEADER, tiny_gazetteer, write
 from opendata_factories import write_open_data
+from paths import FIXTURES
 
 from matcher import config
 from matcher.cli import cli
@@ -17,7 +17,7 @@ from matcher.columns import Columns as C
 from matcher.errors import InputError
 from training.data import build, gazetteer
 
-FIXTURE = Path(__file__).parent / "fixtures" / "wikidata_p190.json"
+FIXTURE = FIXTURES / "wikidata_p190.json"
 SNAPSHOT = SNAPSHOT_HEADER + "\n".join([
     "Seoul – Gwanak,South Korea,37.4784,126.9516,Mitte (Berlin),Germany,52.5302,13.3852",
     "Berlin – Mitte,Germany,52.5332,13.3598,Gwanak (Seoul),South Korea,37.47,126.95",
