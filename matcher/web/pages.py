@@ -14,7 +14,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from matcher.errors import AmbiguousCityError, CityNotFoundError, InputError
+from matcher.errors import (
+    AmbiguousCityError,
+    CityNotFoundError,
+    CityOutsideIndexError,
+    InputError,
+)
 from matcher.web import views
 from matcher.web.api_routes import recommend_result
 from matcher.web.params import ExplainQuery, PairQuery, RecommendQuery
@@ -78,11 +83,19 @@ def home(request: Request) -> HTMLResponse:
 
 @router.get("/search")
 def search(request: Request, q: str = "") -> Response:
-    """The search form without JavaScript: one city goes to its page, else a choice."""
+    """The search form without JavaScript: one city goes to its page, else a choice. A
+    gazetteer place outside the index goes to its page too, which ranks it as one more city.
+    Other parameters (the city page's filters) go along."""
     loaded = request.app.state.holder.get()
-    row = loaded.matcher.resolve(q)  # errors render as pages with the candidates
-    geonameid = int(loaded.matcher.model.geonameids[row])
-    return RedirectResponse(f"/city/{geonameid}", status_code=303)
+    try:
+        row = loaded.matcher.resolve(q)  # errors render as pages with the candidates
+        geonameid = int(loaded.matcher.model.geonameids[row])
+    except CityOutsideIndexError as error:
+        if error.place is None:
+            raise
+        geonameid = error.place.geonameid
+    rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "q"])
+    return RedirectResponse(f"/city/{geonameid}" + (f"?{rest}" if rest else ""), status_code=303)
 
 
 def theme_names(matcher) -> tuple[str, ...]:
@@ -95,10 +108,15 @@ def theme_names(matcher) -> tuple[str, ...]:
     return tuple(sorted(known | related))
 
 
-@router.get("/city/{geonameid}", response_class=HTMLResponse)
-def city(request: Request, geonameid: int) -> HTMLResponse:
+@router.get("/city/{city}", response_class=HTMLResponse)
+def city(request: Request, city: str) -> Response:
+    """A city's page by GeoNames id; any other text (a name, `geonames:ID`) is searched."""
     from matcher.render import preamble
 
+    if not city.isdigit():
+        asked = urlencode([("q", city), *request.query_params.multi_items()])
+        return RedirectResponse(f"/search?{asked}", status_code=303)
+    geonameid = int(city)
     query = RecommendQuery.parse(request.query_params.multi_items())
     loaded, result = recommend_result(request, f"geonames:{geonameid}")
     card = views.profile(loaded, result.query.row)

@@ -497,3 +497,23 @@ def test_theme_suggestions_add_what_the_data_matches_through_related_themes():
     assert theme_names(matcher("maritime", "climate-action")) == (
         "climate-action", "maritime", "smart-city")
     assert theme_names(matcher("maritime", "university")) == ("maritime", "university")
+
+
+def test_regression_the_search_form_refused_a_town_outside_the_index(towns):
+    """Regression: the search form's Go (`/search?q=Tenby`, the page without JavaScript) said
+    Tenby was not in the index and only the index's cities could be asked, while Tenby's city
+    page answers: the form now goes to that page."""
+    response = towns.get("/search", params={"q": "Tenby"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/city/2636104"
+    page = towns.get("/city/2636104")
+    assert page.status_code == 200 and "Tenby" in page.text
+
+
+def test_a_city_page_by_name_goes_through_the_search_with_its_filters(towns):
+    first = towns.get("/city/Cardiff", params={"k": "3"}, follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/search?q=Cardiff&k=3"
+    second = towns.get(first.headers["location"], follow_redirects=False)
+    assert second.headers["location"] == "/city/2653822?k=3"
+    assert towns.get("/city/geonames:2636104").url.path == "/city/2636104"
+    missing = towns.get("/city/Nowhereville")
+    assert missing.status_code == 404 and "Nowhereville" in missing.text

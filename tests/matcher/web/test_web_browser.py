@@ -103,7 +103,7 @@ def test_city_page_with_themes_and_weights(tmp_path):
 
     @app.get("/typed-weight", response_class=HTMLResponse)
     def typed(request: Request) -> str:
-        page = pages.city(request, 2653822).body.decode()
+        page = pages.city(request, "2653822").body.decode()
         return page.replace("</body>", (
             "<script>var box = document.querySelector('input[data-weigh=synergies]');"
             "box.value = '3'; box.dispatchEvent(new Event('input'));"
