@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from matcher.places.regions import between_regions
 from matcher.ranking.rank import haversine_km
 from matcher.scoring.csr import CSR
 
@@ -48,6 +49,7 @@ class Evidence:
     graph: CSR  # binary partnerships
     country_pairs: np.ndarray  # (countries, countries) partnership counts
     region_pairs: object = None  # region_pairs(a, b): partnerships between two cities' regions
+    admin1: object = None  # (n,) str: each city's admin1 code (None: the regions go unnamed)
     _anchor_cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -83,6 +85,8 @@ class Evidence:
             candidate=np.asarray(arrays.candidate_mask, dtype=bool), graph=binary,
             country_pairs=np.asarray(arrays.country_pairs),
             region_pairs=_region_pairs(arrays) if arrays.admin1_index is not None else None,
+            admin1=model.column("admin1_code").astype(str)
+            if model.has_column("admin1_code") else None,
         )
 
     # ------------------------------------------------------------ building blocks
@@ -106,6 +110,14 @@ class Evidence:
     def region_pair_count(self, a: int, b: int) -> int:
         """Partnerships between the two cities' first-level regions (0 for older models)."""
         return 0 if self.region_pairs is None else self.region_pairs(a, b)
+
+    def regions_text(self, a: int, b: int) -> str:
+        """The two cities' regions as a reason says them: 'between Wales and
+        Baden-Württemberg', 'within Brittany', else 'between these two regions'."""
+        if self.admin1 is None:
+            return "between these two regions"
+        return between_regions(str(self.country_codes[a]), str(self.admin1[a]),
+                               str(self.country_codes[b]), str(self.admin1[b]))
 
     def pair_count(self, a: int, b: int) -> int:
         """Partnerships in the model graph between the two cities' countries."""

@@ -140,14 +140,14 @@ def reasons(ev: Evidence, query: int, partner: int, facts: list[Fact],
     if count >= THIN_PRECEDENT:  # fewer is said once for the whole list (thin_precedent)
         plural = "partnership" if count == 1 else "partnerships"
         regional = ev.region_pair_count(query, partner)
-        within = f", {regional} between these two regions" if regional else ""
+        where = ev.regions_text(query, partner) if regional else ""
+        within = f", {regional} {where}" if regional else ""
         if country_history:
             out.append(f"{count} existing {ev.country_codes[query]}-{ev.country_codes[partner]} "
                        f"{plural}{within}")
         elif regional:
             out.append(f"{regional} existing "
-                       f"{'partnership' if regional == 1 else 'partnerships'} between these two "
-                       "regions")
+                       f"{'partnership' if regional == 1 else 'partnerships'} {where}")
     out.extend(fact.text for fact in facts if fact.kind not in _LEADING)
     if not out:
         out.append("recommended by the learned model from city features alone")

