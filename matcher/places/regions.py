@@ -75,6 +75,12 @@ def country_regions(country: str) -> dict[str, str]:
     return _derived().get(country, {})
 
 
+def loose_key(folded: str) -> str:
+    """A folded region name with 'ue', 'oe', 'ae' read as 'u', 'o', 'a': the ASCII spelling
+    ('baden wuerttemberg') and the accented one folded ('baden wurttemberg') give one key."""
+    return _TRANSLITERATED.sub("", folded)
+
+
 def region_name(country: str, code: str) -> str | None:
     """The region's name, or None when no table knows it."""
     if not code:
@@ -95,9 +101,9 @@ def region_codes(country: str, folded_text: str, fold) -> set[str]:
     'region CODE' (what region_label prints), compared folded and with 'ue', 'oe', 'ae' read
     as 'u', 'o', 'a' ('Baden-Wuerttemberg' names Baden-Württemberg)."""
     text = folded_text.removeprefix("region ").strip()
-    loose = _TRANSLITERATED.sub("", text)
+    loose = loose_key(text)
     codes = {code for code, name in country_regions(country).items()
-             if code.lower() == text or _TRANSLITERATED.sub("", fold(name)) == loose}
+             if code.lower() == text or loose_key(fold(name)) == loose}
     if not codes and text:
         codes.add(text.upper())  # a code no table names: the code as typed
     return codes

